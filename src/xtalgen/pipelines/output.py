@@ -1,0 +1,78 @@
+"""Write generated structures: one CIF per accepted structure and a ``summary.csv``."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pymatgen.core import Structure
+from pymatgen.io.cif import CifWriter
+
+from xtalgen.data.atomic import atomic_write
+
+
+@dataclass
+class Candidate:
+    """One generated candidate: its structure (None if decoding failed), info columns, verdict."""
+
+    id: str
+    structure: Structure | None
+    info: dict[str, Any] = field(default_factory=dict)
+    accepted: bool = True
+    reason: str = ""
+
+
+def cif_text(structure: Structure, symprec: float | None = 0.1) -> str:
+    """CIF text stating the structure's real space group (found with spglib at ``symprec``).
+
+    Falls back to P1 only when symmetry analysis fails.
+    """
+    if symprec is not None:
+        try:
+            return str(CifWriter(structure, symprec=symprec))
+        except Exception:  # spglib can fail on degenerate cells; P1 is still a valid CIF
+            pass
+    return str(CifWriter(structure))
+
+
+def write_generation(
+    out_dir: str | Path, candidates: Iterable[Candidate], symprec: float | None = 0.1
+) -> Path:
+    """Write ``<id>.cif`` for each accepted candidate and ``summary.csv`` for all; return the summary path.
+
+    Each row has id, accepted, reason, formula, spacegroup (spglib at ``symprec``), nsites, cif file, then info.
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    out = Path(out_dir)
+    (out / "cifs").mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for cand in candidates:
+        row: dict[str, Any] = {"id": cand.id, "accepted": cand.accepted, "reason": cand.reason}
+        s = cand.structure
+        if s is not None:
+            row["formula"] = s.composition.reduced_formula
+            row["nsites"] = len(s)
+            try:
+                row["spacegroup"] = SpacegroupAnalyzer(s, symprec=symprec or 0.1).get_space_group_number()
+            except Exception:
+                row["spacegroup"] = ""
+        if cand.accepted and s is not None:
+            name = f"cifs/{cand.id}.cif"
+            with atomic_write(out / name) as fh:
+                fh.write(cif_text(s, symprec))
+            row["cif"] = name
+        row.update(cand.info)
+        rows.append(row)
+    keys: list[str] = []
+    for row in rows:
+        keys.extend(k for k in row if k not in keys)
+    summary = out / "summary.csv"
+    with atomic_write(summary, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    return summary
