@@ -1,0 +1,106 @@
+"""Exact (numpy) expansion of base sites to the full conventional cell with space-group ops.
+
+Each base site is mapped by every op of its space group (standard setting, :mod:`.symops`);
+images of the *same* base site closer than ``tol`` Å (periodic minimum image) are merged into one
+atom. Images of different base sites are never merged here: near-collisions of generated sites are
+the job of :mod:`xtalgen.postprocess.merge`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Lattice, Structure
+
+from xtalgen.representations.basesites.encode import wrap01
+from xtalgen.representations.basesites.symops import apply_ops, spacegroup_ops
+
+#: Default tolerance (Å) under which images of one base site count as the same atom.
+DEFAULT_TOL = 0.01
+
+
+def unique_images(images: np.ndarray, matrix: np.ndarray, tol: float = DEFAULT_TOL) -> np.ndarray:
+    """Indices (sorted) of the fractional points (n, 3) kept after dropping near-duplicates.
+
+    A point is dropped when it lies within ``tol`` Å (periodic minimum image, row-vector lattice
+    ``matrix`` in Å) of a point with a lower index.
+    """
+    diff = images[:, None, :] - images[None, :, :]
+    diff -= np.round(diff)
+    cart = diff @ matrix
+    close = np.einsum("ijk,ijk->ij", cart, cart) < tol * tol
+    return np.flatnonzero(close.argmax(axis=1) == np.arange(len(images)))
+
+
+def expand_positions(
+    coords: np.ndarray,
+    ops: np.ndarray,
+    matrix: np.ndarray,
+    *,
+    site_mask: np.ndarray | None = None,
+    tol: float = DEFAULT_TOL,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expand base-site coords (K, 3) with ops (n, 4, 4) in a cell with row matrix (3, 3) Å.
+
+    Returns the fractional positions (N, 3) in [0, 1) and the base-site index (N,) of each atom.
+    Masked-out sites (``site_mask`` False) are skipped.
+    """
+    coords = np.asarray(coords, dtype=np.float64).reshape(-1, 3)
+    mask = np.ones(len(coords), dtype=bool) if site_mask is None else np.asarray(site_mask, dtype=bool)
+    positions, owners = [], []
+    for k in np.flatnonzero(mask):
+        images = wrap01(apply_ops(ops, coords[k]))
+        keep = unique_images(images, matrix, tol)
+        positions.append(images[keep])
+        owners.append(np.full(len(keep), k, dtype=np.int64))
+    if not positions:
+        return np.zeros((0, 3)), np.zeros(0, dtype=np.int64)
+    return np.concatenate(positions), np.concatenate(owners)
+
+
+def expand_to_structure(
+    species: Sequence[str],
+    coords: np.ndarray,
+    spacegroup: int,
+    lattice: np.ndarray,
+    *,
+    site_mask: np.ndarray | None = None,
+    tol: float = DEFAULT_TOL,
+) -> Structure:
+    """Full conventional cell from base sites: species (K,), coords (K, 3) fractional, space group
+    number (standard setting) and lattice (a, b, c in Å, α, β, γ in degrees).
+    """
+    lat = np.asarray(lattice, dtype=np.float64).reshape(-1)
+    if lat.shape != (6,) or not np.all(np.isfinite(lat)) or np.any(lat[:3] <= 0):
+        raise ValueError(f"lattice must be 6 finite numbers with positive lengths, got {lat.tolist()}")
+    if len(species) != len(np.asarray(coords).reshape(-1, 3)):
+        raise ValueError(f"{len(species)} species for {len(np.asarray(coords).reshape(-1, 3))} base sites")
+    pm_lattice = Lattice.from_parameters(*lat)
+    positions, owners = expand_positions(
+        coords, spacegroup_ops(spacegroup), np.asarray(pm_lattice.matrix), site_mask=site_mask, tol=tol
+    )
+    return Structure(pm_lattice, [species[k] for k in owners], positions)
+
+
+@dataclass
+class RawBaseSites:
+    """One generated sample before expansion (picklable, for multiprocessing post-processing).
+
+    species (K,) element symbols ("" for masked sites), coords (K, 3) fractional, lattice (6,)
+    (a, b, c in Å, α, β, γ in degrees), spacegroup number, optional site_mask (K,).
+    """
+
+    species: list[str]
+    coords: np.ndarray
+    lattice: np.ndarray
+    spacegroup: int
+    site_mask: np.ndarray | None = None
+
+
+def expand_raw(raw: RawBaseSites, tol: float = DEFAULT_TOL) -> Structure:
+    """Expand a :class:`RawBaseSites` to its full conventional cell (module-level, picklable)."""
+    return expand_to_structure(
+        raw.species, raw.coords, raw.spacegroup, raw.lattice, site_mask=raw.site_mask, tol=tol
+    )
