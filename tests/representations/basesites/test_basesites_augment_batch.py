@@ -18,8 +18,9 @@ MATCHER = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5, primitive_cell=False
 
 
 def spinel() -> Structure:
+    # MgAl2O4 in origin choice 1 (pymatgen's "Fd-3m"): Mg 8a, Al 16d, O 32e (x = u + 1/8).
     return Structure.from_spacegroup(
-        "Fd-3m", Lattice.cubic(8.08), ["Mg", "Al", "O"], [[0.125] * 3, [0.5] * 3, [0.26] * 3]
+        "Fd-3m", Lattice.cubic(8.08), ["Mg", "Al", "O"], [[0, 0, 0], [0.625] * 3, [0.387] * 3]
     )
 
 
