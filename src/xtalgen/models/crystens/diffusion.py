@@ -1,0 +1,240 @@
+"""Denoising diffusion over CrysTens with diffusers: ``UNet2DModel`` + DDPM training, DDIM/DDPM sampling.
+
+The paper used a two-stage Imagen cascade (appendix B.3); here one UNet works at full resolution
+(N = 32 or 64), with 2-D convolutions over the 4 channels, a DDPM noise schedule of 1,000 training
+steps, and DDIM (deterministic, few steps) or DDPM (ancestral) sampling with a chosen number of steps.
+Optional conditioning (space group, composition) with classifier-free guidance: :mod:`.conditioning`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+from torch import nn
+from torch.nn import functional as F
+
+from xtalgen.models.crystens.conditioning import ConditionEncoder, ConditioningConfig, drop_conditions, guided
+
+CHANNELS = 4
+
+
+@dataclass
+class DiffusionConfig:
+    """UNet size and noise schedule.
+
+    ``block_out_channels``: channels per UNet level (each level but the last halves the resolution);
+    ``attention``: per level, whether its blocks use self-attention. ``sampler``/``sampling_steps``
+    are the defaults used at generation time.
+    """
+
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 64])
+    attention: list[bool] = field(default_factory=lambda: [False, False, True])
+    layers_per_block: int = 1
+    norm_num_groups: int = 8
+    attention_head_dim: int = 8
+    dropout: float = 0.0
+    num_train_timesteps: int = 1000
+    beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "linear"
+    prediction_type: Literal["epsilon", "v_prediction", "sample"] = "epsilon"
+    clip_sample: bool = True
+    sampler: Literal["ddim", "ddpm"] = "ddim"
+    sampling_steps: int = 100
+
+    def validate(self) -> None:
+        if not self.block_out_channels:
+            raise ValueError("block_out_channels: needs at least one level")
+        levels = len(self.block_out_channels)
+        if len(self.attention) != levels:
+            raise ValueError(f"attention: needs {levels} entries (one per level), got {len(self.attention)}")
+        bad = [c for c in self.block_out_channels if c < 1 or c % self.norm_num_groups]
+        if bad:
+            raise ValueError(
+                f"block_out_channels: each must be a positive multiple of norm_num_groups, got {bad}"
+            )
+        if self.layers_per_block < 1 or self.num_train_timesteps < 2:
+            raise ValueError("layers_per_block must be >= 1 and num_train_timesteps >= 2")
+        if not 1 <= self.sampling_steps <= self.num_train_timesteps:
+            raise ValueError(
+                f"sampling_steps: must be in 1..{self.num_train_timesteps}, got {self.sampling_steps}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+
+
+def build_unet(size: int, config: DiffusionConfig, class_conditioned: bool = False) -> UNet2DModel:
+    """A diffusers UNet2DModel for (4, size, size) inputs."""
+    levels = len(config.block_out_channels)
+    if size % 2 ** (levels - 1):
+        raise ValueError(f"size {size} is not divisible by 2^{levels - 1} ({levels} UNet levels)")
+    down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in config.attention)
+    up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention))
+    return UNet2DModel(
+        sample_size=size,
+        in_channels=CHANNELS,
+        out_channels=CHANNELS,
+        block_out_channels=tuple(config.block_out_channels),
+        down_block_types=down,
+        up_block_types=up,
+        layers_per_block=config.layers_per_block,
+        norm_num_groups=config.norm_num_groups,
+        attention_head_dim=config.attention_head_dim,
+        dropout=config.dropout,
+        class_embed_type="identity" if class_conditioned else None,
+    )
+
+
+def make_scheduler(config: DiffusionConfig) -> DDPMScheduler:
+    """The training noise schedule (DDPM, ``num_train_timesteps`` steps)."""
+    return DDPMScheduler(
+        num_train_timesteps=config.num_train_timesteps,
+        beta_schedule=config.beta_schedule,
+        prediction_type=config.prediction_type,
+        clip_sample=config.clip_sample,
+    )
+
+
+def make_sampler(config: DiffusionConfig, kind: str | None = None) -> DDPMScheduler | DDIMScheduler:
+    """A fresh sampling scheduler (``"ddim"`` or ``"ddpm"``) sharing the training schedule."""
+    kind = kind or config.sampler
+    base = make_scheduler(config)
+    if kind == "ddim":
+        return DDIMScheduler.from_config(base.config)
+    if kind == "ddpm":
+        return base
+    raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {kind!r}")
+
+
+def denoise(
+    model_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    scheduler: DDPMScheduler | DDIMScheduler,
+    x: torch.Tensor,
+    steps: int,
+    generator: torch.Generator | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Reverse process from noise ``x`` in ``steps`` scheduler steps; ``model_fn(x, t)`` predicts."""
+    scheduler.set_timesteps(steps, device=x.device)
+    for i, t in enumerate(scheduler.timesteps):
+        out = model_fn(x, t)
+        x = scheduler.step(out, t, x, generator=generator).prev_sample
+        if progress is not None:
+            progress(i + 1)
+    return x
+
+
+class CrysTensDiffusion(nn.Module):
+    """UNet denoiser (+ optional condition encoder); ``forward`` returns the training loss of a batch."""
+
+    def __init__(
+        self, size: int, config: DiffusionConfig, conditioning: ConditioningConfig | None = None
+    ) -> None:
+        super().__init__()
+        self.size, self.config = size, config
+        self.cond_config = conditioning if conditioning is not None and conditioning.enabled else None
+        self.unet = build_unet(size, config, class_conditioned=self.cond_config is not None)
+        time_dim = config.block_out_channels[0] * 4
+        self.condition = ConditionEncoder(time_dim, self.cond_config) if self.cond_config else None
+        self.scheduler = make_scheduler(config)
+
+    @property
+    def conditional(self) -> bool:
+        return self.condition is not None
+
+    def predict(
+        self, x: torch.Tensor, t: torch.Tensor, spacegroup: torch.Tensor | None = None,
+        composition: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """The UNet output (noise, velocity or sample per ``prediction_type``) at timesteps ``t``."""
+        labels = self.condition(spacegroup, composition) if self.condition is not None else None
+        if t.ndim == 0:
+            t = t.expand(x.shape[0])
+        return self.unet(x, t, class_labels=labels).sample
+
+    def forward(
+        self,
+        x0: torch.Tensor,
+        spacegroup: torch.Tensor | None = None,
+        composition: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean-squared denoising loss at uniformly drawn timesteps (conditions randomly dropped)."""
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, self.config.num_train_timesteps, (x0.shape[0],), device=x0.device)
+        xt = self.scheduler.add_noise(x0, noise, t)
+        if self.cond_config is not None and self.training:
+            spacegroup, composition = drop_conditions(
+                spacegroup, composition, self.cond_config.p_uncond, self.cond_config.p_drop_each
+            )
+        if self.condition is not None and spacegroup is None and composition is None:
+            spacegroup = torch.zeros(x0.shape[0], dtype=torch.long, device=x0.device)
+        pred = self.predict(xt, t, spacegroup, composition)
+        if self.config.prediction_type == "epsilon":
+            target = noise
+        elif self.config.prediction_type == "v_prediction":
+            target = self.scheduler.get_velocity(x0, noise, t)
+        else:
+            target = x0
+        return F.mse_loss(pred, target)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        steps: int | None = None,
+        sampler: str | None = None,
+        spacegroup: torch.Tensor | None = None,
+        composition: torch.Tensor | None = None,
+        guidance_scale: float = 1.0,
+        generator: torch.Generator | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> torch.Tensor:
+        """Draw ``n`` tensors (n, 4, N, N). Conditions (if any) are (n,) space groups / (n, E) compositions.
+
+        ``guidance_scale`` s mixes conditional and unconditional predictions (s = 1: conditional only).
+        """
+        device = next(self.parameters()).device
+        steps = steps or self.config.sampling_steps
+        x = torch.randn(n, CHANNELS, self.size, self.size, generator=generator, device=device)
+        conditioned = spacegroup is not None or composition is not None
+        if conditioned and self.condition is None:
+            raise ValueError("this diffusion model was trained without conditioning; omit spacegroup/formula")
+        if self.condition is None:
+            fn = lambda xt, t: self.predict(xt, t)  # noqa: E731
+        elif not conditioned:
+            null = torch.zeros(n, dtype=torch.long, device=device)
+            fn = lambda xt, t: self.predict(xt, t, null, None)  # noqa: E731
+        else:
+
+            def fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                sg_c, comp_c = _batch_conditions(spacegroup, composition, n, self.cond_config, device)
+                sg_u, comp_u = torch.zeros_like(sg_c), torch.zeros_like(comp_c)
+                out = self.predict(
+                    torch.cat([xt, xt]), t, torch.cat([sg_c, sg_u]), torch.cat([comp_c, comp_u])
+                )
+                cond, uncond = out.chunk(2)
+                return guided(cond, uncond, guidance_scale)
+
+        self.eval()
+        return denoise(fn, make_sampler(self.config, sampler), x, steps, generator, progress)
+
+
+def _batch_conditions(
+    spacegroup: torch.Tensor | None, composition: torch.Tensor | None, n: int, cfg: ConditioningConfig | None,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    n_el = cfg.n_elements if cfg is not None else 100
+    sg = (
+        torch.zeros(n, dtype=torch.long, device=device)
+        if spacegroup is None
+        else spacegroup.to(device).long()
+    )
+    comp = torch.zeros(n, n_el, device=device) if composition is None else composition.to(device).float()
+    if sg.shape != (n,) or comp.shape != (n, n_el):
+        raise ValueError(
+            f"conditions must have shapes ({n},), ({n}, {n_el}); got {tuple(sg.shape)}, {tuple(comp.shape)}"
+        )
+    return sg, comp
