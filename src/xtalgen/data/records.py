@@ -21,6 +21,8 @@ REJECTION_REASONS = (
     "empty",
     "symmetry failed",
     "filtered",
+    "duplicate id",
+    "degenerate cell",
 )
 
 
@@ -63,7 +65,7 @@ class ReadReport:
     rejections: list[Rejection] = field(default_factory=list)
 
     def reject(self, entry_id: str, reason: str, detail: str = "") -> None:
-        self.rejections.append(Rejection(entry_id, reason, detail[:500]))
+        self.rejections.append(Rejection(str(entry_id), reason, " ".join(detail.split())[:500]))
 
     @property
     def rejected(self) -> int:

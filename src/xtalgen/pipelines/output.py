@@ -38,9 +38,7 @@ def cif_text(structure: Structure, symprec: float | None = 0.1) -> str:
     return str(CifWriter(structure))
 
 
-def write_generation(
-    out_dir: str | Path, candidates: Iterable[Candidate], symprec: float | None = 0.1
-) -> Path:
+def write_generation(out_dir: str | Path, candidates: Iterable[Candidate], symprec: float | None = 0.1) -> Path:
     """Write ``<id>.cif`` for each accepted candidate and ``summary.csv`` for all; return the summary path.
 
     Each row has id, accepted, reason, formula, spacegroup (spglib at ``symprec``), nsites, cif file, then info.

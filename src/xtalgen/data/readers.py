@@ -1,0 +1,305 @@
+"""Read crystal structures from CSV (``cif`` column), folders of files, or single files.
+
+Reading is split in two steps so that parsing can run in worker processes:
+
+1. :func:`iter_raw_entries` walks the source cheaply and yields :class:`RawEntry` objects
+   (an id, the file text or CIF string, a format tag, extra columns);
+2. :func:`parse_entry` turns one raw entry into structures, or into rejections with a reason.
+
+:func:`read_structures` composes both sequentially and applies the error policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import signal
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Element, Structure
+
+from xtalgen.data.fast_cif import parse_p1_cif
+from xtalgen.data.records import OnError, ReadReport, StructureReadError, StructureRecord
+
+#: Highest atomic number we accept (Pu); heavier elements have no element features or CHGNet support.
+MAX_SUPPORTED_Z = 94
+
+#: Thinnest cell (Å, distance between opposite faces) we accept; flatter cells are degenerate.
+MIN_CELL_HEIGHT = 0.1
+
+_CIF_SUFFIXES = (".cif", ".mcif")
+_XYZ_SUFFIXES = (".extxyz", ".xyz")
+_POSCAR_PREFIXES = ("POSCAR", "CONTCAR")
+
+
+@dataclass
+class RawEntry:
+    """An unparsed entry: ``fmt`` is one of ``cif``, ``poscar``, ``extxyz``, ``json``."""
+
+    id: str
+    text: str
+    fmt: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ParseOutcome:
+    """What :func:`parse_entry` found: records and rejections (id, reason, detail)."""
+
+    records: list[StructureRecord] = field(default_factory=list)
+    rejections: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` with SIGALRM (main thread on POSIX only; else no limit)."""
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def _raise(signum: int, frame: object) -> None:
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _format_of(path: Path) -> str | None:
+    name = path.name
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        lower = lower[:-3]
+    if lower.endswith(_CIF_SUFFIXES):
+        return "cif"
+    if lower.endswith(_XYZ_SUFFIXES):
+        return "extxyz"
+    if lower.endswith(".json"):
+        return "json"
+    if lower.endswith(".vasp") or name.startswith(_POSCAR_PREFIXES):
+        return "poscar"
+    return None
+
+
+def _read_text(path: Path) -> str:
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def _is_table(path: Path) -> bool:
+    lower = path.name.lower()
+    return lower.endswith((".csv", ".csv.gz"))
+
+
+def iter_raw_entries(source: str | Path, report: ReadReport | None = None) -> Iterator[RawEntry]:
+    """Yield the raw entries of a CSV/CSV.GZ (``cif`` column), a folder (recursive) or one file.
+
+    Files that cannot even be read are recorded in ``report`` as ``unparseable``.
+    """
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"structure source not found: {path}")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p) is not None)
+        for p in files:
+            yield from _file_entries(p, report, id_prefix=str(p.relative_to(path)))
+    elif _is_table(path):
+        yield from _table_entries(path)
+    else:
+        if _format_of(path) is None:
+            raise ValueError(
+                f"{path}: unknown structure file type; expected .csv(.gz) with a 'cif' column, "
+                ".cif/.mcif(.gz), POSCAR/CONTCAR/*.vasp, .extxyz/.xyz or .json"
+            )
+        yield from _file_entries(path, report, id_prefix=path.name)
+
+
+def _file_entries(path: Path, report: ReadReport | None, id_prefix: str) -> Iterator[RawEntry]:
+    fmt = _format_of(path)
+    assert fmt is not None  # filtered by the caller
+    try:
+        text = _read_text(path)
+    except OSError as exc:
+        if report is not None:
+            report.reject(id_prefix, "unparseable", f"cannot read file: {exc}")
+        return
+    yield RawEntry(id=id_prefix, text=text, fmt=fmt, properties={"source_file": str(path)})
+
+
+def _table_entries(path: Path) -> Iterator[RawEntry]:
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    frame = frame.loc[:, [c for c in frame.columns if not str(c).startswith("Unnamed")]]
+    if "cif" not in frame.columns:
+        raise ValueError(f"{path}: a structure table needs a 'cif' column; found {list(frame.columns)}")
+    id_column = next((c for c in ("material_id", "id", "name") if c in frame.columns), None)
+    others = [c for c in frame.columns if c not in ("cif", id_column)]
+    cifs = frame["cif"].tolist()
+    ids = frame[id_column].astype(str).tolist() if id_column else [f"row{i}" for i in range(len(frame))]
+    columns = {c: frame[c].tolist() for c in others}
+    for i, (entry_id, cif) in enumerate(zip(ids, cifs, strict=True)):
+        props = {c: _plain(columns[c][i]) for c in others}
+        text = cif if isinstance(cif, str) else ""
+        yield RawEntry(id=entry_id, text=text, fmt="cif", properties=props)
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy scalars / NaN to plain JSON-friendly Python values."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _parse_structures(entry: RawEntry) -> list[tuple[str, Structure]]:
+    """Parse an entry's text; multi-block CIFs give one structure per block (``id#block``)."""
+    if not entry.text.strip():
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if entry.fmt == "cif":
+            from pymatgen.io.cif import CifParser
+
+            fast = parse_p1_cif(entry.text)
+            if fast is not None:
+                return [(entry.id, fast)]
+
+            parser = CifParser.from_str(entry.text, occupancy_tolerance=1.0)
+            blocks = list(parser._cif.data.keys())  # noqa: SLF001 - block names for ids only
+            structures = parser.parse_structures(primitive=False, on_error="raise")
+            if len(structures) == 1:
+                return [(entry.id, structures[0])]
+            names = blocks if len(blocks) == len(structures) else [str(i) for i in range(len(structures))]
+            return [(f"{entry.id}#{n}", s) for n, s in zip(names, structures, strict=True)]
+        if entry.fmt == "poscar":
+            from pymatgen.io.vasp import Poscar
+
+            return [(entry.id, Poscar.from_str(entry.text).structure)]
+        if entry.fmt == "json":
+            data = json.loads(entry.text)
+            return [(entry.id, Structure.from_dict(data))]
+        if entry.fmt == "extxyz":
+            import io
+
+            from ase.io import read as ase_read
+            from pymatgen.io.ase import AseAtomsAdaptor
+
+            frames = ase_read(io.StringIO(entry.text), index=":", format="extxyz")
+            out = []
+            for i, atoms in enumerate(frames):
+                eid = entry.id if len(frames) == 1 else f"{entry.id}#{i}"
+                out.append((eid, AseAtomsAdaptor.get_structure(atoms)))
+            return out
+    raise ValueError(f"unknown format {entry.fmt!r}")
+
+
+def check_structure(structure: Structure, max_sites: int | None = None) -> tuple[str, str] | None:
+    """Return ``(reason, detail)`` if the structure cannot be used as an ordered crystal, else None."""
+    if len(structure) == 0:
+        return "empty", "no atoms"
+    if not structure.is_ordered:
+        for site in structure:
+            occ = sum(site.species.values())
+            if occ < 1 - 1e-3:
+                return "partial occupancy", f"site {site.label or site.species_string} occupancy {occ:.3f}"
+        return "disordered", "a site holds more than one species"
+    for el in structure.composition.elements:
+        if not isinstance(el, Element) and not hasattr(el, "element"):
+            return "unsupported element", f"{el} is not a chemical element"
+        z = getattr(el, "Z", None)
+        if z is None or z < 1 or z > MAX_SUPPORTED_Z:
+            return "unsupported element", f"{el} (Z={z}) is outside 1..{MAX_SUPPORTED_Z}"
+    if max_sites is not None and len(structure) > max_sites:
+        return "too many sites", f"{len(structure)} sites > {max_sites}"
+    lattice = structure.lattice
+    heights = lattice.volume / np.linalg.norm(np.cross(lattice.matrix[[1, 2, 0]], lattice.matrix[[2, 0, 1]]), axis=1)
+    if heights.min() < MIN_CELL_HEIGHT:
+        return "degenerate cell", f"cell is {heights.min():.3g} Å thick (volume {lattice.volume:.3g} Å³)"
+    return None
+
+
+def parse_entry(entry: RawEntry, *, max_sites: int | None = None, timeout: float | None = 10.0) -> ParseOutcome:
+    """Parse and check one raw entry; never raises for bad input (see the rejections)."""
+    outcome = ParseOutcome()
+    try:
+        with _time_limit(timeout):
+            parsed = _parse_structures(entry)
+    except _Timeout:
+        outcome.rejections.append((entry.id, "timeout", f"parsing took longer than {timeout} s"))
+        return outcome
+    except Exception as exc:  # any parser failure is a property of the input
+        outcome.rejections.append((entry.id, "unparseable", f"{type(exc).__name__}: {exc}"))
+        return outcome
+    if not parsed:
+        outcome.rejections.append((entry.id, "empty", "no structure in entry"))
+        return outcome
+    for eid, structure in parsed:
+        with contextlib.suppress(Exception):
+            structure.remove_oxidation_states()
+        problem = check_structure(structure, max_sites)
+        if problem is not None:
+            outcome.rejections.append((eid, *problem))
+            continue
+        if "magmom" in structure.site_properties:
+            structure.remove_site_property("magmom")
+        outcome.records.append(StructureRecord(id=eid, structure=structure, properties=dict(entry.properties)))
+    return outcome
+
+
+def read_structures(
+    source: str | Path,
+    *,
+    on_error: OnError = "skip",
+    max_sites: int | None = None,
+    timeout: float | None = 10.0,
+    report: ReadReport | None = None,
+) -> Iterator[StructureRecord]:
+    """Yield :class:`StructureRecord` objects from a CSV(.gz) with a ``cif`` column, a folder, or a file.
+
+    ``on_error="skip"`` records each rejected entry (id and reason) in ``report``;
+    ``on_error="raise"`` raises :class:`StructureReadError` at the first one.
+    ``timeout`` (s) bounds the parsing of one entry (a CIF that makes the parser loop forever).
+    """
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    report = report if report is not None else ReadReport()
+    for entry in iter_raw_entries(source, report):
+        if on_error == "raise" and report.rejections:
+            first = report.rejections[0]
+            raise StructureReadError(first.id, first.reason, first.detail)
+        outcome = parse_entry(entry, max_sites=max_sites, timeout=timeout)
+        for eid, reason, detail in outcome.rejections:
+            if on_error == "raise":
+                raise StructureReadError(eid, reason, detail)
+            report.reject(eid, reason, detail)
+        for record in outcome.records:
+            report.accepted += 1
+            yield record
+    if on_error == "raise" and report.rejections:
+        first = report.rejections[0]
+        raise StructureReadError(first.id, first.reason, first.detail)
