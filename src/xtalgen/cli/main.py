@@ -30,3 +30,6 @@ def _main(
 
 # --- sub-commands: each module registers itself on ``app`` (one line per module below) ---
 from xtalgen.cli import data as _data  # noqa: E402,F401
+from xtalgen.cli import train as _train  # noqa: E402,F401
+from xtalgen.cli import generate as _generate  # noqa: E402,F401
+from xtalgen.cli import crystens as _crystens  # noqa: E402,F401

@@ -1,0 +1,112 @@
+"""``xtalgen generate``: sample structures from a model and write CIFs plus ``summary.csv``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from xtalgen.cli.main import app
+
+console = Console()
+
+
+class GeneratorModel(str, Enum):
+    pgcgm = "pgcgm"
+    crystens_gan = "crystens-gan"
+    crystens_wgan = "crystens-wgan"
+    crystens_diffusion = "crystens-diffusion"
+    pyxtal_random = "pyxtal-random"
+
+
+def _check_options(
+    model: GeneratorModel,
+    checkpoint: Path | None,
+    train_data: Path | None,
+    elements: list[str],
+    formula: str | None,
+) -> None:
+    """Reject option combinations that make no sense for MODEL, before any work starts."""
+    problems = []
+    if model is GeneratorModel.pyxtal_random:
+        if train_data is None:
+            problems.append("--model pyxtal-random needs --train (compositions and space groups are drawn from it)")
+        if checkpoint is not None:
+            problems.append("--model pyxtal-random has no checkpoint")
+    elif checkpoint is None:
+        problems.append(f"--model {model.value} needs --checkpoint (a run folder or checkpoint from `xtalgen train`)")
+    elif not checkpoint.exists():
+        problems.append(f"checkpoint {checkpoint} does not exist")
+    if elements and model is not GeneratorModel.pgcgm:
+        problems.append("--elements is a PGCGM condition; use --formula with crystens-diffusion")
+    if formula and model is not GeneratorModel.crystens_diffusion:
+        problems.append("--formula conditions only crystens-diffusion")
+    if train_data is not None and not train_data.exists():
+        problems.append(f"training data {train_data} does not exist")
+    if problems:
+        for p in problems:
+            console.print(f"[red]error:[/] {p}")
+        raise typer.Exit(2)
+
+
+@app.command("generate")
+def generate(
+    model: GeneratorModel = typer.Option(GeneratorModel.pgcgm, "--model", help="Generator to sample from."),
+    n: int = typer.Option(100, "-n", min=1, help="Number of candidates to generate."),
+    output: Path = typer.Option(Path("generated"), "-o", "--output", help="Output folder (cifs/, summary.csv)."),
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="Trained model (run folder or checkpoint)."),
+    spacegroup: list[int] = typer.Option([], "--spacegroup", help="Space group number(s) to condition on."),
+    elements: list[str] = typer.Option([], "--elements", help="PGCGM element sets, e.g. --elements Ba,Ti,O."),
+    formula: str | None = typer.Option(None, "--formula", help="Composition for crystens-diffusion, e.g. SrTiO3."),
+    train_data: Path | None = typer.Option(None, "--train", help="Prepared training set (pyxtal-random)."),
+    guidance_scale: float = typer.Option(2.0, help="Classifier-free guidance scale (crystens-diffusion)."),
+    steps: int = typer.Option(50, help="Sampling steps (crystens-diffusion, DDIM)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    workers: int = typer.Option(2, min=1, help="Worker processes for post-processing."),
+    symprec: float = typer.Option(0.1, help="spglib tolerance (Å) for the space group written in each CIF."),
+) -> None:
+    """Generate N candidates with MODEL; write accepted ones as CIFs and every candidate in summary.csv."""
+    _check_options(model, checkpoint, train_data, elements, formula)
+    if any(not 1 <= sg <= 230 for sg in spacegroup):
+        console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}")
+        raise typer.Exit(2)
+    element_sets = [[e.strip() for e in group.split(",") if e.strip()] for group in elements]
+    try:
+        if model is GeneratorModel.pgcgm:
+            from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
+
+            summary = generate_pgcgm(
+                n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup or None,
+                elements=element_sets or None, workers=workers, symprec=symprec,
+            )  # fmt: skip
+        elif model is GeneratorModel.pyxtal_random:
+            from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
+
+            summary = generate_pyxtal_random(n, output, train=train_data, seed=seed, workers=workers, symprec=symprec)
+        else:
+            from xtalgen.pipelines.crystens_generate import generate_crystens
+
+            summary = generate_crystens(
+                n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup[0] if spacegroup else None,
+                formula=formula, guidance_scale=guidance_scale, sampling_steps=steps, workers=workers,
+                symprec=symprec,
+            )  # fmt: skip
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    _print_summary(Path(summary))
+
+
+def _print_summary(summary: Path) -> None:
+    import pandas as pd
+
+    frame = pd.read_csv(summary)
+    accepted = int(frame["accepted"].sum()) if "accepted" in frame else len(frame)
+    console.print(f"{accepted} of {len(frame)} candidates accepted; CIFs in [bold]{summary.parent / 'cifs'}[/]")
+    if "reason" in frame and accepted < len(frame):
+        reasons = frame.loc[~frame["accepted"].astype(bool), "reason"].fillna("").value_counts().head(8)
+        for reason, count in reasons.items():
+            console.print(f"  rejected: {reason or 'unspecified'}: {count}")
+    console.print(f"summary: [bold]{summary}[/]")

@@ -1,0 +1,52 @@
+"""``xtalgen train MODEL``: train PGCGM or a CrysTens model from a config file."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from xtalgen.cli.main import app
+
+console = Console()
+
+
+class TrainableModel(str, Enum):
+    pgcgm = "pgcgm"
+    crystens_gan = "crystens-gan"
+    crystens_wgan = "crystens-wgan"
+    crystens_diffusion = "crystens-diffusion"
+
+
+@app.command("train")
+def train(
+    model: TrainableModel = typer.Argument(..., help="Which model to train."),
+    data: Path = typer.Option(..., "--data", help="Prepared dataset (.parquet) or encoded training arrays."),
+    config: Path | None = typer.Option(None, "--config", help="YAML/TOML config (defaults apply when omitted)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Run folder: checkpoints, logs, config."),
+    resume: bool = typer.Option(False, "--resume", help="Continue exactly from the latest checkpoint in OUTPUT."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a config entry, e.g. --set max_steps=500."),
+) -> None:
+    """Train MODEL on DATA; checkpoints (safetensors + JSON) go to OUTPUT and can be resumed."""
+    if not data.exists():
+        console.print(f"[red]error:[/] training data {data} does not exist")
+        raise typer.Exit(2)
+    if config is not None and not config.is_file():
+        console.print(f"[red]error:[/] config file {config} does not exist")
+        raise typer.Exit(2)
+    try:
+        if model is TrainableModel.pgcgm:
+            from xtalgen.pipelines.pgcgm_train import train_pgcgm
+
+            checkpoint = train_pgcgm(data, config, output, resume=resume, overrides=list(overrides))
+        else:
+            from xtalgen.pipelines.crystens_train import train_crystens
+
+            kind = model.value.removeprefix("crystens-")
+            checkpoint = train_crystens(kind, data, config, output, resume=resume, overrides=list(overrides))
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"final checkpoint: [bold]{checkpoint}[/]")

@@ -1,0 +1,35 @@
+"""`xtalgen generate` / `xtalgen train` reject bad option combinations before doing any work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from xtalgen.cli.main import app
+
+
+def test_generate_option_checks(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "gen"
+    result = runner.invoke(app, ["generate", "--model", "pyxtal-random", "-n", "2", "-o", str(out)])
+    assert result.exit_code == 2 and "needs --train" in result.output
+    result = runner.invoke(app, ["generate", "--model", "crystens-gan", "-o", str(out)])
+    assert result.exit_code == 2 and "needs --checkpoint" in result.output
+    result = runner.invoke(
+        app, ["generate", "--model", "pgcgm", "--checkpoint", str(tmp_path / "none"), "-o", str(out)]
+    )
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = runner.invoke(app, ["generate", "--model", "pgcgm", "--checkpoint", str(tmp_path), "--formula", "NaCl"])
+    assert result.exit_code == 2 and "--formula conditions only crystens-diffusion" in result.output
+    result = runner.invoke(app, ["generate", "--model", "pgcgm", "--checkpoint", str(tmp_path), "--spacegroup", "0"])
+    assert result.exit_code == 2 and "1..230" in result.output
+    assert not out.exists()
+
+
+def test_train_option_checks(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "pgcgm", "--data", str(tmp_path / "x.parquet"), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = runner.invoke(app, ["train", "diffusion", "--data", str(tmp_path), "-o", str(tmp_path / "r")])
+    assert result.exit_code != 0
