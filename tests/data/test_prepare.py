@@ -88,3 +88,21 @@ def test_messy_folder_skip(shared_datasets: Path, tmp_path: Path) -> None:
     rejected = pd.read_csv(result.report_path)
     assert len(rejected) == result.report.rejected
     assert "cif_bad_occu.cif" in set(rejected["id"])
+
+
+def test_filtering_a_prepared_dataset_needs_no_reparse(mp_slice_csv: Path, tmp_path: Path) -> None:
+    full = prepare_dataset(mp_slice_csv, tmp_path / "all.parquet", workers=1)
+    ternary = prepare_dataset(
+        full.path, tmp_path / "tern.parquet", filters=PrepareFilters(n_elements=frozenset({3}), max_sites=10)
+    )
+    direct = prepare_dataset(
+        mp_slice_csv, tmp_path / "tern2.parquet", filters=PrepareFilters(n_elements=frozenset({3}), max_sites=10)
+    )
+    a, b = load_dataset(ternary.path), load_dataset(direct.path)
+    assert a.ids == b.ids and len(a) > 0
+    assert (a.frame["split"].to_numpy() == b.frame["split"].to_numpy()).all()
+    assert a.structure(0) == b.structure(0)
+    assert ternary.kept + ternary.report.rejected == full.kept
+    assert ternary.report.counts_by_reason().keys() <= {"filtered", "too many sites"}
+    with pytest.raises(ValueError, match="symprec"):
+        prepare_dataset(full.path, tmp_path / "x.parquet", symprec=0.01)

@@ -60,6 +60,11 @@ class PreparedDataset:
         return f"PreparedDataset({len(self)} structures, symprec={self.symprec})"
 
     @property
+    def table(self) -> pa.Table:
+        """The underlying Arrow table (all columns)."""
+        return self._table
+
+    @property
     def symprec(self) -> float:
         return float(self.metadata.get("symprec", 0.1))
 

@@ -166,6 +166,62 @@ def _process_chunk(args: tuple[list[RawEntry], float, PrepareFilters, float | No
     return rows, rejections
 
 
+def _frame_rejections(frame: Any, filters: PrepareFilters) -> list[tuple[str, str] | None]:
+    """Per row of a prepared dataset's frame: (reason, detail) if ``filters`` reject it, else None."""
+    out: list[tuple[str, str] | None] = []
+    for row in frame.itertuples(index=False):
+        elements = set(row.elements)
+        if filters.max_sites is not None and row.nsites > filters.max_sites:
+            out.append(("too many sites", f"{row.nsites} sites > {filters.max_sites}"))
+        elif filters.elements is not None and not elements <= filters.elements:
+            out.append(("filtered", f"elements {sorted(elements - filters.elements)} not allowed"))
+        elif filters.n_elements is not None and row.nelements not in filters.n_elements:
+            out.append(("filtered", f"{row.nelements} elements not in {sorted(filters.n_elements)}"))
+        elif filters.spacegroups is not None and row.spacegroup not in filters.spacegroups:
+            out.append(("filtered", f"space group {row.spacegroup} not requested"))
+        elif filters.n_base_sites is not None and row.n_base_sites not in filters.n_base_sites:
+            out.append(("filtered", f"{row.n_base_sites} base sites not in {sorted(filters.n_base_sites)}"))
+        else:
+            out.append(None)
+    return out
+
+
+def filter_prepared(
+    source: str | Path, output: str | Path, *, filters: PrepareFilters, symprec: float = DEFAULT_SYMPREC
+) -> PrepareResult:
+    """Apply ``filters`` to an already prepared dataset (no re-parsing); splits are kept."""
+    from xtalgen.data.dataset import load_dataset
+
+    ds = load_dataset(source)
+    if abs(ds.symprec - symprec) > 1e-12:
+        raise ValueError(
+            f"{source} was analysed at symprec={ds.symprec} Å; prepare from the raw structures to use {symprec} Å"
+        )
+    report = ReadReport()
+    keep: list[int] = []
+    for i, (entry_id, verdict) in enumerate(zip(ds.ids, _frame_rejections(ds.frame, filters), strict=True)):
+        if verdict is None:
+            keep.append(i)
+        else:
+            report.reject(entry_id, *verdict)
+    subset = ds.subset(indices=keep)
+    report.accepted = len(subset)
+    metadata = dict(ds.metadata)
+    metadata.update(
+        source=str(source),
+        filters=filters.as_dict(),
+        parent_filters=ds.metadata.get("filters"),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        counts={"kept": len(subset), "rejected": report.rejected, "by_reason": report.counts_by_reason()},
+    )
+    out = Path(output)
+    save_dataset(subset.table, out, metadata)
+    report_path = out.with_name(out.name + ".rejections.csv")
+    report.to_csv(str(report_path))
+    split_counts = {s: int((subset.frame["split"] == s).sum()) for s in SPLITS}
+    return PrepareResult(path=out, kept=len(subset), report=report, report_path=report_path, split_counts=split_counts)
+
+
 def _chunks(entries: Iterable[RawEntry], size: int) -> Iterator[list[RawEntry]]:
     it = iter(entries)
     while chunk := list(islice(it, size)):
@@ -200,6 +256,8 @@ def prepare_dataset(
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     filters = filters or PrepareFilters()
+    if str(source).endswith(".parquet"):
+        return filter_prepared(source, output, filters=filters, symprec=symprec)
     report = ReadReport()
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
