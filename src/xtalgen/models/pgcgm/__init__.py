@@ -22,12 +22,18 @@ from xtalgen.models.pgcgm.physics_losses import (
     overlap_penalty,
     physics_loss_terms,
 )
-from xtalgen.models.pgcgm.wgan import critic_loss, generator_adversarial_loss, gradient_penalty
+from xtalgen.models.pgcgm.wgan import (
+    critic_loss,
+    critic_scores_and_penalty,
+    generator_adversarial_loss,
+    gradient_penalty,
+)
 
 __all__ = [
     "CRYSTAL_SYSTEMS", "ConditionEncoder", "Conditions", "LatticeScaler", "OpsEncoder", "PGCGMCritic",
     "PGCGMGenerator", "PhysicsLossConfig", "box_losses", "cell_volume", "constrain_lattice",
-    "critic_loss", "distance_losses", "expand_base_sites", "generator_adversarial_loss",
+    "critic_loss", "critic_scores_and_penalty", "distance_losses", "expand_base_sites",
+    "generator_adversarial_loss",
     "gradient_penalty", "lattice_matrix", "overlap_penalty", "periodic_distance",
     "physics_loss_terms", "to_cartesian",
 ]

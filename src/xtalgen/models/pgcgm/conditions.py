@@ -24,6 +24,8 @@ class Conditions:
         ops: (M, G, 4, 4) affine symmetry operations on fractional coordinates, padded.
         ops_mask: (M, G) bool, True for real operations.
         crystal_system: (M,) int in 0..6.
+        group_id: optional (M,) int, equal for samples with identical ``ops`` (e.g. the space-group
+            number); lets the encoder embed each distinct set of operations once per batch.
     """
 
     element_features: Tensor
@@ -31,11 +33,14 @@ class Conditions:
     ops: Tensor
     ops_mask: Tensor
     crystal_system: Tensor
+    group_id: Tensor | None = None
 
     def __post_init__(self) -> None:
         m = self.element_features.shape[0]
         for f in fields(self):
             t = getattr(self, f.name)
+            if t is None and f.name == "group_id":
+                continue
             if not isinstance(t, Tensor) or t.shape[0] != m:
                 raise ValueError(f"Conditions.{f.name} must be a tensor with {m} rows")
         if self.ops.shape[-2:] != (4, 4):
@@ -46,11 +51,19 @@ class Conditions:
 
     def to(self, device: torch.device | str) -> Conditions:
         """Copy of the conditions on ``device``."""
-        return Conditions(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return self._map(lambda t: t.to(device))
+
+    def repeat(self, times: int) -> Conditions:
+        """The conditions stacked ``times`` times along the sample axis."""
+        return self._map(lambda t: torch.cat([t] * times))
 
     def index(self, idx: Tensor | slice) -> Conditions:
         """Rows ``idx`` of every tensor."""
-        return Conditions(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        return self._map(lambda t: t[idx])
+
+    def _map(self, fn) -> Conditions:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Conditions(**{k: None if v is None else fn(v) for k, v in values.items()})
 
 
 def mlp(sizes: list[int], final_act: bool = False) -> nn.Sequential:
@@ -105,5 +118,14 @@ class ConditionEncoder(nn.Module):
         mask = cond.site_mask.to(cond.element_features.dtype)
         elems = torch.cat([cond.element_features * mask.unsqueeze(-1), mask.unsqueeze(-1)], dim=-1)
         system = nn.functional.one_hot(cond.crystal_system.long(), N_CRYSTAL_SYSTEMS).to(elems.dtype)
-        h = torch.cat([elems.reshape(m, -1), self.ops(cond.ops, cond.ops_mask), system], dim=-1)
+        h = torch.cat([elems.reshape(m, -1), self._encode_ops(cond), system], dim=-1)
         return self.mix(h)
+
+    def _encode_ops(self, cond: Conditions) -> Tensor:
+        if cond.group_id is None:
+            return self.ops(cond.ops, cond.ops_mask)
+        _, inverse = torch.unique(cond.group_id, return_inverse=True)
+        order = torch.arange(len(inverse), device=inverse.device)
+        first = torch.full((int(inverse.max()) + 1,), len(inverse), device=inverse.device, dtype=order.dtype)
+        first = first.scatter_reduce(0, inverse, order, reduce="amin")
+        return self.ops(cond.ops[first], cond.ops_mask[first])[inverse]

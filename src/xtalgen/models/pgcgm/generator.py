@@ -37,7 +37,7 @@ class PGCGMGenerator(nn.Module):
         n_layers: int = 3,
         element_dim: int = 23,
         ops_hidden: int = 64,
-        angle_span: float = 45.0,
+        angle_span: float = 50.0,
         log_length_mean: float = 1.5,
         log_length_std: float = 0.4,
     ):

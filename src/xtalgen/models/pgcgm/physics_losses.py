@@ -39,8 +39,8 @@ from xtalgen.models.pgcgm.expansion import expand_base_sites, periodic_distance
 from xtalgen.models.pgcgm.lattice import cell_volume
 
 #: Default offsets (Å) added to radius sums; see the module docstring.
-OFFSET_INTER = -0.5
-OFFSET_INTRA = -0.5
+OFFSET_INTER = -0.6
+OFFSET_INTRA = -0.6
 
 
 @dataclass
