@@ -1,0 +1,161 @@
+"""The Metric protocol and the evaluation context metrics read from (features computed once, cached)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from xtalgen.evaluation.cache import JsonlCache, structure_key
+from xtalgen.evaluation.features import basic_features
+from xtalgen.evaluation.fingerprints import fingerprint_job
+from xtalgen.evaluation.parallel import map_cached
+from xtalgen.evaluation.sources import GeneratedSet, ReferenceSet
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """One metric: what it needs, optional per-sample values, aggregate numbers.
+
+    ``needs`` names inputs among ``structures``, ``train``, ``test``, ``crystens_diagnostics``,
+    ``stability``; the runner skips a metric whose needs are not available.
+    """
+
+    name: str
+    needs: frozenset[str]
+
+    def per_sample(self, ctx: EvalContext) -> np.ndarray | None: ...
+
+    def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]: ...
+
+
+@dataclass
+class EvalContext:
+    """Inputs and shared, lazily computed features for one evaluation.
+
+    ``results`` holds each finished metric's per-sample array (by metric name) so later metrics can
+    use it (e.g. S.U.N. uses uniqueness and novelty); ``columns`` holds extra per-sample columns.
+    """
+
+    generated: GeneratedSet
+    train: ReferenceSet | None = None
+    test: ReferenceSet | None = None
+    cache_dir: Path | None = None
+    workers: int = 2
+    progress: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, np.ndarray] = field(default_factory=dict)
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # --- caching / parallel helpers -------------------------------------------------------------
+    def cache(self, *parts: str) -> JsonlCache:
+        """The on-disk cache ``cache_dir/<parts...>.jsonl`` (in memory when no cache_dir)."""
+        if self.cache_dir is None:
+            key = "/".join(parts)
+            return self._memo.setdefault(f"cache:{key}", JsonlCache(None))
+        return JsonlCache(Path(self.cache_dir, *parts[:-1], parts[-1] + ".jsonl"))
+
+    def map(
+        self,
+        func: Callable[[Any], Any],
+        items: Sequence[tuple[str, Any]],
+        cache: JsonlCache,
+        description: str,
+        load: Callable[[Any], Any] | None = None,
+    ) -> dict[str, Any]:
+        return map_cached(
+            func,
+            items,
+            cache,
+            workers=self.workers,
+            description=description,
+            progress=self.progress,
+            load=load,
+        )
+
+    # --- generated samples ------------------------------------------------------------------------
+    @property
+    def sample_keys(self) -> list[str | None]:
+        """Cache key per generated sample (id + content hash), None when it has no structure."""
+        if "keys" not in self._memo:
+            self._memo["keys"] = [
+                None if s is None else f"{i}:{structure_key(s)}"
+                for i, s in zip(self.generated.ids, self.generated.structures, strict=True)
+            ]
+        return self._memo["keys"]
+
+    def generated_features(self) -> pd.DataFrame:
+        """One row per submitted sample: validity flags and descriptors (NaN/False without a structure)."""
+        if "gen_features" not in self._memo:
+            keys = self.sample_keys
+            items = [(k, s) for k, s in zip(keys, self.generated.structures, strict=True) if k is not None]
+            done = self.map(basic_features, items, self.cache("generated", "basic"), "sample features")
+            rows = []
+            for k, reason in zip(keys, self.generated.reasons, strict=True):
+                row = dict(done[k]) if k is not None else {}
+                if "error" in row:
+                    row = {"struct_reason": f"feature error: {row['error']}"}
+                row.setdefault("struct_valid", False)
+                row.setdefault("comp_valid", False)
+                if k is None:
+                    row["struct_reason"] = reason or "no structure"
+                rows.append(row)
+            frame = pd.DataFrame(rows, index=range(len(rows)))
+            frame.insert(0, "id", self.generated.ids)
+            self._memo["gen_features"] = frame
+        return self._memo["gen_features"]
+
+    def valid_mask(self) -> np.ndarray:
+        """Structurally valid samples (the ones uniqueness, novelty, coverage and stability look at)."""
+        return self.generated_features()["struct_valid"].to_numpy(dtype=bool)
+
+    def generated_fingerprints(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sample indices, structure fps, composition fps) for the samples in ``mask`` that featurised."""
+        keys = self.sample_keys
+        idx = [i for i in np.nonzero(mask)[0] if keys[i] is not None]
+        items = [(keys[i], self.generated.structures[i]) for i in idx]
+        done = self.map(fingerprint_job, items, self.cache("generated", "fingerprint"), "sample fingerprints")
+        return _stack([(i, done[keys[i]]) for i in idx])
+
+    # --- reference sets ---------------------------------------------------------------------------
+    def reference(self, which: str) -> ReferenceSet:
+        ref = self.train if which == "train" else self.test if which == "test" else None
+        if ref is None:
+            raise ValueError(f"this evaluation has no {which} set")
+        return ref
+
+    def reference_features(self, which: str) -> pd.DataFrame:
+        """Descriptors of every structure of the train or test set (cached by reference id)."""
+        memo = f"ref_features:{which}"
+        if memo not in self._memo:
+            ref = self.reference(which)
+            items = list(zip(ref.ids, range(len(ref)), strict=True))
+            cache = self.cache(f"ref-{ref.fingerprint}", "basic")
+            done = self.map(basic_features, items, cache, f"{which} features", load=ref.payload)
+            rows = [done[rid] for rid in ref.ids]
+            frame = pd.DataFrame([r for r in rows if "error" not in r])
+            self._memo[memo] = frame
+        return self._memo[memo]
+
+    def reference_fingerprints(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(reference indices, structure fps, composition fps) of the train or test set."""
+        ref = self.reference(which)
+        items = list(zip(ref.ids, range(len(ref)), strict=True))
+        cache = self.cache(f"ref-{ref.fingerprint}", "fingerprint")
+        done = self.map(fingerprint_job, items, cache, f"{which} fingerprints", load=ref.payload)
+        return _stack([(i, done[rid]) for i, rid in enumerate(ref.ids)])
+
+
+def _stack(rows: list[tuple[int, dict[str, Any]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ok = [(i, r) for i, r in rows if isinstance(r, dict) and "struct" in r and r["struct"] is not None]
+    if not ok:
+        return np.zeros(0, dtype=int), np.zeros((0, 61)), np.zeros((0, 132))
+    idx = np.array([i for i, _ in ok], dtype=int)
+    struct = np.array([r["struct"] for _, r in ok], dtype=float)
+    comp = np.array([r["comp"] for _, r in ok], dtype=float)
+    return idx, np.nan_to_num(struct), np.nan_to_num(comp)

@@ -1,0 +1,45 @@
+"""Per-structure descriptors compared between generated and reference sets (lengths Å, angles °, g/cm³)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymatgen.core import Structure
+
+#: Scalar descriptors returned by :func:`structure_properties` (the keys the distribution metrics use).
+PROPERTY_KEYS = (
+    "a", "b", "c", "alpha", "beta", "gamma", "volume", "density", "nsites", "nelements", "spacegroup",
+)  # fmt: skip
+
+
+def spacegroup_number(structure: Structure, symprec: float = 0.1) -> int:
+    """International space-group number found by spglib at ``symprec`` (Å); 1 when analysis fails."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
+    except Exception:  # spglib gives up on degenerate cells; such a cell has no symmetry to report
+        return 1
+
+
+def structure_properties(structure: Structure, symprec: float = 0.1) -> dict[str, Any]:
+    """Lattice lengths (Å) and angles (°), volume (Å³), density (g/cm³), site/element counts,
+    space group (spglib at ``symprec``), reduced formula, chemical system and atomic numbers of all sites."""
+    lat = structure.lattice
+    comp = structure.composition
+    return {
+        "a": float(lat.a),
+        "b": float(lat.b),
+        "c": float(lat.c),
+        "alpha": float(lat.alpha),
+        "beta": float(lat.beta),
+        "gamma": float(lat.gamma),
+        "volume": float(lat.volume),
+        "density": float(structure.density) if lat.volume > 0 else float("nan"),
+        "nsites": len(structure),
+        "nelements": len(comp.elements),
+        "spacegroup": spacegroup_number(structure, symprec),
+        "formula": comp.reduced_formula,
+        "chemsys": comp.chemical_system,
+        "atomic_numbers": [int(site.specie.Z) for site in structure],
+    }

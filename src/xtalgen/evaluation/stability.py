@@ -1,0 +1,207 @@
+"""Stability: energy above the convex hull (eV/atom) of relaxed samples, and the S.U.N. rate.
+
+Samples are relaxed and reference structures (the training set) evaluated by the same energy model
+(CHGNet, see :mod:`xtalgen.postprocess.relax`, passed in by the caller so this module stays
+independent of the potential). For each sample's chemical system a pymatgen ``PhaseDiagram`` is built
+from the reference entries whose elements are a subset of it (every sub-system); only those
+references are evaluated. E_hull may be negative (below the reference hull). A sample is stable at
+E_hull ≤ 0 and metastable at ≤ 0.1 eV/atom; S.U.N. = metastable, unique and novel, as a fraction of
+*all submitted* samples (failed or invalid samples count against it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from pymatgen.core import Composition, Structure
+
+if TYPE_CHECKING:
+    from xtalgen.evaluation.base import EvalContext
+
+#: E_hull thresholds (eV/atom).
+STABLE_EHULL = 0.0
+METASTABLE_EHULL = 0.1
+
+
+class EnergyModel(Protocol):
+    """Relaxes samples and evaluates reference energies (eV/atom), caching results on disk."""
+
+    name: str
+    relax_tag: str  # identifies the relaxation settings (part of the sample cache file name)
+    reference_tag: str  # identifies how reference energies are made (part of their cache file name)
+
+    def relax(
+        self, items: Sequence[tuple[str, Any]], *, cache_path: Path | None, workers: int, progress: bool
+    ) -> dict[str, dict[str, Any]]: ...
+
+    def energies(
+        self, items: Sequence[tuple[str, Any]], *, cache_path: Path | None, workers: int, progress: bool
+    ) -> dict[str, dict[str, Any]]: ...
+
+
+def subsystems(elements: Iterable[str]) -> list[frozenset[str]]:
+    """Every non-empty subset of a set of elements (the chemical sub-systems of a hull)."""
+    els = sorted(set(elements))
+    return [frozenset(c) for r in range(1, len(els) + 1) for c in combinations(els, r)]
+
+
+def reference_indices(
+    sample_systems: Iterable[frozenset[str]], reference_systems: Sequence[frozenset[str]]
+) -> list[int]:
+    """Indices of references whose element set lies inside at least one sample's chemical system."""
+    by_system: dict[frozenset[str], list[int]] = defaultdict(list)
+    for j, system in enumerate(reference_systems):
+        by_system[system].append(j)
+    wanted: set[frozenset[str]] = set()
+    for system in set(sample_systems):
+        wanted.update(subsystems(system))
+    return sorted(j for s in wanted for j in by_system.get(s, []))
+
+
+def hull_energies(
+    samples: Sequence[tuple[Composition, float]], references: Sequence[tuple[Composition, float]]
+) -> list[tuple[float, str]]:
+    """(E_hull in eV/atom, note) per sample; NaN with a note when the hull cannot be built.
+
+    Energies are per atom. References whose elements are outside a sample's system are ignored.
+    """
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+
+    ref_entries = [
+        (frozenset(el.symbol for el in comp.elements), PDEntry(comp, e * comp.num_atoms))
+        for comp, e in references
+        if np.isfinite(e)
+    ]
+    by_system: dict[frozenset[str], list[int]] = defaultdict(list)
+    for i, (comp, _) in enumerate(samples):
+        by_system[frozenset(el.symbol for el in comp.elements)].append(i)
+    out: list[tuple[float, str]] = [(float("nan"), "")] * len(samples)
+    for system, idx in by_system.items():
+        entries = [entry for els, entry in ref_entries if els <= system]
+        have = {next(iter(els)) for els, _ in ref_entries if len(els) == 1 and els <= system}
+        missing = sorted(system - have)
+        if missing:
+            for i in idx:
+                out[i] = (float("nan"), f"no elemental reference for {', '.join(missing)}")
+            continue
+        try:
+            diagram = PhaseDiagram(entries)
+        except Exception as exc:  # degenerate reference sets
+            for i in idx:
+                out[i] = (float("nan"), f"phase diagram failed: {exc}"[:200])
+            continue
+        for i in idx:
+            comp, energy = samples[i]
+            entry = PDEntry(comp, energy * comp.num_atoms)
+            try:
+                out[i] = (float(diagram.get_e_above_hull(entry, allow_negative=True)), "")
+            except Exception as exc:
+                out[i] = (float("nan"), f"hull failed: {exc}"[:200])
+    return out
+
+
+class Stability:
+    """Per sample: E_hull (eV/atom) after relaxation; NaN for invalid or failed samples.
+
+    Adds columns ``energy_per_atom``, ``relax_rmsd`` (Å), ``relax_steps``, ``relax_converged``,
+    ``e_hull_note``; keeps relaxed structures in ``ctx.columns["_relaxed"]``.
+    """
+
+    name = "e_hull"
+    needs = frozenset({"structures", "train", "stability"})
+
+    def __init__(self, energy_model: EnergyModel | None = None) -> None:
+        self.energy_model = energy_model
+
+    def _model(self, ctx: EvalContext) -> EnergyModel:
+        model = self.energy_model or ctx.options.get("energy_model")
+        if model is None:
+            raise ValueError(
+                "stability needs an energy model: pass energy_model=xtalgen.postprocess.relax.CHGNetEnergyModel()"
+            )
+        return model
+
+    def per_sample(self, ctx: EvalContext) -> np.ndarray:
+        model = self._model(ctx)
+        n = len(ctx.generated)
+        keys = ctx.sample_keys
+        valid = np.nonzero(ctx.valid_mask())[0]
+        cache_root = Path(ctx.cache_dir) if ctx.cache_dir is not None else None
+        relax_cache = cache_root / "generated" / f"relax-{model.relax_tag}.jsonl" if cache_root else None
+        items = [(keys[i], ctx.generated.structures[i]) for i in valid]
+        relaxed = model.relax(items, cache_path=relax_cache, workers=ctx.workers, progress=ctx.progress)
+
+        energy = np.full(n, np.nan)
+        cols: dict[str, np.ndarray] = {
+            "relax_rmsd": np.full(n, np.nan),
+            "relax_steps": np.full(n, np.nan),
+            "relax_converged": np.full(n, np.nan),
+        }
+        notes = np.full(n, "", dtype=object)
+        structures = np.full(n, None, dtype=object)
+        for i in valid:
+            rec = relaxed[keys[i]]
+            if rec.get("error") or rec.get("energy_per_atom") is None:
+                notes[i] = f"relaxation failed: {rec.get('error', 'no energy')}"
+                continue
+            energy[i] = rec["energy_per_atom"]
+            cols["relax_rmsd"][i] = rec.get("rmsd", np.nan)
+            cols["relax_steps"][i] = rec.get("steps", np.nan)
+            cols["relax_converged"][i] = float(bool(rec.get("converged")))
+            structures[i] = rec.get("structure")
+
+        done = [i for i in valid if np.isfinite(energy[i])]
+        comps = {i: ctx.generated.structures[i].composition for i in done}
+        train = ctx.reference("train")
+        ref_systems = [frozenset(el.symbol for el in Composition(f).elements) for f in train.formulas]
+        chosen = reference_indices([frozenset(el.symbol for el in c.elements) for c in comps.values()], ref_systems)
+        ref_cache = cache_root / "references" / f"{model.reference_tag}.jsonl" if cache_root else None
+        ref_items = [(f"{train.ids[j]}:{train.formulas[j]}", j) for j in chosen]
+        ref_energy = model.energies(
+            [(k, _reference_payload(train, j)) for k, j in ref_items],
+            cache_path=ref_cache,
+            workers=ctx.workers,
+            progress=ctx.progress,
+        )
+        references = []
+        for k, _ in ref_items:
+            rec = ref_energy[k]
+            if rec.get("energy_per_atom") is not None and not rec.get("error"):
+                references.append((Composition(rec["formula"]), float(rec["energy_per_atom"])))
+        hulls = hull_energies([(comps[i], energy[i]) for i in done], references)
+        out = np.full(n, np.nan)
+        for i, (e_hull, note) in zip(done, hulls, strict=True):
+            out[i] = e_hull
+            notes[i] = note
+        ctx.columns.update({"energy_per_atom": energy, **cols, "e_hull_note": notes, "_relaxed": structures})
+        ctx.options["n_hull_references"] = len(references)
+        return out
+
+    def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
+        if values is None:
+            return {}
+        n = len(values)
+        e = np.where(np.isfinite(values), values, np.inf)
+        unique = np.nan_to_num(ctx.results.get("unique", np.zeros(n)), nan=0.0) > 0
+        novel = np.nan_to_num(ctx.results.get("novel", np.zeros(n)), nan=0.0) > 0
+        finite = values[np.isfinite(values)]
+        rmsd = ctx.columns.get("relax_rmsd", np.full(n, np.nan))
+        return {
+            "stability.evaluated": float(len(finite)),
+            "stability.stable_rate": float(np.mean(e <= STABLE_EHULL)) if n else 0.0,
+            "stability.metastable_rate": float(np.mean(e <= METASTABLE_EHULL)) if n else 0.0,
+            "stability.sun_rate": float(np.mean((e <= METASTABLE_EHULL) & unique & novel)) if n else 0.0,
+            "stability.sun_stable_rate": float(np.mean((e <= STABLE_EHULL) & unique & novel)) if n else 0.0,
+            "stability.e_hull_median": float(np.median(finite)) if len(finite) else float("nan"),
+            "stability.relax_rmsd_mean": float(np.nanmean(rmsd)) if np.isfinite(rmsd).any() else float("nan"),
+            "stability.n_references": float(ctx.options.get("n_hull_references", 0)),
+        }
+
+
+def _reference_payload(train: Any, j: int) -> Structure | str:
+    return train.payload(j)

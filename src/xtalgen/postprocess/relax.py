@@ -1,0 +1,307 @@
+"""Relax structures with the CHGNet universal potential and record their energies (eV/atom).
+
+CHGNet (Deng et al., Nat. Mach. Intell. 2023) ships its weights inside the ``chgnet`` package, so this
+works offline. Relaxation: ASE FIRE with the cell free (CHGNet's ``StructOptimizer``, Fréchet cell
+filter), at most ``steps`` steps, stopping when every force is below ``fmax`` (eV/Å). The energy
+recorded is a static CHGNet prediction on the final structure. Results are appended to a JSON-lines
+file as each structure finishes, so an interrupted run resumes without redoing finished structures.
+
+Reference energies for convex hulls (:meth:`CHGNetEnergyModel.energies`) are by default *static*
+CHGNet energies of the given (DFT-relaxed, e.g. Materials Project) structures: fast, and close to the
+CHGNet minimum because CHGNet was trained on those relaxations. Since generated samples are relaxed
+with CHGNet but references are not, hull energies are biased slightly low (references sit a little
+above their CHGNet minimum); pass ``relax_references=True`` to relax references too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+
+#: CHGNet model version used by default (trained on MPtrj, PBE/PBE+U energies).
+DEFAULT_MODEL = "0.3.0"
+
+_MODEL: dict[str, Any] = {}
+
+
+def _model(name: str = DEFAULT_MODEL) -> Any:
+    """The CHGNet model, loaded once per process on the CPU."""
+    if name not in _MODEL:
+        from chgnet.model import CHGNet
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _MODEL[name] = CHGNet.load(model_name=name, use_device="cpu", verbose=False)
+    return _MODEL[name]
+
+
+def _as_structure(payload: Structure | str | dict[str, Any]) -> Structure:
+    if isinstance(payload, Structure):
+        return payload
+    if isinstance(payload, dict):
+        return Structure.from_dict(payload)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Structure.from_str(payload, fmt="cif")
+
+
+def displacement_rmsd(initial: Structure, final: Structure) -> float:
+    """Root-mean-square atomic displacement (Å) between two versions of the same structure.
+
+    Fractional displacements are wrapped to the nearest image, converted with the final lattice,
+    and the net translation is removed. Sites must be in the same order (relaxation keeps it).
+    """
+    if len(initial) != len(final):
+        raise ValueError(f"cannot compare structures with {len(initial)} and {len(final)} sites")
+    dfrac = final.frac_coords - initial.frac_coords
+    dfrac -= np.round(dfrac)
+    dcart = dfrac @ final.lattice.matrix
+    dcart -= dcart.mean(axis=0)
+    return float(np.sqrt(np.mean(np.sum(dcart**2, axis=1))))
+
+
+def static_energy(structure: Structure, model_name: str = DEFAULT_MODEL) -> tuple[float, float]:
+    """(CHGNet energy in eV/atom, largest force in eV/Å) of a structure as given."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = _model(model_name).predict_structure(structure, task="ef")
+    return float(pred["e"]), float(np.max(np.linalg.norm(pred["f"], axis=1)))
+
+
+def relax_structure(
+    structure: Structure, *, steps: int = 200, fmax: float = 0.1, model_name: str = DEFAULT_MODEL
+) -> dict[str, Any]:
+    """Relax one structure (FIRE, cell free); return energies (eV/atom), RMSD (Å), steps and the result.
+
+    Keys: ``energy_per_atom``, ``initial_energy_per_atom``, ``max_force`` (eV/Å), ``converged``
+    (max force ≤ fmax), ``steps``, ``rmsd``, ``volume_change`` (relative), ``structure`` (dict).
+    """
+    from chgnet.model import StructOptimizer
+
+    e0, _ = static_energy(structure, model_name)
+    optimizer = StructOptimizer(model=_model(model_name), optimizer_class="FIRE", use_device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = optimizer.relax(structure, fmax=fmax, steps=steps, relax_cell=True, verbose=False)
+    final: Structure = result["final_structure"]
+    energy, max_force = static_energy(final, model_name)
+    return {
+        "energy_per_atom": energy,
+        "initial_energy_per_atom": e0,
+        "max_force": max_force,
+        "converged": bool(max_force <= fmax),
+        "steps": max(len(result["trajectory"].energies) - 1, 0),
+        "rmsd": displacement_rmsd(structure, final),
+        "volume_change": float(final.volume / structure.volume - 1.0),
+        "structure": final.as_dict(),
+    }
+
+
+def _relax_job(payload: Any, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
+    return relax_structure(_as_structure(payload), steps=steps, fmax=fmax, model_name=model_name)
+
+
+def _energy_job(payload: Any, relax: bool, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
+    structure = _as_structure(payload)
+    if relax:
+        out = relax_structure(structure, steps=steps, fmax=fmax, model_name=model_name)
+        return {"energy_per_atom": out["energy_per_atom"], "formula": structure.composition.formula}
+    energy, _ = static_energy(structure, model_name)
+    return {"energy_per_atom": energy, "formula": structure.composition.formula}
+
+
+# --- resumable JSON-lines store and a small process pool ------------------------------------------
+def read_jsonl(path: Path | None) -> dict[str, dict[str, Any]]:
+    """Finished records by ``id`` from a JSON-lines file (a cut-off last line is ignored)."""
+    done: dict[str, dict[str, Any]] = {}
+    if path is None or not path.is_file():
+        return done
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+                done[str(row["id"])] = row
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return done
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    warnings.filterwarnings("ignore")
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@contextmanager
+def _progress(description: str, total: int, enabled: bool) -> Iterator[Callable[[], None]]:
+    if not enabled or total == 0:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as prog:
+        task = prog.add_task(description, total=total)
+        yield lambda: prog.advance(task)
+
+
+def _safe(func: Callable[[Any], dict[str, Any]], key: str, payload: Any) -> dict[str, Any]:
+    try:
+        out = func(payload)
+    except Exception as exc:  # one failing structure is recorded, the run goes on
+        out = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"id": key, **{k: _clean(v) for k, v in out.items()}}
+
+
+def run_resumable(
+    func: Callable[[Any], dict[str, Any]],
+    items: Sequence[tuple[str, Any]],
+    cache_path: str | Path | None,
+    *,
+    workers: int = 1,
+    description: str = "CHGNet",
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Run ``func`` on each ``(id, payload)`` not yet in ``cache_path``; append one JSON line per result.
+
+    Returns every requested id's record. Workers are spawned processes with one torch thread each.
+    """
+    path = Path(cache_path) if cache_path is not None else None
+    done = read_jsonl(path)
+    todo = [(k, p) for k, p in dict(items).items() if k not in done]
+    fh = None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the whole run
+
+    def record(row: dict[str, Any]) -> None:
+        done[row["id"]] = row
+        if fh is not None:
+            fh.write(json.dumps(row, separators=(",", ":")) + "\n")
+            fh.flush()
+
+    try:
+        with _progress(description, len(todo), progress) as advance:
+            if workers <= 1 or len(todo) <= 1:
+                import torch
+
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)  # one thread is faster than two on a shared 2-core machine
+                try:
+                    for key, payload in todo:
+                        record(_safe(func, key, payload))
+                        advance()
+                finally:
+                    torch.set_num_threads(threads)
+            else:
+                ctx = mp.get_context("spawn")
+                with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+                    queue = iter(todo)
+                    pending = set()
+                    for key, payload in queue:
+                        pending.add(pool.submit(_safe, func, key, payload))
+                        if len(pending) >= 2 * workers:
+                            break
+                    while pending:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in finished:
+                            record(fut.result())
+                            advance()
+                            nxt = next(queue, None)
+                            if nxt is not None:
+                                pending.add(pool.submit(_safe, func, *nxt))
+    finally:
+        if fh is not None:
+            fh.close()
+    return {k: done[k] for k, _ in items}
+
+
+class CHGNetEnergyModel:
+    """CHGNet relaxations of samples and energies of reference structures, both cached on disk.
+
+    Implements the energy-model interface of :mod:`xtalgen.evaluation.stability`.
+    """
+
+    def __init__(
+        self,
+        steps: int = 200,
+        fmax: float = 0.1,
+        relax_references: bool = False,
+        model_name: str = DEFAULT_MODEL,
+    ) -> None:
+        if steps < 0 or fmax <= 0:
+            raise ValueError(f"steps must be ≥ 0 and fmax > 0, got steps={steps}, fmax={fmax}")
+        self.steps, self.fmax = steps, fmax
+        self.relax_references = relax_references
+        self.model_name = model_name
+        self.name = f"CHGNet {model_name} (FIRE, ≤{steps} steps, fmax {fmax} eV/Å)"
+
+    @property
+    def relax_tag(self) -> str:
+        """Identifies the relaxation settings (part of the relaxation cache file name)."""
+        return f"chgnet-{self.model_name}-fire{self.steps}-{self.fmax}"
+
+    @property
+    def reference_tag(self) -> str:
+        """Identifies how reference energies are made (part of their cache file name)."""
+        return f"chgnet-{self.model_name}-" + (
+            f"relaxed{self.steps}-{self.fmax}" if self.relax_references else "static"
+        )
+
+    def relax(
+        self,
+        items: Sequence[tuple[str, Any]],
+        *,
+        cache_path: Path | None,
+        workers: int = 1,
+        progress: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``)."""
+        job = partial(_relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
+        return run_resumable(
+            job, items, cache_path, workers=workers, description="CHGNet relax", progress=progress
+        )
+
+    def energies(
+        self,
+        items: Sequence[tuple[str, Any]],
+        *,
+        cache_path: Path | None,
+        workers: int = 1,
+        progress: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """Energy (eV/atom) of each ``(key, structure or CIF text)``: ``{"energy_per_atom", "formula"}``."""
+        job = partial(
+            _energy_job,
+            relax=self.relax_references,
+            steps=self.steps,
+            fmax=self.fmax,
+            model_name=self.model_name,
+        )
+        return run_resumable(
+            job,
+            items,
+            cache_path,
+            workers=workers,
+            description="CHGNet reference energies",
+            progress=progress,
+        )
