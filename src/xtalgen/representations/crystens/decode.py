@@ -4,7 +4,8 @@ Steps (after Alverson et al. 2024, sec. 3.2, with the fixes listed in DESIGN.md)
 the Z entries; symmetrise mirrored entries; average the 8 repeats of each atom value and the 8A
 repeats of each lattice value; combine each atom's absolute coordinates with the A - 1 estimates from
 the difference layers; cluster atomic numbers and coordinates with the number of clusters found
-automatically; optionally snap to the space group the tensor states.
+automatically; snap to the space group the tensor states when spglib finds it (coordinate clustering
+is the fallback when it does not, since merging values can add symmetry the tensor did not state).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class DecodeOptions:
             the log-likelihood of the Z noise (0 = plain rounding; see :func:`.cluster.cluster_integers`).
         z_noise_floor: smallest noise (Z units) assumed for a per-atom mean Z; the noise is otherwise
             estimated from the spread of the 8 repeats.
-        coord_cluster_tol: largest spread (Å along each axis) of coordinate values merged into one (0 = off).
+        coord_cluster_tol: largest spread (Å along each axis) of coordinate values merged into one (0 = off);
+            applied only when the structure was not snapped to its stated space group.
         snap_symmetry: snap onto the space group the tensor states when spglib finds it.
         snap_tolerances: spglib tolerances (Å) tried in order when snapping.
         angle_tolerance: spglib angle tolerance (degrees).
@@ -120,17 +122,19 @@ def decode(tensor: np.ndarray, config: CrysTensConfig | None = None,
     z_vals, _ = cluster_integers(av.atom_values[0], z_sigma, options.z_merge_penalty)
     numbers = np.clip(np.rint(z_vals), 1, MAX_Z).astype(int)
     frac = av.combined % 1.0
+    n_species = len(set(numbers.tolist()))
+    status, tol, found = "disabled", None, None
+    if options.snap_symmetry:
+        snap = snap_to_spacegroup(Structure(lattice, numbers.tolist(), frac), sg, options.snap_tolerances,
+                                  options.angle_tolerance)
+        status, tol, found = snap.status, snap.tolerance, snap.found
+        if snap.status == "snapped":
+            return DecodeResult(snap.structure, "", n, n_species, sg, found, status, tol, metrics)
+    # not snapped: merge nearly equal coordinate values instead (may add symmetry, so only as a fallback)
     if options.coord_cluster_tol > 0:
         for k, length in enumerate(lattice.abc):
             frac[:, k], _ = cluster_periodic(frac[:, k], options.coord_cluster_tol / length)
     structure = Structure(lattice, numbers.tolist(), frac, coords_are_cartesian=False)
-    n_species = len(set(numbers.tolist()))
-
-    if options.snap_symmetry:
-        snap = snap_to_spacegroup(structure, sg, options.snap_tolerances, options.angle_tolerance)
-        structure, status, tol, found = snap.structure, snap.status, snap.tolerance, snap.found
-    else:
-        status, tol, found = "disabled", None, None
     return DecodeResult(structure, "", n, n_species, sg, found, status, tol, metrics)
 
 
