@@ -1,0 +1,128 @@
+"""Validity filters for post-processed candidates; each returns a :class:`FilterOutcome`.
+
+Distance rule: every pair of atoms i ≠ j (periodic minimum image, including an atom and its own
+periodic images) must satisfy ``d_ij ≥ f · (r_i + r_j)`` with r the atomic radius (Å, :mod:`.radii`)
+and ``f = DEFAULT_DISTANCE_FACTOR = 0.5``. Calibration on 5,000 Materials Project structures
+(``benchmarks/pgcgm_postprocess_calibration.py``, numbers in ``docs/benchmarks/pgcgm_postprocess.md``):
+the smallest ratio d_ij / (r_i + r_j) is ≥ 0.5 for 99.9 % of them (the exceptions are H-bearing
+compounds, as the empirical H radius 0.25 Å is small) while clearly colliding atoms give ratios
+far below it.
+
+Space-group rule: spglib (via pymatgen) at ``symprec`` Å must find exactly the requested number.
+Charge neutrality (optional): SMACT's ``smact_validity`` with the Pauling electronegativity test and
+the SMACT-14 oxidation states (the CDVAE convention: single elements and all-metal alloys pass).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Structure
+
+from xtalgen.postprocess.radii import atomic_radius
+
+DEFAULT_DISTANCE_FACTOR = 0.5
+DEFAULT_SYMPREC = 0.1
+
+#: Rejection reasons (exact strings used in results and reports).
+REASON_TOO_CLOSE = "atoms too close"
+REASON_SPACEGROUP = "space group changed"
+REASON_CHARGE = "not charge neutral"
+
+
+@dataclass(frozen=True)
+class FilterOutcome:
+    """Result of one filter: ``passed`` (None if not run), the rejection reason and a detail."""
+
+    name: str
+    passed: bool | None
+    reason: str = ""
+    detail: str = ""
+
+
+def shortest_lattice_vector(lattice) -> float:
+    """Length in Å of the shortest non-zero lattice vector of a pymatgen Lattice."""
+    reduced = np.asarray(lattice.get_lll_reduced_lattice().matrix)
+    combos = np.array([c for c in itertools.product((-1, 0, 1), repeat=3) if any(c)], dtype=np.float64)
+    return float(np.linalg.norm(combos @ reduced, axis=1).min())
+
+
+def min_distance_ratio(structure: Structure) -> tuple[float, str]:
+    """Smallest d_ij / (r_i + r_j) over all pairs (incl. periodic self-images) and a description."""
+    radii = np.array([atomic_radius(site.specie.symbol) for site in structure])
+    symbols = [site.specie.symbol for site in structure]
+    self_len = shortest_lattice_vector(structure.lattice)
+    i_self = int(radii.argmax())
+    best, where = self_len / (2 * radii[i_self]), f"{symbols[i_self]}{i_self} and its periodic image"
+    if len(structure) > 1:
+        frac = np.asarray(structure.frac_coords)
+        dist = np.asarray(structure.lattice.get_all_distances(frac, frac))
+        ratio = dist / (radii[:, None] + radii[None, :])
+        np.fill_diagonal(ratio, np.inf)
+        i, j = np.unravel_index(int(ratio.argmin()), ratio.shape)
+        if ratio[i, j] < best:
+            best = float(ratio[i, j])
+            where = f"{symbols[i]}{i}-{symbols[j]}{j} at {dist[i, j]:.3f} Å"
+    return float(best), where
+
+
+def check_min_distance(structure: Structure, factor: float = DEFAULT_DISTANCE_FACTOR) -> FilterOutcome:
+    """Pass when every pair satisfies d_ij ≥ factor · (r_i + r_j) (see module docstring)."""
+    ratio, where = min_distance_ratio(structure)
+    if ratio >= factor:
+        return FilterOutcome("min_distance", True, detail=f"min d/(ri+rj) = {ratio:.3f}")
+    return FilterOutcome(
+        "min_distance", False, REASON_TOO_CLOSE, f"{where}: d/(ri+rj) = {ratio:.3f} < {factor}"
+    )
+
+
+def symmetry_dataset(structure: Structure, symprec: float = DEFAULT_SYMPREC):
+    """spglib's symmetry dataset of ``structure`` at ``symprec`` Å, or None when spglib fails."""
+    import spglib
+
+    cell = (
+        np.asarray(structure.lattice.matrix),
+        np.asarray(structure.frac_coords),
+        np.array([site.specie.Z for site in structure], dtype=np.int64),
+    )
+    try:
+        return spglib.get_symmetry_dataset(cell, symprec=symprec)
+    except Exception:  # spglib raises assorted errors on degenerate cells
+        return None
+
+
+def find_spacegroup(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> int | None:
+    """Space-group number found by spglib at ``symprec`` Å, or None when spglib fails."""
+    ds = symmetry_dataset(structure, symprec)
+    return None if ds is None else int(ds.number)
+
+
+def check_spacegroup(
+    structure: Structure, spacegroup: int, symprec: float = DEFAULT_SYMPREC, found: int | None = None
+) -> FilterOutcome:
+    """Pass when spglib at ``symprec`` Å finds space group ``spacegroup`` (``found``: precomputed)."""
+    found = find_spacegroup(structure, symprec) if found is None else found
+    if found is None:
+        return FilterOutcome("spacegroup", False, REASON_SPACEGROUP, f"spglib failed at symprec={symprec}")
+    if int(found) == int(spacegroup):
+        return FilterOutcome("spacegroup", True, detail=f"{found} at symprec={symprec}")
+    return FilterOutcome(
+        "spacegroup", False, REASON_SPACEGROUP, f"found {found}, expected {spacegroup} (symprec={symprec})"
+    )
+
+
+def check_charge_neutral(structure: Structure) -> FilterOutcome:
+    """Pass when SMACT finds a charge-neutral assignment of oxidation states (see module docstring)."""
+    from smact.screening import smact_validity
+
+    comp = structure.composition
+    try:
+        ok = smact_validity(comp, use_pauling_test=True, include_alloys=True, oxidation_states_set="smact14")
+    except Exception as exc:  # SMACT lacks data for some elements
+        return FilterOutcome("charge_neutral", False, REASON_CHARGE, f"SMACT failed: {exc}")
+    if ok:
+        return FilterOutcome("charge_neutral", True)
+    detail = f"{comp.reduced_formula}: no neutral assignment"
+    return FilterOutcome("charge_neutral", False, REASON_CHARGE, detail)

@@ -1,0 +1,241 @@
+"""Post-process generated candidates: expansion → merge → filters → dedupe, in parallel.
+
+Each candidate is a pymatgen Structure (already expanded) or a raw object turned into one by the
+``expand`` callable the caller passes (for PGCGM: ``xtalgen.representations.basesites.expand.
+expand_raw`` on ``RawBaseSites``; this layer may not import representations). ``expand`` must be
+picklable (a module-level function) because candidates are processed in a process pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymatgen.core import Structure
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, group_keys, primitive_from_dataset
+from xtalgen.postprocess.filters import (
+    DEFAULT_DISTANCE_FACTOR,
+    DEFAULT_SYMPREC,
+    check_charge_neutral,
+    check_min_distance,
+    check_spacegroup,
+    symmetry_dataset,
+)
+from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_close_atoms
+
+REASON_EXPANSION = "expansion failed"
+REASON_TOO_MANY = "too many atoms"
+REASON_MERGE = "merge failed"
+REASON_DUPLICATE = "duplicate"
+
+
+@dataclass
+class PostprocessResult:
+    """Outcome for one candidate (index = its position in the input).
+
+    ``filters`` maps filter name → True/False (None = not run): ``min_distance``, ``spacegroup``,
+    ``charge_neutral``, ``unique``. ``reason`` is the first failing step ("" when accepted).
+    """
+
+    index: int
+    structure: Structure | None
+    conditions: dict[str, Any] = field(default_factory=dict)
+    target_spacegroup: int | None = None
+    formula: str = ""
+    spacegroup: int | None = None
+    n_atoms_before: int = 0
+    n_atoms_after: int = 0
+    filters: dict[str, bool | None] = field(default_factory=dict)
+    accepted: bool = False
+    reason: str = ""
+    detail: str = ""
+    duplicate_of: int | None = None
+    #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed)
+    primitive: Structure | None = field(default=None, repr=False)
+
+    def info(self) -> dict[str, Any]:
+        """Flat dict for summary tables (conditions prefixed ``cond_``, filters ``filter_``)."""
+        row: dict[str, Any] = {f"cond_{k}": v for k, v in self.conditions.items()}
+        row.update(
+            target_spacegroup=self.target_spacegroup,
+            formula=self.formula,
+            found_spacegroup=self.spacegroup,
+            atoms_before_merge=self.n_atoms_before,
+            atoms_after_merge=self.n_atoms_after,
+            duplicate_of=self.duplicate_of,
+            detail=self.detail,
+        )
+        row.update({f"filter_{k}": v for k, v in self.filters.items()})
+        return row
+
+
+@dataclass(frozen=True)
+class _Options:
+    expand: Callable[[Any], Structure] | None
+    merge: bool
+    merge_factor: float
+    distance_factor: float
+    symprec: float
+    check_spacegroup: bool
+    charge_neutrality: bool
+    max_atoms: int
+
+
+def process_one(
+    index: int, item: Any, target: int | None, conditions: dict, opt: _Options
+) -> PostprocessResult:
+    """Expand, merge and filter one candidate (no dedupe)."""
+    res = PostprocessResult(index, None, conditions=dict(conditions), target_spacegroup=target)
+    res.filters = {"min_distance": None, "spacegroup": None, "charge_neutral": None, "unique": None}
+    try:
+        if isinstance(item, Structure):
+            structure = item
+        elif opt.expand is None:
+            raise TypeError(f"candidate of type {type(item).__name__} needs an expand function")
+        else:
+            structure = opt.expand(item)
+    except Exception as exc:  # a broken generated sample must not stop the batch
+        res.reason, res.detail = REASON_EXPANSION, f"{type(exc).__name__}: {exc}"
+        return res
+    res.n_atoms_before = len(structure)
+    if len(structure) == 0 or len(structure) > opt.max_atoms:
+        res.reason, res.detail = REASON_TOO_MANY, f"{len(structure)} atoms (limit {opt.max_atoms})"
+        if len(structure) == 0:
+            res.reason, res.detail = REASON_EXPANSION, "no atoms"
+        return res
+    if opt.merge:
+        try:
+            structure = merge_close_atoms(structure, factor=opt.merge_factor)
+        except Exception as exc:  # e.g. degenerate lattice
+            res.reason, res.detail = REASON_MERGE, f"{type(exc).__name__}: {exc}"
+            return res
+    res.structure = structure
+    res.n_atoms_after = len(structure)
+    res.formula = structure.composition.reduced_formula
+    dataset = symmetry_dataset(structure, opt.symprec)
+    if dataset is not None:
+        res.spacegroup = int(dataset.number)
+        res.primitive = primitive_from_dataset(structure, dataset)
+    outcomes = [check_min_distance(structure, opt.distance_factor)]
+    if opt.check_spacegroup and target is not None:
+        outcomes.append(check_spacegroup(structure, target, opt.symprec, found=res.spacegroup))
+    if opt.charge_neutrality:
+        outcomes.append(check_charge_neutral(structure))
+    for out in outcomes:
+        res.filters[out.name] = out.passed
+    failed = [out for out in outcomes if not out.passed]
+    if failed:
+        res.reason, res.detail = failed[0].reason, failed[0].detail
+    else:
+        res.accepted = True
+    return res
+
+
+def _process_star(args: tuple) -> PostprocessResult:
+    return process_one(*args)
+
+
+def _dedupe_star(args: tuple) -> dict[int, int]:
+    return duplicates_in_group(*args)
+
+
+def postprocess_candidates(
+    candidates: Sequence[Any],
+    *,
+    spacegroups: int | Sequence[int | None] | None = None,
+    conditions: Sequence[dict[str, Any]] | None = None,
+    expand: Callable[[Any], Structure] | None = None,
+    merge: bool = True,
+    merge_factor: float = DEFAULT_MERGE_FACTOR,
+    distance_factor: float = DEFAULT_DISTANCE_FACTOR,
+    symprec: float = DEFAULT_SYMPREC,
+    check_spacegroup: bool = True,
+    charge_neutrality: bool = False,
+    dedupe: bool = True,
+    matcher_kwargs: dict | None = None,
+    max_atoms: int = 2000,
+    workers: int = 2,
+    progress: bool = True,
+    console: Console | None = None,
+) -> list[PostprocessResult]:
+    """Expand → merge → filter → dedupe every candidate; one :class:`PostprocessResult` per input.
+
+    ``spacegroups``: the target space group per candidate (or one for all); by default each
+    candidate's ``spacegroup`` attribute if it has one. The space-group filter compares the
+    merged structure with it at ``symprec`` Å. ``conditions``: per-candidate dicts recorded as-is
+    (default ``{"spacegroup": target}``). Duplicates (StructureMatcher within one reduced formula
+    and found space group) among accepted candidates are rejected as ``"duplicate"``, keeping the
+    first. ``workers`` processes (1 = serial, in this process).
+    """
+    n = len(candidates)
+    if spacegroups is None:
+        targets = [getattr(c, "spacegroup", None) for c in candidates]
+    elif isinstance(spacegroups, numbers.Integral):
+        targets = [int(spacegroups)] * n
+    else:
+        targets = [None if t is None else int(t) for t in spacegroups]
+    if len(targets) != n:
+        raise ValueError(f"{len(targets)} space groups for {n} candidates")
+    if conditions is not None and len(conditions) != n:
+        raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
+    conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
+    opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
+                   charge_neutrality, max_atoms)
+    jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
+    console = console or Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    pool = mp.get_context().Pool(workers) if workers > 1 and n > 1 else None
+    try:
+        with Progress(*columns, console=console, disable=not progress) as bar:
+            task = bar.add_task("post-processing", total=n)
+            results: list[PostprocessResult] = []
+            chunk = max(1, min(16, n // (4 * workers) or 1))
+            mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
+            for res in mapped:
+                results.append(res)
+                bar.advance(task)
+            if dedupe:
+                _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    return results
+
+
+def _mark_duplicates(
+    results: list[PostprocessResult], pool, matcher_kwargs: dict, symprec: float, bar: Progress
+) -> None:
+    """Reject later copies among accepted results (same formula and found space group)."""
+    accepted = [(r.primitive or r.structure) if r.accepted else None for r in results]
+    keys = group_keys(accepted, [r.spacegroup for r in results])
+    groups = [g for g in keys.values() if len(g) > 1]
+    task = bar.add_task("dedupe", total=len(groups))
+    # Each job carries only its group's structures, indexed locally 0..len(g)-1.
+    jobs = [([accepted[i] for i in g], list(range(len(g))), matcher_kwargs, symprec, False) for g in groups]
+    mapped = pool.imap(_dedupe_star, jobs) if pool else map(_dedupe_star, jobs)
+    for g, found in zip(groups, mapped, strict=True):
+        for i, rep in found.items():
+            r = results[g[i]]
+            r.accepted, r.reason, r.duplicate_of = False, REASON_DUPLICATE, g[rep]
+            r.detail = f"matches candidate {g[rep]}"
+            r.filters["unique"] = False
+        bar.advance(task)
+    for r in results:
+        if r.accepted:
+            r.filters["unique"] = True
+
+
+def rejection_counts(results: Sequence[PostprocessResult]) -> dict[str, int]:
+    """Number of candidates per rejection reason ("accepted" for the accepted ones)."""
+    counts: dict[str, int] = {}
+    for r in results:
+        key = "accepted" if r.accepted else r.reason
+        counts[key] = counts.get(key, 0) + 1
+    return counts

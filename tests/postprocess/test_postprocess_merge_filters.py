@@ -1,0 +1,129 @@
+"""Merging colliding same-element atoms (seed Fig. 3) and the validity filters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Lattice, Structure
+
+from xtalgen.postprocess.filters import (
+    REASON_CHARGE,
+    REASON_SPACEGROUP,
+    REASON_TOO_CLOSE,
+    check_charge_neutral,
+    check_min_distance,
+    check_spacegroup,
+    find_spacegroup,
+    min_distance_ratio,
+    shortest_lattice_vector,
+)
+from xtalgen.postprocess.merge import cluster_labels, merge_close_atoms, periodic_mean
+from xtalgen.representations.basesites.encode import encode_structure
+from xtalgen.representations.basesites.expand import expand_to_structure
+
+OFFSET = np.array([0.011, 0.004, -0.007])  # generic: no op of Fd-3m maps it onto itself
+
+
+def spinel() -> Structure:
+    # MgAl2O4 in origin choice 1: Mg 8a, Al 16d, O 32e.
+    return Structure.from_spacegroup(
+        "Fd-3m", Lattice.cubic(8.08), ["Mg", "Al", "O"], [[0, 0, 0], [0.625] * 3, [0.387] * 3]
+    )
+
+
+def perturbed_expansion(s: Structure, offset: np.ndarray = OFFSET) -> Structure:
+    base = encode_structure(s)
+    return expand_to_structure(base.species, base.representatives + offset, base.spacegroup, base.lattice)
+
+
+def test_merge_perturbed_spinel_576_to_56():
+    s = spinel()
+    raw = perturbed_expansion(s)
+    assert len(raw) == 576 and find_spacegroup(raw) != 227  # 3 sites x 192 ops, symmetry broken
+    merged = merge_close_atoms(raw)
+    assert len(merged) == 56
+    assert merged.composition.reduced_formula == "MgAl2O4"
+    assert find_spacegroup(merged, 0.1) == 227
+    assert StructureMatcher().fit(merged, s)
+
+
+def test_merge_fd3m_ternary_576_to_32_like_the_paper():
+    # 8a + 8b + 16c = 32 atoms, as in the seed's Fig. 3 (576 -> 32).
+    s = Structure.from_spacegroup(
+        "Fd-3m", Lattice.cubic(10.0), ["Mg", "Sn", "Cu"], [[0, 0, 0], [0.5] * 3, [0.125] * 3]
+    )
+    assert len(s) == 32
+    raw = perturbed_expansion(s)
+    assert len(raw) == 576
+    merged = merge_close_atoms(raw)
+    assert len(merged) == 32 and StructureMatcher().fit(merged, s)
+
+
+def test_merge_diamond_si_192_to_8():
+    si = Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.43), ["Si"], [[0, 0, 0]])
+    raw = perturbed_expansion(si, np.array([0.01, -0.004, 0.007]))
+    assert len(raw) == 192
+    merged = merge_close_atoms(raw)
+    assert len(merged) == 8 and StructureMatcher().fit(merged, si)
+
+
+def test_merge_threshold_periodic_mean_and_elements():
+    lat = Lattice.cubic(10.0)
+    # Two O 0.5 Å apart across the cell boundary merge (r_O = 0.6 Å) at the boundary, not at 0.5.
+    s = Structure(lat, ["O", "O"], [[0.975, 0.5, 0.5], [0.025, 0.5, 0.5]])
+    m = merge_close_atoms(s)
+    assert len(m) == 1 and min(m.frac_coords[0, 0], 1 - m.frac_coords[0, 0]) < 1e-9
+    # 0.7 Å apart: kept; different elements 0.1 Å apart: never merged.
+    assert len(merge_close_atoms(Structure(lat, ["O", "O"], [[0.1, 0, 0], [0.17, 0, 0]]))) == 2
+    assert len(merge_close_atoms(Structure(lat, ["Na", "Cl"], [[0.1, 0, 0], [0.11, 0, 0]]))) == 2
+    assert np.allclose(periodic_mean(np.array([[0.99, 0.0, 0.5], [0.03, 0.0, 0.5]])), [0.01, 0.0, 0.5])
+    labels = cluster_labels(np.array([[0, 0, 0], [0.01, 0, 0], [0.5, 0, 0]]), lat, 0.5)
+    assert labels[0] == labels[1] != labels[2]
+    with pytest.raises(ValueError):
+        merge_close_atoms(s, factor=-1)
+
+
+@pytest.fixture(scope="module")
+def mp_sample(shared_datasets) -> list[Structure]:
+    df = pd.read_csv(shared_datasets / "mp" / "mp_structures.csv.gz", nrows=30)
+    return [Structure.from_str(c, fmt="cif") for c in df.cif]
+
+
+def test_filters_accept_real_structures(mp_sample):
+    for s in mp_sample:
+        assert check_min_distance(s).passed, s.composition
+        sg = find_spacegroup(s, 0.1)
+        assert check_spacegroup(s, sg).passed
+    s = spinel()
+    assert check_min_distance(s).passed and check_spacegroup(s, 227).passed
+    assert check_charge_neutral(s).passed
+
+
+def test_distance_rule_values_and_rejections():
+    rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3])
+    ratio, _ = min_distance_ratio(rocksalt)
+    assert ratio == pytest.approx(2.82 / (1.8 + 1.0), abs=1e-6)  # r_Na 1.8 Å, r_Cl 1.0 Å
+    # A Cl atom 0.3 Å from Na: rejected, naming the pair.
+    bad = rocksalt.copy()
+    bad.append("Cl", [0.3 / 5.64, 0, 0])
+    out = check_min_distance(bad)
+    assert out.passed is False and out.reason == REASON_TOO_CLOSE
+    assert "Na0-Cl" in out.detail and "0.300 Å" in out.detail
+    # An atom too close to its own periodic image (1.2 Å cell, r_Cs = 2.6 Å).
+    tiny = Structure(Lattice.cubic(1.2), ["Cs"], [[0, 0, 0]])
+    assert shortest_lattice_vector(tiny.lattice) == pytest.approx(1.2)
+    out = check_min_distance(tiny)
+    assert out.reason == REASON_TOO_CLOSE and "periodic image" in out.detail
+    # Skewed cell: the shortest vector is a+b (length √2 Å), not a, b or c.
+    skew = Lattice([[10.0, 0, 0], [-9.0, 0.0, 1.0], [0, 10.0, 0]])
+    assert shortest_lattice_vector(skew) == pytest.approx(np.sqrt(2.0))
+
+
+def test_spacegroup_and_charge_rejections():
+    s = spinel()
+    out = check_spacegroup(s, 225)
+    assert out.passed is False and out.reason == REASON_SPACEGROUP and "found 227" in out.detail
+    out = check_charge_neutral(Structure(Lattice.cubic(5.0), ["Na", "Cl", "Cl"], [[0, 0, 0], [0.5] * 3, [0, 0.5, 0.5]]))
+    assert out.passed is False and out.reason == REASON_CHARGE
