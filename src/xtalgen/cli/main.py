@@ -33,3 +33,4 @@ from xtalgen.cli import data as _data  # noqa: E402,F401
 from xtalgen.cli import train as _train  # noqa: E402,F401
 from xtalgen.cli import generate as _generate  # noqa: E402,F401
 from xtalgen.cli import crystens as _crystens  # noqa: E402,F401
+from xtalgen.cli import evaluate as _evaluate  # noqa: E402,F401

@@ -1,0 +1,154 @@
+"""``xtalgen evaluate``, ``xtalgen relax`` and ``xtalgen export vasp``: judge generated structures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xtalgen.cli.main import app
+
+console = Console()
+export_app = typer.Typer(help="Export structures for other codes (VASP inputs).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+def _default_cache() -> Path:
+    root = os.environ.get("XTALGEN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "xtalgen")
+    return Path(root) / "evaluation"
+
+
+def _cutoffs(text: str) -> tuple[float, float]:
+    from xtalgen.evaluation.coverage import MP_CUTOFFS, SMALL_CUTOFFS
+
+    named = {"mp": MP_CUTOFFS, "small": SMALL_CUTOFFS}
+    if text in named:
+        return named[text]
+    try:
+        struct, comp = (float(x) for x in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"--coverage-cutoffs: use 'mp', 'small' or 'STRUCT,COMP', got {text!r}") from None
+    return struct, comp
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    generated: Path = typer.Argument(..., help="Generation dir (summary.csv + cifs/), folder, CSV, or structure file."),
+    output: Path = typer.Option(..., "-o", "--output", help="Report directory to write."),
+    train: Path | None = typer.Option(None, "--train", help="Training structures (prepared dataset or any source)."),
+    test: Path | None = typer.Option(None, "--test", help="Test structures (prepared dataset or any source)."),
+    stability: bool = typer.Option(False, "--stability", help="Relax with CHGNet and compute E_hull and S.U.N."),
+    workers: int = typer.Option(2, min=1, help="Worker processes."),
+    cache_dir: Path | None = typer.Option(None, help="Cache of per-sample results [default: ~/.cache/xtalgen]."),
+    limit: int | None = typer.Option(None, min=1, help="Evaluate only the first N generated samples."),
+    train_limit: int | None = typer.Option(None, min=1, help="Use only the first N training structures."),
+    test_limit: int | None = typer.Option(None, min=1, help="Use only the first N test structures."),
+    generated_split: str | None = typer.Option(None, help="Split of GENERATED to use if it has splits."),
+    train_split: str = typer.Option("train", help="Split of --train to use if it has splits."),
+    test_split: str = typer.Option("test", help="Split of --test to use if it has splits."),
+    coverage_cutoffs: str = typer.Option("mp", help="COV thresholds: 'mp' (0.4,10), 'small' (0.2,4) or 'S,C'."),
+    steps: int = typer.Option(200, min=0, help="Maximum CHGNet FIRE steps per relaxation."),
+    fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
+    relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report."""
+    from xtalgen.evaluation.report import write_report
+    from xtalgen.evaluation.runner import evaluate
+
+    struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
+    energy_model = None
+    if stability:
+        if train is None:
+            raise typer.BadParameter("--stability needs --train (the hull references)")
+        from xtalgen.postprocess.relax import CHGNetEnergyModel
+
+        energy_model = CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references)
+    try:
+        result = evaluate(
+            generated, train, test,
+            stability=stability, energy_model=energy_model, workers=workers,
+            cache_dir=cache_dir or _default_cache(), progress=not quiet,
+            generated_split=generated_split, train_split=train_split, test_split=test_split,
+            limit=limit, train_limit=train_limit, test_limit=test_limit,
+            options={"coverage_struct_cutoff": struct_cut, "coverage_comp_cutoff": comp_cut},
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    page = write_report(result, output)
+    table = Table("metric", "value", title=f"{result.meta['n_samples']} samples")
+    for key, value in result.metrics.items():
+        table.add_row(key, f"{value:.4g}")
+    console.print(table)
+    for name, need in result.meta.get("skipped", {}).items():
+        console.print(f"[yellow]skipped[/] {name}: needs {', '.join(need)}")
+    console.print(f"report: {page}")
+
+
+@app.command("relax")
+def relax_cmd(
+    source: Path = typer.Argument(..., help="Structures: generation dir, folder, CSV with a 'cif' column, or file."),
+    output: Path = typer.Option(..., "-o", "--output", help="Directory for relaxed CIFs, summary.csv, relax.jsonl."),
+    steps: int = typer.Option(200, min=0, help="Maximum FIRE steps."),
+    fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
+    workers: int = typer.Option(2, min=1, help="Worker processes."),
+    limit: int | None = typer.Option(None, min=1, help="Relax only the first N structures."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Relax structures with CHGNet (FIRE, cell free); resumable: re-run to continue."""
+    from pymatgen.core import Structure
+
+    from xtalgen.evaluation.sources import load_generated
+    from xtalgen.pipelines.output import Candidate, write_generation
+    from xtalgen.postprocess.relax import CHGNetEnergyModel
+
+    try:
+        gen = load_generated(source, limit=limit)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
+    model = CHGNetEnergyModel(steps=steps, fmax=fmax)
+    done = model.relax(items, cache_path=output / "relax.jsonl", workers=workers, progress=not quiet)
+    candidates = []
+    for sid, reason in zip(gen.ids, gen.reasons, strict=True):
+        rec = done.get(sid)
+        if rec is None or rec.get("error") or not rec.get("structure"):
+            why = (rec or {}).get("error") or reason or "no structure"
+            candidates.append(Candidate(sid, None, {}, accepted=False, reason=f"not relaxed: {why}"))
+            continue
+        info = {k: rec.get(k) for k in ("energy_per_atom", "initial_energy_per_atom", "max_force", "converged",
+                                        "steps", "rmsd", "volume_change")}  # fmt: skip
+        candidates.append(Candidate(sid, Structure.from_dict(rec["structure"]), info))
+    summary = write_generation(output, candidates)
+    ok = sum(c.accepted for c in candidates)
+    console.print(f"relaxed {ok}/{len(candidates)} structures; {summary}")
+
+
+@export_app.command("vasp")
+def export_vasp_cmd(
+    source: Path = typer.Argument(..., help="Evaluation report dir (ranked by E_hull) or any structure source."),
+    output: Path = typer.Option(..., "-o", "--output", help="Directory: one VASP input folder per candidate."),
+    top: int | None = typer.Option(None, min=1, help="Export only the best N candidates."),
+) -> None:
+    """Write MPRelaxSet inputs (POSCAR, INCAR, KPOINTS, POTCAR or POTCAR.spec) for candidates."""
+    from xtalgen.pipelines.vasp_export import export_vasp, select_candidates
+
+    try:
+        chosen = select_candidates(source, top=top)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if not chosen:
+        console.print(f"[red]error:[/] no structures found in {source}")
+        raise typer.Exit(2)
+    result = export_vasp(chosen, output)
+    console.print(f"wrote VASP inputs for {len(result.written)} candidates into {result.out_dir}")
+    for cid, why in result.failed.items():
+        console.print(f"[yellow]skipped[/] {cid}: {why}")
+    if result.message:
+        console.print(f"[yellow]note:[/] {result.message}")

@@ -1,0 +1,191 @@
+"""Write an evaluation report: metrics.json/.md, per_sample.csv, PNG plots, gallery, relaxed CIFs, one HTML page.
+
+The HTML page is self-contained (images embedded as base64), so it can be mailed or archived alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xtalgen.data.atomic import atomic_write
+from xtalgen.evaluation.gallery import render_structure
+from xtalgen.evaluation.plots import plot_distributions, plot_ehull
+from xtalgen.evaluation.runner import EvaluationResult
+
+#: One-line definitions shown next to the numbers (prefix match on the metric key).
+DEFINITIONS = {
+    "n_samples": "submitted samples (all rates below use this denominator unless stated)",
+    "validity.structural": "all interatomic distances ≥ 0.5 Å and volume ≥ 0.1 Å³",
+    "validity.compositional": "SMACT charge neutrality + Pauling electronegativity (alloys valid)",
+    "validity.overall": "structurally and compositionally valid",
+    "uniqueness": "distinct structures / structurally valid samples (StructureMatcher 0.2/0.3/5°)",
+    "novelty": "valid samples matching no training structure / structurally valid samples",
+    "coverage.recall": "COV-R: test structures with a generated sample within 0.4 (struct) and 10 (comp)",
+    "coverage.precision": "COV-P: valid samples within the thresholds of some test structure",
+    "wasserstein.": "Wasserstein distance, valid samples vs test",
+    "ks.": "Kolmogorov–Smirnov statistic, valid samples vs test",
+    "consistency.": "CrysTens self-consistency, mean over tensors",
+    "stability.evaluated": "samples with a CHGNet E_hull",
+    "stability.stable_rate": "E_hull ≤ 0 eV/atom, over all submitted samples",
+    "stability.metastable_rate": "E_hull ≤ 0.1 eV/atom, over all submitted samples",
+    "stability.sun_rate": "S.U.N.: metastable, unique and novel, over all submitted samples",
+    "stability.sun_stable_rate": "stable, unique and novel, over all submitted samples",
+    "stability.e_hull_median": "median E_hull (eV/atom) of relaxed samples",
+    "stability.relax_rmsd_mean": "mean RMS displacement during relaxation (Å)",
+    "stability.n_references": "reference structures on the hulls",
+}
+
+
+def _definition(key: str) -> str:
+    if key in DEFINITIONS:
+        return DEFINITIONS[key]
+    for prefix, text in DEFINITIONS.items():
+        if prefix.endswith(".") and key.startswith(prefix):
+            return text
+    return ""
+
+
+#: Metric keys that are counts (printed as integers).
+_COUNT_KEYS = ("n_samples", "stability.evaluated", "stability.n_references", "consistency.n")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a sample id."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(text))
+
+
+def _fmt(value: float, key: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if key in _COUNT_KEYS:
+        return f"{int(value)}"
+    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
+
+
+def metrics_markdown(metrics: dict[str, float], title: str = "Evaluation") -> str:
+    """A markdown table of metric, value and definition."""
+    lines = [f"# {title}", "", "| metric | value | definition |", "|---|---|---|"]
+    lines += [f"| {k} | {_fmt(v, k)} | {_definition(k)} |" for k, v in metrics.items()]
+    return "\n".join(lines) + "\n"
+
+
+def select_gallery(result: EvaluationResult, n: int = 12) -> list[tuple[str, Any, str]]:
+    """(id, structure, caption) of the best candidates: lowest E_hull (relaxed cells) when stability
+    was run, else valid, unique and novel samples in input order."""
+    table = result.per_sample
+    ok = table["struct_valid"] & table["comp_valid"]
+    if "e_hull" in table.columns and np.isfinite(table["e_hull"].to_numpy(dtype=float)).any():
+        rows = table[ok & np.isfinite(table["e_hull"].astype(float))].copy()
+        rows["_order"] = ~rows.get("sun", False).astype(bool)
+        rows = rows.sort_values(["_order", "e_hull"]).head(n)
+        out = []
+        for _, r in rows.iterrows():
+            s = result.relaxed.get(r["id"], result.structures.get(r["id"]))
+            tag = " S.U.N." if bool(r.get("sun", False)) else ""
+            out.append((r["id"], s, f"{r['id']}: {r['formula']}, E_hull {r['e_hull']:.3f} eV/atom{tag}"))
+        return out
+    for col in ("unique", "novel"):
+        if col in table.columns:
+            ok &= np.nan_to_num(table[col].to_numpy(dtype=float), nan=0.0) > 0
+    rows = table[ok].head(n)
+    return [
+        (r["id"], result.structures[r["id"]], f"{r['id']}: {r['formula']} (SG {r.get('spacegroup', '?')})")
+        for _, r in rows.iterrows()
+    ]
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = "xtalgen evaluation",
+                 gallery_size: int = 12) -> Path:  # fmt: skip
+    """Write the report files into ``out_dir``; return the path of ``report.html``."""
+    out = Path(out_dir)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "metrics.json") as fh:
+        json.dump({"metrics": _plain(result.metrics), "meta": _plain(result.meta)}, fh, indent=2)
+    with atomic_write(out / "metrics.md") as fh:
+        fh.write(metrics_markdown(result.metrics, title))
+    with atomic_write(out / "per_sample.csv", newline="") as fh:
+        result.per_sample.to_csv(fh, index=False)
+
+    for sid, structure in result.relaxed.items():
+        with atomic_write(out / "relaxed" / f"{safe_name(sid)}.cif") as fh:
+            fh.write(_cif(structure))
+
+    figures: list[tuple[str, Path]] = []
+    if result.test_properties is not None and len(result.test_properties):
+        p = plot_distributions(
+            result.generated_properties, result.test_properties, out / "plots" / "distributions.png", result.metrics
+        )
+        figures.append(("Generated (valid) vs test distributions", p))
+    if "e_hull" in result.per_sample.columns:
+        p = plot_ehull(result.per_sample["e_hull"].to_numpy(dtype=float), out / "plots" / "e_hull.png")
+        figures.append(("Energy above hull", p))
+    gallery = []
+    for k, (sid, structure, caption) in enumerate(select_gallery(result, gallery_size)):
+        if structure is None:
+            continue
+        png = out / "gallery" / f"{k:02d}_{safe_name(sid)}.png"
+        gallery.append((caption, render_structure(structure, png, caption)))
+
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v, k)}</td><td>{html.escape(_definition(k))}</td></tr>"
+        for k, v in result.metrics.items()
+    )
+    skipped = "".join(
+        f"<li>{html.escape(m)}: needs {', '.join(map(html.escape, need))}</li>"
+        for m, need in result.meta.get("skipped", {}).items()
+    )
+    figs = "".join(f"<h2>{html.escape(t)}</h2>{_img(p, t)}" for t, p in figures)
+    cells = "".join(f"<figure>{_img(p, c)}<figcaption>{html.escape(c)}</figcaption></figure>" for c, p in gallery)
+    meta = result.meta
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}img{{max-width:100%}}
+figure{{display:inline-block;margin:4px;width:260px;vertical-align:top}}figcaption{{font-size:12px}}</style>
+</head><body><h1>{html.escape(title)}</h1>
+<p>{meta.get("n_samples", 0)} samples; {meta.get("n_train", 0)} training and {meta.get("n_test", 0)} test
+structures; energy model: {html.escape(str(meta.get("energy_model") or "none (no stability screen)"))}.</p>
+<table><tr><th>metric</th><th>value</th><th>definition</th></tr>{rows}</table>
+{"<p>Skipped:</p><ul>" + skipped + "</ul>" if skipped else ""}
+{figs}<h2>Gallery of best candidates</h2><div>{cells or "<p>no candidates</p>"}</div>
+</body></html>"""
+    with atomic_write(out / "report.html", encoding="utf-8") as fh:
+        fh.write(page)
+    return out / "report.html"
+
+
+def _cif(structure: Any) -> str:
+    """CIF text with the space group found at symprec 0.1 (P1 if symmetry analysis fails)."""
+    from pymatgen.io.cif import CifWriter
+
+    try:
+        return str(CifWriter(structure, symprec=0.1))
+    except Exception:  # spglib failure on a distorted cell: P1 is still exact
+        return str(CifWriter(structure))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return str(value)
+    return value
