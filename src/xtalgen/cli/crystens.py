@@ -82,6 +82,7 @@ def decode_cmd(
     snap: bool = typer.Option(True, "--snap/--no-snap", help="Snap onto the space group the tensor states."),
     symprec: float = typer.Option(0.1, help="spglib tolerance (Å) used to state the space group in CIFs."),
     limit: int | None = typer.Option(None, min=1, help="Decode only the first LIMIT tensors."),
+    workers: int = typer.Option(2, min=1, help="Worker processes."),
 ) -> None:
     """Decode CrysTens into CIFs (with their real space group) and a CSV of per-sample diagnostics."""
     import numpy as np
@@ -105,7 +106,7 @@ def decode_cmd(
     if limit is not None:
         tensors, ids = tensors[:limit], ids[:limit]
     try:
-        results = decode_many(tensors, cfg, DecodeOptions(snap_symmetry=snap), progress=True)
+        results = decode_many(tensors, cfg, DecodeOptions(snap_symmetry=snap), progress=True, workers=workers)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None

@@ -129,10 +129,13 @@ def test_failures_return_reasons(nacl: Structure) -> None:
         decode(t[:, :32, :32], cfg)
 
 
-def test_decode_many_keeps_order(nacl: Structure, srtio3: Structure) -> None:
+def test_decode_many_keeps_order(nacl: Structure, srtio3: Structure, zno: Structure) -> None:
     cfg = CrysTensConfig()
-    stack = np.stack([encode(nacl, cfg), encode(srtio3, cfg)])
+    stack = np.stack([encode(s, cfg) for s in (nacl, srtio3, zno, srtio3, nacl)])
     out = decode_many(stack, cfg)
-    assert [r.structure.composition.reduced_formula for r in out] == ["NaCl", "SrTiO3"]
+    expected = ["NaCl", "SrTiO3", "ZnO", "SrTiO3", "NaCl"]
+    assert [r.structure.composition.reduced_formula for r in out] == expected
+    parallel = decode_many(iter(stack), cfg, workers=2, chunk_size=2)
+    assert [r.row() for r in parallel] == [r.row() for r in out]
     row = out[0].row()
     assert row["spacegroup_stated"] == 225 and row["var_frac_coord"] == 0.0 and "structure" not in row

@@ -22,7 +22,7 @@ from xtalgen.representations.crystens.cluster import cluster_integers, cluster_p
 from xtalgen.representations.crystens.config import CrysTensConfig
 from xtalgen.representations.crystens.consistency import ConsistencyMetrics, _empty, consistency_metrics
 from xtalgen.representations.crystens.reconstruct import average, check_tensor, present_slots
-from xtalgen.representations.crystens.symmetry import DEFAULT_SNAP_TOLERANCES, snap_to_spacegroup
+from xtalgen.representations.crystens.symmetry import DEFAULT_SNAP_TOLERANCES, snap_cell
 
 MAX_Z = 118
 
@@ -125,8 +125,7 @@ def decode(tensor: np.ndarray, config: CrysTensConfig | None = None,
     n_species = len(set(numbers.tolist()))
     status, tol, found = "disabled", None, None
     if options.snap_symmetry:
-        snap = snap_to_spacegroup(Structure(lattice, numbers.tolist(), frac), sg, options.snap_tolerances,
-                                  options.angle_tolerance)
+        snap = snap_cell((lattice.matrix, frac, numbers), sg, options.snap_tolerances, options.angle_tolerance)
         status, tol, found = snap.status, snap.tolerance, snap.found
         if snap.status == "snapped":
             return DecodeResult(snap.structure, "", n, n_species, sg, found, status, tol, metrics)
@@ -138,22 +137,63 @@ def decode(tensor: np.ndarray, config: CrysTensConfig | None = None,
     return DecodeResult(structure, "", n, n_species, sg, found, status, tol, metrics)
 
 
+def _decode_chunk(args: tuple[np.ndarray, dict[str, Any], DecodeOptions]) -> list[DecodeResult]:
+    tensors, config_dict, options = args
+    config = CrysTensConfig.from_dict(config_dict)
+    return [decode(t, config, options) for t in tensors]
+
+
 def decode_many(tensors: Iterable[np.ndarray], config: CrysTensConfig | None = None,
-                options: DecodeOptions | None = None, progress: bool = False,
-                total: int | None = None) -> list[DecodeResult]:
-    """Decode a stack/iterable of tensors in order (rich progress bar when ``progress``)."""
+                options: DecodeOptions | None = None, progress: bool = False, workers: int = 1,
+                chunk_size: int = 32) -> list[DecodeResult]:
+    """Decode a stack/iterable of tensors, in order, over ``workers`` processes (rich progress bar if asked)."""
     config = config or CrysTensConfig()
     options = options or DecodeOptions()
-    if total is None and hasattr(tensors, "__len__"):
-        total = len(tensors)  # type: ignore[arg-type]
-    if not progress:
-        return [decode(t, config, options) for t in tensors]
-    from rich.progress import Progress
+    total = len(tensors) if hasattr(tensors, "__len__") else None  # type: ignore[arg-type]
+    bar = None
+    if progress:
+        from rich.progress import Progress
 
-    out: list[DecodeResult] = []
-    with Progress(transient=False) as bar:
+        bar = Progress()
+        bar.start()
         task = bar.add_task("decoding CrysTens", total=total)
-        for t in tensors:
-            out.append(decode(t, config, options))
-            bar.advance(task)
-    return out
+    out: list[DecodeResult] = []
+    try:
+        if workers <= 1:
+            for t in tensors:
+                out.append(decode(t, config, options))
+                if bar is not None:
+                    bar.advance(task)
+            return out
+        from collections import deque
+        from concurrent.futures import ProcessPoolExecutor
+
+        def chunks() -> Iterable[np.ndarray]:
+            buf: list[np.ndarray] = []
+            for t in tensors:
+                buf.append(np.asarray(t, dtype=np.float32))
+                if len(buf) == chunk_size:
+                    yield np.stack(buf)
+                    buf = []
+            if buf:
+                yield np.stack(buf)
+
+        cfg = config.to_dict()
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            window: deque[Any] = deque()
+            for chunk in chunks():  # at most 4 chunks per worker in flight: memory stays bounded
+                window.append(pool.submit(_decode_chunk, (chunk, cfg, options)))
+                while len(window) > 4 * workers or (window and window[0].done()):
+                    part = window.popleft().result()
+                    out.extend(part)
+                    if bar is not None:
+                        bar.advance(task, len(part))
+            while window:
+                part = window.popleft().result()
+                out.extend(part)
+                if bar is not None:
+                    bar.advance(task, len(part))
+        return out
+    finally:
+        if bar is not None:
+            bar.stop()

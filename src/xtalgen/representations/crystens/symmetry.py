@@ -30,10 +30,23 @@ def snap_to_spacegroup(structure: Structure, spacegroup: int,
     On success the result is spglib's refined (standard conventional, idealised) structure, so a CIF
     written from it carries the group; otherwise the structure is returned unchanged.
     """
+    cell = (structure.lattice.matrix, structure.frac_coords, np.array(structure.atomic_numbers))
+    snapped = snap_cell(cell, spacegroup, tolerances, angle_tolerance)
+    if snapped.status != "snapped":
+        return SnapResult(structure, snapped.status, None, snapped.found)
+    return snapped
+
+
+def snap_cell(cell: tuple[np.ndarray, np.ndarray, np.ndarray], spacegroup: int,
+              tolerances: tuple[float, ...] = DEFAULT_SNAP_TOLERANCES,
+              angle_tolerance: float = 5.0) -> SnapResult:
+    """:func:`snap_to_spacegroup` for a spglib cell (lattice rows in Å, fractional coords, Z).
+
+    When the group is not found the returned structure is built from ``cell`` unchanged.
+    """
     if not 1 <= int(spacegroup) <= 230:
         raise ValueError(f"space group number must be in 1..230, got {spacegroup}")
     found: int | None = None
-    cell = (structure.lattice.matrix, structure.frac_coords, np.array(structure.atomic_numbers))
     for tol in sorted(tolerances):
         try:
             ds = spglib.get_symmetry_dataset(cell, symprec=tol, angle_tolerance=angle_tolerance)
@@ -47,4 +60,5 @@ def snap_to_spacegroup(structure: Structure, spacegroup: int,
         # the dataset's standardised cell is spglib's refined (idealised, conventional) structure
         refined = Structure(Lattice(ds.std_lattice), [int(z) for z in ds.std_types], ds.std_positions)
         return SnapResult(refined, "snapped", float(tol), found)
-    return SnapResult(structure, "not_found", None, found)
+    lattice, frac, numbers = cell
+    return SnapResult(Structure(Lattice(lattice), [int(z) for z in numbers], frac), "not_found", None, found)
