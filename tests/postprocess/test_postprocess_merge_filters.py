@@ -19,7 +19,7 @@ from xtalgen.postprocess.filters import (
     min_distance_ratio,
     shortest_lattice_vector,
 )
-from xtalgen.postprocess.merge import cluster_labels, merge_close_atoms, periodic_mean
+from xtalgen.postprocess.merge import cluster_labels, merge_arrays, merge_close_atoms, periodic_distances, periodic_mean
 from xtalgen.representations.basesites.encode import encode_structure
 from xtalgen.representations.basesites.expand import expand_to_structure
 
@@ -83,6 +83,32 @@ def test_merge_threshold_periodic_mean_and_elements():
     assert labels[0] == labels[1] != labels[2]
     with pytest.raises(ValueError):
         merge_close_atoms(s, factor=-1)
+
+
+@pytest.mark.parametrize(
+    "lattice",
+    [Lattice.cubic(5.0), Lattice.hexagonal(3.0, 5.0), Lattice.from_parameters(4, 5, 6, 70, 100, 115)],
+)
+def test_fast_periodic_distances_are_exact_below_half_the_plane_spacing(lattice):
+    rng = np.random.default_rng(0)
+    frac = rng.random((80, 3))
+    spacing = 1.0 / np.linalg.norm(np.linalg.inv(lattice.matrix), axis=0).max()
+    exact = np.asarray(lattice.get_all_distances(frac, frac))
+    fast = periodic_distances(frac, lattice.matrix, exact_below=0.49 * spacing)
+    near = exact < 0.49 * spacing
+    assert near.sum() > 80  # more than the diagonal
+    assert np.allclose(fast[near], exact[near]) and np.all(fast >= exact - 1e-9)
+    # A threshold beyond the safe range falls back to the full image search.
+    assert np.allclose(periodic_distances(frac, lattice.matrix, exact_below=10.0), exact)
+
+
+def test_merge_arrays_matches_structure_version():
+    raw = perturbed_expansion(spinel())
+    symbols, frac = merge_arrays(raw.lattice.matrix, [s.specie.symbol for s in raw], raw.frac_coords)
+    merged = merge_close_atoms(raw)
+    assert symbols == [s.specie.symbol for s in merged] and np.allclose(frac, merged.frac_coords)
+    with pytest.raises(ValueError, match="symbols"):
+        merge_arrays(raw.lattice.matrix, ["O"], raw.frac_coords)
 
 
 @pytest.fixture(scope="module")

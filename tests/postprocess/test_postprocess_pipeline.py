@@ -9,7 +9,7 @@ from pymatgen.core import Lattice, Structure
 from xtalgen.postprocess.dedupe import dedupe, find_duplicates, fingerprint, reduced_for_matching
 from xtalgen.postprocess.pipeline import PostprocessResult, postprocess_candidates, rejection_counts
 from xtalgen.representations.basesites.encode import encode_structure
-from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw
+from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw, expand_raw_arrays
 
 
 def spinel() -> Structure:
@@ -76,10 +76,11 @@ def test_pipeline_records_every_outcome():
     assert rejection_counts(results) == {"accepted": 2, "duplicate": 1, "atoms too close": 1,
                                          "expansion failed": 2, "space group changed": 1}
     # Serial processing gives the same verdicts; the raw's own spacegroup is the default target.
-    serial = postprocess_candidates(candidates[:4], expand=expand_raw, workers=1, progress=False)
+    serial = postprocess_candidates(candidates[:4], expand=expand_raw_arrays, workers=1, progress=False)
     assert [r.reason for r in serial] == ["", "duplicate", "atoms too close", ""]
     assert serial[3].target_spacegroup is None and serial[3].filters["spacegroup"] is None
     assert serial[0].conditions == {"spacegroup": 227}
+    assert serial[0].n_atoms_before == 576 and serial[0].n_atoms_after == 56
 
 
 def test_pipeline_options_and_errors():

@@ -14,8 +14,10 @@ are never two real atoms (see ``benchmarks/pgcgm_postprocess_calibration.py``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
@@ -33,19 +35,70 @@ def periodic_mean(frac: np.ndarray) -> np.ndarray:
     return mean - np.floor(mean)
 
 
+def periodic_distances(frac: np.ndarray, matrix: np.ndarray, exact_below: float) -> np.ndarray:
+    """Minimum-image distance matrix (n, n) in Å, exact for all distances below ``exact_below`` Å.
+
+    Rounding each fractional difference to the nearest image is exact for every pair whose true
+    minimum-image distance is below half the smallest interplanar spacing of the cell; only when
+    ``exact_below`` exceeds that is pymatgen's full image search used. Distances at or above
+    ``exact_below`` may be over-estimated (they are "far" either way for clustering).
+    """
+    frac = np.asarray(frac, dtype=np.float64)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    spacing = 1.0 / np.linalg.norm(np.linalg.inv(matrix), axis=0).max()
+    if exact_below < 0.5 * spacing:
+        diff = frac[:, None, :] - frac[None, :, :]
+        diff -= np.round(diff)
+        cart = diff @ matrix
+        return np.sqrt(np.einsum("ijk,ijk->ij", cart, cart))
+    dist = np.asarray(Lattice(matrix).get_all_distances(frac, frac))
+    return 0.5 * (dist + dist.T)
+
+
 def cluster_labels(frac: np.ndarray, lattice, threshold: float, method: str = "complete") -> np.ndarray:
     """Cluster labels (n,) of fractional points: hierarchical clustering cut at ``threshold`` Å.
 
-    ``lattice`` is a pymatgen Lattice; distances are periodic minimum-image distances.
+    ``lattice`` is a pymatgen Lattice or a row matrix (3, 3); distances are periodic minimum-image.
     """
     n = len(frac)
     if n < 2:
         return np.ones(n, dtype=np.int64)
-    dist = np.asarray(lattice.get_all_distances(frac, frac))
-    dist = 0.5 * (dist + dist.T)
+    matrix = lattice.matrix if isinstance(lattice, Lattice) else lattice
+    dist = periodic_distances(frac, matrix, exact_below=threshold * 1.001)
     np.fill_diagonal(dist, 0.0)
     tree = linkage(squareform(dist, checks=False), method=method)
     return fcluster(tree, t=threshold, criterion="distance").astype(np.int64)
+
+
+def merge_arrays(
+    matrix: np.ndarray,
+    symbols: Sequence[str],
+    frac: np.ndarray,
+    *,
+    factor: float = DEFAULT_MERGE_FACTOR,
+    method: str = "complete",
+) -> tuple[list[str], np.ndarray]:
+    """:func:`merge_close_atoms` on plain arrays: row lattice matrix (3, 3) Å, symbols (N,), frac (N, 3).
+
+    Returns the merged symbols and fractional coords (in [0, 1)).
+    """
+    if factor < 0:
+        raise ValueError(f"merge factor must be >= 0, got {factor}")
+    matrix = np.asarray(matrix, dtype=np.float64)
+    symbols_arr = np.asarray(symbols)
+    frac = np.asarray(frac, dtype=np.float64).reshape(-1, 3)
+    if len(symbols_arr) != len(frac):
+        raise ValueError(f"{len(symbols_arr)} symbols for {len(frac)} positions")
+    species: list[str] = []
+    coords: list[np.ndarray] = []
+    for symbol in dict.fromkeys(symbols_arr.tolist()):
+        idx = np.flatnonzero(symbols_arr == symbol)
+        labels = cluster_labels(frac[idx], matrix, factor * atomic_radius(symbol), method)
+        _, first = np.unique(labels, return_index=True)
+        for label in labels[np.sort(first)]:
+            coords.append(periodic_mean(frac[idx[labels == label]]))
+            species.append(symbol)
+    return species, np.array(coords).reshape(-1, 3)
 
 
 def merge_close_atoms(
@@ -56,19 +109,10 @@ def merge_close_atoms(
     Site order: elements in order of first appearance, clusters in order of their first member.
     Site properties are dropped.
     """
-    if factor < 0:
-        raise ValueError(f"merge factor must be >= 0, got {factor}")
     if not structure.is_ordered:
         raise ValueError("merging needs an ordered structure (one element per site)")
-    symbols = np.array([site.specie.symbol for site in structure])
-    frac = np.asarray(structure.frac_coords)
-    species: list[str] = []
-    coords: list[np.ndarray] = []
-    for symbol in dict.fromkeys(symbols):
-        idx = np.flatnonzero(symbols == symbol)
-        labels = cluster_labels(frac[idx], structure.lattice, factor * atomic_radius(symbol), method)
-        _, first = np.unique(labels, return_index=True)
-        for label in labels[np.sort(first)]:
-            coords.append(periodic_mean(frac[idx[labels == label]]))
-            species.append(symbol)
-    return Structure(structure.lattice, species, np.array(coords).reshape(-1, 3))
+    symbols = [site.specie.symbol for site in structure]
+    species, coords = merge_arrays(
+        structure.lattice.matrix, symbols, structure.frac_coords, factor=factor, method=method
+    )
+    return Structure(structure.lattice, species, coords)

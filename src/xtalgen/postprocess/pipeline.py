@@ -1,9 +1,11 @@
 """Post-process generated candidates: expansion → merge → filters → dedupe, in parallel.
 
-Each candidate is a pymatgen Structure (already expanded) or a raw object turned into one by the
+Each candidate is a pymatgen Structure (already expanded) or a raw object turned into a cell by the
 ``expand`` callable the caller passes (for PGCGM: ``xtalgen.representations.basesites.expand.
-expand_raw`` on ``RawBaseSites``; this layer may not import representations). ``expand`` must be
-picklable (a module-level function) because candidates are processed in a process pool.
+expand_raw_arrays`` (fastest) or ``expand_raw`` on ``RawBaseSites``; this layer may not import
+representations). ``expand`` returns a Structure or a triple (row lattice matrix (3, 3) Å,
+element symbols (N,), fractional coords (N, 3)); it must be picklable (a module-level function)
+because candidates are processed in a process pool.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -27,7 +29,7 @@ from xtalgen.postprocess.filters import (
     check_spacegroup,
     symmetry_dataset,
 )
-from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_close_atoms
+from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
 
 REASON_EXPANSION = "expansion failed"
 REASON_TOO_MANY = "too many atoms"
@@ -95,26 +97,34 @@ def process_one(
     res.filters = {"min_distance": None, "spacegroup": None, "charge_neutral": None, "unique": None}
     try:
         if isinstance(item, Structure):
-            structure = item
+            cell = item
         elif opt.expand is None:
             raise TypeError(f"candidate of type {type(item).__name__} needs an expand function")
         else:
-            structure = opt.expand(item)
+            cell = opt.expand(item)
+        if isinstance(cell, Structure):
+            if not cell.is_ordered:
+                raise ValueError("disordered structure")
+            matrix, symbols, frac = cell.lattice.matrix, [s.specie.symbol for s in cell], cell.frac_coords
+        else:
+            matrix, symbols, frac = cell
     except Exception as exc:  # a broken generated sample must not stop the batch
         res.reason, res.detail = REASON_EXPANSION, f"{type(exc).__name__}: {exc}"
         return res
-    res.n_atoms_before = len(structure)
-    if len(structure) == 0 or len(structure) > opt.max_atoms:
-        res.reason, res.detail = REASON_TOO_MANY, f"{len(structure)} atoms (limit {opt.max_atoms})"
-        if len(structure) == 0:
-            res.reason, res.detail = REASON_EXPANSION, "no atoms"
+    res.n_atoms_before = len(symbols)
+    if len(symbols) == 0:
+        res.reason, res.detail = REASON_EXPANSION, "no atoms"
         return res
-    if opt.merge:
-        try:
-            structure = merge_close_atoms(structure, factor=opt.merge_factor)
-        except Exception as exc:  # e.g. degenerate lattice
-            res.reason, res.detail = REASON_MERGE, f"{type(exc).__name__}: {exc}"
-            return res
+    if len(symbols) > opt.max_atoms:
+        res.reason, res.detail = REASON_TOO_MANY, f"{len(symbols)} atoms (limit {opt.max_atoms})"
+        return res
+    try:
+        if opt.merge:
+            symbols, frac = merge_arrays(matrix, symbols, frac, factor=opt.merge_factor)
+        structure = Structure(Lattice(matrix), symbols, frac)
+    except Exception as exc:  # e.g. degenerate lattice
+        res.reason, res.detail = REASON_MERGE, f"{type(exc).__name__}: {exc}"
+        return res
     res.structure = structure
     res.n_atoms_after = len(structure)
     res.formula = structure.composition.reduced_formula

@@ -99,6 +99,21 @@ class RawBaseSites:
     site_mask: np.ndarray | None = None
 
 
+def expand_raw_arrays(raw: RawBaseSites, tol: float = DEFAULT_TOL) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Like :func:`expand_raw` but returns plain arrays (row lattice matrix (3, 3) Å, symbols (N,),
+    fractional coords (N, 3)): skips building a pymatgen Structure of the (often large) unmerged cell.
+    ``xtalgen.postprocess.pipeline`` accepts this triple from its ``expand`` callable.
+    """
+    lat = np.asarray(raw.lattice, dtype=np.float64).reshape(-1)
+    if lat.shape != (6,) or not np.all(np.isfinite(lat)) or np.any(lat[:3] <= 0):
+        raise ValueError(f"lattice must be 6 finite numbers with positive lengths, got {lat.tolist()}")
+    matrix = np.asarray(Lattice.from_parameters(*lat).matrix)
+    positions, owners = expand_positions(
+        raw.coords, spacegroup_ops(raw.spacegroup), matrix, site_mask=raw.site_mask, tol=tol
+    )
+    return matrix, [raw.species[k] for k in owners], positions
+
+
 def expand_raw(raw: RawBaseSites, tol: float = DEFAULT_TOL) -> Structure:
     """Expand a :class:`RawBaseSites` to its full conventional cell (module-level, picklable)."""
     return expand_to_structure(
