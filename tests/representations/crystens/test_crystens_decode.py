@@ -127,6 +127,8 @@ def test_failures_return_reasons(nacl: Structure) -> None:
     assert decode(flat, cfg).reason == "invalid_lattice"
     with pytest.raises(ValueError, match="shape"):
         decode(t[:, :32, :32], cfg)
+    with pytest.raises(ValueError, match="shape"):  # channels last is refused, never silently reshaped
+        decode(np.ascontiguousarray(t.transpose(1, 2, 0)), cfg)
 
 
 def test_decode_many_keeps_order(nacl: Structure, srtio3: Structure, zno: Structure) -> None:

@@ -57,7 +57,14 @@ class DecodeOptions:
 
 @dataclass(frozen=True)
 class DecodeResult:
-    """A decoded structure (None with a ``reason`` when decoding failed) and per-sample diagnostics."""
+    """A decoded structure (None with a ``reason`` when decoding failed) and per-sample diagnostics.
+
+    ``reason`` is ``""`` on success, else ``"non_finite"`` (NaN/inf entries), ``"no_atoms"`` (no Z entry
+    above the empty level) or ``"invalid_lattice"`` (non-positive lengths, angles outside (0, 180) degrees
+    or no volume). ``symmetry`` says whether the stated space group was applied (``"snapped"``), not found
+    by spglib within the snap tolerances (``"not_found"``; ``spacegroup_found`` is then what spglib found at
+    the largest tolerance) or not tried (``"disabled"``).
+    """
 
     structure: Structure | None
     reason: str = ""
