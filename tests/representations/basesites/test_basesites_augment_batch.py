@@ -121,6 +121,15 @@ def test_build_training_arrays_format_and_rejections(tmp_path):
     assert len(both) == 10 and both.material_ids[both.material_index[8]] == "sto"
 
 
+def test_unsupported_element_is_reported_not_fatal():
+    report = ReadReport()
+    am = Structure(Lattice.cubic(3.5), ["Am"], [[0, 0, 0]])  # Z = 95: no element features
+    arrays = build_training_arrays([("am", am), ("sto", perovskite())], n_augment=1, report=report,
+                                   progress=False)
+    assert arrays.material_ids.tolist() == ["sto"]
+    assert [(r.id, r.reason) for r in report.rejections] == [("am", "unsupported element")]
+
+
 def test_validation_and_empty_input():
     arrays = build_training_arrays([perovskite()], n_augment=1, progress=False)
     assert arrays.material_ids.tolist() == ["0"]

@@ -272,12 +272,13 @@ def build_training_arrays(
 
     ``source``: a PreparedDataset, or an iterable of StructureRecord / (id, Structure) / Structure.
     Materials that cannot be represented (symmetry failure, more than ``max_base_sites`` base sites,
-    disorder) are listed in ``report`` (created if None) with their id and reason, and the counts
-    are printed. Sample coords of the j-th source entry (0-based) come from
-    ``SeedSequence([seed, j])``, so they do not depend on the other materials.
+    disorder, an element without features or radius, e.g. Z > 94) are listed in ``report``
+    (created if None) with their id and reason, and the counts are printed. Sample coords of the
+    j-th source entry (0-based) come from ``SeedSequence([seed, j])``, independent of the others.
     """
     report = report if report is not None else ReadReport()
     console = console or Console(stderr=True)
+    features = element_features or _default_features()
     bases: list[BaseSites] = []
     coords: list[np.ndarray] = []
     total = len(source) if hasattr(source, "__len__") else None
@@ -298,6 +299,13 @@ def build_training_arrays(
                     entry_id, "too many sites", f"{base.n_sites} base sites > max_base_sites={max_base_sites}"
                 )
                 continue
+            try:
+                for sp in set(base.species):
+                    features(sp)
+                    atomic_radius(sp)
+            except ValueError as exc:
+                report.reject(entry_id, "unsupported element", str(exc))
+                continue
             rng = np.random.default_rng(np.random.SeedSequence([seed, position - 1]))
             coords.append(augment_sets(base, n_augment, n_sets, rng))
             bases.append(base)
@@ -310,4 +318,4 @@ def build_training_arrays(
     console.print(f"base sites: {len(bases)} materials → {len(bases) * n_augment} samples")
     if not bases:
         raise ValueError("no material could be encoded as base sites; see the report for reasons")
-    return encode_arrays(bases, coords, max_base_sites=max_base_sites, element_features=element_features)
+    return encode_arrays(bases, coords, max_base_sites=max_base_sites, element_features=features)
