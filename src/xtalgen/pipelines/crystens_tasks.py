@@ -175,10 +175,10 @@ class GANTask(_Task):
         self.fabric.backward(loss_g)
         self.opt_g.step()
         return {
-            "d_loss": float(loss_d),
-            "g_loss": float(loss_g),
-            "d_real": float(torch.sigmoid(logits[:b]).mean()),
-            "d_fake": float(torch.sigmoid(logits[b:]).mean()),
+            "d_loss": loss_d.item(),
+            "g_loss": loss_g.item(),
+            "d_real": torch.sigmoid(logits[:b]).mean().item(),
+            "d_fake": torch.sigmoid(logits[b:]).mean().item(),
         }
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -222,11 +222,11 @@ class WGANTask(_Task):
             self.opt_g.zero_grad(set_to_none=True)
             self.fabric.backward(loss_g)
             self.opt_g.step()
-            self.last_g = float(loss_g)
+            self.last_g = loss_g.item()
         return {
-            "critic_loss": float(loss_d),
-            "wasserstein": float(s_real.mean() - s_fake.mean()),
-            "gp": float(gp),
+            "critic_loss": loss_d.item(),
+            "wasserstein": (s_real.mean() - s_fake.mean()).item(),
+            "gp": gp.item(),
             "g_loss": self.last_g,
         }
 
@@ -264,10 +264,10 @@ class DiffusionTask(_Task):
         loss = self.model(x0, sg, comp)
         self.opt.zero_grad(set_to_none=True)
         self.fabric.backward(loss)
-        out = {"loss": float(loss)}
+        out = {"loss": loss.item()}
         if self.config.grad_clip > 0:
             norm = self.fabric.clip_gradients(self.model, self.opt, max_norm=self.config.grad_clip)
-            out["grad_norm"] = float(norm)
+            out["grad_norm"] = norm.item()
         self.opt.step()
         self.ema.update(unwrap(self.model))
         return out
