@@ -1,9 +1,9 @@
 """Generate crystals with a trained CrysTens model: sample -> symmetrise -> decode -> CIFs + summary.csv.
 
-Each row of ``summary.csv`` carries the decoder's diagnostics and the self-consistency metrics of the
-symmetrised tensor that was decoded, plus ``raw_*`` metrics of the model's raw output (before the
-mirrored entries were averaged; these are the numbers comparable to the paper's Tables 1 and 2) and
-``asymmetry`` (mean |change| made by symmetrisation, normalised units).
+Each row of ``summary.csv`` carries the decoder's diagnostics, the self-consistency metrics of the
+model's raw output (``var_length``, ``coord_agreement``, ...: before mirrored entries are averaged, as
+in the paper's Tables 1 and 2), the same metrics of the symmetrised tensor that was decoded
+(``sym_*``) and ``asymmetry`` (mean |change| made by symmetrisation, normalised units).
 """
 
 from __future__ import annotations
@@ -114,9 +114,11 @@ def _decode_one(args: tuple[np.ndarray, np.ndarray, dict[str, Any], DecodeOption
     sym, raw, ct_dict, options = args
     ct = CrysTensConfig.from_dict(ct_dict)
     result = decode(sym, ct, options)
-    info = result.row()
-    raw_metrics = consistency_metrics(raw, ct).as_dict()
-    info.update({f"raw_{k}": v for k, v in raw_metrics.items() if k != "n_atoms"})
+    raw_metrics = {k: v for k, v in consistency_metrics(raw, ct).as_dict().items() if k != "n_atoms"}
+    # the decoder's metrics describe the symmetrised tensor: keep them as sym_*, and give the plain
+    # names (read by xtalgen.evaluation.consistency) to the raw output's metrics, as in the paper
+    info = {(f"sym_{k}" if k in raw_metrics else k): v for k, v in result.row().items()}
+    info.update(raw_metrics)
     return result.structure, info
 
 
