@@ -160,7 +160,36 @@ def generate_crystens(
         kind, module, n, seed=seed, batch_size=batch_size, spacegroup=spacegroup, composition=composition,
         guidance_scale=guidance_scale, sampling_steps=sampling_steps, sampler=sampler, progress=progress,
     )  # fmt: skip
+    extra: dict[str, Any] = {"seed": seed}
+    if spacegroup is not None:
+        extra["spacegroup_requested"] = int(spacegroup)
+    if formula is not None:
+        extra["formula_requested"] = formula
+    return decode_to_generation(
+        raw, ct, out_dir, label=f"crystens-{kind}", info=extra, workers=workers, symprec=symprec,
+        save_tensors=save_tensors, decode_options=decode_options, progress=progress,
+    )  # fmt: skip
+
+
+def decode_to_generation(
+    raw: np.ndarray,
+    ct: CrysTensConfig,
+    out_dir: str | Path,
+    *,
+    label: str,
+    info: dict[str, Any] | None = None,
+    workers: int = 2,
+    symprec: float = 0.1,
+    save_tensors: bool = False,
+    decode_options: DecodeOptions | None = None,
+    progress: bool = True,
+) -> Path:
+    """Symmetrise and decode raw CrysTens (n, 4, N, N) into CIFs + ``summary.csv`` (ids ``<label>-00000``...).
+
+    Also usable on encoded real tensors (the representation's own round trip, a reference row).
+    """
     center, thr = float(ct.difference.normalise(0.0)), ct.presence_threshold
+    raw = np.asarray(raw, dtype=np.float32)
     raw_t = torch.from_numpy(raw)
     sym = symmetrise(raw_t, FIRST_ATOM, center=center, presence_threshold=thr).numpy()
     asym = asymmetry(raw_t, FIRST_ATOM, center=center, presence_threshold=thr).numpy()
@@ -172,17 +201,13 @@ def generate_crystens(
         with atomic_path(out / "tensors.npy") as tmp, open(tmp, "wb") as fh:
             np.save(fh, raw)
     options = decode_options or DecodeOptions()
-    jobs = [(sym[i], raw[i], ct.to_dict(), options) for i in range(n)]
+    jobs = [(sym[i], raw[i], ct.to_dict(), options) for i in range(len(raw))]
     results = _run(jobs, workers, progress)
     candidates = []
-    for i, (structure, info) in enumerate(results):
-        info = {"model": f"crystens-{kind}", "seed": seed, "asymmetry": float(asym[i]), **info}
-        if spacegroup is not None:
-            info["spacegroup_requested"] = int(spacegroup)
-        if formula is not None:
-            info["formula_requested"] = formula
-        reason = str(info.pop("reason", "") or "")
-        candidates.append(Candidate(f"crystens-{kind}-{i:05d}", structure, info, structure is not None, reason))
+    for i, (structure, row) in enumerate(results):
+        row = {"model": label, **(info or {}), "asymmetry": float(asym[i]), **row}
+        reason = str(row.pop("reason", "") or "")
+        candidates.append(Candidate(f"{label}-{i:05d}", structure, row, structure is not None, reason))
     return write_generation(out, candidates, symprec=symprec)
 
 
