@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -13,7 +14,7 @@ import pandas as pd
 from xtalgen.evaluation.cache import JsonlCache, structure_key
 from xtalgen.evaluation.features import basic_features
 from xtalgen.evaluation.fingerprints import fingerprint_job
-from xtalgen.evaluation.parallel import map_cached
+from xtalgen.evaluation.parallel import make_pool, map_cached
 from xtalgen.evaluation.sources import GeneratedSet, ReferenceSet
 
 
@@ -68,15 +69,26 @@ class EvalContext:
         description: str,
         load: Callable[[Any], Any] | None = None,
     ) -> dict[str, Any]:
+        todo = sum(1 for k, _ in items if k not in cache)
+        pool = self.pool() if self.workers > 1 and todo > 8 else None
         return map_cached(
-            func,
-            items,
-            cache,
-            workers=self.workers,
-            description=description,
-            progress=self.progress,
-            load=load,
-        )
+            func, items, cache, workers=self.workers if pool else 1, description=description,
+            progress=self.progress, load=load, pool=pool,
+        )  # fmt: skip
+
+    def pool(self) -> ProcessPoolExecutor:
+        """One process pool for the whole evaluation; heavy libraries are imported first so the
+        forked workers inherit them instead of importing them again."""
+        if "pool" not in self._memo:
+            _warm_imports()
+            self._memo["pool"] = make_pool(self.workers)
+        return self._memo["pool"]
+
+    def close(self) -> None:
+        """Shut down the worker processes (if any were started)."""
+        pool = self._memo.pop("pool", None)
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
     # --- generated samples ------------------------------------------------------------------------
     @property
@@ -149,6 +161,18 @@ class EvalContext:
         cache = self.cache(f"ref-{ref.fingerprint}", "fingerprint")
         done = self.map(fingerprint_job, items, cache, f"{which} fingerprints", load=ref.payload)
         return _stack([(i, done[rid]) for i, rid in enumerate(ref.ids)])
+
+
+def _warm_imports() -> None:
+    """Import the libraries the per-sample jobs use (before forking workers)."""
+    import pymatgen.analysis.structure_matcher  # noqa: F401
+    import pymatgen.symmetry.analyzer  # noqa: F401
+    import smact.screening  # noqa: F401
+
+    from xtalgen.evaluation.fingerprints import _composition_featurizer, _site_featurizer
+
+    _site_featurizer()
+    _composition_featurizer()
 
 
 def _stack(rows: list[tuple[int, dict[str, Any]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -26,12 +27,14 @@ def init_worker() -> None:
     """Worker setup: one BLAS/torch thread per process, library warnings silenced."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.filterwarnings("ignore")
-    try:
-        import torch
+    if "torch" in sys.modules:  # only when the parent already loaded it; feature jobs do not need torch
+        sys.modules["torch"].set_num_threads(1)
 
-        torch.set_num_threads(1)
-    except ImportError:  # torch is a dependency, but feature jobs do not need it
-        pass
+
+def make_pool(workers: int, start_method: str | None = None) -> ProcessPoolExecutor:
+    """A process pool whose workers run :func:`init_worker` (reuse it across many ``map_cached`` calls)."""
+    ctx = mp.get_context(start_method) if start_method else None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
 
 
 @contextmanager
@@ -86,6 +89,7 @@ def map_cached(
     progress: bool = True,
     start_method: str | None = None,
     load: Callable[[Any], Any] | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> dict[str, Any]:
     """Apply ``func`` to each ``(key, payload)``; return ``{key: result}``.
 
@@ -93,6 +97,7 @@ def map_cached(
     as its batch finishes, so an interrupted run resumes. ``func`` must be a picklable top-level
     function when ``workers > 1``. An exception in ``func`` is stored as ``{"error": message}``.
     ``load`` (main process) turns a payload into ``func``'s argument, only for items not yet cached.
+    ``pool``: an existing process pool to use (see :func:`make_pool`); else one is made for this call.
     """
     todo: list[tuple[str, Any]] = []
     seen: set[str] = set()
@@ -110,12 +115,13 @@ def map_cached(
                     cache.put(key, value)
                 advance(len(batch))
         else:
-            ctx = mp.get_context(start_method) if start_method else None
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker) as pool:
+            own = pool is None
+            executor = make_pool(workers, start_method) if own else pool
+            try:
                 pending: set[Future[list[tuple[str, Any]]]] = set()
                 queue = iter(batches)
                 for batch in queue:
-                    pending.add(pool.submit(_run_batch, func, _resolve(batch)))
+                    pending.add(executor.submit(_run_batch, func, _resolve(batch)))
                     if len(pending) >= 4 * workers:
                         break
                 while pending:
@@ -127,5 +133,8 @@ def map_cached(
                         advance(len(results))
                         nxt = next(queue, None)
                         if nxt is not None:
-                            pending.add(pool.submit(_run_batch, func, _resolve(nxt)))
+                            pending.add(executor.submit(_run_batch, func, _resolve(nxt)))
+            finally:
+                if own:
+                    executor.shutdown(cancel_futures=True)
     return {key: cache[key] for key, _ in items}

@@ -102,17 +102,22 @@ def evaluate(
     results: dict[str, float] = {"n_samples": float(len(gen))}
     timings: dict[str, float] = {}
     skipped: dict[str, list[str]] = {}
-    for metric in metrics if metrics is not None else default_metrics():
-        missing = sorted(set(metric.needs) - available)
-        if missing:
-            skipped[metric.name] = missing
-            continue
-        t = time.perf_counter()
-        values = metric.per_sample(ctx)
-        if values is not None:
-            ctx.results[metric.name] = values
-        results.update(metric.aggregate(ctx, values))
-        timings[metric.name] = time.perf_counter() - t
+    try:
+        for metric in metrics if metrics is not None else default_metrics():
+            missing = sorted(set(metric.needs) - available)
+            if missing:
+                skipped[metric.name] = missing
+                continue
+            t = time.perf_counter()
+            values = metric.per_sample(ctx)
+            if values is not None:
+                ctx.results[metric.name] = values
+            results.update(metric.aggregate(ctx, values))
+            timings[metric.name] = time.perf_counter() - t
+        test_properties = ctx.reference_features("test") if te is not None and "test" in available else None
+        generated_properties = ctx.generated_features()[ctx.valid_mask()].reset_index(drop=True)
+    finally:
+        ctx.close()
 
     per_sample = _per_sample_table(ctx)
     relaxed = {
@@ -133,8 +138,8 @@ def evaluate(
     return EvaluationResult(
         metrics=results,
         per_sample=per_sample,
-        generated_properties=ctx.generated_features()[ctx.valid_mask()].reset_index(drop=True),
-        test_properties=ctx.reference_features("test") if te is not None and "test" in available else None,
+        generated_properties=generated_properties,
+        test_properties=test_properties,
         structures={i: s for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None},
         relaxed=relaxed,
         meta=meta,

@@ -33,6 +33,7 @@ def structural_validity(
     if len(structure) == 0:
         return False, "no atoms"
     _, _, _, dists = structure.get_neighbor_list(min_distance, exclude_self=True)
+    dists = dists[dists < min_distance - 1e-8]  # exactly min_distance is allowed
     if len(dists):
         return False, f"atoms {float(np.min(dists)):.3f} Å apart (< {min_distance})"
     return True, ""

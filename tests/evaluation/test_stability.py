@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymatgen.core import Composition, Lattice, Structure
+
+from tests.evaluation.conftest import cscl
+from xtalgen.evaluation.runner import evaluate
+from xtalgen.evaluation.stability import hull_energies, reference_indices, subsystems
+
+
+def test_subsystems_and_reference_selection():
+    assert set(subsystems(["Na", "Cl"])) == {frozenset({"Na"}), frozenset({"Cl"}), frozenset({"Na", "Cl"})}
+    refs = [frozenset({"Na"}), frozenset({"Cl"}), frozenset({"K"}), frozenset({"Na", "Cl"}), frozenset({"Na", "O"})]
+    assert reference_indices([frozenset({"Na", "Cl"})], refs) == [0, 1, 3]
+
+
+def test_hull_energies_on_a_known_binary():
+    # A, B at 0 eV/atom; AB at -1 eV/atom is on the hull
+    refs = [(Composition("Cs"), 0.0), (Composition("Cl"), 0.0), (Composition("CsCl"), -1.0)]
+    samples = [
+        (Composition("CsCl"), -0.9),  # 0.1 above AB
+        (Composition("CsCl"), -1.2),  # below the hull: negative
+        (Composition("Cs3Cl"), -0.3),  # hull at x=0.25 is -0.5 -> +0.2
+        (Composition("CsK"), -0.1),  # K has no reference
+    ]
+    out = hull_energies(samples, refs)
+    assert out[0][0] == pytest.approx(0.1)
+    assert out[1][0] == pytest.approx(-0.2)
+    assert out[2][0] == pytest.approx(0.2)
+    assert np.isnan(out[3][0]) and "K" in out[3][1]
+
+
+class FakeEnergyModel:
+    """Energies from a table by reduced formula; 'relaxation' returns the structure unchanged."""
+
+    name = "fake"
+    relax_tag = "fake"
+    reference_tag = "fake"
+
+    def __init__(self, table):
+        self.table = table
+        self.relaxed = 0
+
+    def relax(self, items, *, cache_path, workers, progress):
+        self.relaxed += len(items)
+        return {
+            k: {"energy_per_atom": self.table[s.composition.reduced_formula], "rmsd": 0.0, "steps": 0,
+                "converged": True, "structure": s.as_dict()}
+            for k, s in items
+        }  # fmt: skip
+
+    def energies(self, items, *, cache_path, workers, progress):
+        out = {}
+        for k, payload in items:
+            s = payload if isinstance(payload, Structure) else Structure.from_str(payload, fmt="cif")
+            out[k] = {"energy_per_atom": self.table[s.composition.reduced_formula], "formula": s.composition.formula}
+        return out
+
+
+def test_stability_rates_and_sun_over_all_samples():
+    cs = Structure(Lattice.cubic(6.0), ["Cs"], [[0, 0, 0]])
+    cl = Structure(Lattice.cubic(6.0), ["Cl"], [[0, 0, 0]])
+    csbr = Structure(Lattice.cubic(6.0), ["Cs"], [[0, 0, 0]])
+    csbr.replace_species({"Cs": "Br"})
+    train = [("cs", cs), ("cl", cl), ("cscl", cscl(4.12))]
+    table = {"Cs": 0.0, "Cl2": 0.0, "CsCl": -1.0, "Cs3Cl": -0.45, "Br": 0.0}
+    bad = Structure(Lattice.cubic(4.0), ["Cs", "Cl"], [[0, 0, 0], [0.01, 0, 0]])
+    cs3cl = Structure(Lattice.cubic(5.0), ["Cs", "Cs", "Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    gen = [
+        ("same", cscl(4.3)),  # matches training CsCl: stable but not novel
+        ("new", cs3cl),  # +0.05 eV/atom: metastable, unique, novel -> S.U.N.
+        ("dup", cs3cl.copy()),  # duplicate of "new": not unique
+        ("bad", bad),  # invalid: never relaxed
+        ("br", csbr),  # no Br reference: no E_hull
+    ]
+    model = FakeEnergyModel(table)
+    result = evaluate(gen, train, None, stability=True, energy_model=model, workers=1, progress=False)
+    m = result.metrics
+    assert model.relaxed == 4  # the invalid sample is not relaxed
+    e = result.per_sample.set_index("id")["e_hull"]
+    assert e["same"] == pytest.approx(0.0, abs=1e-9) and e["new"] == pytest.approx(0.05)
+    assert np.isnan(e["bad"]) and np.isnan(e["br"])
+    assert m["stability.stable_rate"] == pytest.approx(1 / 5)
+    assert m["stability.metastable_rate"] == pytest.approx(3 / 5)
+    assert m["stability.sun_rate"] == pytest.approx(1 / 5)
+    assert list(result.per_sample["sun"]) == [False, True, False, False, False]
+    assert "Br" in result.per_sample.set_index("id")["e_hull_note"]["br"]
+
+
+def test_stability_without_energy_model_is_a_clear_error():
+    with pytest.raises(ValueError, match="energy_model"):
+        evaluate([cscl()], [cscl()], None, stability=True, workers=1, progress=False)
