@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
 
 def rocksalt(a: float = 5.64, cation: str = "Na", anion: str = "Cl") -> Structure:
     """Primitive rock-salt cell (2 atoms, Fm-3m) with conventional lattice constant ``a`` (Å)."""
-    conv = Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    return conv.get_primitive_structure()
+    lattice = Lattice(0.5 * a * np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]]))
+    return Structure(lattice, [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]])
 
 
 def cscl(a: float = 4.12, cation: str = "Cs", anion: str = "Cl") -> Structure:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from tests.evaluation.conftest import cscl, rocksalt
+
 from xtalgen.evaluation.cache import JsonlCache, structure_key
 from xtalgen.evaluation.parallel import map_cached
 

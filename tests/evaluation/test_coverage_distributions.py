@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from tests.evaluation.conftest import cscl, rocksalt
+
 from xtalgen.evaluation.consistency import consistency_summary
 from xtalgen.evaluation.coverage import coverage_masks, standardise
 from xtalgen.evaluation.distributions import distribution_distances, property_values

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tests.evaluation.conftest import cscl, rocksalt
+
 from xtalgen.evaluation.base import EvalContext
 from xtalgen.evaluation.novelty import Novelty
 from xtalgen.evaluation.sources import load_generated, load_reference

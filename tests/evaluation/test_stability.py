@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pymatgen.core import Composition, Lattice, Structure
-
 from tests.evaluation.conftest import cscl
+
 from xtalgen.evaluation.runner import evaluate
 from xtalgen.evaluation.stability import hull_energies, reference_indices, subsystems
 
@@ -66,7 +66,9 @@ def test_stability_rates_and_sun_over_all_samples():
     train = [("cs", cs), ("cl", cl), ("cscl", cscl(4.12))]
     table = {"Cs": 0.0, "Cl2": 0.0, "CsCl": -1.0, "Cs3Cl": -0.45, "Br": 0.0}
     bad = Structure(Lattice.cubic(4.0), ["Cs", "Cl"], [[0, 0, 0], [0.01, 0, 0]])
-    cs3cl = Structure(Lattice.cubic(5.0), ["Cs", "Cs", "Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    cs3cl = Structure(
+        Lattice.cubic(5.0), ["Cs", "Cs", "Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
+    )
     gen = [
         ("same", cscl(4.3)),  # matches training CsCl: stable but not novel
         ("new", cs3cl),  # +0.05 eV/atom: metastable, unique, novel -> S.U.N.

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 from pymatgen.core import Lattice, Structure
-
 from tests.evaluation.conftest import rocksalt
+
 from xtalgen.evaluation.validity import sample_structural_validity, structural_validity
 
 

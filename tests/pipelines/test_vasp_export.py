@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymatgen.core import Lattice, Structure
+from pymatgen.io.vasp import Poscar
+
+from xtalgen.pipelines.vasp_export import export_vasp, select_candidates
+
+
+def _s(el: str, a: float) -> Structure:
+    return Structure(Lattice.cubic(a), [el, "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+@pytest.fixture
+def no_potcars(monkeypatch):
+    from pymatgen.core import SETTINGS
+
+    monkeypatch.delenv("PMG_VASP_PSP_DIR", raising=False)
+    monkeypatch.setitem(SETTINGS, "PMG_VASP_PSP_DIR", None)
+
+
+def test_without_potcar_library_writes_inputs_and_explains(tmp_path, no_potcars):
+    s = _s("Cs", 4.12)
+    result = export_vasp([("cand/1", s)], tmp_path / "vasp")
+    folder = tmp_path / "vasp" / "cand_1"
+    assert result.written == ["cand/1"] and not result.potcar
+    assert {p.name for p in folder.iterdir()} == {"POSCAR", "INCAR", "KPOINTS", "POTCAR.spec"}
+    assert "PMG_VASP_PSP_DIR" in result.message
+    back = Poscar.from_file(folder / "POSCAR").structure
+    np.testing.assert_allclose(back.lattice.matrix, s.lattice.matrix, atol=1e-6)
+    assert "ENCUT = 520" in (folder / "INCAR").read_text()  # MPRelaxSet settings
+    assert (folder / "POTCAR.spec").read_text().split() == ["Cs_sv", "Cl"]
+
+
+def test_select_from_report_ranks_sun_then_ehull(tmp_path):
+    report = tmp_path / "report"
+    (report / "relaxed").mkdir(parents=True)
+    rows = [("a", 0.05, False), ("b", -0.02, False), ("c", 0.08, True), ("d", float("nan"), False)]
+    for sid, _, _ in rows:
+        _s("Cs", 4.0 + len(sid)).to(filename=str(report / "relaxed" / f"{sid}.cif"))
+    pd.DataFrame(rows, columns=["id", "e_hull", "sun"]).to_csv(report / "per_sample.csv", index=False)
+    assert [i for i, _ in select_candidates(report)] == ["c", "b", "a"]
+    assert [i for i, _ in select_candidates(report, top=2)] == ["c", "b"]
+    with pytest.raises(ValueError, match="top"):
+        select_candidates(report, top=0)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from xtalgen.postprocess import relax as relax_module
+from xtalgen.postprocess.relax import CHGNetEnergyModel, displacement_rmsd, read_jsonl, relax_structure, run_resumable
+
+
+def _cscl(a: float = 4.12) -> Structure:
+    return Structure(Lattice.cubic(a), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def test_rmsd_removes_translation_and_wraps_images():
+    s = _cscl()
+    moved = s.copy()
+    moved.translate_sites([0, 1], [0.3, 0.0, 0.0])  # rigid shift only
+    assert displacement_rmsd(s, moved) == pytest.approx(0.0, abs=1e-9)
+    one = s.copy()
+    one.translate_sites([0], [-0.05, 0, 0])  # atom 0 goes to x = 0.95 (wraps); 0.206 Å move
+    # displacement of atom 0 relative to the pair's mean: +-0.103 Å on each atom -> rms 0.103
+    assert displacement_rmsd(s, one) == pytest.approx(0.05 * 4.12 / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="sites"):
+        displacement_rmsd(s, Structure(Lattice.cubic(4), ["Cs"], [[0, 0, 0]]))
+
+
+def _double(payload):
+    return {"value": payload * 2}
+
+
+def _explode(*args, **kwargs):
+    raise AssertionError("should not be called for finished ids")
+
+
+def test_run_resumable_appends_one_line_per_result_and_resumes(tmp_path):
+    path = tmp_path / "r.jsonl"
+    out = run_resumable(_double, [("a", 1), ("b", 2)], path, progress=False)
+    assert out == {"a": {"id": "a", "value": 2}, "b": {"id": "b", "value": 4}}
+    assert len(path.read_text().splitlines()) == 2
+    with open(path, "a") as fh:
+        fh.write('{"id": "c", "val')  # cut-off line from an interrupted run
+    again = run_resumable(_explode, [("a", 1), ("b", 2)], path, progress=False)
+    assert again["b"]["value"] == 4
+    assert set(read_jsonl(path)) == {"a", "b"}
+
+
+def test_chgnet_relaxation_of_a_strained_cell_lowers_the_energy(tmp_path, monkeypatch):
+    s = _cscl(4.5)  # CsCl strained by ~9 %: CHGNet contracts it
+    s.translate_sites([1], [0.03, 0.0, 0.0])
+    out = relax_structure(s, steps=15, fmax=0.05)
+    assert out["energy_per_atom"] < out["initial_energy_per_atom"]
+    assert out["volume_change"] < -0.03
+    assert 0 < out["rmsd"] < 0.5
+    assert out["converged"] == (out["max_force"] <= 0.05)
+    final = Structure.from_dict(out["structure"])
+    assert final.composition == s.composition and len(final) == 2
+    # the energy model caches the result as one JSON line and reuses it
+    model = CHGNetEnergyModel(steps=3)
+    cache = tmp_path / "relax.jsonl"
+    first = model.relax([("x", s)], cache_path=cache, workers=1, progress=False)
+    line = json.loads(cache.read_text().splitlines()[0])
+    assert line["id"] == "x" and np.isfinite(line["energy_per_atom"])
+    monkeypatch.setattr(relax_module, "relax_structure", _explode)  # a second call must only read the cache
+    again = model.relax([("x", s)], cache_path=cache, workers=1, progress=False)
+    assert again["x"]["energy_per_atom"] == first["x"]["energy_per_atom"]
+
+
+def test_energy_model_rejects_bad_settings():
+    with pytest.raises(ValueError, match="fmax"):
+        CHGNetEnergyModel(fmax=0)
