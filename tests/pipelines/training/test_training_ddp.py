@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,21 +16,28 @@ from xtalgen.pipelines.training import TrainingConfig, fit, load_checkpoint
 SCRIPT = Path(__file__).resolve().parent / "_ddp_script.py"
 
 
-def _run(out: Path, devices: int, strategy: str, batch: int) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("MASTER_PORT", None)
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(out), str(devices), strategy, str(batch)],
-        capture_output=True,
-        text=True,
-        timeout=150,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run_ddp(out: Path, world: int = 2, batch: int = 4) -> None:
+    """Start the ranks together, as torchrun/SLURM do (Fabric sees LOCAL_RANK and does not re-launch)."""
+    port = str(_free_port())
+    procs = []
+    for rank in range(world):
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port,
+               "WORLD_SIZE": str(world), "NODE_RANK": "0", "LOCAL_RANK": str(rank), "RANK": str(rank)}  # fmt: skip
+        cmd = [sys.executable, str(SCRIPT), str(out), str(world), "ddp", str(batch)]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    for rank, proc in enumerate(procs):
+        _, err = proc.communicate(timeout=150)
+        assert proc.returncode == 0, f"rank {rank}: {err[-3000:]}"
 
 
 def test_two_process_ddp_replicas_identical(tmp_path):
-    _run(tmp_path / "ddp", 2, "ddp", 4)
+    _run_ddp(tmp_path / "ddp")
     r0 = torch.load(tmp_path / "ddp" / "rank0.pt")
     r1 = torch.load(tmp_path / "ddp" / "rank1.pt")
     assert r0["world_size"] == r1["world_size"] == 2
