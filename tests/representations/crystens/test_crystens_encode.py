@@ -83,6 +83,19 @@ def test_cell_choices_and_capacity(spinel: Structure) -> None:
         encode(spinel, CrysTensConfig(size=13, cell="primitive"))
 
 
+def test_idealize_option_keeps_the_input_geometry(srtio3: Structure) -> None:
+    distorted = srtio3.copy()
+    distorted.translate_sites([2], [0.0, 0.0, 0.01])  # 0.04 Å: within symprec 0.1 Å of Pm-3m
+    z_of = {True: None, False: None}
+    for ideal in (True, False):
+        cfg = CrysTensConfig(cell="conventional", idealize=ideal)
+        t = encode(distorted, cfg)
+        frac = cfg.coordinate.denormalise(t[0, 1:4, FIRST_ATOM:FIRST_ATOM + 5]).T
+        z_of[ideal] = np.sort(frac[:, 2] % 0.5)
+    assert np.all(np.isclose(z_of[True], 0.0, atol=1e-6))  # symmetrised onto the ideal sites
+    assert np.isclose(z_of[False].max(), 0.01, atol=1e-5)  # kept as given
+
+
 def test_spacegroup_can_be_passed_in(srtio3: Structure) -> None:
     cfg = CrysTensConfig(cell="as_given")
     t = encode(srtio3, cfg, spacegroup=221)

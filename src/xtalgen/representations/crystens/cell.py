@@ -45,7 +45,7 @@ def wrap_unit(frac: np.ndarray, decimals: int = 8) -> np.ndarray:
 def _spglib_cell(matrix: np.ndarray, frac: np.ndarray, numbers: np.ndarray, config: CrysTensConfig,
                  to_primitive: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cell = (matrix, frac, numbers)
-    std = spglib.standardize_cell(cell, to_primitive=to_primitive, no_idealize=False,
+    std = spglib.standardize_cell(cell, to_primitive=to_primitive, no_idealize=not config.idealize,
                                   symprec=config.symprec, angle_tolerance=config.angle_tolerance)
     if std is None:
         raise ValueError(f"spglib could not standardise the cell (symprec={config.symprec} Å)")
@@ -80,7 +80,7 @@ def select_cell(matrix: np.ndarray, frac: np.ndarray, numbers: np.ndarray, confi
     else:
         m = f = z = None
         if config.cell in ("conventional", "auto"):
-            if sg is None:  # one spglib call gives both the space group and the conventional cell
+            if sg is None and config.idealize:  # one spglib call gives the space group and the cell
                 ds = spglib.get_symmetry_dataset((matrix, frac, numbers), symprec=config.symprec,
                                                  angle_tolerance=config.angle_tolerance)
                 if ds is None:

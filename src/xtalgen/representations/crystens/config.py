@@ -89,6 +89,8 @@ class CrysTensConfig:
         distance: layer-0 content: ``"fractional"`` (Euclidean norm of the fractional difference
             vector, as in the paper) or ``"cartesian"`` (periodic minimum-image distance in Å).
         symprec: spglib tolerance (Å) used to find the space group and standard cells when encoding.
+        idealize: for the spglib cells, also symmetrise the lattice and positions at ``symprec`` (spglib's
+            standardisation); ``False`` keeps the input geometry, only changing the cell and origin.
         angle_tolerance: spglib angle tolerance (degrees).
         fill_value: normalised value of every empty entry.
         atomic_number, coordinate, length, angle, spacegroup, difference, pair_distance: the scales of
@@ -101,6 +103,7 @@ class CrysTensConfig:
     ordering: Ordering = "canonical"
     distance: DistanceKind = "fractional"
     symprec: float = 0.1
+    idealize: bool = True
     angle_tolerance: float = 5.0
     fill_value: float = -1.0
     # Z = 1..94 (H..Pu, every element in the Materials Project); Z = 1 sits 0.1 above the fill value
