@@ -8,9 +8,11 @@ samples against 80,000 training structures cost only as many fits as there are s
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pymatgen.core import Structure
 
 from xtalgen.evaluation.matching import first_match
 from xtalgen.evaluation.sources import to_structure
@@ -19,10 +21,16 @@ if TYPE_CHECKING:
     from xtalgen.evaluation.base import EvalContext
 
 
+@lru_cache(maxsize=4096)
+def _parsed(cif: str) -> Structure:
+    """Training structures recur for every sample of their formula: parse each CIF once per worker."""
+    return to_structure(cif)
+
+
 def _novelty_job(payload: tuple[Any, list[Any]]) -> int:
     """Index of the first training candidate matching the sample, or -1."""
     sample, candidates = payload
-    return first_match(to_structure(sample), [to_structure(c) for c in candidates])
+    return first_match(to_structure(sample), [_parsed(c) if isinstance(c, str) else c for c in candidates])
 
 
 class Novelty:

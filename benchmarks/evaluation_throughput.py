@@ -1,0 +1,175 @@
+"""Evaluation throughput and sanity on Materials Project data (writes a markdown fragment).
+
+Measures, on this machine:
+1. sanity: the MP test split scored as if generated against the train split (validity 100 %,
+   compositional validity = SMACT's verdict, novelty/uniqueness ≈ 100 %), the train split against
+   itself (novelty 0 %), and test vs test coverage (COV-R = COV-P = 100 %);
+2. throughput of the non-stability metrics: PyXtal random samples (the baseline, compositions drawn
+   from the full train split) against the full MP train split (~74,000) and a test slice; reference
+   featurisation (cached once per dataset) is timed separately from the per-generated-sample work,
+   and the per-sample cost is extrapolated to 10,000 samples;
+3. CHGNet relaxation rate (FIRE, ≤ 200 steps, fmax 0.1 eV/Å) and static reference-energy rate.
+
+Usage:  python benchmarks/evaluation_throughput.py [--generated 500] [--test 2000] [--relax 8]
+        [--sanity-test 100] [--sanity-train 500] [--markdown docs/benchmarks/evaluation.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+MP = REPO / ".." / "shared" / "datasets" / "mp" / "mp_structures.csv.gz"
+
+
+def _sanity(n_test: int, n_train: int, workers: int, cache: Path) -> dict[str, float]:
+    from smact.screening import smact_validity
+
+    from xtalgen.evaluation.runner import evaluate
+    from xtalgen.evaluation.sources import load_generated
+
+    t = time.perf_counter()
+    r = evaluate(MP, MP, MP, generated_split="test", limit=n_test, train_limit=n_train, test_limit=n_test,
+                 workers=workers, cache_dir=cache, progress=False)  # fmt: skip
+    gen = load_generated(MP, split="test", limit=n_test)
+    smact = np.mean([smact_validity(s.composition, oxidation_states_set="smact14") for s in gen.structures])
+    own = evaluate(MP, MP, None, generated_split="train", limit=n_test, train_limit=n_train, workers=workers,
+                   cache_dir=cache, progress=False)  # fmt: skip
+    m = r.metrics
+    return {
+        "n_test": n_test,
+        "n_train": n_train,
+        "validity.structural": m["validity.structural"],
+        "validity.compositional": m["validity.compositional"],
+        "smact_direct": float(smact),
+        "novelty(test vs train)": m["novelty"],
+        "uniqueness(test)": m["uniqueness"],
+        "novelty(train vs train)": own.metrics["novelty"],
+        "coverage.recall(test vs test)": m["coverage.recall"],
+        "coverage.precision(test vs test)": m["coverage.precision"],
+        "seconds": time.perf_counter() - t,
+    }
+
+
+def _throughput(n_gen: int, n_test: int, workers: int, work: Path) -> dict[str, float]:
+    from xtalgen.evaluation.runner import evaluate
+    from xtalgen.evaluation.sources import load_reference
+    from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
+
+    t = time.perf_counter()
+    train = load_reference(MP, split="train", name="train")
+    t_load = time.perf_counter() - t
+    t = time.perf_counter()
+    gen_dir = work / "pyxtal"
+    generate_pyxtal_random(n_gen, gen_dir, train=MP, seed=0, workers=workers, progress=False)
+    t_pyxtal = time.perf_counter() - t
+    cache = work / "cache"
+    # 1) reference work (test features + fingerprints), done once per dataset and cached
+    t = time.perf_counter()
+    evaluate(gen_dir, train, MP, limit=1, test_limit=n_test, workers=workers, cache_dir=cache, progress=False)
+    t_ref = time.perf_counter() - t
+    # 2) the per-generated-sample work, references cached
+    t = time.perf_counter()
+    r = evaluate(gen_dir, train, MP, test_limit=n_test, workers=workers, cache_dir=cache, progress=False)
+    t_gen = time.perf_counter() - t
+    per_sample = t_gen / n_gen
+    out = {
+        "n_generated": n_gen,
+        "n_train": len(train),
+        "n_test": n_test,
+        "load_train_s": t_load,
+        "pyxtal_generation_s": t_pyxtal,
+        "pyxtal_structures_per_s": n_gen / t_pyxtal,
+        "reference_featurisation_s": t_ref,
+        "reference_s_per_structure": t_ref / n_test,
+        "generated_evaluation_s": t_gen,
+        "generated_s_per_sample": per_sample,
+        "extrapolated_10000_generated_s": per_sample * 10_000,
+    }
+    out.update({f"time.{k}": v for k, v in r.meta["timings_s"].items()})
+    out.update({f"baseline.{k}": v for k, v in r.metrics.items()})
+    return out
+
+
+def _relax_rate(n: int, workers: int, work: Path) -> dict[str, float]:
+    from xtalgen.evaluation.sources import load_generated, load_reference
+    from xtalgen.postprocess.relax import CHGNetEnergyModel
+
+    gen = load_generated(work / "pyxtal", limit=n)
+    items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
+    model = CHGNetEnergyModel(steps=200, fmax=0.1)
+    t = time.perf_counter()
+    done = model.relax(items, cache_path=None, workers=workers, progress=False)
+    t_relax = time.perf_counter() - t
+    ref = load_reference(MP, split="train", limit=4 * n, name="train")
+    t = time.perf_counter()
+    model.energies([(ref.ids[j], ref.payload(j)) for j in range(len(ref))], cache_path=None, workers=workers,
+                   progress=False)  # fmt: skip
+    t_static = time.perf_counter() - t
+    steps = [r.get("steps", 0) for r in done.values() if "error" not in r]
+    return {
+        "relaxed": len(items),
+        "mean_sites": float(np.mean([len(s) for _, s in items])),
+        "mean_steps": float(np.mean(steps)) if steps else float("nan"),
+        "converged_fraction": float(np.mean([bool(r.get("converged")) for r in done.values()])),
+        "relax_s": t_relax,
+        "relax_structures_per_min": 60 * len(items) / t_relax,
+        "static_structures": len(ref),
+        "static_structures_per_min": 60 * len(ref) / t_static,
+    }
+
+
+def _markdown(res: dict[str, dict[str, float]], machine: str) -> str:
+    lines = ["## Evaluation throughput", "", f"Machine: {machine}.", ""]
+    for section, values in res.items():
+        lines += [f"### {section}", "", "| quantity | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in values.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--generated", type=int, default=500)
+    ap.add_argument("--test", type=int, default=2000)
+    ap.add_argument("--relax", type=int, default=8)
+    ap.add_argument("--sanity-test", type=int, default=100)
+    ap.add_argument("--sanity-train", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: sanity,throughput,relax")
+    ap.add_argument("--markdown", type=Path, default=None)
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    skip = set(filter(None, args.skip.split(",")))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load:.1f} at start"
+    res: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "sanity" not in skip:
+            res["Sanity on MP"] = _sanity(args.sanity_test, args.sanity_train, args.workers, work / "sanity")
+            print(json.dumps(res["Sanity on MP"], indent=1), flush=True)
+        if "throughput" not in skip:
+            res["Non-stability metrics"] = _throughput(args.generated, args.test, args.workers, work)
+            print(json.dumps(res["Non-stability metrics"], indent=1), flush=True)
+        if "relax" not in skip and "throughput" not in skip:
+            res["CHGNet"] = _relax_rate(args.relax, args.workers, work)
+            print(json.dumps(res["CHGNet"], indent=1), flush=True)
+    text = _markdown(res, machine)
+    print(text)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
