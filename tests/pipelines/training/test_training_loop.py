@@ -87,6 +87,9 @@ def test_checkpoint_layout_keep_last_and_state(tmp_path):
     # resuming a finished run does nothing and returns the final checkpoint
     again = fit(TinyTask(), tiny_data(), _cfg(run, max_steps=9, checkpoint_every=2), resume=True)
     assert again.name == "step_000000009"
+    # starting a fresh run over an existing one is refused
+    with pytest.raises(ValueError, match="already holds checkpoints"):
+        fit(TinyTask(), tiny_data(), _cfg(run, max_steps=9, checkpoint_every=2))
     # resuming on different data is refused
     with pytest.raises(ValueError, match="n=40, now n=30"):
         fit(TinyTask(), tiny_data(30), _cfg(run, max_steps=12), resume=True)

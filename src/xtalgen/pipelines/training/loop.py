@@ -143,6 +143,11 @@ def fit(
     ckpt_root = out_dir / CHECKPOINT_DIR
     rank, world = fabric.global_rank, fabric.world_size
 
+    if not resume and _has_checkpoint(out_dir):
+        raise ValueError(
+            f"{out_dir} already holds checkpoints of a run; pass resume=True (--resume) to continue it "
+            "or choose another output folder"
+        )
     ckpt = load_checkpoint(out_dir) if resume and _has_checkpoint(out_dir) else None
     sampler = SeededSampler(len(source), config.batch_size, config.seed, rank, world)
     if ckpt is not None:
