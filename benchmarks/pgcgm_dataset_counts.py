@@ -11,7 +11,7 @@ group:
 Per-material results are cached in a CSV (resumable); the summary goes to a Markdown file.
 
 Usage: python benchmarks/pgcgm_dataset_counts.py [--workers 2] [--cache FILE.csv]
-       [--out docs/benchmarks/pgcgm_dataset.md] [--threshold 400]
+       [--out docs/benchmarks/pgcgm_dataset.md] [--threshold 390]
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ def summarise(res: pd.DataFrame, threshold: int, max_k: int) -> str:
         "(base sites from `encode_structure`, spglib symprec 0.1, standard conventional setting).",
         "",
         f"- encoded {len(res)} ternaries/quaternaries; {res.error.notna().sum()} failed; "
-        f"space group equals the file's `spacegroup.number` for {agree}",
+        f"space group equals the file's `spacegroup.number` (also spglib at 0.1) for {agree} "
+        f"({agree / max(len(res), 1):.2%})",
         f"- T3 (paper criterion: ternary, 3 base sites, one per element): {len(t3)} materials in "
         f"{(table['T3'] > 0).sum()} space groups",
         f"- T≤{max_k}: ternaries with ≤ {max_k} base sites: {len(tern[tern.n_base_sites <= max_k])}; "
@@ -115,11 +116,16 @@ def summarise(res: pd.DataFrame, threshold: int, max_k: int) -> str:
         "",
         f"## Threshold: ≥ {threshold} T3 materials per space group",
         "",
-        f"The paper's smallest group had 421 materials (227, Fd-3m); with 32× self-augmentation that is "
-        f"~13.5k samples. We call a group 'enough' at ≥ {threshold} T3 materials (all splits; ~{threshold * 32} "
-        f"augmented samples). {len(enough)} groups pass: "
+        "Why: the paper's smallest training group had 421 materials (227, Fd-3m), i.e. ~13.5k samples after "
+        "32× self-augmentation, and it reports training per space group on groups of that size or larger. "
+        "Our MP file is a later release (counts drift by a few %; 227 has 399 here), so we put the bar "
+        f"at {threshold} materials (~{threshold * 32:,} augmented samples, all splits; the train split holds "
+        f"~60 % of them). {len(enough)} groups pass: "
         + ", ".join(f"{sg} ({n})" for sg, n in enough["T3"].items())
-        + ".",
+        + ". "
+        + ("These are exactly the paper's 12 groups. " if set(enough.index) == set(PAPER) else "")
+        + "The next groups (e.g. 129, 148) fall below it; they can still be trained with the "
+        "'any space group' extension (one model over all groups) or with masks (T≤K, Q4 columns).",
         "",
         "## Counts per space group (groups with ≥ 20 T3 materials or in the paper)",
         "",
@@ -137,7 +143,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/xtalgen_pgcgm_dataset_cache.csv"))
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "pgcgm_dataset.md")
-    ap.add_argument("--threshold", type=int, default=400)
+    ap.add_argument("--threshold", type=int, default=390)
     ap.add_argument("--max-k", type=int, default=5)
     args = ap.parse_args()
     t0 = time.perf_counter()
