@@ -88,7 +88,13 @@ def round_trip(items, cfg: CrysTensConfig, sigmas: tuple[float, ...], seed: int,
             out["match"][sigma] += ok
             out["snapped"][sigma] += r.symmetry == "snapped"
             if not ok:
-                out["failures"][sigma].append((entry_id, s.composition.reduced_formula, r.reason or r.symmetry))
+                if r.structure is None:
+                    cause = r.reason
+                elif r.structure.composition.reduced_composition != s.composition.reduced_composition:
+                    cause = "composition"  # an atom read as a neighbouring element
+                else:
+                    cause = "geometry"
+                out["failures"][sigma].append((entry_id, s.composition.reduced_formula, f"{cause}, {r.symmetry}"))
     out["encoded"] = encoded
     out["encode_ms"] = 1e3 * t_enc / max(encoded, 1)
     out["decode_ms"] = 1e3 * t_dec / max(n_dec, 1)
@@ -218,7 +224,10 @@ def write_report(args, results, too_big, metrics, rates, dec, load_start, wall) 
     for r in results:
         for sigma in (0.0, 0.01):
             fails = r["failures"][sigma][:8]
+            causes = pd.Series([why.split(",")[0] for _, _, why in r["failures"][sigma]]).value_counts()
             if fails:
+                lines.append(f"- {r['label']}, σ = {sigma}: misses by cause: "
+                             + ", ".join(f"{k} {v}" for k, v in causes.items()))
                 lines.append(f"- {r['label']}, σ = {sigma}: first misses " +
                              ", ".join(f"{i} {f} ({why})" for i, f, why in fails))
     lines += ["", f"Self-consistency metrics (paper Tables 1-2; mean over {args.n_metrics} MP tensors; "
