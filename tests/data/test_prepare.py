@@ -33,6 +33,8 @@ def test_mp_slice_counts_add_up_and_keep_splits(mp_slice_csv: Path, tmp_path: Pa
     assert row["spacegroup"] == 221 and row["formula"] == "SrTiO3" and row["n_base_sites"] == 3
     s = ds.structure(i)
     assert s.composition.reduced_formula == "SrTiO3"
+    matrix, frac, numbers = ds.arrays(i)
+    assert matrix.shape == (3, 3) and frac.shape == (5, 3) and sorted(numbers) == [8, 8, 8, 22, 38]
     wyckoff_by_element = {site.specie.symbol: w for site, w in zip(s, ds.wyckoffs(i), strict=True)}
     assert {wyckoff_by_element["Sr"], wyckoff_by_element["Ti"]} == {"a", "b"}
     assert wyckoff_by_element["O"] in {"c", "d"}

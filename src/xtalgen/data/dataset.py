@@ -83,11 +83,14 @@ class PreparedDataset:
         """The 3×3 lattice matrix (rows a, b, c in Å) of entry i."""
         return self._lattice[i]
 
+    def arrays(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Entry i as plain arrays: lattice (3, 3) Å, fractional coords (n, 3), atomic numbers (n,)."""
+        return self._lattice[i], self._site_values("frac_coords", i), self._site_values("numbers", i).astype(int)
+
     def structure(self, i: int) -> Structure:
         """Entry i as a pymatgen Structure, in the cell it was read in."""
-        numbers = self._site_values("numbers", i).astype(int)
-        coords = self._site_values("frac_coords", i)
-        return Structure(Lattice(self._lattice[i]), numbers.tolist(), coords, coords_are_cartesian=False)
+        matrix, coords, numbers = self.arrays(i)
+        return Structure(Lattice(matrix), numbers.tolist(), coords, coords_are_cartesian=False)
 
     def iter_structures(self) -> Iterator[tuple[str, Structure]]:
         """Yield (id, Structure) for every entry."""
