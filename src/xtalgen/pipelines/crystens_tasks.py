@@ -145,7 +145,7 @@ class _Task:
 
 
 class GANTask(_Task):
-    """Vanilla GAN: BCE discriminator update on real+fake, then a non-saturating generator update."""
+    """Vanilla GAN: BCE discriminator update on a real+fake batch, then a non-saturating generator update."""
 
     kind = "gan"
 
@@ -169,7 +169,9 @@ class GANTask(_Task):
         self.fabric.backward(loss_d)
         self.opt_d.step()
 
-        fake_logits = self.disc(self.gen(self._latent(b)))
+        # the discriminator's batch norm sees a real+fake batch in both steps, so it normalises fakes the
+        # same way when judging them for the generator (a fakes-only batch would be normalised apart)
+        fake_logits = self.disc(torch.cat([real, self.gen(self._latent(b))]))[b:]
         loss_g = gan_generator_loss(fake_logits)
         self.opt_g.zero_grad(set_to_none=True)
         self.fabric.backward(loss_g)
