@@ -36,6 +36,23 @@ def periodic_mean(frac: np.ndarray) -> np.ndarray:
     return mean - np.floor(mean)
 
 
+def cluster_means(frac: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Periodic mean (n_clusters, 3) of each cluster, ordered by the cluster's first member.
+
+    Same as :func:`periodic_mean` per cluster (members unwrapped next to the cluster's first member).
+    """
+    frac = np.asarray(frac, dtype=np.float64)
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    ref = frac[first][inverse]
+    delta = frac - ref
+    delta -= np.round(delta)
+    sums = np.zeros((len(first), 3))
+    np.add.at(sums, inverse, delta)
+    means = frac[first] + sums / np.bincount(inverse)[:, None]
+    means -= np.floor(means)
+    return means[np.argsort(first)]
+
+
 def periodic_distances(frac: np.ndarray, matrix: np.ndarray, exact_below: float) -> np.ndarray:
     """Minimum-image distance matrix (n, n) in Å, exact for all distances below ``exact_below`` Å.
 
@@ -95,11 +112,9 @@ def merge_arrays(
     for symbol in dict.fromkeys(symbols_arr.tolist()):
         idx = np.flatnonzero(symbols_arr == symbol)
         labels = cluster_labels(frac[idx], matrix, factor * atomic_radius(symbol), method)
-        _, first = np.unique(labels, return_index=True)
-        for label in labels[np.sort(first)]:
-            coords.append(periodic_mean(frac[idx[labels == label]]))
-            species.append(symbol)
-    return species, np.array(coords).reshape(-1, 3)
+        coords.append(cluster_means(frac[idx], labels))
+        species.extend([symbol] * len(coords[-1]))
+    return species, (np.concatenate(coords) if coords else np.zeros((0, 3)))
 
 
 def merge_close_atoms(
