@@ -197,7 +197,7 @@ def validate_config(cfg: Any, prefix: str = "") -> None:
     if callable(check):
         try:
             check()
-        except ConfigError as exc:
+        except ValueError as exc:  # model configs (below pipelines) raise plain ValueError
             raise ConfigError(f"{prefix}{exc}") from None
 
 
