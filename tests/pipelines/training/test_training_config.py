@@ -23,7 +23,7 @@ class _Model:
 
     def validate(self) -> None:
         if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")  # as model configs do
 
 
 @dataclass
