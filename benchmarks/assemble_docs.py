@@ -1,0 +1,44 @@
+"""Assemble docs/benchmarks.md from the fragments each benchmark script writes to docs/benchmarks/.
+
+Usage: python benchmarks/assemble_docs.py
+Each fragment states its own machine, load and reproduce command; this script only orders and joins them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ORDER = [
+    "data_prepare.md",
+    "crystens_roundtrip.md",
+    "pgcgm_dataset.md",
+    "pgcgm_postprocess.md",
+    "pgcgm.md",
+    "crystens_models.md",
+    "evaluation.md",
+]
+
+HEADER = """# Benchmarks
+
+Every figure below was measured by the script named in its section, on this project's 2-core CPU machine
+(no GPU). Sections say how loaded the machine was; figures taken while other jobs ran are lower bounds for
+speed. Regenerate a section by running its script, then this page with `python benchmarks/assemble_docs.py`.
+"""
+
+
+def main() -> None:
+    folder = REPO / "docs" / "benchmarks"
+    fragments = sorted(folder.glob("*.md"), key=lambda p: (ORDER.index(p.name) if p.name in ORDER else 99, p.name))
+    parts = [HEADER]
+    for path in fragments:
+        text = path.read_text().strip()
+        if not text.startswith("#"):
+            text = f"## {path.stem.replace('_', ' ')}\n\n{text}"
+        parts.append(("\n" + text).replace("\n# ", "\n## ").lstrip("\n"))
+    (REPO / "docs" / "benchmarks.md").write_text("\n\n".join(parts) + "\n")
+    print(f"wrote docs/benchmarks.md from {len(fragments)} fragments")
+
+
+if __name__ == "__main__":
+    main()
