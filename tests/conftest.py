@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# One torch thread per test process: the suite runs worker pools and DDP subprocesses on 2 cores, and
+# oversubscribed BLAS threads make it several times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = (REPO / ".." / "shared" / "datasets").resolve()
 

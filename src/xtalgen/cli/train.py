@@ -49,4 +49,12 @@ def train(
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
-    console.print(f"final checkpoint: [bold]{checkpoint}[/]")
+    if _is_rank_zero():
+        console.print(f"final checkpoint: [bold]{checkpoint}[/]")
+
+
+def _is_rank_zero() -> bool:
+    """True in a single process and in the first process of a distributed (DDP) run."""
+    import os
+
+    return all(os.environ.get(var, "0") == "0" for var in ("RANK", "LOCAL_RANK", "NODE_RANK"))
