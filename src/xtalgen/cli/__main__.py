@@ -1,0 +1,5 @@
+"""``python -m xtalgen.cli`` runs the ``xtalgen`` command."""
+
+from xtalgen.cli.main import app
+
+app()
