@@ -20,8 +20,8 @@ import pandas as pd
 from pymatgen.core import Structure
 from rich.progress import track
 
+from xtalgen.data.radii import atomic_radius
 from xtalgen.postprocess.filters import min_distance_ratio, shortest_lattice_vector
-from xtalgen.postprocess.radii import atomic_radius
 
 MP = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "mp" / "mp_structures.csv.gz"
 

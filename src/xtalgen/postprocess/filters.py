@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.postprocess.radii import atomic_radius
+from xtalgen.data.radii import atomic_radius
 
 DEFAULT_DISTANCE_FACTOR = 0.5
 DEFAULT_SYMPREC = 0.1

@@ -4,7 +4,7 @@ A generated base site slightly off its special position is mapped by the space-g
 small cloud of images instead of one atom (Fd-3m: up to 192 images per site). Atoms of the same
 element are clustered hierarchically (scipy, complete linkage on periodic minimum-image distances)
 and every cluster whose diameter is below ``factor × r`` (r = atomic radius of the element, Å,
-:mod:`.radii`) becomes one atom at the periodic mean of its members. Atoms of different elements
+:mod:`xtalgen.data.radii`) becomes one atom at the periodic mean of its members. Atoms of different elements
 are never merged.
 
 Default ``factor = 1.0``: in 5,000 random Materials Project structures the shortest same-element
@@ -22,7 +22,7 @@ from pymatgen.core import Lattice, Structure
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
-from xtalgen.postprocess.radii import atomic_radius
+from xtalgen.data.radii import atomic_radius
 
 DEFAULT_MERGE_FACTOR = 1.0
 

@@ -14,7 +14,7 @@ field                         shape / dtype       meaning
 ``element_z``                 (M,K) int64         atomic number of each base site (0 = padding)
 ``element_features``          (M,K,23) f32        ``xtalgen.data.elements.element_features``
 ``site_mask``                 (M,K) bool          True for real base sites
-``radii``                     (M,K) f32           atomic radius in Å (:mod:`.radii`)
+``radii``                     (M,K) f32           atomic radius in Å (:mod:`xtalgen.data.radii`)
 ``coords``                    (M,S,K,3) f32       fractional coords in [0, 1)
 ``lattice``                   (M,6) f32           a, b, c (Å), α, β, γ (degrees), standard
                                                   conventional cell
@@ -44,12 +44,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from xtalgen.data.atomic import atomic_path
+from xtalgen.data.radii import atomic_radius
 from xtalgen.data.records import ReadReport
 from xtalgen.representations.basesites.augment import augment_sets
 from xtalgen.representations.basesites.encode import BaseSites, encode_structure, wrap01
 from xtalgen.representations.basesites.expand import RawBaseSites
 from xtalgen.representations.basesites.lattice import crystal_systems
-from xtalgen.representations.basesites.radii import atomic_radius
 from xtalgen.representations.basesites.symops import ops_for
 
 N_FEATURES = 23

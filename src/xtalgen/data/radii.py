@@ -1,10 +1,8 @@
-"""Atomic radii (Å) used by the post-processing merge threshold and distance filter.
+"""Atomic radii (Å) shared by the PGCGM physics losses, the merge threshold and the distance filter.
 
 Rule: pymatgen's empirical atomic radius (Slater 1964, ``Element.atomic_radius``); where it is
 missing (He, Ne, Kr, Xe, Rn) the calculated radius (Clementi 1967, ``atomic_radius_calculated``);
-then the average ionic radius (At, Fr). The PGCGM physics losses use the same rule
-(``xtalgen.representations.basesites.radii``); the function is duplicated only because
-postprocess and representations may not import each other. It belongs in ``xtalgen.data.elements``.
+then the average ionic radius (At, Fr).
 """
 
 from __future__ import annotations
