@@ -44,6 +44,8 @@ class PGCGMModelConfig:
     n_layers: int = 3
     ops_hidden: int = 64
     angle_span: float = 50.0
+    coord_activation: str = "sigmoid"
+    coord_harmonics: int = 1
 
     def validate(self) -> None:
         for name in ("n_sites", "n_sets", "noise_dim", "hidden", "n_layers", "ops_hidden"):
@@ -51,6 +53,10 @@ class PGCGMModelConfig:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if not 0 < self.angle_span < 90:
             raise ConfigError(f"angle_span: must be in (0, 90) degrees, got {self.angle_span}")
+        if self.coord_activation not in ("sigmoid", "periodic"):
+            raise ConfigError(f"coord_activation: must be sigmoid or periodic, got {self.coord_activation!r}")
+        if self.coord_harmonics < 1:
+            raise ConfigError(f"coord_harmonics: must be >= 1, got {self.coord_harmonics}")
 
 
 @dataclass
@@ -124,8 +130,9 @@ def build_networks(
         element_dim=element_dim, ops_hidden=model.ops_hidden,
         log_length_mean=stats[0], log_length_std=stats[1],
     )  # fmt: skip
-    gen = PGCGMGenerator(noise_dim=model.noise_dim, angle_span=model.angle_span, **common)
-    return gen, PGCGMCritic(**common)
+    gen = PGCGMGenerator(noise_dim=model.noise_dim, angle_span=model.angle_span,
+                         coord_activation=model.coord_activation, **common)  # fmt: skip
+    return gen, PGCGMCritic(coord_harmonics=model.coord_harmonics, **common)
 
 
 class BaseSiteBatches:

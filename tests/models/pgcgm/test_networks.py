@@ -131,3 +131,20 @@ def test_gradient_penalty_is_zero_for_unit_gradient_critic() -> None:
     real = (torch.rand(m, 3, 3, 3), torch.randn(m, 6))
     fake = (torch.rand(m, 3, 3, 3), torch.randn(m, 6))
     assert gradient_penalty(UnitSlope(), real, fake, None).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_periodic_coordinate_head_and_harmonic_critic_features() -> None:
+    torch.manual_seed(0)
+    gen = PGCGMGenerator(noise_dim=8, hidden=32, n_layers=2, ops_hidden=16, coord_activation="periodic")
+    cond = _conditions()
+    coords, _ = gen(gen.sample_noise(len(cond)), cond)
+    assert coords.min() >= 0 and coords.max() < 1
+    coords.sum().backward()  # mod 1 passes gradients through unchanged
+    assert gen.coord_head.weight.grad.abs().sum() > 0
+    critic = PGCGMCritic(hidden=32, n_layers=2, ops_hidden=16, coord_harmonics=4)
+    x = torch.rand(len(cond), 3, 3, 3)
+    feats = torch.randn(len(cond), 6)
+    torch.testing.assert_close(critic(x, feats, cond), critic(x - 1.0, feats, cond), rtol=1e-4, atol=1e-4)
+    assert critic.body[0].in_features == 32 + 3 * 3 * 6 * 4 + 6
+    with pytest.raises(ValueError, match="coord_activation"):
+        PGCGMGenerator(coord_activation="tanh")

@@ -10,7 +10,7 @@ from xtalgen.models.pgcgm.lattice import LatticeScaler, constrain_lattice
 
 
 class PGCGMGenerator(nn.Module):
-    """Generates fractional base-site coordinates (M, S, K, 3) in (0, 1) and lattices (M, 6).
+    """Generates fractional base-site coordinates (M, S, K, 3) in [0, 1) and lattices (M, 6).
 
     Lengths come out as standardised log-lengths (decoded with training-set statistics) and are tied
     as the crystal system requires; angles are fixed by the crystal system except monoclinic beta and
@@ -25,6 +25,9 @@ class PGCGMGenerator(nn.Module):
         element_dim: element features per site.
         ops_hidden: width of the symmetry-operation encoder.
         angle_span: half-range of generated angles, degrees.
+        coord_activation: ``"sigmoid"`` (the seed's choice, output in (0, 1)) or ``"periodic"``
+            (``raw mod 1``: no saturation at the special positions 0 and 1; everything downstream
+            of the generator - critic features, distances, expansion - is periodic anyway).
         log_length_mean, log_length_std: statistics of ln(length / Å) in the training set.
     """
 
@@ -40,10 +43,14 @@ class PGCGMGenerator(nn.Module):
         angle_span: float = 50.0,
         log_length_mean: float = 1.5,
         log_length_std: float = 0.4,
+        coord_activation: str = "sigmoid",
     ):
         super().__init__()
         if not 0 < angle_span < 90:
             raise ValueError(f"angle_span must be in (0, 90) degrees, got {angle_span}")
+        if coord_activation not in ("sigmoid", "periodic"):
+            raise ValueError(f"coord_activation must be 'sigmoid' or 'periodic', got {coord_activation!r}")
+        self.coord_activation = coord_activation
         self.n_sites, self.n_sets, self.noise_dim = n_sites, n_sets, noise_dim
         self.angle_span = float(angle_span)
         self.cond = ConditionEncoder(n_sites, element_dim, ops_hidden, hidden)
@@ -61,7 +68,9 @@ class PGCGMGenerator(nn.Module):
         """Return ``(coords (M, S, K, 3) fractional, lattice (M, 6) Å/degrees)``."""
         m = noise.shape[0]
         h = self.body(torch.cat([noise, self.cond(cond)], dim=-1))
-        coords = torch.sigmoid(self.coord_head(h)).reshape(m, self.n_sets, self.n_sites, 3)
+        raw = self.coord_head(h)
+        coords = torch.sigmoid(raw) if self.coord_activation == "sigmoid" else torch.remainder(raw, 1.0)
+        coords = coords.reshape(m, self.n_sets, self.n_sites, 3)
         coords = coords * cond.site_mask[:, None, :, None].to(coords.dtype)
         lengths = self.scaler.decode_lengths(self.length_head(h))
         angles = 90.0 + self.angle_span * torch.tanh(self.angle_head(h))
