@@ -116,12 +116,12 @@ def stage_train(work: Path, name: str, data: Path, overrides: list[str], *, minu
         _save_timing(work, f"{name}_steps", target)
 
 
-def stage_generate(work: Path, name: str, n: int, workers: int) -> pd.DataFrame:
+def stage_generate(work: Path, name: str, n: int, workers: int, run: Path | None = None) -> pd.DataFrame:
     out = work / f"{name}_generated"
     key = f"{name}_generate_s"
     if not (out / "summary.csv").is_file() or key not in _timings(work):
         t0 = time.perf_counter()
-        generate_pgcgm(n, out, checkpoint=work / name, seed=0, workers=workers, progress=False)
+        generate_pgcgm(n, out, checkpoint=run or work / name, seed=0, workers=workers, progress=False)
         _save_timing(work, key, time.perf_counter() - t0)
     return pd.read_csv(out / "summary.csv")
 
@@ -163,10 +163,14 @@ def report(work: Path, args, counts: dict, calib: dict, frames: dict[str, pd.Dat
         "",
         "## Training",
         "",
+        "physics_on: `pgcgm_cpu.yaml` as is; physics_off: the same with every physics term off, trained "
+        "for the same number of steps (ablation); other rows: runs given with `--compare` (their label "
+        "names what differs).",
+        "",
         "| model | steps | wall time | samples/s |",
         "|---|---|---|---|",
     ]
-    for name in ("physics_on", "physics_off"):
+    for name in frames:
         steps, secs = t.get(f"{name}_steps", 0), t.get(f"{name}_train_s", float("nan"))
         lines.append(f"| {name} | {steps} | {secs / 60:.1f} min | {steps * 64 / secs:.0f} |")
     lines += [
@@ -211,6 +215,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=RUN_DIR",
+                        help="also generate from another trained run (e.g. a different config) and report it")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "pgcgm.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -230,6 +236,14 @@ def main() -> None:
                       chunk=args.chunk)  # fmt: skip
     print(f"[train] physics off: {off} steps", flush=True)
     frames = {name: stage_generate(args.work, name, args.n, args.workers) for name in ("physics_on", "physics_off")}
+    for item in args.compare:
+        label, _, run = item.partition("=")
+        run_dir = Path(run)
+        _save_timing(args.work, f"{label}_steps", _steps_done(run_dir))
+        other = _timings(run_dir.parent).get(f"{run_dir.name}_train_s")
+        if other is not None:
+            _save_timing(args.work, f"{label}_train_s", other)
+        frames[label] = stage_generate(args.work, label, args.n, args.workers, run=run_dir)
     baseline = None if args.no_baseline else stage_baseline(args.work, data, args.n, args.workers)
     first = np.unique(arrays.material_index)
     counts = {"materials": len(first), "samples": len(arrays), "spacegroups": len(np.unique(arrays.spacegroup))}
