@@ -79,3 +79,16 @@ def test_relax_then_export_vasp(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "PMG_VASP_PSP_DIR" in result.output
     assert {p.name for p in (tmp_path / "vasp" / "c1").iterdir()} == {"POSCAR", "INCAR", "KPOINTS", "POTCAR.spec"}
+
+
+def test_skip_option(tmp_path):
+    runner = CliRunner()
+    gen = _generation(tmp_path)
+    bad = runner.invoke(app, ["evaluate", str(gen), "-o", str(tmp_path / "r"), "--skip", "magic"])
+    assert bad.exit_code == 2 and "magic" in bad.output
+    args = ["evaluate", str(gen), "-o", str(tmp_path / "r"), "--skip", "uniqueness", "--workers", "1", "--quiet",
+            "--cache-dir", str(tmp_path / "c")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())["metrics"]
+    assert "uniqueness" not in metrics and metrics["validity.structural"] == 0.5

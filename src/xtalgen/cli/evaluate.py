@@ -34,6 +34,24 @@ def _cutoffs(text: str) -> tuple[float, float]:
     return struct, comp
 
 
+#: --skip names -> metric names.
+_SKIPPABLE = {"uniqueness": "unique", "novelty": "novel", "coverage": "cov_precision",
+              "distributions": "distributions", "consistency": "consistency"}  # fmt: skip
+
+
+def _metrics_without(skip: str) -> list | None:
+    from xtalgen.evaluation.runner import default_metrics
+
+    names = [n.strip() for n in skip.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(_SKIPPABLE))
+    if unknown:
+        raise typer.BadParameter(f"--skip: unknown {unknown}; choose from {sorted(_SKIPPABLE)}")
+    if not names:
+        return None
+    dropped = {_SKIPPABLE[n] for n in names}
+    return [m for m in default_metrics() if m.name not in dropped]
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     generated: Path = typer.Argument(..., help="Generation dir (summary.csv + cifs/), folder, CSV, or structure file."),
@@ -53,6 +71,7 @@ def evaluate_cmd(
     steps: int = typer.Option(200, min=0, help="Maximum CHGNet FIRE steps per relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
+    skip: str = typer.Option("", help="Metrics to leave out, e.g. 'coverage' (the slowest) or 'novelty,coverage'."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report."""
@@ -60,6 +79,7 @@ def evaluate_cmd(
     from xtalgen.evaluation.runner import evaluate
 
     struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
+    metrics = _metrics_without(skip)
     energy_model = None
     if stability:
         if train is None:
@@ -70,7 +90,7 @@ def evaluate_cmd(
     try:
         result = evaluate(
             generated, train, test,
-            stability=stability, energy_model=energy_model, workers=workers,
+            stability=stability, energy_model=energy_model, workers=workers, metrics=metrics,
             cache_dir=cache_dir or _default_cache(), progress=not quiet,
             generated_split=generated_split, train_split=train_split, test_split=test_split,
             limit=limit, train_limit=train_limit, test_limit=test_limit,
