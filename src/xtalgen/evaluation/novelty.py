@@ -8,29 +8,34 @@ samples against 80,000 training structures cost only as many fits as there are s
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.evaluation.matching import first_match
+from xtalgen.evaluation.matching import first_match, reduced
 from xtalgen.evaluation.sources import to_structure
 
 if TYPE_CHECKING:
     from xtalgen.evaluation.base import EvalContext
 
 
-@lru_cache(maxsize=4096)
-def _parsed(cif: str) -> Structure:
-    """Training structures recur for every sample of their formula: parse each CIF once per worker."""
-    return to_structure(cif)
+_REDUCED: dict[str, Structure] = {}
 
 
-def _novelty_job(payload: tuple[Any, list[Any]]) -> int:
+def _reduced_candidate(key: str, payload: Any) -> Structure:
+    """Training structures recur for every sample of their formula: reduce each once per worker."""
+    if key not in _REDUCED:
+        if len(_REDUCED) > 50_000:
+            _REDUCED.clear()
+        _REDUCED[key] = reduced(to_structure(payload))
+    return _REDUCED[key]
+
+
+def _novelty_job(payload: tuple[Any, list[tuple[str, Any]]]) -> int:
     """Index of the first training candidate matching the sample, or -1."""
     sample, candidates = payload
-    return first_match(to_structure(sample), [_parsed(c) if isinstance(c, str) else c for c in candidates])
+    return first_match(reduced(to_structure(sample)), [_reduced_candidate(k, c) for k, c in candidates])
 
 
 class Novelty:
@@ -62,9 +67,9 @@ class Novelty:
             todo[key] = int(i)
             items.append((key, (int(i), cands)))
 
-        def load(spec: tuple[int, list[int]]) -> tuple[Any, list[Any]]:
+        def load(spec: tuple[int, list[int]]) -> tuple[Any, list[tuple[str, Any]]]:
             i, cands = spec
-            return ctx.generated.structures[i], [train.payload(j) for j in cands]
+            return ctx.generated.structures[i], [(f"{train.fingerprint}:{j}", train.payload(j)) for j in cands]
 
         done = ctx.map(_novelty_job, items, ctx.cache("generated", "novel"), "novelty", load=load)
         for key, i in todo.items():

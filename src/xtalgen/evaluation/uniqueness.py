@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.evaluation.matching import first_match
+from xtalgen.evaluation.matching import first_match, reduced
 
 if TYPE_CHECKING:
     from xtalgen.evaluation.base import EvalContext
@@ -26,7 +26,7 @@ def equivalence_classes(structures: list[Structure]) -> list[int]:
     """Class label per structure; labels count up from 0 in order of first appearance."""
     reps: list[Structure] = []
     labels: list[int] = []
-    for s in structures:
+    for s in map(reduced, structures):
         j = first_match(s, reps)
         if j < 0:
             reps.append(s)
