@@ -38,7 +38,8 @@ class PGCGMCritic(nn.Module):
         if coord_harmonics < 1:
             raise ValueError(f"coord_harmonics must be >= 1, got {coord_harmonics}")
         self.n_sites, self.n_sets = n_sites, n_sets
-        self.register_buffer("harmonics", torch.arange(1, coord_harmonics + 1, dtype=torch.float32))
+        harmonics = torch.arange(1, coord_harmonics + 1, dtype=torch.float32)
+        self.register_buffer("harmonics", harmonics, persistent=False)  # derived from the config, not saved
         self.cond = ConditionEncoder(n_sites, element_dim, ops_hidden, hidden)
         in_dim = hidden + n_sets * n_sites * 6 * coord_harmonics + 6
         layers: list[nn.Module] = []
