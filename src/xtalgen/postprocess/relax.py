@@ -147,9 +147,14 @@ def _clean(value: Any) -> Any:
 def _init_worker() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.filterwarnings("ignore")
+    import scipy.linalg  # noqa: F401 - load scipy's BLAS now so that the limit below applies to it
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    # ASE's Fréchet cell filter does many 3x3 scipy solves; with a multi-threaded BLAS on a busy
+    # machine each one costs milliseconds, which made relaxations ~7x slower.
+    threadpool_limits(1)
 
 
 @contextmanager
@@ -202,14 +207,17 @@ def run_resumable(
     try:
         with _progress(description, len(todo), progress) as advance:
             if workers <= 1 or len(todo) <= 1:
+                import scipy.linalg  # noqa: F401 - load scipy's BLAS before limiting its threads
                 import torch
+                from threadpoolctl import threadpool_limits
 
                 threads = torch.get_num_threads()
                 torch.set_num_threads(1)  # one thread is faster than two on a shared 2-core machine
                 try:
-                    for key, payload in todo:
-                        record(_safe(func, key, payload))
-                        advance()
+                    with threadpool_limits(1):  # see _init_worker
+                        for key, payload in todo:
+                            record(_safe(func, key, payload))
+                            advance()
                 finally:
                     torch.set_num_threads(threads)
             else:
