@@ -139,6 +139,28 @@ def stage_baseline(work: Path, data: Path, n: int, workers: int) -> pd.DataFrame
     return pd.read_csv(out / "summary.csv")
 
 
+def baseline_filtered(work: Path, baseline: pd.DataFrame, workers: int) -> pd.DataFrame:
+    """The PyXtal structures put through the same merge/filter/dedupe chain as PGCGM's candidates."""
+    from pymatgen.core import Structure
+
+    from xtalgen.postprocess.pipeline import postprocess_candidates
+
+    out = work / "pyxtal_filtered.csv"
+    if out.is_file():
+        return pd.read_csv(out)
+    rows = baseline[baseline["accepted"] & baseline["cif"].notna()]
+    structures = [Structure.from_file(work / "pyxtal_generated" / c) for c in rows["cif"]]
+    results = postprocess_candidates(structures, spacegroups=rows["target_spacegroup"].astype(int).tolist(),
+                                     workers=workers, progress=False)  # fmt: skip
+    frame = pd.DataFrame([{**r.info(), "accepted": r.accepted, "reason": r.reason or None} for r in results])
+    # PyXtal draws it could not realise count as failures before expansion
+    failed = len(baseline) - len(rows)
+    if failed:
+        frame = pd.concat([frame, pd.DataFrame([{"accepted": False, "reason": "expansion failed"}] * failed)])
+    frame.to_csv(out, index=False)
+    return frame
+
+
 def survival_rows(frame: pd.DataFrame) -> list[str]:
     n = len(frame)
     cells = []
@@ -158,8 +180,10 @@ def report(work: Path, args, counts: dict, calib: dict, frames: dict[str, pd.Dat
         f"1 torch thread; load average at the end {os.getloadavg()[0]:.1f} (other jobs shared the cores).",
         f"Data: {counts['materials']} train-split materials ({counts['samples']} self-augmented samples, "
         f"{counts['spacegroups']} space groups). Config `configs/pgcgm_cpu.yaml`.",
-        "Reproduce / resume: `python benchmarks/pgcgm_run.py --work /work/runs/pgcgm_bench` "
-        f"(options used: minutes={args.minutes}, n={args.n}, workers={args.workers}).",
+        f"Reproduce / resume: `python benchmarks/pgcgm_run.py --work {args.work}"
+        + (f" --data {args.data}" if args.data else "")
+        + "".join(f" --compare {c}" for c in args.compare)
+        + f"` (minutes={args.minutes}, n={args.n}, workers={args.workers}).",
         "",
         "## Training",
         "",
@@ -171,6 +195,8 @@ def report(work: Path, args, counts: dict, calib: dict, frames: dict[str, pd.Dat
         "|---|---|---|---|",
     ]
     for name in frames:
+        if f"{name}_train_s" not in t:
+            continue
         steps, secs = t.get(f"{name}_steps", 0), t.get(f"{name}_train_s", float("nan"))
         lines.append(f"| {name} | {steps} | {secs / 60:.1f} min | {steps * 64 / secs:.0f} |")
     lines += [
@@ -188,7 +214,8 @@ def report(work: Path, args, counts: dict, calib: dict, frames: dict[str, pd.Dat
         "|---|" + "---|" * (len(STEPS) + 1),
     ]
     for name, frame in frames.items():
-        secs = t.get(f"{name}_generate_s", float("nan"))
+        secs = t.get(f"{name}_generate_s", t.get("pyxtal_generate_s") if name == "pyxtal_random" else None)
+        secs = float("nan") if secs is None else secs
         lines.append(f"| {name} | " + " | ".join(survival_rows(frame)) + f" | {secs:.1f} s |")
     lines += ["", "Rejection reasons:", ""]
     for name, frame in frames.items():
@@ -197,6 +224,8 @@ def report(work: Path, args, counts: dict, calib: dict, frames: dict[str, pd.Dat
         lines.append(f"- {name}: {reasons}; mean atoms before/after merging {before:.1f} / {after:.1f}")
     if baseline is not None:
         acc = int(baseline["accepted"].sum())
+        lines.append("- pyxtal_random row of the table: PyXtal's structures put through the same merge, filters and "
+                     "dedupe (PyXtal itself only rejects draws it cannot realise).")
         secs = t.get("pyxtal_generate_s", float("nan"))
         lines.append(f"- PyXtal random baseline (same training conditions): {acc} of {len(baseline)} accepted "
                      f"({100 * acc / len(baseline):.1f}%), {secs:.1f} s; reasons "
@@ -210,7 +239,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/work/runs/pgcgm_bench"))
     parser.add_argument("--data", type=Path, default=None, help="prepared dataset (default: prepare MP ternaries)")
     parser.add_argument("--minutes", type=float, default=30.0, help="training wall-time budget (physics on)")
-    parser.add_argument("--max-steps", type=int, default=20000)
+    parser.add_argument("--max-steps", type=int, default=None, help="default: the config's max_steps")
     parser.add_argument("--chunk", type=int, default=500, help="steps between time checks (= checkpoints)")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
@@ -224,7 +253,8 @@ def main() -> None:
 
     data = stage_data(args.work, args.data)
     print(f"[data] {data}", flush=True)
-    steps = stage_train(args.work, "physics_on", data, [], minutes=args.minutes, max_steps=args.max_steps,
+    max_steps = args.max_steps or load_config(PGCGMConfig, CPU_CONFIG).max_steps
+    steps = stage_train(args.work, "physics_on", data, [], minutes=args.minutes, max_steps=max_steps,
                         chunk=args.chunk)  # fmt: skip
     print(f"[train] physics on: {steps} steps", flush=True)
     arrays_path = args.work / "physics_on" / ARRAYS_FILE
@@ -245,6 +275,8 @@ def main() -> None:
             _save_timing(args.work, f"{label}_train_s", other)
         frames[label] = stage_generate(args.work, label, args.n, args.workers, run=run_dir)
     baseline = None if args.no_baseline else stage_baseline(args.work, data, args.n, args.workers)
+    if baseline is not None:
+        frames["pyxtal_random"] = baseline_filtered(args.work, baseline, args.workers)
     first = np.unique(arrays.material_index)
     counts = {"materials": len(first), "samples": len(arrays), "spacegroups": len(np.unique(arrays.spacegroup))}
     text = report(args.work, args, counts, calib, frames, baseline)
