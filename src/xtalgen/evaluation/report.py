@@ -84,7 +84,8 @@ def select_gallery(result: EvaluationResult, n: int = 12) -> list[tuple[str, Any
     ok = table["struct_valid"] & table["comp_valid"]
     if "e_hull" in table.columns and np.isfinite(table["e_hull"].to_numpy(dtype=float)).any():
         rows = table[ok & np.isfinite(table["e_hull"].astype(float))].copy()
-        rows["_order"] = ~rows.get("sun", False).astype(bool)
+        sun = rows["sun"].astype(bool) if "sun" in rows.columns else pd.Series(False, index=rows.index)
+        rows["_order"] = ~sun
         rows = rows.sort_values(["_order", "e_hull"]).head(n)
         out = []
         for _, r in rows.iterrows():
