@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from xtalgen.models.crystens.gan import CrysTensDiscriminator, CrysTensGenerator
+from xtalgen.models.wasserstein import critic_loss, generator_loss, gradient_norm_penalty
+
+__all__ = ["WGANConfig", "build_wgan", "critic_loss", "generator_loss", "gradient_penalty", "interpolate"]
 
 
 @dataclass
@@ -50,15 +53,4 @@ def interpolate(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 
 def gradient_penalty(scores: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Mean of (||d score / d point||_2 - 1)^2 over samples (Gulrajani et al. 2017); keeps the graph."""
-    (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
-
-
-def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """Wasserstein critic loss: E[critic(fake)] - E[critic(real)] (minimised)."""
-    return fake_scores.mean() - real_scores.mean()
-
-
-def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    """Wasserstein generator loss: -E[critic(fake)]."""
-    return -fake_scores.mean()
+    return gradient_norm_penalty(scores, (points,))

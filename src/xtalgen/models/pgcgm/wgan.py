@@ -7,6 +7,11 @@ from torch import Tensor
 
 from xtalgen.models.pgcgm.conditions import Conditions
 from xtalgen.models.pgcgm.critic import PGCGMCritic
+from xtalgen.models.wasserstein import critic_loss, generator_loss, gradient_norm_penalty
+
+__all__ = [
+    "critic_loss", "critic_scores_and_penalty", "generator_adversarial_loss", "gradient_penalty", "interpolate",
+]  # fmt: skip
 
 
 def gradient_penalty(
@@ -22,7 +27,7 @@ def gradient_penalty(
     weight per sample is drawn from U(0, 1) with ``generator``.
     """
     coords, lat = interpolate(real, fake, generator)
-    return penalty_at(critic(coords, lat, cond), (coords, lat))
+    return gradient_norm_penalty(critic(coords, lat, cond), (coords, lat))
 
 
 def interpolate(
@@ -35,14 +40,6 @@ def interpolate(
     coords = (eps[:, :, None, None] * coords_r + (1 - eps[:, :, None, None]) * coords_f).detach()
     lat = (eps * lat_r + (1 - eps) * lat_f).detach()
     return coords.requires_grad_(True), lat.requires_grad_(True)
-
-
-def penalty_at(scores: Tensor, inputs: tuple[Tensor, ...]) -> Tensor:
-    """Mean ``(||∇ scores||_2 - 1)^2`` over samples, the gradient taken w.r.t. all ``inputs`` jointly."""
-    m = scores.shape[0]
-    grads = torch.autograd.grad(scores.sum(), inputs, create_graph=True)
-    norm = torch.sqrt(sum((g.reshape(m, -1) ** 2).sum(1) for g in grads) + 1e-12)
-    return ((norm - 1.0) ** 2).mean()
 
 
 def critic_scores_and_penalty(
@@ -63,14 +60,8 @@ def critic_scores_and_penalty(
     lat = torch.cat([real[1], fake[1], lat_i])
     scores = critic(coords, lat, cond.repeat(3))
     d_real, d_fake, d_int = scores[:m], scores[m : 2 * m], scores[2 * m :]
-    return d_real, d_fake, penalty_at(d_int, (coords_i, lat_i))
+    return d_real, d_fake, gradient_norm_penalty(d_int, (coords_i, lat_i))
 
 
-def critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-    """WGAN critic loss to minimise: ``E[D(fake)] - E[D(real)]``."""
-    return fake_scores.mean() - real_scores.mean()
-
-
-def generator_adversarial_loss(fake_scores: Tensor) -> Tensor:
-    """WGAN generator loss to minimise: ``-E[D(fake)]``."""
-    return -fake_scores.mean()
+#: WGAN generator loss to minimise, ``-E[D(fake)]`` (the shared implementation).
+generator_adversarial_loss = generator_loss
