@@ -27,14 +27,6 @@ from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, enco
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def perov(shared_datasets, tmp_path_factory):
     """24 Perov-5 structures encoded as N = 32 CrysTens; returns (npy path, structures)."""

@@ -24,14 +24,6 @@ SUMMARY_COLUMNS = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def run(shared_datasets, tmp_path_factory) -> Path:
     """A tiny PGCGM trained for 120 steps (enough for the physics terms to separate atoms)."""

@@ -26,14 +26,6 @@ from xtalgen.representations.basesites.batch import BaseSiteArrays
 TINY = Path(__file__).resolve().parents[2] / "configs" / "pgcgm_tiny.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def dataset(shared_datasets, tmp_path_factory) -> Path:
     return ternary_dataset(shared_datasets, tmp_path_factory.mktemp("pgcgm_data"))
