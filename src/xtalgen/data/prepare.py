@@ -58,6 +58,22 @@ class PrepareFilters:
                 if not Element.is_valid_symbol(symbol):
                     raise ValueError(f"unknown element symbol {symbol!r} in the elements filter")
 
+    def composition_reason(self, elements: set[str]) -> str | None:
+        """Why the element / number-of-elements filters reject a structure with ``elements``, else None."""
+        if self.elements is not None and not elements <= self.elements:
+            return f"elements {sorted(elements - self.elements)} not allowed"
+        if self.n_elements is not None and len(elements) not in self.n_elements:
+            return f"{len(elements)} elements not in {sorted(self.n_elements)}"
+        return None
+
+    def symmetry_reason(self, spacegroup: int, n_base_sites: int) -> str | None:
+        """Why the space-group / base-site filters reject a structure, else None."""
+        if self.spacegroups is not None and spacegroup not in self.spacegroups:
+            return f"space group {spacegroup} not requested"
+        if self.n_base_sites is not None and n_base_sites not in self.n_base_sites:
+            return f"{n_base_sites} base sites not in {sorted(self.n_base_sites)}"
+        return None
+
     def as_dict(self) -> dict[str, Any]:
         return {k: (sorted(v) if isinstance(v, frozenset) else v) for k, v in asdict(self).items()}
 
@@ -102,29 +118,19 @@ def density_g_cm3(structure: Structure) -> float:
     return float(mass / structure.volume * _AMU_PER_A3_TO_G_PER_CM3)
 
 
-def _filter_reason(structure: Structure, filters: PrepareFilters) -> str | None:
-    symbols = {el.symbol for el in structure.composition.elements}
-    if filters.elements is not None and not symbols <= filters.elements:
-        return f"elements {sorted(symbols - filters.elements)} not allowed"
-    if filters.n_elements is not None and len(symbols) not in filters.n_elements:
-        return f"{len(symbols)} elements not in {sorted(filters.n_elements)}"
-    return None
-
-
 def _row(
     record_id: str, structure: Structure, properties: dict[str, Any], symprec: float, filters: PrepareFilters
 ) -> tuple[dict[str, Any] | None, tuple[str, str, str] | None]:
-    reason = _filter_reason(structure, filters)
+    reason = filters.composition_reason({el.symbol for el in structure.composition.elements})
     if reason is not None:
         return None, (record_id, "filtered", reason)
     try:
         info = analyse_symmetry(structure, symprec)
     except Exception as exc:
         return None, (record_id, "symmetry failed", f"{type(exc).__name__}: {exc}")
-    if filters.spacegroups is not None and info.spacegroup not in filters.spacegroups:
-        return None, (record_id, "filtered", f"space group {info.spacegroup} not requested")
-    if filters.n_base_sites is not None and info.n_base_sites not in filters.n_base_sites:
-        return None, (record_id, "filtered", f"{info.n_base_sites} base sites not in {sorted(filters.n_base_sites)}")
+    reason = filters.symmetry_reason(info.spacegroup, info.n_base_sites)
+    if reason is not None:
+        return None, (record_id, "filtered", reason)
     comp = structure.composition
     row = {
         "id": record_id,
@@ -170,19 +176,13 @@ def _frame_rejections(frame: Any, filters: PrepareFilters) -> list[tuple[str, st
     """Per row of a prepared dataset's frame: (reason, detail) if ``filters`` reject it, else None."""
     out: list[tuple[str, str] | None] = []
     for row in frame.itertuples(index=False):
-        elements = set(row.elements)
         if filters.max_sites is not None and row.nsites > filters.max_sites:
             out.append(("too many sites", f"{row.nsites} sites > {filters.max_sites}"))
-        elif filters.elements is not None and not elements <= filters.elements:
-            out.append(("filtered", f"elements {sorted(elements - filters.elements)} not allowed"))
-        elif filters.n_elements is not None and row.nelements not in filters.n_elements:
-            out.append(("filtered", f"{row.nelements} elements not in {sorted(filters.n_elements)}"))
-        elif filters.spacegroups is not None and row.spacegroup not in filters.spacegroups:
-            out.append(("filtered", f"space group {row.spacegroup} not requested"))
-        elif filters.n_base_sites is not None and row.n_base_sites not in filters.n_base_sites:
-            out.append(("filtered", f"{row.n_base_sites} base sites not in {sorted(filters.n_base_sites)}"))
-        else:
-            out.append(None)
+            continue
+        reason = filters.composition_reason(set(row.elements)) or filters.symmetry_reason(
+            row.spacegroup, row.n_base_sites
+        )
+        out.append(None if reason is None else ("filtered", reason))
     return out
 
 
