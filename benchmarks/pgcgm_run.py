@@ -3,8 +3,8 @@
 Stages (each resumable; rerun the same command after an interruption):
   1. data       prepared dataset: ``--data`` if given, else MP ternaries with ≤ 20 sites prepared into WORK;
   2. calibrate  physics distance losses of the *real* training samples (checks the offsets);
-  3. train      physics losses on, ``configs/pgcgm_cpu.yaml``, stopped at ``--minutes`` wall time
-                (in chunks of ``checkpoint_every`` steps; the step count reached is recorded);
+  3. train      physics losses on, bundled config ``pgcgm_cpu`` (``xtalgen.configs``), stopped at ``--minutes``
+                wall time (in chunks of ``checkpoint_every`` steps; the step count reached is recorded);
   4. ablation   the same config with every physics term off, trained for the same number of steps;
   5. generate   ``--n`` candidates from each model (conditions drawn from the training table),
                 expanded, merged, filtered and deduplicated with ``--workers`` processes, timed;
@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from xtalgen.configs import bundled_config
 from xtalgen.data.atomic import atomic_write
 from xtalgen.data.prepare import PrepareFilters, prepare_dataset
 from xtalgen.models.pgcgm import distance_losses
@@ -40,7 +41,7 @@ from xtalgen.representations.basesites.batch import BaseSiteArrays
 
 REPO = Path(__file__).resolve().parents[1]
 MP = REPO.parent / "shared" / "datasets" / "mp" / "mp_structures.csv.gz"
-CPU_CONFIG = REPO / "configs" / "pgcgm_cpu.yaml"
+CPU_CONFIG = bundled_config("pgcgm_cpu")
 PHYSICS_OFF = ["physics.inter=false", "physics.intra=false", "physics.box=false"]
 STEPS = [  # (label, column that must be True/condition on reason) for the survival table
     ("expanded (≤ 2000 atoms)", lambda f: ~f["reason"].isin(["expansion failed", "too many atoms"])),
@@ -179,7 +180,7 @@ def report(work: Path, args, counts: dict, calib: dict, frames: dict[str, pd.Dat
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"1 torch thread; load average at the end {os.getloadavg()[0]:.1f} (other jobs shared the cores).",
         f"Data: {counts['materials']} train-split materials ({counts['samples']} self-augmented samples, "
-        f"{counts['spacegroups']} space groups). Config `configs/pgcgm_cpu.yaml`.",
+        f"{counts['spacegroups']} space groups). Config `pgcgm_cpu` (bundled).",
         f"Reproduce / resume: `python benchmarks/pgcgm_run.py --work {args.work}"
         + (f" --data {args.data}" if args.data else "")
         + "".join(f" --compare {c}" for c in args.compare)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +11,7 @@ import torch
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from xtalgen.configs import CONFIG_DIR
 from xtalgen.models.crystens.symmetry import present_atoms, symmetrise
 from xtalgen.pipelines.crystens_generate import (
     _decode_one,
@@ -24,7 +24,7 @@ from xtalgen.pipelines.crystens_train import conditions_from_tensors, load_cryst
 from xtalgen.pipelines.training import ConfigError, load_checkpoint
 from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, encode_dataset, load_encoded
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = CONFIG_DIR
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,11 @@ from pymatgen.core import Structure
 from pymatgen.io.cif import CifParser
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from xtalgen.configs import bundled_config
 from xtalgen.pipelines.pgcgm_generate import choose_conditions, generate_pgcgm, order_species
 from xtalgen.pipelines.pgcgm_train import CONDITIONS_FILE, train_pgcgm
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "pgcgm_tiny.yaml"
+TINY = bundled_config("pgcgm_tiny")
 SUMMARY_COLUMNS = {
     "id", "accepted", "reason", "formula", "cond_spacegroup", "cond_elements", "found_spacegroup",
     "atoms_before_merge", "atoms_after_merge", "filter_min_distance", "filter_spacegroup", "filter_unique",

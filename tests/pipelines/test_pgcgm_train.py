@@ -12,6 +12,7 @@ import torch
 from _pgcgm_data import ternary_dataset
 from safetensors.torch import load_file
 
+from xtalgen.configs import bundled_config
 from xtalgen.data.dataset import load_dataset
 from xtalgen.pipelines.pgcgm_task import PGCGMDataConfig, PGCGMTask
 from xtalgen.pipelines.pgcgm_train import (
@@ -23,7 +24,7 @@ from xtalgen.pipelines.pgcgm_train import (
 from xtalgen.pipelines.training import ConfigError
 from xtalgen.representations.basesites.batch import BaseSiteArrays
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "pgcgm_tiny.yaml"
+TINY = bundled_config("pgcgm_tiny")
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,11 @@ class TrainableModel(str, Enum):
 def train(
     model: TrainableModel = typer.Argument(..., help="Which model to train."),
     data: Path = typer.Option(..., "--data", help="Prepared dataset (.parquet) or encoded training arrays."),
-    config: Path | None = typer.Option(None, "--config", help="YAML/TOML config (defaults apply when omitted)."),
+    config: str | None = typer.Option(
+        None, "--config",
+        help="YAML/TOML config file, or a bundled config: full name (pgcgm_cpu) or short (cpu, for MODEL); "
+        "defaults apply when omitted.",
+    ),  # fmt: skip
     output: Path = typer.Option(..., "-o", "--output", help="Run folder: checkpoints, logs, config."),
     resume: bool = typer.Option(False, "--resume", help="Continue exactly from the latest checkpoint in OUTPUT."),
     overrides: list[str] = typer.Option([], "--set", help="Override a config entry, e.g. --set max_steps=500."),
@@ -33,19 +37,25 @@ def train(
     if not data.exists():
         console.print(f"[red]error:[/] training data {data} does not exist")
         raise typer.Exit(2)
-    if config is not None and not config.is_file():
-        console.print(f"[red]error:[/] config file {config} does not exist")
-        raise typer.Exit(2)
+    config_file = None
+    if config is not None:
+        from xtalgen.configs import resolve_config
+
+        try:
+            config_file = resolve_config(config, model.value)
+        except ValueError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
     try:
         if model is TrainableModel.pgcgm:
             from xtalgen.pipelines.pgcgm_train import train_pgcgm
 
-            checkpoint = train_pgcgm(data, config, output, resume=resume, overrides=list(overrides))
+            checkpoint = train_pgcgm(data, config_file, output, resume=resume, overrides=list(overrides))
         else:
             from xtalgen.pipelines.crystens_train import train_crystens
 
             kind = model.value.removeprefix("crystens-")
-            checkpoint = train_crystens(kind, data, config, output, resume=resume, overrides=list(overrides))
+            checkpoint = train_crystens(kind, data, config_file, output, resume=resume, overrides=list(overrides))
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
