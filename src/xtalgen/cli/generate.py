@@ -21,22 +21,61 @@ class GeneratorModel(str, Enum):
     pyxtal_random = "pyxtal-random"
 
 
+def _choose_model(model: GeneratorModel | None, pretrained: str | None) -> GeneratorModel:
+    """--model as given; without it, the kind of --pretrained, else pgcgm."""
+    if model is not None or pretrained is None:
+        return model or GeneratorModel.pgcgm
+    from xtalgen.pretrained import pretrained_info
+
+    try:
+        return GeneratorModel(pretrained_info(pretrained).kind)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _pretrained_checkpoint(model: GeneratorModel, pretrained: str | None) -> tuple[Path | None, str]:
+    """(checkpoint folder, problem): the named or default shipped model of MODEL's kind, sha256-checked."""
+    from xtalgen.pretrained import pretrained_checkpoint, resolve_pretrained
+
+    try:
+        info = resolve_pretrained(model.value, pretrained)
+        folder = pretrained_checkpoint(info.name)
+    except ValueError as exc:
+        if pretrained is None:  # no default of this kind ships
+            return None, (f"--model {model.value} needs --checkpoint (a run folder or checkpoint from "
+                          f"`xtalgen train`): {exc}")  # fmt: skip
+        return None, str(exc)
+    except FileNotFoundError as exc:
+        return None, str(exc)
+    console.print(f"using pretrained model [bold]{info.name}[/] (version {info.version}, {info.kind})")
+    return folder, ""
+
+
 def _check_options(
     model: GeneratorModel,
     checkpoint: Path | None,
     train_data: Path | None,
     elements: list[str],
     formula: str | None,
-) -> None:
-    """Reject option combinations that make no sense for MODEL, before any work starts."""
+    pretrained: str | None = None,
+) -> Path | None:
+    """Reject option combinations that make no sense for MODEL, before any work starts; return the checkpoint.
+
+    A learned MODEL without --checkpoint uses the shipped model --pretrained NAME, or the default one.
+    """
     problems = []
     if model is GeneratorModel.pyxtal_random:
         if train_data is None:
             problems.append("--model pyxtal-random needs --train (compositions and space groups are drawn from it)")
-        if checkpoint is not None:
+        if checkpoint is not None or pretrained is not None:
             problems.append("--model pyxtal-random has no checkpoint")
+    elif checkpoint is not None and pretrained is not None:
+        problems.append("give either --checkpoint or --pretrained, not both")
     elif checkpoint is None:
-        problems.append(f"--model {model.value} needs --checkpoint (a run folder or checkpoint from `xtalgen train`)")
+        checkpoint, problem = _pretrained_checkpoint(model, pretrained)
+        if problem:
+            problems.append(problem)
     elif not checkpoint.exists():
         problems.append(f"checkpoint {checkpoint} does not exist")
     if elements and model is not GeneratorModel.pgcgm:
@@ -49,14 +88,22 @@ def _check_options(
         for p in problems:
             console.print(f"[red]error:[/] {p}")
         raise typer.Exit(2)
+    return checkpoint
 
 
 @app.command("generate")
 def generate(
-    model: GeneratorModel = typer.Option(GeneratorModel.pgcgm, "--model", help="Generator to sample from."),
+    model: GeneratorModel | None = typer.Option(
+        None, "--model", help="Generator to sample from [default: pgcgm, or the kind of --pretrained]."
+    ),
     n: int = typer.Option(100, "-n", min=1, help="Number of candidates to generate."),
     output: Path = typer.Option(Path("generated"), "-o", "--output", help="Output folder (cifs/, summary.csv)."),
-    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="Trained model (run folder or checkpoint)."),
+    checkpoint: Path | None = typer.Option(
+        None, "--checkpoint", help="Trained model (run folder or checkpoint); default: the shipped pretrained model."
+    ),
+    pretrained: str | None = typer.Option(
+        None, "--pretrained", help="Shipped pretrained model to use, by name (see `xtalgen models`)."
+    ),
     spacegroup: list[int] = typer.Option([], "--spacegroup", help="Space group number(s) to condition on."),
     elements: list[str] = typer.Option([], "--elements", help="PGCGM element sets, e.g. --elements Ba,Ti,O."),
     formula: str | None = typer.Option(None, "--formula", help="Composition for crystens-diffusion, e.g. SrTiO3."),
@@ -68,7 +115,8 @@ def generate(
     symprec: float = typer.Option(0.1, help="spglib tolerance (Å) for the space group written in each CIF."),
 ) -> None:
     """Generate N candidates with MODEL; write accepted ones as CIFs and every candidate in summary.csv."""
-    _check_options(model, checkpoint, train_data, elements, formula)
+    model = _choose_model(model, pretrained)
+    checkpoint = _check_options(model, checkpoint, train_data, elements, formula, pretrained)
     if any(not 1 <= sg <= 230 for sg in spacegroup):
         console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}")
         raise typer.Exit(2)

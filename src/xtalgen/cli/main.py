@@ -34,3 +34,4 @@ from xtalgen.cli import train as _train  # noqa: E402,F401
 from xtalgen.cli import generate as _generate  # noqa: E402,F401
 from xtalgen.cli import crystens as _crystens  # noqa: E402,F401
 from xtalgen.cli import evaluate as _evaluate  # noqa: E402,F401
+from xtalgen.cli import models as _models  # noqa: E402,F401

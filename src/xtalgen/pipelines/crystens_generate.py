@@ -45,7 +45,10 @@ def load_crystens_model(
         module: torch.nn.Module = gen
     else:
         model = CrysTensDiffusion(size, cfg.model, cfg.conditioning)
-        if use_ema and "ema" in ckpt.state.get("modules", []):
+        modules = ckpt.state.get("modules", [])
+        if not use_ema and "model" not in modules:
+            raise ValueError(f"{ckpt.path} holds only the EMA weights (a packaged model): load it with use_ema=True")
+        if use_ema and "ema" in modules:
             state = ckpt.module_state("ema")
             model.load_state_dict({k[len("shadow.") :]: v for k, v in state.items() if k.startswith("shadow.")})
         else:
@@ -150,7 +153,8 @@ def generate_crystens(
     if n < 1:
         raise ValueError(f"n: must be >= 1, got {n}")
     if checkpoint is None:
-        raise ValueError("no CrysTens checkpoint given (--checkpoint): no pretrained CrysTens model ships yet")
+        raise ValueError("no CrysTens checkpoint given: a training run folder, or a shipped model's folder from "
+                         "xtalgen.pretrained.pretrained_checkpoint(name)")
     kind, module, cfg, ct = load_crystens_model(checkpoint, use_ema=use_ema)
     composition = None
     if formula is not None:

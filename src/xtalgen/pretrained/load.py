@@ -1,0 +1,70 @@
+"""Load a shipped pretrained model: the sampling network the generation pipelines use, ready to generate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xtalgen.pretrained.registry import PretrainedInfo, pretrained_checkpoint, pretrained_info
+
+
+@dataclass
+class PretrainedModel:
+    """A loaded pretrained model.
+
+    ``module``: the network the pipelines sample from (PGCGM / GAN generator, or the EMA diffusion model;
+    eval mode, CPU); ``config``: its training config; ``crystens``: the CrysTens encoding config
+    (CrysTens kinds only); ``checkpoint``: the verified checkpoint folder.
+    """
+
+    info: PretrainedInfo
+    checkpoint: Path
+    module: torch.nn.Module
+    config: Any
+    crystens: Any = None
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @classmethod
+    def from_pretrained(cls, name: str, root: str | Path | None = None) -> PretrainedModel:
+        """Same as :func:`load_pretrained`."""
+        return load_pretrained(name, root)
+
+    def generate(self, n: int, out_dir: str | Path, **kwargs: Any) -> Path:
+        """Generate ``n`` candidates into ``out_dir`` (CIFs + ``summary.csv``); return the summary path.
+
+        ``kwargs`` go to :func:`~xtalgen.pipelines.pgcgm_generate.generate_pgcgm` or
+        :func:`~xtalgen.pipelines.crystens_generate.generate_crystens` (seed, conditions, workers, ...).
+        """
+        if self.kind == "pgcgm":
+            from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
+
+            return generate_pgcgm(n, out_dir, checkpoint=self.checkpoint, **kwargs)
+        from xtalgen.pipelines.crystens_generate import generate_crystens
+
+        return generate_crystens(n, out_dir, checkpoint=self.checkpoint, **kwargs)
+
+
+def load_pretrained(name: str, root: str | Path | None = None) -> PretrainedModel:
+    """Load pretrained model ``name`` (files checked against their sha256 first).
+
+    Raises ValueError for an unknown name (listing the available ones) or a damaged file.
+    """
+    info = pretrained_info(name, root)
+    folder = pretrained_checkpoint(name, root)
+    if info.kind == "pgcgm":
+        from xtalgen.pipelines.pgcgm_generate import load_pgcgm_generator
+
+        module, cfg, _ = load_pgcgm_generator(folder)
+        return PretrainedModel(info, folder, module, cfg)
+    from xtalgen.pipelines.crystens_generate import load_crystens_model
+
+    kind, module, cfg, ct = load_crystens_model(folder)
+    if f"crystens-{kind}" != info.kind:
+        raise ValueError(f"pretrained model {name!r}: registry says {info.kind}, checkpoint holds crystens-{kind}")
+    return PretrainedModel(info, folder, module, cfg, ct)
