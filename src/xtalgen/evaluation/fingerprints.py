@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
+from xtalgen.evaluation.order_params import FAST_TYPES, NeighbourGeometry, order_parameter
+
 #: spglib tolerance (Å) used only to find symmetry-equivalent sites for the fingerprint mean.
 EQUIVALENCE_SYMPREC = 0.01
 
@@ -47,13 +49,61 @@ def _site_classes(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
         return np.arange(len(structure)), np.ones(len(structure), dtype=int)
 
 
-def structure_fingerprint(structure: Structure) -> np.ndarray:
-    """Mean CrystalNN "ops" site fingerprint over all sites (61 values)."""
+def site_fingerprint(structure: Structure, idx: int, featurizer: Any = None) -> list[float]:
+    """matminer's ``CrystalNNFingerprint.featurize(structure, idx)``, with the geometric order
+    parameters evaluated by :mod:`xtalgen.evaluation.order_params` (same values to ~1e-15; falls back
+    to matminer's own method for featurizers with chemical info and for degenerate neighbour sets)."""
+    featurizer = featurizer if featurizer is not None else _site_featurizer()
+    if featurizer.chem_info is not None:
+        return list(featurizer.featurize(structure, idx))
+    nndata = featurizer.cnn.get_nn_data(structure, idx)
+    centre = structure[idx]
+    out: list[float] = []
+    for cn in range(1, sorted(featurizer.op_types)[-1] + 1):
+        wt = nndata.cn_weights.get(cn, 0)
+        geometry: NeighbourGeometry | None = None
+        degenerate = False
+        for op in featurizer.ops.get(cn, []):
+            if op == "wt" or wt == 0:
+                out.append(wt)
+                continue
+            neighbours = [d["site"] for d in nndata.cn_nninfo[cn]]
+            fast = len(op._types) == 1 and op._types[0] in FAST_TYPES and op._params[0] is not None
+            if fast and geometry is None and not degenerate:
+                geometry = _geometry(centre.coords, [s.coords for s in neighbours])
+                degenerate = geometry is None
+            if fast and geometry is not None:
+                value = order_parameter(op._types[0], op._params[0], geometry)
+            else:
+                indices = list(range(1, len(neighbours) + 1))
+                value = op.get_order_parameters([centre, *neighbours], 0, indices_neighs=indices)[0]
+            out.append(wt * (value or 0))
+    return out
+
+
+def _geometry(centre: np.ndarray, neighbours: list[np.ndarray]) -> NeighbourGeometry | None:
+    """The neighbour geometry, or None for degenerate input (a neighbour on the centre, NaN)."""
+    try:
+        with np.errstate(all="raise"):
+            geometry = NeighbourGeometry(centre, neighbours)
+    except (FloatingPointError, ValueError, ZeroDivisionError):
+        return None
+    return geometry if np.isfinite(geometry.phi).all() else None
+
+
+def structure_fingerprint(structure: Structure, reference: bool = False) -> np.ndarray:
+    """Mean CrystalNN "ops" site fingerprint over all sites (61 values).
+
+    ``reference=True`` calls matminer's ``featurize`` for every site class (slow; the default gives the
+    same numbers, see :func:`site_fingerprint`)."""
     featurizer = _site_featurizer()
     reps, counts = _site_classes(structure)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        feats = np.array([featurizer.featurize(structure, int(i)) for i in reps], dtype=float)
+        if reference:
+            feats = np.array([featurizer.featurize(structure, int(i)) for i in reps], dtype=float)
+        else:
+            feats = np.array([site_fingerprint(structure, int(i), featurizer) for i in reps], dtype=float)
     return (feats * counts[:, None]).sum(axis=0) / counts.sum()
 
 
