@@ -117,6 +117,62 @@ def test_symmetry_images_catch_atoms_just_off_a_special_position() -> None:
     assert distance_losses(off, **no_images)[1].item() == 0.0
 
 
+def _intra_penalty(d: float, rsum: float = 2.0, offset: float = -0.6, length: float = 0.5) -> float:
+    """Expected same-site penalty at distance d (soft coincidence weight included)."""
+    return math.tanh(max(0.0, rsum + offset - d)) * (1 - math.exp(-((d / length) ** 2)))
+
+
+def _pm3m(dtype=torch.float64) -> dict:
+    ops, mask = padded_ops(221)
+    return dict(ops=torch.tensor(ops[None], dtype=dtype), ops_mask=torch.tensor(mask[None]))
+
+
+def test_coincident_copies_of_a_small_orbit_are_masked_out_of_the_mean() -> None:
+    # Two O sites in a 4 Å cube, 3 sets. Site A sits on Pm-3m 1a (orbit of 1 < 3 sets): the same atom in
+    # every set. Site B: the same atom in sets 0 and 1, a copy 0.16 Å away in set 2.
+    a = [0.0, 0.0, 0.0]
+    b, b_off = [0.5, 0.5, 0.5], [0.54, 0.5, 0.5]
+    coords = torch.tensor([[[a, b], [a, b], [a, b_off]]], dtype=torch.float64, requires_grad=True)
+    kw = dict(lattice=torch.tensor([[4.0, 4.0, 4.0, 90.0, 90.0, 90.0]], dtype=torch.float64),
+              radii=torch.ones(1, 2, dtype=torch.float64), element_z=torch.tensor([[8, 8]]),
+              site_mask=torch.ones(1, 2, dtype=torch.bool))  # fmt: skip
+    _, l_intra = distance_losses(coords, **kw)
+    # 36 (set, site) pairs - 6 atoms against themselves - 6 coincident A copies - 2 coincident B copies
+    # = 22 pairs; only the 4 (B, B_off) pairs are penalised. Without the mask the mean divides by 30.
+    assert l_intra.item() == pytest.approx(4 * _intra_penalty(0.16) / 22, rel=1e-6)
+    l_intra.backward()
+    assert torch.all(coords.grad[0, :, 0] == 0)  # the 1a atom is never pushed against its own copies
+
+
+def test_special_position_images_are_masked_in_the_symmetry_image_loss() -> None:
+    # Site A on 1a (all 48 images are A itself); site B 0.03 (0.12 Å) off 1b: its 8 images fixed by the
+    # 4/mmm stabiliser of the x axis coincide with B, the others lie 0.17 Å and 0.24 Å away.
+    coords = torch.tensor([[[[0.0, 0.0, 0.0], [0.53, 0.5, 0.5]]]], dtype=torch.float64)
+    kw = dict(lattice=torch.tensor([[4.0, 4.0, 4.0, 90.0, 90.0, 90.0]], dtype=torch.float64),
+              radii=torch.ones(1, 2, dtype=torch.float64), element_z=torch.tensor([[8, 8]]),
+              site_mask=torch.ones(1, 2, dtype=torch.bool), **_pm3m())  # fmt: skip
+    _, l_intra = distance_losses(coords, **kw)
+    worst = max(_intra_penalty(0.12 * math.sqrt(2)), _intra_penalty(0.24))
+    # pairs (B,B), (A,B), (B,A) count; (A,A) has no image other than A itself and is not a pair (/4 without it)
+    assert l_intra.item() == pytest.approx(worst / 3, rel=1e-6)
+
+
+@pytest.mark.parametrize(("sg", "site"), [(221, [0.0, 0.0, 0.0]), (221, [0.5, 0.0, 0.0]),
+                                          (194, [1 / 3, 2 / 3, 0.25]), (227, [0.125, 0.125, 0.125])])
+def test_a_site_exactly_on_a_special_position_costs_exactly_nothing_in_float32(sg: int, site: list) -> None:
+    # float32 like training: images of a special position differ from the site by rounding only (~1e-7)
+    ops, mask = padded_ops(sg)
+    lat = [5.0, 5.0, 5.0, 90.0, 90.0, 90.0] if sg != 194 else [3.0, 3.0, 5.0, 90.0, 90.0, 120.0]
+    coords = torch.tensor([[[site]]], dtype=torch.float32, requires_grad=True)
+    _, l_intra = distance_losses(
+        coords, torch.tensor([lat]), torch.tensor([[0.6]]), torch.tensor([[8]]), torch.tensor([[True]]),
+        ops=torch.tensor(ops[None]), ops_mask=torch.tensor(mask[None]),
+    )  # fmt: skip
+    l_intra.backward()
+    assert l_intra.item() == 0.0  # 3c/2c/8a: the other orbit members are ≥ 1.9 Å > 1.2 - 0.6 Å away
+    assert torch.all(coords.grad == 0)
+
+
 def test_box_loss_zero_for_identical_and_proportional_batches_and_positive_otherwise() -> None:
     real = torch.tensor([[4.0, 4.0, 4.0, 90, 90, 90], [3.0, 3.0, 5.0, 90, 90, 120], [5.0, 6.0, 7.0, 90, 100, 90]])
     vol, abc = box_losses(real, real.clone())

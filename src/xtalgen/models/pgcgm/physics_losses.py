@@ -15,10 +15,17 @@ Choices made here (the seed leaves them open or is inconsistent):
   distances; the default offsets (``OFFSET_INTER``, ``OFFSET_INTRA``) were chosen so that almost all
   nearest-neighbour pairs of real MP ternaries are not penalised (see ``docs/models/pgcgm.md``).
 * **The same atom picked twice.** Self-augmentation often picks the same atom in two sets (always, for
-  a site of multiplicity 1), so a same-site pair at distance 0 is *correct*. The literal L_intra would
-  give it the maximum penalty. For pairs of the same base site we multiply the penalty by
-  ``1 - exp(-(d / coincidence_length)^2)``: exact coincidence costs nothing, near-coincidence is pushed
-  to coincide exactly (which post-processing merges), larger overlaps are pushed apart.
+  a site of multiplicity 1 or 2, whose orbit has fewer than 3 members), so a same-site pair at distance
+  0 is *correct*. The literal L_intra would give it the maximum penalty. Two rules:
+
+  - *Mask*: a pair of copies of the same base site that coincide (closer than ``COINCIDENT`` Å,
+    periodic) is one atom, not a pair: it is removed from the penalty **and** from the count the mean
+    divides by (like an atom against itself in its own set). With symmetry images this covers the
+    identity image and every image that coincides with the site (a site on a special position,
+    e.g. Pm-3m 1a, where all 48 images are the site itself).
+  - *Soft weight*: for the remaining same-site pairs the penalty is multiplied by
+    ``1 - exp(-(d / coincidence_length)^2)``: near-coincidence is pulled to coincide exactly (which
+    post-processing merges), larger overlaps are pushed apart.
 * **Symmetry images** (optional, ``symmetry_images=True``): instead of comparing only the generated
   representatives, each base site is compared with every symmetry image of every base site of its
   own set (nearest image per pair), which catches atoms sitting just off a special position (the
@@ -41,6 +48,10 @@ from xtalgen.models.pgcgm.lattice import cell_volume
 #: Default offsets (Å) added to radius sums; see the module docstring.
 OFFSET_INTER = -0.6
 OFFSET_INTRA = -0.6
+#: Copies of one base site closer than this (Å) are the same atom (masked out of L_intra). Far above
+#: the float32 rounding of images and the 1e-5 Å floor of :func:`periodic_distance`, far below any
+#: interatomic distance.
+COINCIDENT = 1e-3
 
 
 @dataclass
@@ -102,7 +113,7 @@ def distance_losses(
     Returns:
         Two scalars, each the mean over valid pairs (0 when there are none).
     """
-    m, s, k, _ = coords.shape
+    s, k = coords.shape[1:3]
     same_site = torch.eye(k, dtype=torch.bool, device=coords.device)  # (K, K)
     same_z = element_z[:, :, None] == element_z[:, None, :]  # (M, K, K)
     rsum = radii[:, :, None] + radii[:, None, :]  # (M, K, K)
@@ -113,13 +124,13 @@ def distance_losses(
         rs, zz, ok = (t[:, None, :, None, :] for t in (rsum, same_z, pair_ok))
         ss = same_site[None, None, :, None, :]
         same_set = torch.eye(s, dtype=torch.bool, device=coords.device)[None, :, None, :, None]
-        ok = ok & ~(ss & same_set)  # an atom against itself is not a pair
+        # an atom against itself (same set) or against a coincident copy (another set) is not a pair
+        coincident = ss & ((dist < COINCIDENT) | same_set)
+        ok = ok & ~coincident
         pen_inter = overlap_penalty(dist, rs, offset_inter)
         pen_intra = overlap_penalty(dist, rs, offset_intra)
         pen_intra = torch.where(ss, pen_intra * _coincidence_weight(dist, coincidence_length), pen_intra)
-        ok = ok.expand_as(dist)
         zz = zz.expand_as(dist)
-        ss = ss.expand_as(dist)
     else:
         if ops_mask is None:
             raise ValueError("ops_mask is required with ops")
@@ -131,14 +142,15 @@ def distance_losses(
         pen_inter = overlap_penalty(dist, rs, offset_inter)
         pen_intra = overlap_penalty(dist, rs, offset_intra)
         pen_intra = torch.where(ss, pen_intra * _coincidence_weight(dist, coincidence_length), pen_intra)
-        op_ok = ops_mask[:, None, None, None, :]
-        # worst (largest-penalty) image per pair
-        pen_inter = torch.where(op_ok, pen_inter, torch.zeros_like(pen_inter)).amax(-1)
-        pen_intra = torch.where(op_ok, pen_intra, torch.zeros_like(pen_intra)).amax(-1)
+        # images that coincide with the site itself (identity, special positions) are the same atom
+        op_ok = ops_mask[:, None, None, None, :] & ~(ss & (dist < COINCIDENT))
+        zero = torch.zeros_like(pen_inter)
+        # worst (largest-penalty) image per pair; a pair with no valid image is not a pair
+        pen_inter = torch.where(op_ok, pen_inter, zero).amax(-1)
+        pen_intra = torch.where(op_ok, pen_intra, zero).amax(-1)
         shape = pen_inter.shape  # (M, S, K, K')
-        ok = pair_ok[:, None].expand(shape)
+        ok = pair_ok[:, None].expand(shape) & op_ok.any(-1)
         zz = same_z[:, None].expand(shape)
-        ss = same_site[None, None].expand(shape)
     inter_mask = ok & ~zz
     intra_mask = ok & zz
     l_inter = (pen_inter * inter_mask).sum() / inter_mask.sum().clamp(min=1)
