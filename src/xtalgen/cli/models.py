@@ -10,8 +10,6 @@ from rich.table import Table
 
 from xtalgen.cli.main import app
 
-console = Console()
-
 
 def _metric_text(metrics: dict[str, Any], limit: int = 4) -> str:
     parts = []
@@ -34,6 +32,7 @@ def models(
     from xtalgen.pretrained import list_pretrained, registry_dir, verify_files
     from xtalgen.pretrained.registry import read_registry
 
+    console = Console()  # per call, so the terminal width (COLUMNS) is read when the command runs
     try:
         infos = list_pretrained()
         defaults = set(read_registry()["defaults"].values())
@@ -48,7 +47,7 @@ def models(
         table.add_column(col, justify="right" if col in ("size MB", "steps") else "left")
     if verify:
         table.add_column("files")
-    failed = False
+    problems = []
     for info in infos:
         row = [
             info.name + (" *" if info.name in defaults else ""), info.kind, info.version, f"{info.size_mb:.2f}",
@@ -59,9 +58,11 @@ def models(
                 verify_files(info)
                 row.append("[green]ok[/]")
             except (ValueError, FileNotFoundError) as exc:
-                row.append(f"[red]{exc}[/]")
-                failed = True
+                row.append("[red]damaged[/]")
+                problems.append(str(exc))
         table.add_row(*row)
     console.print(table)
-    if failed:
+    for problem in problems:
+        console.print(f"[red]error:[/] {problem}", soft_wrap=True)
+    if problems:
         raise typer.Exit(1)
