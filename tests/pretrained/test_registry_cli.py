@@ -24,12 +24,19 @@ def registry(pgcgm_run: Path, diffusion_run: Path, tmp_path_factory: pytest.Temp
     return reg
 
 
-def test_shipped_registry_is_valid() -> None:
+def test_shipped_registry_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     """The package's own registry parses and every shipped model's files match their hashes."""
+    import xtalgen.pretrained
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert registry_dir() == Path(xtalgen.pretrained.__file__).resolve().parent
+    assert (registry_dir() / "registry.json").is_file()
+    defaults = json.loads((registry_dir() / "registry.json").read_text())["defaults"]
+    names = [info.name for info in list_pretrained()]
+    assert set(defaults.values()) <= set(names)
     for info in list_pretrained():
         assert info.size_bytes <= 10_000_000, info.name
         pretrained_checkpoint(info.name)
-    assert registry_dir() == Path(__file__).resolve().parents[2] / "src" / "xtalgen" / "pretrained"
 
 
 def test_lookup_errors(registry: Path) -> None:
