@@ -15,8 +15,16 @@ from pymatgen.io.cif import CifParser
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xtalgen.configs import bundled_config
-from xtalgen.pipelines.pgcgm_generate import choose_conditions, generate_pgcgm, order_species
+from xtalgen.pipelines.pgcgm_generate import (
+    choose_conditions,
+    generate_pgcgm,
+    load_pgcgm_generator,
+    order_species,
+    sample_base_sites,
+)
 from xtalgen.pipelines.pgcgm_train import CONDITIONS_FILE, train_pgcgm
+from xtalgen.postprocess.pipeline import postprocess_candidates
+from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw, expand_raw_arrays
 
 TINY = bundled_config("pgcgm_tiny")
 SUMMARY_COLUMNS = {
@@ -107,3 +115,45 @@ def test_element_sets_are_ordered_and_validated() -> None:
         order_species(["O", "O", "Ti"], 3)
     with pytest.raises(ValueError, match="1..230"):
         choose_conditions(1, None, [231], [["Na", "Cl"]], 3, np.random.default_rng(0))
+
+
+def test_array_expansion_gives_the_same_candidates_as_structure_expansion(run) -> None:
+    # generated base sites in groups with centring (F, I, C, R on hexagonal axes) and hexagonal axes
+    conds = [(221, ("Ba", "Ti", "O")), (194, ("Na", "Mg", "Cl")), (225, ("K", "Na", "Cl")),
+             (166, ("Sr", "Ti", "O")), (139, ("Ba", "Ti", "O")), (12, ("Na", "Mg", "Cl")),
+             (227, ("Mg", "Al", "O")), (62, ("Ca", "Ti", "O"))] * 2  # fmt: skip
+    generator, _, _ = load_pgcgm_generator(run)
+    coords, lattices = sample_base_sites(generator, conds, seed=5)
+    raws = [RawBaseSites(list(els), coords[i, 0].astype(np.float64), lattices[i].astype(np.float64), sg)
+            for i, (sg, els) in enumerate(conds)]  # fmt: skip
+    # plus two real crystals (accepted by both paths): SrTiO3 and spinel MgAl2O4 (origin choice 1)
+    raws += [RawBaseSites(["Sr", "Ti", "O"], np.array([[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]], float),
+                          np.array([3.905, 3.905, 3.905, 90, 90, 90.0]), 221),
+             RawBaseSites(["Mg", "Al", "O"], np.array([[0.25] * 3, [0.625] * 3, [0.3874] * 3]),
+                          np.array([8.08, 8.08, 8.08, 90, 90, 90.0]), 227)]  # fmt: skip
+    kw = dict(spacegroups=[c[0] for c in conds] + [221, 227], workers=1, progress=False)
+    slow = postprocess_candidates(raws, expand=expand_raw, **kw)
+    fast = postprocess_candidates(raws, expand=expand_raw_arrays, **kw)
+    assert [r.n_atoms_after for r in slow[-2:] if r.accepted] == [5, 56]
+    assert sum(r.n_atoms_before > 10 for r in slow) >= 4
+    for a, b in zip(slow, fast, strict=True):
+        assert (a.accepted, a.reason, a.spacegroup, a.formula) == (b.accepted, b.reason, b.spacegroup, b.formula)
+        assert (a.n_atoms_before, a.n_atoms_after, a.detail) == (b.n_atoms_before, b.n_atoms_after, b.detail)
+        assert np.array_equal(a.structure.lattice.matrix, b.structure.lattice.matrix)
+        assert [s.specie.symbol for s in a.structure] == [s.specie.symbol for s in b.structure]
+        assert np.array_equal(a.structure.frac_coords, b.structure.frac_coords)
+
+
+def test_snapping_records_its_moves_and_never_adds_atoms(run, tmp_path) -> None:
+    kw = dict(checkpoint=run, spacegroup=[221, 225, 194], elements=[["Ba", "Ti", "O"]], seed=2, workers=1,
+              progress=False, dedupe=False)  # fmt: skip
+    plain = pd.read_csv(generate_pgcgm(18, tmp_path / "plain", snap=False, **kw))
+    snapped = pd.read_csv(generate_pgcgm(18, tmp_path / "snapped", **kw))
+    assert "sites_snapped" not in plain.columns
+    assert (snapped["sites_snapped"] > 0).sum() >= 3, snapped["sites_snapped"].tolist()
+    # a snapped site's orbit is never larger than its cloud of images; the move stays below the
+    # threshold (one atomic radius: Ba 2.15 Å is the largest here)
+    assert (snapped["atoms_before_merge"] <= plain["atoms_before_merge"]).all()
+    assert (snapped["atoms_before_merge"] < plain["atoms_before_merge"]).any()
+    assert (snapped["snap_max_move"] < 2.15).all()
+    assert ((snapped["sites_snapped"] == 0) == (snapped["snap_max_move"] == 0)).all()

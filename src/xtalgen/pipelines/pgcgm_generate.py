@@ -9,14 +9,19 @@ distribution stored in the run folder (``conditions.csv``, written at training t
 * only space groups: element sets drawn from the training materials of those groups (or from all);
 * neither: (space group, elements) pairs drawn from the training materials.
 
-The generator outputs 3 sets of base sites; set ``set_index`` (default 0) is expanded with the space
-group's operations (exact numpy expansion), then merged, filtered and deduplicated.
+The generator outputs 3 sets of base sites; set ``set_index`` (default 0) is, in the post-processing
+worker processes: snapped onto the special positions its own images point to
+(:mod:`xtalgen.postprocess.snap`, threshold = the merge threshold; ``snap=False`` skips it), expanded
+with the space group's operations (exact numpy expansion, :func:`expand_raw_arrays`), then merged,
+filtered and deduplicated. ``summary.csv`` records per candidate how many sites were snapped and the
+largest move (Å).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,11 +33,38 @@ from xtalgen.pipelines.output import Candidate, write_generation
 from xtalgen.pipelines.pgcgm_task import OpsLookup, PGCGMConfig, build_networks
 from xtalgen.pipelines.pgcgm_train import CONDITIONS_FILE
 from xtalgen.pipelines.training import load_checkpoint, load_config
+from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
+from xtalgen.postprocess.snap import snap_base_sites
 from xtalgen.representations.basesites.batch import N_FEATURES
-from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw
+from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw_arrays
 from xtalgen.representations.basesites.lattice import crystal_systems
+from xtalgen.representations.basesites.symops import spacegroup_ops
 
 Condition = tuple[int, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class SnapExpand:
+    """Picklable ``expand`` callable: snap base sites (threshold ``factor × r``), then expand exactly.
+
+    Returns ``(row matrix (3, 3) Å, symbols (N,), frac (N, 3), {"sites_snapped", "snap_max_move"})``
+    (moves in Å) for :func:`xtalgen.postprocess.pipeline.postprocess_candidates`.
+    """
+
+    factor: float = DEFAULT_MERGE_FACTOR
+
+    def __call__(self, raw: RawBaseSites) -> tuple[np.ndarray, list[str], np.ndarray, dict[str, Any]]:
+        from pymatgen.core import Lattice
+
+        lat = np.asarray(raw.lattice, dtype=np.float64).reshape(-1)
+        if lat.shape != (6,) or not np.all(np.isfinite(lat)) or np.any(lat[:3] <= 0):
+            raise ValueError(f"lattice must be 6 finite numbers with positive lengths, got {lat.tolist()}")
+        matrix = np.asarray(Lattice.from_parameters(*lat).matrix)
+        coords, moves = snap_base_sites(raw.species, raw.coords, spacegroup_ops(raw.spacegroup), matrix,
+                                        factor=self.factor, site_mask=raw.site_mask)  # fmt: skip
+        matrix, symbols, frac = expand_raw_arrays(replace(raw, coords=coords))
+        info = {"sites_snapped": int((moves > 0).sum()), "snap_max_move": round(float(moves.max(initial=0.0)), 4)}
+        return matrix, symbols, frac, info
 
 
 def load_pgcgm_generator(checkpoint: str | Path) -> tuple[torch.nn.Module, PGCGMConfig, Path]:
@@ -178,12 +210,14 @@ def generate_pgcgm(
     merge: bool = True,
     charge_neutrality: bool = False,
     dedupe: bool = True,
+    snap: bool = True,
     progress: bool = True,
 ) -> Path:
     """Generate ``n`` PGCGM candidates, post-process them, write CIFs + ``summary.csv``; return its path.
 
     ``spacegroup``/``elements`` condition the samples (see module docstring); ``workers`` processes
-    post-process; ``symprec`` (Å) is used for the space-group filter and the CIFs.
+    post-process; ``symprec`` (Å) is used for the space-group filter and the CIFs; ``snap`` moves
+    sites onto the special positions their own images point to before expansion (module docstring).
     """
     from xtalgen.postprocess.pipeline import postprocess_candidates
 
@@ -207,7 +241,8 @@ def generate_pgcgm(
                                  lattices[i].astype(np.float64), int(sg), site_mask))  # fmt: skip
     conds: list[dict[str, Any]] = [{"spacegroup": sg, "elements": " ".join(els)} for sg, els in conditions]
     results = postprocess_candidates(
-        raws, spacegroups=[c[0] for c in conditions], conditions=conds, expand=expand_raw, merge=merge,
+        raws, spacegroups=[c[0] for c in conditions], conditions=conds, merge=merge,
+        expand=SnapExpand(DEFAULT_MERGE_FACTOR) if snap else expand_raw_arrays,
         symprec=symprec, charge_neutrality=charge_neutrality, dedupe=dedupe, workers=workers,
         progress=progress,
     )  # fmt: skip

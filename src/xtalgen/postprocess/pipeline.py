@@ -4,7 +4,8 @@ Each candidate is a pymatgen Structure (already expanded) or a raw object turned
 ``expand`` callable the caller passes (for PGCGM: ``xtalgen.representations.basesites.expand.
 expand_raw_arrays`` (fastest) or ``expand_raw`` on ``RawBaseSites``; this layer may not import
 representations). ``expand`` returns a Structure or a triple (row lattice matrix (3, 3) Å,
-element symbols (N,), fractional coords (N, 3)); it must be picklable (a module-level function)
+element symbols (N,), fractional coords (N, 3)), optionally followed by a dict of extra summary
+columns (e.g. how far a snapping step moved the sites); it must be picklable (a module-level function)
 because candidates are processed in a process pool.
 """
 
@@ -58,6 +59,8 @@ class PostprocessResult:
     reason: str = ""
     detail: str = ""
     duplicate_of: int | None = None
+    #: extra summary columns reported by the ``expand`` callable (e.g. snapping moves)
+    extra: dict[str, Any] = field(default_factory=dict)
     #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed)
     primitive: Structure | None = field(default=None, repr=False)
 
@@ -73,6 +76,7 @@ class PostprocessResult:
             duplicate_of=self.duplicate_of,
             detail=self.detail,
         )
+        row.update(self.extra)
         row.update({f"filter_{k}": v for k, v in self.filters.items()})
         return row
 
@@ -106,6 +110,8 @@ def process_one(
             if not cell.is_ordered:
                 raise ValueError("disordered structure")
             matrix, symbols, frac = cell.lattice.matrix, [s.specie.symbol for s in cell], cell.frac_coords
+        elif len(cell) == 4:
+            matrix, symbols, frac, res.extra = cell
         else:
             matrix, symbols, frac = cell
     except Exception as exc:  # a broken generated sample must not stop the batch

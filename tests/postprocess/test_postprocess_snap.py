@@ -1,0 +1,103 @@
+"""Snapping base sites onto special positions: exact special positions, bounded moves, real crystals unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from xtalgen.data.radii import atomic_radius
+from xtalgen.postprocess.snap import snap_base_sites, snap_to_special_position
+from xtalgen.representations.basesites.expand import expand_positions, expand_to_structure
+from xtalgen.representations.basesites.symops import spacegroup_ops
+
+
+def _cubic(a: float) -> np.ndarray:
+    return np.asarray(Lattice.cubic(a).matrix)
+
+
+def test_site_off_a_pm3m_corner_snaps_exactly_onto_it() -> None:
+    # 0.03 off 1b in a 4 Å cube: images 0.17-0.24 Å apart, well inside one O radius (0.6 Å)
+    x, move = snap_to_special_position([0.53, 0.5, 0.5], spacegroup_ops(221), _cubic(4.0), atomic_radius("O"))
+    assert np.allclose(x, [0.5, 0.5, 0.5], atol=1e-12)
+    assert move == pytest.approx(0.12, abs=1e-9)
+
+
+def test_site_near_a_mirror_plane_keeps_its_free_coordinates() -> None:
+    # Pm-3m (0.31, 0.17, 0.02): only the mirror z -> -z maps it close (0.16 Å); it lands on 24k (x, y, 0)
+    x, move = snap_to_special_position([0.31, 0.17, 0.02], spacegroup_ops(221), _cubic(4.0), 0.6)
+    assert np.allclose(x, [0.31, 0.17, 0.0], atol=1e-12)
+    assert move == pytest.approx(0.08, abs=1e-9)
+    pos, _ = expand_positions(x[None], spacegroup_ops(221), _cubic(4.0))
+    assert len(pos) == 24  # the orbit of Wyckoff 24k, not 48 images in pairs 0.16 Å apart
+
+
+def test_perturbed_fd3m_site_snaps_to_8a_and_hexagonal_site_to_2c() -> None:
+    ops = spacegroup_ops(227)
+    start = np.array([0.012, -0.005, 0.008]) % 1.0  # 0.12 Å off 8a (0, 0, 0) (origin choice 1), 8 Å cell
+    x, _ = snap_to_special_position(start, ops, _cubic(8.0), atomic_radius("Si"))
+    pos, _ = expand_positions(x[None], ops, _cubic(8.0))
+    assert len(pos) == 8  # (before: 192 images in a cloud)
+    assert len(expand_positions(start[None], ops, _cubic(8.0))[0]) == 192
+    hexagonal = np.asarray(Lattice.hexagonal(3.0, 5.0).matrix)
+    x, _ = snap_to_special_position([0.34, 0.66, 0.26], spacegroup_ops(194), hexagonal, atomic_radius("Mg"))
+    assert np.allclose(x, [1 / 3, 2 / 3, 0.25], atol=1e-12)
+
+
+def test_sites_far_from_special_positions_and_translation_clashes_are_left_alone() -> None:
+    general = np.array([0.13, 0.27, 0.41])
+    x, move = snap_to_special_position(general, spacegroup_ops(221), _cubic(6.0), 0.6)
+    assert move == 0.0 and np.array_equal(x, general)
+    # Fm-3m, Cs (r = 2.6 Å) in a 3 Å cell: the centring images are 2.1 Å away and no point is fixed by a
+    # translation, so there is no special position to snap to (the distance filter rejects it later)
+    start = np.array([0.11, 0.23, 0.37])
+    x, move = snap_to_special_position(start, spacegroup_ops(225), _cubic(3.0), atomic_radius("Cs"))
+    assert move == 0.0 and np.array_equal(x, start)
+
+
+def test_real_crystals_are_unchanged_and_keep_their_space_group() -> None:
+    cases = [  # (space group, lattice, species, base sites): SrTiO3 perovskite, spinel MgAl2O4 (origin
+        # choice 1, the standard setting here), wurtzite ZnO
+        (221, Lattice.cubic(3.905), ["Sr", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]),
+        (227, Lattice.cubic(8.08), ["Mg", "Al", "O"], [[0.25] * 3, [0.625] * 3, [0.3874] * 3]),
+        (186, Lattice.hexagonal(3.25, 5.21), ["Zn", "O"], [[1 / 3, 2 / 3, 0.0], [1 / 3, 2 / 3, 0.382]]),
+    ]
+    for sg, lattice, species, sites in cases:
+        coords, moves = snap_base_sites(species, np.array(sites, float), spacegroup_ops(sg), lattice.matrix)
+        assert np.all(moves < 1e-9), (sg, moves)
+        structure = expand_to_structure(species, coords, sg, lattice.parameters)
+        assert len(structure) == {221: 5, 227: 56, 186: 4}[sg]
+        assert SpacegroupAnalyzer(structure, symprec=0.01).get_space_group_number() == sg
+
+
+def test_snapped_candidate_has_exact_symmetry_and_moves_bounded_by_the_threshold() -> None:
+    rng = np.random.default_rng(3)
+    ops = spacegroup_ops(225)
+    lattice = Lattice.cubic(5.6)
+    for _ in range(20):
+        start = rng.uniform(0, 1, (3, 3))
+        coords, moves = snap_base_sites(["Na", "Cl", "K"], start, ops, lattice.matrix)
+        radii = np.array([atomic_radius(e) for e in ("Na", "Cl", "K")])
+        assert np.all(moves < radii)
+        for k in np.flatnonzero(moves > 0):  # a snapped site: every image is the site itself or ≥ r away
+            images = ops[:, :3, :3] @ coords[k] + ops[:, :3, 3] - coords[k]
+            images -= np.round(images)
+            dist = np.linalg.norm(images @ lattice.matrix, axis=1)
+            assert np.all((dist < 1e-3) | (dist >= radii[k]))
+    mask = np.array([True, False])
+    out, moves = snap_base_sites(["O", ""], [[0.53, 0.5, 0.5], [0.51, 0.5, 0.5]], spacegroup_ops(221),
+                                 _cubic(4.0), site_mask=mask)  # fmt: skip
+    assert np.allclose(out[0], 0.5) and np.allclose(out[1], [0.51, 0.5, 0.5]) and moves[1] == 0.0
+    with pytest.raises(ValueError, match="2 species for 1 base sites"):
+        snap_base_sites(["O", "Na"], [[0.1, 0.2, 0.3]], spacegroup_ops(221), _cubic(4.0))
+
+
+def test_snapping_a_structure_built_from_images_gives_one_atom_per_orbit() -> None:
+    # pymatgen's own symmetrisation of the snapped expansion finds Pm-3m with one atom per orbit
+    coords, _ = snap_base_sites(["Ba", "Ti", "O"], [[0.02, 0.99, 0.01], [0.51, 0.48, 0.5], [0.5, 0.52, 0.03]],
+                                spacegroup_ops(221), _cubic(4.0))  # fmt: skip
+    structure = expand_to_structure(["Ba", "Ti", "O"], coords, 221, [4.0, 4.0, 4.0, 90, 90, 90])
+    assert isinstance(structure, Structure)
+    assert structure.composition.reduced_formula == "BaTiO3" and len(structure) == 5
+    assert SpacegroupAnalyzer(structure, symprec=1e-3).get_space_group_number() == 221
