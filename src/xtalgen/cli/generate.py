@@ -94,7 +94,7 @@ def _check_options(
 @app.command("generate")
 def generate(
     model: GeneratorModel | None = typer.Option(
-        None, "--model", help="Generator to sample from [default: pgcgm, or the kind of --pretrained]."
+        None, "--model", help="Generator to sample from (default: pgcgm, or the kind of --pretrained)."
     ),
     n: int = typer.Option(100, "-n", min=1, help="Number of candidates to generate."),
     output: Path = typer.Option(Path("generated"), "-o", "--output", help="Output folder (cifs/, summary.csv)."),
