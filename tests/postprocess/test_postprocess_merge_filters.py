@@ -137,6 +137,15 @@ def test_distance_rule_values_and_rejections():
     out = check_min_distance(bad)
     assert out.passed is False and out.reason == REASON_TOO_CLOSE
     assert "Na0-Cl" in out.detail and "0.300 Å" in out.detail
+    # which kind of clash: Na-Cl (other elements) at 0.3 / 2.8; same element: Na-Na at 3.988 Å / (2 × 1.8)
+    assert out.values["min_ratio_other_elements"] == pytest.approx(0.3 / 2.8, abs=1e-4)
+    assert out.values["min_ratio_same_element"] == pytest.approx(3.988 / 3.6, abs=1e-4)
+    out = check_min_distance(rocksalt)
+    assert out.values["min_ratio_other_elements"] == pytest.approx(2.82 / 2.8, abs=1e-4)
+    # a lone Cs in a 1.2 Å cell clashes with its own periodic image: a same-element clash
+    lone = check_min_distance(Structure(Lattice.cubic(1.2), ["Cs"], [[0, 0, 0]])).values
+    assert lone["min_ratio_same_element"] == pytest.approx(1.2 / 5.2, abs=1e-4)
+    assert lone["min_ratio_other_elements"] == np.inf
     # An atom too close to its own periodic image (1.2 Å cell, r_Cs = 2.6 Å).
     tiny = Structure(Lattice.cubic(1.2), ["Cs"], [[0, 0, 0]])
     assert shortest_lattice_vector(tiny.lattice) == pytest.approx(1.2)

@@ -17,7 +17,7 @@ the SMACT-14 oxidation states (the CDVAE convention: single elements and all-met
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from pymatgen.core import Structure
@@ -35,12 +35,14 @@ REASON_CHARGE = "not charge neutral"
 
 @dataclass(frozen=True)
 class FilterOutcome:
-    """Result of one filter: ``passed`` (None if not run), the rejection reason and a detail."""
+    """Result of one filter: ``passed`` (None if not run), the rejection reason, a detail, and
+    ``values``: numbers the filter measured, reported as extra summary columns."""
 
     name: str
     passed: bool | None
     reason: str = ""
     detail: str = ""
+    values: dict[str, float] = field(default_factory=dict)
 
 
 def shortest_lattice_vector(lattice) -> float:
@@ -50,13 +52,15 @@ def shortest_lattice_vector(lattice) -> float:
     return float(np.linalg.norm(combos @ reduced, axis=1).min())
 
 
-def min_distance_ratio(structure: Structure) -> tuple[float, str]:
-    """Smallest d_ij / (r_i + r_j) over all pairs (incl. periodic self-images) and a description."""
+def _distance_ratios(structure: Structure) -> tuple[float, str, float, float]:
+    """Smallest d_ij / (r_i + r_j): overall with a description, among same-element pairs (incl. an atom
+    and its own periodic image), among pairs of different elements (inf when there are none)."""
     radii = np.array([atomic_radius(site.specie.symbol) for site in structure])
     symbols = [site.specie.symbol for site in structure]
     self_len = shortest_lattice_vector(structure.lattice)
     i_self = int(radii.argmax())
     best, where = self_len / (2 * radii[i_self]), f"{symbols[i_self]}{i_self} and its periodic image"
+    same_best, other_best = best, np.inf
     if len(structure) > 1:
         frac = np.asarray(structure.frac_coords)
         dist = np.asarray(structure.lattice.get_all_distances(frac, frac))
@@ -66,17 +70,32 @@ def min_distance_ratio(structure: Structure) -> tuple[float, str]:
         if ratio[i, j] < best:
             best = float(ratio[i, j])
             where = f"{symbols[i]}{i}-{symbols[j]}{j} at {dist[i, j]:.3f} Å"
-    return float(best), where
+        arr = np.asarray(symbols)
+        same = arr[:, None] == arr[None, :]
+        same_best = min(same_best, float(ratio[same].min()))
+        if (~same).any():
+            other_best = float(ratio[~same].min())
+    return float(best), where, float(same_best), other_best
+
+
+def min_distance_ratio(structure: Structure) -> tuple[float, str]:
+    """Smallest d_ij / (r_i + r_j) over all pairs (incl. periodic self-images) and a description."""
+    best, where, _, _ = _distance_ratios(structure)
+    return best, where
 
 
 def check_min_distance(structure: Structure, factor: float = DEFAULT_DISTANCE_FACTOR) -> FilterOutcome:
-    """Pass when every pair satisfies d_ij ≥ factor · (r_i + r_j) (see module docstring)."""
-    ratio, where = min_distance_ratio(structure)
+    """Pass when every pair satisfies d_ij ≥ factor · (r_i + r_j) (see module docstring).
+
+    ``values`` holds the smallest ratio among same-element pairs and among pairs of different elements
+    (which kind of clash rejected a candidate).
+    """
+    ratio, where, same, other = _distance_ratios(structure)
+    values = {"min_ratio_same_element": round(same, 4), "min_ratio_other_elements": round(other, 4)}
     if ratio >= factor:
-        return FilterOutcome("min_distance", True, detail=f"min d/(ri+rj) = {ratio:.3f}")
-    return FilterOutcome(
-        "min_distance", False, REASON_TOO_CLOSE, f"{where}: d/(ri+rj) = {ratio:.3f} < {factor}"
-    )
+        return FilterOutcome("min_distance", True, detail=f"min d/(ri+rj) = {ratio:.3f}", values=values)
+    detail = f"{where}: d/(ri+rj) = {ratio:.3f} < {factor}"
+    return FilterOutcome("min_distance", False, REASON_TOO_CLOSE, detail, values=values)
 
 
 def symmetry_dataset(structure: Structure, symprec: float = DEFAULT_SYMPREC):

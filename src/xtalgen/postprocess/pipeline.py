@@ -59,7 +59,7 @@ class PostprocessResult:
     reason: str = ""
     detail: str = ""
     duplicate_of: int | None = None
-    #: extra summary columns reported by the ``expand`` callable (e.g. snapping moves)
+    #: extra summary columns: from the ``expand`` callable (e.g. snapping moves) and the filters' values
     extra: dict[str, Any] = field(default_factory=dict)
     #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed)
     primitive: Structure | None = field(default=None, repr=False)
@@ -145,6 +145,7 @@ def process_one(
         outcomes.append(check_charge_neutral(structure))
     for out in outcomes:
         res.filters[out.name] = out.passed
+        res.extra.update(out.values)
     failed = [out for out in outcomes if not out.passed]
     if failed:
         res.reason, res.detail = failed[0].reason, failed[0].detail
