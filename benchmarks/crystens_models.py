@@ -134,7 +134,12 @@ def evaluate(gen_dir: Path, reference: pd.DataFrame) -> dict[str, float]:
             v = pd.to_numeric(summary[col], errors="coerce").to_numpy(float)
             v = v[np.isfinite(v)]
             out[col] = float(v.mean()) if len(v) else float("nan")
-    dists = distribution_distances(generated_frame(gen_dir), reference)
+    frame = generated_frame(gen_dir)
+    dists = distribution_distances(frame, reference)
+    if len(frame):  # the paper's Figs. 4-6: generated vs training distributions
+        from xtalgen.evaluation.plots import plot_distributions
+
+        plot_distributions(frame, reference, gen_dir.parent / "distributions.png", dists)
     out.update({k.removeprefix("ks."): v for k, v in dists.items() if k.startswith("ks.") and k[3:] in KS})
     return out
 
@@ -150,33 +155,86 @@ def _save_json(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, fh, indent=2)
 
 
-def run_model(kind: str, npy: Path, root: Path, args: argparse.Namespace) -> dict[str, Any]:
+def config_file(kind: str, args: argparse.Namespace) -> Path:
+    """The CPU config of ``kind``: from ``--config-dir`` if given, else the project's bundled one."""
+    if args.config_dir is not None:
+        return args.config_dir / f"crystens_{kind}_cpu.yaml"
+    try:
+        from xtalgen.configs import bundled_config
+
+        return bundled_config(f"crystens_{kind}_cpu")
+    except ImportError:
+        return REPO / "configs" / f"crystens_{kind}_cpu.yaml"
+
+
+def run_model(
+    kind: str, npy: Path, root: Path, args: argparse.Namespace, name: str | None = None, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Train (resumably), generate and time one model; returns timing/throughput facts."""
     from xtalgen.pipelines.crystens_generate import generate_crystens
     from xtalgen.pipelines.crystens_train import load_crystens_config, train_crystens
     from xtalgen.pipelines.training import find_checkpoint
 
-    run, facts_path = root / kind, root / kind / "bench.json"
+    label = name or kind
+    run, facts_path = root / label, root / label / "bench.json"
     facts = json.loads(facts_path.read_text()) if facts_path.is_file() else {}
-    cfg_file = REPO / "configs" / f"crystens_{kind}_cpu.yaml"
-    overrides = [*args.set, "progress=false", f"data.workers={args.workers}"]
+    cfg_file = config_file(kind, args)
+    per_kind = [kv.split(":", 1)[1] for kv in args.kind_set if kv.split(":", 1)[0] == label]
+    overrides = [*args.set, *per_kind, *extra, "progress=false", f"data.workers={args.workers}"]
     cfg = load_crystens_config(kind, cfg_file, overrides)
     done = find_checkpoint(run)
     if done is None or json.loads((done / "state.json").read_text())["step"] < cfg.max_steps:
-        console.print(f"training {kind} in {run} ({cfg.max_steps} steps, batch {cfg.batch_size})")
-        t0 = time.perf_counter()
+        console.print(f"training {label} in {run} ({cfg.max_steps} steps, batch {cfg.batch_size})")
+        t0, c0 = time.perf_counter(), time.process_time()
         train_crystens(kind, npy, cfg_file, run, resume=True, overrides=overrides)
         facts["train_seconds"] = facts.get("train_seconds", 0.0) + time.perf_counter() - t0
-        facts.update(max_steps=cfg.max_steps, batch_size=cfg.batch_size)
+        facts["train_cpu_seconds"] = facts.get("train_cpu_seconds", 0.0) + time.process_time() - c0
+        facts.update(max_steps=cfg.max_steps, batch_size=cfg.batch_size, overrides=overrides)
         _save_json(facts_path, facts)
     gen = run / "generated"
     if not (gen / "summary.csv").is_file():
-        console.print(f"generating {args.n} samples with {kind}")
+        console.print(f"generating {args.n} samples with {label}")
         t0 = time.perf_counter()
-        generate_crystens(args.n, gen, checkpoint=run, seed=args.seed, workers=args.workers, progress=False)
+        generate_crystens(args.n, gen, checkpoint=run, seed=args.seed, workers=args.workers, progress=False,
+                          sampling_steps=args.sampling_steps)  # fmt: skip
         facts["generate_seconds"] = time.perf_counter() - t0
         _save_json(facts_path, facts)
     return facts
+
+
+def conditional_share(gen_dir: Path, formula: str, spacegroup: int) -> dict[str, float]:
+    """Share of all samples in ``gen_dir`` that decoded to ``formula`` (reduced) in ``spacegroup`` (spglib 0.1)."""
+    from pymatgen.core import Composition
+
+    summary = pd.read_csv(gen_dir / "summary.csv")
+    ok = summary["accepted"].astype(bool)
+    target = Composition(formula).reduced_formula
+    reduced = summary["formula"].fillna("").map(lambda f: Composition(f).reduced_formula if f else "")
+    same_formula = ok & (reduced == target)
+    same_sg = ok & (pd.to_numeric(summary["spacegroup"], errors="coerce") == spacegroup)
+    n = float(len(summary))
+    return {"n": n, "formula": float(same_formula.sum()) / n, "spacegroup": float(same_sg.sum()) / n,
+            "both": float((same_formula & same_sg).sum()) / n}  # fmt: skip
+
+
+def run_conditional(npy: Path, root: Path, args: argparse.Namespace, unconditional: Path) -> dict[str, Any]:
+    """Train the conditional diffusion model (same budget as 'diffusion') and measure the requested shares."""
+    from xtalgen.pipelines.crystens_generate import generate_crystens
+
+    facts = run_model("diffusion", npy, root, args, name="diffusion_cond", extra=("conditioning.enabled=true",))
+    shares: dict[str, Any] = {}
+    for target in args.targets:
+        formula, sg = target.split("@")
+        gen = root / "diffusion_cond" / f"target_{formula}_{sg}"
+        if not (gen / "summary.csv").is_file():
+            generate_crystens(args.n_conditional, gen, checkpoint=root / "diffusion_cond", seed=args.seed,
+                              spacegroup=int(sg), formula=formula, guidance_scale=args.guidance,
+                              workers=args.workers, progress=False, sampling_steps=args.sampling_steps)  # fmt: skip
+        shares[target] = {
+            "conditional": conditional_share(gen, formula, int(sg)),
+            "unconditional": conditional_share(unconditional, formula, int(sg)),
+        }
+    return {**facts, "shares": shares}
 
 
 def run_references(npy: Path, root: Path, args: argparse.Namespace, items: list) -> None:
@@ -250,6 +308,25 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
                   "| model | " + " | ".join(KS) + " |", "|---" * (len(KS) + 1) + "|"]  # fmt: skip
         for name, r in rows.items():
             lines.append(f"| {name} | " + " | ".join(_fmt(r.get(k, float("nan"))) for k in KS) + " |")
+        cond = rows.get("diffusion_cond", {}).get("shares")
+        if cond:
+            lines += ["", "### Conditional diffusion: share of samples with the requested formula and space group", "",
+                      f"{args.n_conditional} samples per request from `diffusion_cond` (the diffusion config with "
+                      f"conditioning on, same budget), guidance scale {args.guidance}; 'unconditional' = the "
+                      f"{args.n} samples of the unconditional `diffusion` model. Shares are over all samples "
+                      "(undecodable samples count as misses); formula = reduced formula, space group by spglib "
+                      "(symprec 0.1) on the decoded structure.", "",
+                      "| request | model | formula | space group | both |", "|---|---|---|---|---|"]  # fmt: skip
+            for target, pair in cond.items():
+                for model in ("conditional", "unconditional"):
+                    r = pair[model]
+                    lines.append(f"| {target.replace('@', ' in ')} | {model} | {r['formula']:.1%} | "
+                                 f"{r['spacegroup']:.1%} | {r['both']:.1%} |")  # fmt: skip
+        lines += [
+            "",
+            "Plots (generated vs training cells, the paper's Figs. 4–6): "
+            + ", ".join(f"[{n}](crystens_models/{dataset}_{n.replace(' ', '_')}.png)" for n in rows),
+        ]
         lines += ["", "### Cost", "", "| model | steps × batch | train (min) | generate (s) |", "|---|---|---|---|"]
         for name, r in rows.items():
             steps = f"{r['max_steps']} × {r['batch_size']}" if "max_steps" in r else "–"
@@ -271,6 +348,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="samples generated per model")
     parser.add_argument("--max-train", type=int, default=0, help="cap on training structures (0 = all)")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides for every model, key=value")
+    parser.add_argument("--kind-set", nargs="*", default=[], help="per-model overrides, e.g. diffusion:max_steps=900")
+    parser.add_argument("--config-dir", type=Path, default=None, help="folder with crystens_<kind>_cpu.yaml")
+    parser.add_argument("--sampling-steps", type=int, default=None, help="diffusion sampling steps (config default)")
+    parser.add_argument("--conditional", action="store_true", help="also train/measure conditional diffusion (mp20)")
+    parser.add_argument("--targets", nargs="*", default=["SrTiO3@221", "NaCl@225", "GaAs@216"])
+    parser.add_argument("--n-conditional", type=int, default=200)
+    parser.add_argument("--guidance", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
@@ -298,9 +382,24 @@ def main() -> None:
         for kind in args.models:
             facts = run_model(kind, npy, root, args)
             rows[kind] = {**facts, **_cached_eval(root / kind, reference)}
+        if args.conditional and dataset == "mp20" and "diffusion" in args.models:
+            facts = run_conditional(npy, root, args, root / "diffusion" / "generated")
+            rows["diffusion_cond"] = {**facts, **_cached_eval(root / "diffusion_cond", reference)}
+        _copy_plots(root, dataset, rows, args.report)
         results[dataset] = rows
         report(results, args, args.report)
         console.print(f"[green]{dataset} done[/]; report: {args.report}")
+
+
+def _copy_plots(root: Path, dataset: str, rows: dict[str, Any], report: Path) -> None:
+    import shutil
+
+    target = report.parent / "crystens_models"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in rows:
+        png = root / name.replace(" ", "_") / "distributions.png"
+        if png.is_file():
+            shutil.copyfile(png, target / f"{dataset}_{name.replace(' ', '_')}.png")
 
 
 def _cached_eval(run: Path, reference: pd.DataFrame) -> dict[str, float]:
