@@ -3,6 +3,12 @@
 Matching uses pymatgen's StructureMatcher (ltol 0.2, stol 0.3, angle_tol 5°), and a sample is only
 compared with training structures of the same reduced formula (others cannot match), so 10,000
 samples against 80,000 training structures cost only as many fits as there are shared formulas.
+
+Work is done in two cached steps: (1) every training structure some sample needs is reduced
+(primitive + Niggli, as StructureMatcher would) once, in parallel, and stored on disk per training
+set (``ref-<fingerprint>/reduced.jsonl``), so later evaluations against the same set skip it; (2) each
+sample is reduced and fitted against its candidates' reduced forms, costliest samples first so the
+workers finish together.
 """
 
 from __future__ import annotations
@@ -13,29 +19,33 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.evaluation.matching import first_match, reduced
+from xtalgen.evaluation.matching import first_match, reduce_job, reduced, unpack
 from xtalgen.evaluation.sources import to_structure
 
 if TYPE_CHECKING:
     from xtalgen.evaluation.base import EvalContext
 
 
-_REDUCED: dict[str, Structure] = {}
+_UNPACKED: dict[str, Structure] = {}
 
 
-def _reduced_candidate(key: str, payload: Any) -> Structure:
-    """Training structures recur for every sample of their formula: reduce each once per worker."""
-    if key not in _REDUCED:
-        if len(_REDUCED) > 50_000:
-            _REDUCED.clear()
-        _REDUCED[key] = reduced(to_structure(payload))
-    return _REDUCED[key]
+def _candidate(key: str, packed: dict[str, Any]) -> Structure:
+    """Training structures recur for every sample of their formula: rebuild each once per worker."""
+    if key not in _UNPACKED:
+        if len(_UNPACKED) > 50_000:
+            _UNPACKED.clear()
+        _UNPACKED[key] = unpack(packed)
+    return _UNPACKED[key]
 
 
-def _novelty_job(payload: tuple[Any, list[tuple[str, Any]]]) -> int:
-    """Index of the first training candidate matching the sample, or -1."""
+def _novelty_job(payload: tuple[Any, list[tuple[str, dict[str, Any]]]]) -> int:
+    """Index of the first (packed, reduced) training candidate matching the sample, or -1.
+
+    Candidates whose reduction failed (``{"error": ...}``, e.g. unparseable CIF) are skipped."""
     sample, candidates = payload
-    return first_match(reduced(to_structure(sample)), [_reduced_candidate(k, c) for k, c in candidates])
+    usable = [(n, _candidate(k, c)) for n, (k, c) in enumerate(candidates) if "error" not in c]
+    hit = first_match(reduced(to_structure(sample)), [s for _, s in usable])
+    return usable[hit][0] if hit >= 0 else -1
 
 
 class Novelty:
@@ -66,14 +76,28 @@ class Novelty:
             key = f"{keys[i]}|{train.fingerprint}"
             todo[key] = int(i)
             items.append((key, (int(i), cands)))
+        cache = ctx.cache("generated", "novel")
+        pending = [(k, spec) for k, spec in items if k not in cache]
+        # step 1: reduced training candidates (cached per training set, shared by all evaluations)
+        needed = sorted({j for _, (_, cands) in pending for j in cands})
+        reduced_train = ctx.map(
+            reduce_job,
+            [(f"{j}|{train.ids[j]}", j) for j in needed],
+            ctx.cache(f"ref-{train.fingerprint}", "reduced"),
+            "train reduction",
+            load=train.payload,
+        )
+        # step 2: fits, most candidates first (longest jobs first balances the workers)
+        pending.sort(key=lambda item: -len(item[1][1]))
 
         def load(spec: tuple[int, list[int]]) -> tuple[Any, list[tuple[str, Any]]]:
             i, cands = spec
-            return ctx.generated.structures[i], [(f"{train.fingerprint}:{j}", train.payload(j)) for j in cands]
+            packed = [(f"{train.fingerprint}:{j}", reduced_train[f"{j}|{train.ids[j]}"]) for j in cands]
+            return ctx.generated.structures[i], packed
 
-        done = ctx.map(_novelty_job, items, ctx.cache("generated", "novel"), "novelty", load=load)
+        ctx.map(_novelty_job, pending, cache, "novelty", load=load)
         for key, i in todo.items():
-            hit = done[key]
+            hit = cache[key]
             if isinstance(hit, dict):  # matching failed for this sample: treat as not matched
                 hit = -1
             out[i] = 1.0 if hit < 0 else 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -68,14 +69,22 @@ def _resolve(batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return [(k, p.load(p.payload) if isinstance(p, _Deferred) else p) for k, p in batch]
 
 
-def _run_batch(func: Callable[[Any], Any], batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+#: CPU seconds spent by worker processes inside per-item jobs, by ``map_cached`` description (jobs
+#: run in the calling process are not counted here: its own process time has them). The runner adds
+#: them to its own CPU time to report per-metric CPU seconds.
+JOB_CPU_SECONDS: dict[str, float] = {}
+
+
+def _run_batch(func: Callable[[Any], Any], batch: list[tuple[str, Any]]) -> tuple[list[tuple[str, Any]], float]:
+    """Results of ``func`` on a batch and the CPU seconds this process spent on it."""
+    start = time.process_time()
     out = []
     for key, payload in batch:
         try:
             out.append((key, func(payload)))
         except Exception as exc:  # one bad sample must not stop the run; it is recorded with the reason
             out.append((key, {"error": f"{type(exc).__name__}: {exc}"[:300]}))
-    return out
+    return out, time.process_time() - start
 
 
 def map_cached(
@@ -111,14 +120,15 @@ def map_cached(
     with progress_bar(description, len(todo), enabled=progress) as advance:
         if workers <= 1 or len(batches) <= 1:
             for batch in batches:
-                for key, value in _run_batch(func, _resolve(batch)):
+                results, _ = _run_batch(func, _resolve(batch))  # CPU already counted in this process
+                for key, value in results:
                     cache.put(key, value)
                 advance(len(batch))
         else:
             own = pool is None
             executor = make_pool(workers, start_method) if own else pool
             try:
-                pending: set[Future[list[tuple[str, Any]]]] = set()
+                pending: set[Future[tuple[list[tuple[str, Any]], float]]] = set()
                 queue = iter(batches)
                 for batch in queue:
                     pending.add(executor.submit(_run_batch, func, _resolve(batch)))
@@ -127,7 +137,8 @@ def map_cached(
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        results = fut.result()
+                        results, cpu = fut.result()
+                        JOB_CPU_SECONDS[description] = JOB_CPU_SECONDS.get(description, 0.0) + cpu
                         for key, value in results:
                             cache.put(key, value)
                         advance(len(results))

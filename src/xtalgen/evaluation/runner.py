@@ -17,6 +17,7 @@ from xtalgen.evaluation.consistency import Consistency, consistency_columns
 from xtalgen.evaluation.coverage import Coverage
 from xtalgen.evaluation.distributions import Distributions
 from xtalgen.evaluation.novelty import Novelty
+from xtalgen.evaluation.parallel import JOB_CPU_SECONDS
 from xtalgen.evaluation.sources import load_generated, load_reference
 from xtalgen.evaluation.stability import METASTABLE_EHULL, EnergyModel, Stability
 from xtalgen.evaluation.uniqueness import Uniqueness
@@ -101,6 +102,7 @@ def evaluate(
 
     results: dict[str, float] = {"n_samples": float(len(gen))}
     timings: dict[str, float] = {}
+    cpu_timings: dict[str, float] = {}
     skipped: dict[str, list[str]] = {}
     try:
         for metric in metrics if metrics is not None else default_metrics():
@@ -108,12 +110,14 @@ def evaluate(
             if missing:
                 skipped[metric.name] = missing
                 continue
-            t = time.perf_counter()
+            t, cpu, worker_cpu = time.perf_counter(), time.process_time(), sum(JOB_CPU_SECONDS.values())
             values = metric.per_sample(ctx)
             if values is not None:
                 ctx.results[metric.name] = values
             results.update(metric.aggregate(ctx, values))
             timings[metric.name] = time.perf_counter() - t
+            # CPU seconds: this process (incl. jobs it ran itself) + jobs run in worker processes
+            cpu_timings[metric.name] = time.process_time() - cpu + sum(JOB_CPU_SECONDS.values()) - worker_cpu
         test_properties = ctx.reference_features("test") if te is not None and "test" in available else None
         generated_properties = ctx.generated_features()[ctx.valid_mask()].reset_index(drop=True)
     finally:
@@ -132,6 +136,7 @@ def evaluate(
         "workers": workers,
         "energy_model": getattr(energy_model, "name", None),
         "timings_s": timings,
+        "cpu_s": cpu_timings,
         "total_s": time.perf_counter() - t0,
         "skipped": skipped,
     }
