@@ -48,7 +48,8 @@ def main() -> None:
         "",
         f"`prepare_dataset(mp_structures.csv.gz, max_sites={args.max_sites}, workers={args.workers})`, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"load average at start {load1:.1f} (other jobs were running on the machine).",
+        f"load average {load1:.1f} at the start and {os.getloadavg()[0]:.1f} at the end "
+        "(anything above 2 means other jobs shared the two cores).",
         "",
         "| entries | kept | rejected (by reason) | wall time | CPU time (all processes) | CPU time / 2 cores "
         "| load of the cached file |",
