@@ -11,6 +11,7 @@ E_hull ≤ 0 and metastable at ≤ 0.1 eV/atom; S.U.N. = metastable, unique and 
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import combinations
@@ -20,8 +21,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from pymatgen.core import Composition, Structure
 
+from xtalgen.evaluation.reference_table import ReferenceTable, load_reference_table, shipped_reference_path
+
 if TYPE_CHECKING:
     from xtalgen.evaluation.base import EvalContext
+
+#: Where hull reference energies come from: a table (object or path), "auto" (the shipped table for
+#: the energy model if there is one, else the training set) or "train" (always computed on demand).
+ReferenceSpec = ReferenceTable | str | Path
 
 #: E_hull thresholds (eV/atom).
 STABLE_EHULL = 0.0
@@ -105,18 +112,60 @@ def hull_energies(
     return out
 
 
+def resolve_reference_table(spec: ReferenceSpec | None, energy_model: EnergyModel | None) -> ReferenceTable | None:
+    """The reference table ``spec`` asks for, checked against ``energy_model``; None = compute on demand.
+
+    ``"auto"``/None: the shipped table whose tag equals the model's ``reference_tag`` (None if none
+    ships or there is no model yet); ``"train"``: None; a path or table: that table, which must have
+    been made the way the model makes reference energies (ValueError otherwise).
+    """
+    if spec is None or (isinstance(spec, str) and spec == "auto"):
+        if energy_model is None:
+            return None
+        path = shipped_reference_path(energy_model.reference_tag)
+        return load_reference_table(path) if path is not None else None
+    if isinstance(spec, str) and spec == "train":
+        return None
+    table = spec if isinstance(spec, ReferenceTable) else load_reference_table(spec)
+    tag = getattr(energy_model, "reference_tag", None)
+    if tag is not None and table.reference_tag != tag:
+        raise ValueError(
+            f"reference table {table.name} holds {table.reference_tag!r} energies but the energy model makes "
+            f"{tag!r} reference energies; use a table made with the same model and settings"
+        )
+    return table
+
+
 class Stability:
     """Per sample: E_hull (eV/atom) after relaxation; NaN for invalid or failed samples.
 
     Adds columns ``energy_per_atom``, ``relax_rmsd`` (Å), ``relax_steps``, ``relax_converged``,
     ``e_hull_note``; keeps relaxed structures in ``ctx.columns["_relaxed"]``.
+    ``reference_energies``: see :func:`resolve_reference_table` (``ctx.options["reference_energies"]``
+    is used when this is ``"auto"``). With a table known at construction the training set is not needed.
     """
 
     name = "e_hull"
-    needs = frozenset({"structures", "train", "stability"})
 
-    def __init__(self, energy_model: EnergyModel | None = None) -> None:
+    def __init__(self, energy_model: EnergyModel | None = None, reference_energies: ReferenceSpec = "auto") -> None:
         self.energy_model = energy_model
+        self.reference_energies = reference_energies
+        self._table = resolve_reference_table(reference_energies, energy_model)
+        self.needs = frozenset({"structures", "stability"} | (set() if self._table is not None else {"train"}))
+
+    def _reference_table(self, ctx: EvalContext, model: EnergyModel) -> ReferenceTable | None:
+        if self._table is not None:
+            return self._table
+        spec = self.reference_energies
+        if isinstance(spec, str) and spec == "auto":
+            spec = ctx.options.get("reference_energies", "auto")
+        table = resolve_reference_table(spec, model)
+        if table is None and ctx.train is None:
+            raise ValueError(
+                f"stability: no reference-energy table for {model.reference_tag!r} and no training set to "
+                "compute reference energies from; pass --train or --reference-energies TABLE"
+            )
+        return table
 
     def _model(self, ctx: EvalContext) -> EnergyModel:
         model = self.energy_model or ctx.options.get("energy_model")
@@ -128,6 +177,7 @@ class Stability:
 
     def per_sample(self, ctx: EvalContext) -> np.ndarray:
         model = self._model(ctx)
+        table = self._reference_table(ctx, model)  # before relaxing: a missing reference source fails fast
         n = len(ctx.generated)
         keys = ctx.sample_keys
         valid = np.nonzero(ctx.valid_mask())[0]
@@ -157,9 +207,28 @@ class Stability:
 
         done = [i for i in valid if np.isfinite(energy[i])]
         comps = {i: ctx.generated.structures[i].composition for i in done}
+        systems = [frozenset(el.symbol for el in c.elements) for c in comps.values()]
+        if table is not None:
+            references = _table_references(table, systems)
+        else:
+            references = self._computed_references(ctx, model, systems, cache_root)
+        hulls = hull_energies([(comps[i], energy[i]) for i in done], references)
+        out = np.full(n, np.nan)
+        for i, (e_hull, note) in zip(done, hulls, strict=True):
+            out[i] = e_hull
+            notes[i] = f"reference table {table.name}: {note}" if note and table is not None else note
+        ctx.columns.update({"energy_per_atom": energy, **cols, "e_hull_note": notes, "_relaxed": structures})
+        ctx.options["n_hull_references"] = len(references)
+        ctx.options["hull_references_from_table"] = table is not None
+        return out
+
+    def _computed_references(
+        self, ctx: EvalContext, model: EnergyModel, systems: list[frozenset[str]], cache_root: Path | None
+    ) -> list[tuple[Composition, float]]:
+        """Reference energies of the training structures in the samples' systems, computed (and cached)."""
         train = ctx.reference("train")
         ref_systems = [frozenset(el.symbol for el in Composition(f).elements) for f in train.formulas]
-        chosen = reference_indices([frozenset(el.symbol for el in c.elements) for c in comps.values()], ref_systems)
+        chosen = reference_indices(systems, ref_systems)
         ref_cache = cache_root / "references" / f"{model.reference_tag}.jsonl" if cache_root else None
         ref_items = [(f"{train.ids[j]}:{train.formulas[j]}", j) for j in chosen]
         ref_energy = model.energies(
@@ -173,14 +242,7 @@ class Stability:
             rec = ref_energy[k]
             if rec.get("energy_per_atom") is not None and not rec.get("error"):
                 references.append((Composition(rec["formula"]), float(rec["energy_per_atom"])))
-        hulls = hull_energies([(comps[i], energy[i]) for i in done], references)
-        out = np.full(n, np.nan)
-        for i, (e_hull, note) in zip(done, hulls, strict=True):
-            out[i] = e_hull
-            notes[i] = note
-        ctx.columns.update({"energy_per_atom": energy, **cols, "e_hull_note": notes, "_relaxed": structures})
-        ctx.options["n_hull_references"] = len(references)
-        return out
+        return references
 
     def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
         if values is None:
@@ -200,7 +262,21 @@ class Stability:
             "stability.e_hull_median": float(np.median(finite)) if len(finite) else float("nan"),
             "stability.relax_rmsd_mean": float(np.nanmean(rmsd)) if np.isfinite(rmsd).any() else float("nan"),
             "stability.n_references": float(ctx.options.get("n_hull_references", 0)),
+            "stability.references_from_table": float(bool(ctx.options.get("hull_references_from_table"))),
         }
+
+
+def _table_references(table: ReferenceTable, systems: list[frozenset[str]]) -> list[tuple[Composition, float]]:
+    """The table's entries in the samples' systems (and sub-systems); warns once about missing elements."""
+    wanted = {sub for system in set(systems) for sub in subsystems(system)}
+    missing = sorted({el for system in systems for el in system} - table.elements)
+    if missing:
+        warnings.warn(
+            f"reference table {table.name} has no elemental entry for {', '.join(missing)}: "
+            "samples containing them get no E_hull (NaN)",
+            stacklevel=3,
+        )
+    return table.references(wanted)
 
 
 def _reference_payload(train: Any, j: int) -> Structure | str:
