@@ -52,6 +52,22 @@ def _metrics_without(skip: str) -> list | None:
     return [m for m in default_metrics() if m.name not in dropped]
 
 
+def _with_stability(metrics: list | None, energy_model: object, spec: str, train: Path | None) -> list:
+    """The metric list with a Stability metric that knows its reference energies (table or --train)."""
+    from xtalgen.evaluation.runner import default_metrics
+    from xtalgen.evaluation.stability import Stability
+
+    try:
+        stability = Stability(energy_model, reference_energies=spec)  # type: ignore[arg-type]
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(f"--reference-energies: {exc}") from None
+    if "train" in stability.needs and train is None:
+        raise typer.BadParameter(
+            "--stability needs --train (hull references computed from it) or --reference-energies TABLE"
+        )
+    return [stability if m.name == stability.name else m for m in (metrics or default_metrics())]
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     generated: Path = typer.Argument(..., help="Generation dir (summary.csv + cifs/), folder, CSV, or structure file."),
@@ -71,6 +87,11 @@ def evaluate_cmd(
     steps: int = typer.Option(200, min=0, help="Maximum CHGNet FIRE steps per relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
+    reference_energies: str = typer.Option(
+        "auto",
+        help="Hull reference energies: a table from `xtalgen data energies`, 'auto' (the table shipped "
+        "for the model if any, else computed from --train) or 'train' (computed from --train).",
+    ),
     skip: str = typer.Option("", help="Metrics to leave out, e.g. 'coverage' (the slowest) or 'novelty,coverage'."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
@@ -82,11 +103,10 @@ def evaluate_cmd(
     metrics = _metrics_without(skip)
     energy_model = None
     if stability:
-        if train is None:
-            raise typer.BadParameter("--stability needs --train (the hull references)")
         from xtalgen.postprocess.relax import CHGNetEnergyModel
 
         energy_model = CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references)
+        metrics = _with_stability(metrics, energy_model, reference_energies, train)
     try:
         result = evaluate(
             generated, train, test,

@@ -35,3 +35,4 @@ from xtalgen.cli import generate as _generate  # noqa: E402,F401
 from xtalgen.cli import crystens as _crystens  # noqa: E402,F401
 from xtalgen.cli import evaluate as _evaluate  # noqa: E402,F401
 from xtalgen.cli import models as _models  # noqa: E402,F401
+from xtalgen.cli import energies as _energies  # noqa: E402,F401

@@ -42,6 +42,8 @@ from xtalgen.evaluation.reference_table import (
 from xtalgen.postprocess.batch_energies import batch_static_energies
 from xtalgen.postprocess.relax import DEFAULT_MODEL, CHGNetEnergyModel
 
+#: Start method of the worker processes ("spawn": each worker imports torch and loads CHGNet itself).
+START_METHOD = "spawn"
 ENERGY_CONVENTION = (
     "raw CHGNet static energy per atom of the structure as given (no correction added by xtalgen; "
     "CHGNet is trained on MP2020-corrected MPtrj energies), eV/atom"
@@ -315,7 +317,7 @@ def _run_pool(
     advance: Callable[[int], None], workers: int,
 ) -> float:  # fmt: skip
     """Chunks on ``workers`` spawned processes; returns their CPU seconds (approximate: children's time)."""
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context(START_METHOD)
     before = os.times()
     with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
         queue = manager.Queue()

@@ -1,0 +1,51 @@
+"""``xtalgen data energies``: the reference-energy table (CHGNet, eV/atom) of a dataset, for E_hull."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from xtalgen.cli.data import data_app
+
+console = Console()
+
+
+@data_app.command("energies")
+def energies(
+    dataset: Path = typer.Argument(..., help="Prepared dataset (.parquet) or any structure source (CSV, folder)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Reference-energy table to write (.parquet)."),
+    split: str | None = typer.Option(None, help="Only this split (train, val or test) [default: all entries]."),
+    batch_size: int = typer.Option(32, min=1, help="Structures per CHGNet forward pass."),
+    chunk: int = typer.Option(2000, min=1, help="Structures per resumable chunk (written when finished)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (each takes whole chunks, one thread)."),
+    model: str = typer.Option("0.3.0", help="CHGNet model version."),
+    limit: int | None = typer.Option(None, min=1, help="Only the first N entries (trial runs)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing table."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Static CHGNet energies of DATASET's structures as a compact table; re-run the same command to resume."""
+    from xtalgen.pipelines.reference_energies import compute_reference_energies, parts_dir
+
+    try:
+        result = compute_reference_energies(
+            dataset, output, split=split, batch_size=batch_size, chunk=chunk, workers=workers,
+            model_name=model, limit=limit, overwrite=overwrite, progress=not quiet,
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        done = len(list(parts_dir(output).glob("chunk-*.parquet")))
+        console.print(f"[yellow]interrupted[/] with {done} chunk(s) finished; re-run the same command to continue")
+        raise typer.Exit(130) from None
+    console.print(
+        f"wrote [bold]{result.path}[/]: {result.n_rows} entries, {result.size_bytes / 1e6:.2f} MB "
+        f"({result.n_chunks} chunks, {result.chunks_reused} from an earlier run; "
+        f"{result.wall_s:.0f} s wall, {result.cpu_s:.0f} CPU-s)"
+    )
+    if result.n_failed:
+        from xtalgen.evaluation.reference_table import failures_path
+
+        console.print(f"[yellow]{result.n_failed} entries failed[/]: see {failures_path(result.path)}")
