@@ -155,7 +155,7 @@ class Stability:
 
     def _reference_table(self, ctx: EvalContext, model: EnergyModel) -> ReferenceTable | None:
         if self._table is not None:
-            return self._table
+            return resolve_reference_table(self._table, model)  # checks the table against the model
         spec = self.reference_energies
         if isinstance(spec, str) and spec == "auto":
             spec = ctx.options.get("reference_energies", "auto")
