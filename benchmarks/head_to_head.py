@@ -1,0 +1,389 @@
+"""Head-to-head benchmark: every model generates N structures on the same data, all evaluated the same way.
+
+One command generates ``--n`` structures from each learned model (PGCGM, CrysTens GAN, WGAN-GP,
+diffusion; the shipped pretrained models by default, or ``--checkpoint KIND=PATH``) and from the PyXtal
+random baseline (compositions and space groups drawn from the same training split), evaluates every set
+with the full protocol against the same train/test splits (validity, uniqueness, novelty, COV-R/P,
+Wasserstein, K-S, CrysTens Tables 1-2, and with ``--stability`` CHGNet E_hull on a seeded random subset of
+``--stability-n`` samples per model), and writes ``docs/benchmarks/head_to_head.md`` (then regenerates
+``docs/benchmarks.md``): quality, stability with 95 % intervals, each learned model minus PyXtal, speed
+(generation end to end, training samples/s, peak RSS) and the published anchors.
+
+Every stage runs in a forked child process (its wall/CPU seconds and peak RSS are measured alone) and is
+recorded in ``WORK/stages.json``; a rerun skips finished stages, and interrupted evaluations resume from
+their per-sample caches under ``WORK/cache``. Usage (repository root)::
+
+    nohup nice -n 19 python benchmarks/head_to_head.py --n 1000 --stability-n 200 \\
+        --work /work/runs/head_to_head > /work/runs/head_to_head.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import head_to_head_report as R  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path("/work/runs/mp_le20.parquet")
+LEARNED = ("pgcgm", "crystens-gan", "crystens-wgan", "crystens-diffusion")
+BASELINE = "pyxtal-random"
+
+
+# ----------------------------------------------------------------------------- stages (forked children)
+
+
+def _usage() -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MB) of this process and its reaped children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return cpu, max(own.ru_maxrss, kids.ru_maxrss) / 1024.0  # Linux: KiB
+
+
+def _child(out: Path, func: Callable[..., dict[str, Any]], args: tuple[Any, ...]) -> None:
+    t0 = time.perf_counter()
+    try:
+        extra = func(*args) or {}
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    cpu, rss = _usage()  # a forked child starts with zero usage counters
+    with open(out, "w") as fh:
+        json.dump({"wall_s": time.perf_counter() - t0, "cpu_s": cpu, "peak_rss_mb": rss, **extra}, fh)
+
+
+def load_stages(work: Path) -> dict[str, dict[str, Any]]:
+    path = work / "stages.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def run_stage(work: Path, key: str, func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``func(*args)`` once in a forked child and record its cost under ``key`` (skipped if recorded)."""
+    from xtalgen.data.atomic import atomic_write
+
+    stages = load_stages(work)
+    if key in stages:
+        return stages[key]
+    tmp = work / "stages" / (key.replace("/", "__") + ".json")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.unlink(missing_ok=True)
+    print(f"[stage] {key}", flush=True)
+    proc = mp.get_context("fork").Process(target=_child, args=(tmp, func, args))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0 or not tmp.is_file():
+        raise RuntimeError(f"stage {key} failed (exit code {proc.exitcode}); its traceback is printed above")
+    stages = load_stages(work)
+    stages[key] = json.loads(tmp.read_text())
+    with atomic_write(work / "stages.json") as fh:
+        json.dump(stages, fh, indent=1)
+    return stages[key]
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def model_sources(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """kind -> {checkpoint, label, training facts} for every model that can run; kind -> reason for the rest."""
+    from xtalgen.pretrained import default_pretrained, pretrained_checkpoint, pretrained_info
+
+    given = dict(_pairs(args.checkpoint, "--checkpoint"))
+    names = dict(_pairs(args.pretrained, "--pretrained"))
+    found: dict[str, dict[str, Any]] = {}
+    missing: dict[str, str] = {}
+    for kind in args.models:
+        if kind in given:
+            path = Path(given[kind])
+            found[kind] = {"checkpoint": path, "source": f"checkpoint `{path}`", **training_facts(path)}
+            continue
+        name = names.get(kind) or default_pretrained(kind)
+        if name is None:
+            missing[kind] = "no pretrained model of this kind ships yet and no --checkpoint was given"
+            continue
+        info = pretrained_info(name)
+        folder = pretrained_checkpoint(name)
+        facts = training_facts(folder)
+        if info.training_time_s:
+            facts["train_s"] = info.training_time_s
+        found[kind] = {"checkpoint": folder, "source": f"pretrained `{name}` v{info.version}",
+                       "data": info.data.get("description", ""), **facts}  # fmt: skip
+    return found, missing
+
+
+def _pairs(items: Sequence[str], flag: str) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        kind, sep, value = item.partition("=")
+        if not sep or kind not in LEARNED:
+            raise ValueError(f"{flag} {item!r}: expected KIND=VALUE with KIND one of {list(LEARNED)}")
+        out.append((kind, value))
+    return out
+
+
+def training_facts(path: Path) -> dict[str, Any]:
+    """steps, batch size and training compute seconds of a checkpoint (seconds from the run's metrics log)."""
+    from xtalgen.pipelines.training import find_checkpoint
+    from xtalgen.pretrained.package import training_seconds
+
+    folder = find_checkpoint(path)
+    if folder is None:
+        raise FileNotFoundError(f"no complete checkpoint at {path}")
+    state = json.loads((folder / "state.json").read_text())
+    config = state.get("config", {})
+    run = folder.parents[1] if folder.parent.name == "checkpoints" else folder
+    facts: dict[str, Any] = {"steps": int(state.get("step", 0)), "batch_size": int(config.get("batch_size", 0))}
+    seconds = training_seconds(run, config)
+    if seconds:
+        facts["train_s"] = seconds
+    return facts
+
+
+# ----------------------------------------------------------------------------- stage bodies
+
+
+def _train_source(args: argparse.Namespace) -> Any:
+    from xtalgen.evaluation.sources import _try_prepared
+
+    prepared = _try_prepared(Path(args.train))
+    return prepared.subset(split=args.train_split) if prepared is not None else args.train
+
+
+def generate(kind: str, out: Path, source: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any]:
+    """Generate ``args.n`` samples of ``kind`` into ``out`` (CIFs + summary.csv), post-processing included."""
+    import torch
+
+    torch.set_num_threads(1)
+    if kind == BASELINE:
+        from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
+
+        generate_pyxtal_random(args.n, out, train=_train_source(args), seed=args.seed, workers=args.workers,
+                               progress=False)  # fmt: skip
+    elif kind == "pgcgm":
+        from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
+
+        generate_pgcgm(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
+                       progress=False)  # fmt: skip
+    else:
+        from xtalgen.pipelines.crystens_generate import generate_crystens
+
+        generate_crystens(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
+                          sampling_steps=args.sampling_steps, progress=False)  # fmt: skip
+    summary = pd.read_csv(out / "summary.csv")
+    return {"n": len(summary), "accepted": int(summary["accepted"].astype(bool).sum()), "seed": args.seed}
+
+
+def _eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"workers": args.workers, "cache_dir": args.work / "cache", "progress": False,
+            "train_split": args.train_split, "test_split": args.test_split,
+            "train_limit": args.train_limit, "test_limit": args.test_limit}  # fmt: skip
+
+
+def evaluate_set(gen: Path, report: Path, title: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The full non-stability protocol on one generation; writes the evaluation report into ``report``."""
+    from xtalgen.evaluation.report import write_report
+    from xtalgen.evaluation.runner import evaluate
+
+    result = evaluate(gen, args.train, args.test, **_eval_kwargs(args))
+    write_report(result, report, title=title, gallery_size=args.gallery)
+    return {"n_train": result.meta["n_train"], "n_test": result.meta["n_test"]}
+
+
+def make_energy_model(args: argparse.Namespace) -> Any:
+    """The energy model of the stability screen (CHGNet, FIRE with cell relaxation)."""
+    from xtalgen.postprocess.relax import CHGNetEnergyModel
+
+    return CHGNetEnergyModel(steps=args.relax_steps, fmax=args.fmax)
+
+
+def stability_subset(n: int, m: int, seed: int) -> np.ndarray:
+    """Sorted indices of the ``m`` samples (of ``n`` submitted) that are relaxed; all when m = 0 or m ≥ n."""
+    if m <= 0 or m >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([seed, 7]).choice(n, size=m, replace=False))
+
+
+def stability_set(gen: Path, out_csv: Path, m: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Relax a seeded random subset of ``m`` submitted samples and write their E_hull to ``out_csv``."""
+    from xtalgen.evaluation.composition_validity import CompositionalValidity
+    from xtalgen.evaluation.runner import evaluate
+    from xtalgen.evaluation.sources import GeneratedSet, load_generated
+    from xtalgen.evaluation.stability import Stability
+    from xtalgen.evaluation.validity import StructuralValidity
+
+    full = load_generated(gen)
+    idx = stability_subset(len(full), m, args.seed)
+    sub = GeneratedSet([full.ids[i] for i in idx], [full.structures[i] for i in idx],
+                       full.info.iloc[idx].reset_index(drop=True), [full.reasons[i] for i in idx])  # fmt: skip
+    model = make_energy_model(args)
+    metrics = [StructuralValidity(), CompositionalValidity(), Stability(model, args.reference_energies)]
+    kw = {k: v for k, v in _eval_kwargs(args).items() if not k.startswith("test")}
+    result = evaluate(sub, args.train, None, stability=True, energy_model=model, metrics=metrics, **kw)
+    cols = [c for c in ("id", "e_hull", "energy_per_atom", "relax_rmsd", "e_hull_note") if c in result.per_sample]
+    result.per_sample[cols].to_csv(out_csv, index=False)
+    return {"relaxed": int(np.isfinite(result.per_sample["energy_per_atom"]).sum()), "subset": len(idx),
+            "energy_model": getattr(model, "name", type(model).__name__)}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def stability_counts(per_sample: pd.DataFrame, stab: pd.DataFrame) -> dict[str, int]:
+    """Counts over the relaxed subset (every subset sample counts; failed/invalid ones are not stable):
+    stable (E_hull ≤ 0), metastable (≤ 0.1 eV/atom), S.U.N. (metastable, unique and novel in the full set)."""
+    from xtalgen.evaluation.stability import METASTABLE_EHULL, STABLE_EHULL
+
+    flags = per_sample.reindex(columns=["id", "unique", "novel"])  # absent when no sample was valid
+    merged = stab[["id", "e_hull"]].merge(flags, on="id", how="left")
+    e = np.where(np.isfinite(merged["e_hull"].to_numpy(float)), merged["e_hull"].to_numpy(float), np.inf)
+    un = (np.nan_to_num(merged["unique"].to_numpy(float)) > 0) & (np.nan_to_num(merged["novel"].to_numpy(float)) > 0)
+    meta = e <= METASTABLE_EHULL
+    return {"m": len(merged), "stable": int((e <= STABLE_EHULL).sum()), "metastable": int(meta.sum()),
+            "sun": int((meta & un).sum())}  # fmt: skip
+
+
+def collect(kind: str, args: argparse.Namespace, m: int | None) -> dict[str, Any]:
+    """Metrics, per-sample table and stability counts of one model from its run folder."""
+    folder = args.work / kind
+    report = json.loads((folder / "report" / "metrics.json").read_text())
+    per_sample = pd.read_csv(folder / "report" / "per_sample.csv")
+    out: dict[str, Any] = {"metrics": report["metrics"], "per_sample": per_sample}
+    if m is not None:
+        stab = pd.read_csv(folder / f"stability_m{m}.csv")
+        out["stability"] = stability_counts(per_sample, stab)
+        finite = stab["e_hull"].to_numpy(float)
+        finite = finite[np.isfinite(finite)]
+        out["e_hull_median"] = float(np.median(finite)) if len(finite) else float("nan")
+    return out
+
+
+def copy_plots(kinds: Sequence[str], args: argparse.Namespace) -> dict[str, list[str]]:
+    """Copy each model's distribution (and E_hull) plot next to the fragment; returns relative links."""
+    target = args.out.parent / args.out.stem
+    links: dict[str, list[str]] = {}
+    for kind in kinds:
+        for name in ("distributions", "e_hull"):
+            png = args.work / kind / "report" / "plots" / f"{name}.png"
+            if png.is_file():
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(png, target / f"{kind}_{name}.png")
+                links.setdefault(kind, []).append(f"[{name}]({args.out.stem}/{kind}_{name}.png)")
+    return links
+
+
+def _warm_evaluation() -> None:
+    """Import the evaluation libraries once in the parent (after generation), so each forked evaluation
+    stage inherits them instead of spending several CPU seconds importing them again."""
+    import xtalgen.evaluation.report  # noqa: F401  (matplotlib, gallery)
+    from xtalgen.evaluation.base import _warm_imports
+
+    _warm_imports()
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    args = parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    load_start = os.getloadavg()[0]
+    sources, missing = model_sources(args)
+    kinds = [*sources, BASELINE]
+    for kind in kinds:  # generation first: the parent stays small, so forked children measure their own peak
+        gen = args.work / kind / "generated"
+        rec = run_stage(args.work, f"{kind}/generate", generate, kind, gen, sources.get(kind), args)
+        if rec["n"] != args.n or rec["seed"] != args.seed:
+            raise ValueError(f"{args.work}: {kind} was generated with n={rec['n']}, seed={rec['seed']}; "
+                             f"use another --work for n={args.n}, seed={args.seed}")  # fmt: skip
+    _warm_evaluation()
+    for kind in kinds:
+        run_stage(args.work, f"{kind}/evaluate", evaluate_set, args.work / kind / "generated",
+                  args.work / kind / "report", f"{kind}: {args.n} samples", args)  # fmt: skip
+    m = None
+    if args.stability:
+        m = min(args.stability_n, args.n) if args.stability_n > 0 else args.n
+        for kind in kinds:
+            run_stage(args.work, f"{kind}/stability_m{m}", stability_set, args.work / kind / "generated",
+                      args.work / kind / f"stability_m{m}.csv", m, args)  # fmt: skip
+    results = {kind: collect(kind, args, m) for kind in kinds}
+    text = R.render(args, sources, missing, results, load_stages(args.work), copy_plots(kinds, args), m,
+                  load_start, _usage()[1])  # fmt: skip
+    from xtalgen.data.atomic import atomic_write
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(args.out) as fh:
+        fh.write(text)
+    print(f"wrote {args.out}", flush=True)
+    if args.assemble:
+        import assemble_docs
+
+        assemble_docs.main()
+    return args.out
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--train", type=Path, default=DEFAULT_DATA, help="prepared dataset (or any source) to train on")
+    p.add_argument("--test", type=Path, default=None, help="test structures (default: the --train file)")
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--test-split", default="test")
+    p.add_argument("--train-limit", type=int, default=None, help="first N training structures (default all)")
+    p.add_argument("--test-limit", type=int, default=None, help="first N test structures (default all)")
+    p.add_argument("--n", type=int, default=1000, help="structures generated per model")
+    p.add_argument("--models", nargs="+", default=list(LEARNED), choices=list(LEARNED))
+    p.add_argument(
+        "--pretrained",
+        action="append",
+        default=[],
+        metavar="KIND=NAME",
+        help="pretrained model to use for KIND (default: the registry's default)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="KIND=PATH",
+        help="training run / checkpoint to use for KIND instead of a pretrained model",
+    )
+    p.add_argument("--stability", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--stability-n", type=int, default=200, help="samples relaxed per model (0 = all)")
+    p.add_argument("--relax-steps", type=int, default=200, help="CHGNet FIRE steps per relaxation")
+    p.add_argument("--fmax", type=float, default=0.1, help="force convergence (eV/Å)")
+    p.add_argument(
+        "--reference-energies",
+        default="auto",
+        help="hull references: 'auto' (shipped table for the model, else --train), 'train' or a table",
+    )
+    p.add_argument("--sampling-steps", type=int, default=None, help="diffusion sampling steps (config default)")
+    p.add_argument("--gallery", type=int, default=12, help="gallery images per model report")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--work", type=Path, default=Path("/work/runs/head_to_head"))
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "head_to_head.md")
+    p.add_argument(
+        "--assemble",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="regenerate docs/benchmarks.md from the fragments afterwards",
+    )
+    args = p.parse_args(argv)
+    args.test = args.test or args.train
+    if args.n < 1 or args.workers < 1:
+        raise ValueError(f"--n and --workers must be >= 1 (got {args.n}, {args.workers})")
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
+    return args
+
+
+if __name__ == "__main__":
+    main()

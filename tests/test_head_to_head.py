@@ -1,0 +1,161 @@
+"""benchmarks/head_to_head.py on a tiny setup: four tiny learned models + PyXtal, a 30-structure MP set.
+
+Checks that the fragment has every model's rows and the comparison with the baseline, that its figures are
+the evaluation outputs of the same run (the stability rates recomputed here from the per-sample files),
+that a rerun redoes no stage, and the interval arithmetic against published worked examples.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from pymatgen.core import Element, Structure
+
+from xtalgen.configs import bundled_config
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import head_to_head as H  # noqa: E402
+import head_to_head_report as R  # noqa: E402
+
+TAG = "fake-h2h"
+
+
+def test_wilson_and_newcombe_match_published_examples():
+    # Newcombe (1998), Stat. Med. 17:873, Table II, method 10: 56/70 - 48/80 -> 0.0524 to 0.3339;
+    # 9/10 - 3/10 -> 0.1705 to 0.8090; Wilson interval of 0/10: (0, 0.2775)
+    lo, hi = R.wilson_interval(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=5e-5)
+    d, dlo, dhi = R.difference_interval(56, 70, 48, 80)
+    assert d == pytest.approx(0.2) and (dlo, dhi) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    assert R.difference_interval(9, 10, 3, 10)[1:] == pytest.approx((0.1705, 0.8090), abs=5e-5)
+    assert R.verdict(56, 70, 48, 80) == "higher" and R.verdict(1, 10, 2, 10).startswith("not distinguishable")
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        R.wilson_interval(3, 2)
+
+
+def fake_energy(structure: Structure) -> float:
+    """-0.05, 0, 0.05 or 0.1 eV/atom by the number of sites: a mix of stable, metastable and unstable."""
+    return -0.05 + 0.05 * (len(structure) % 4)
+
+
+class FakeEnergyModel:
+    """Relaxation returns the structure unchanged with :func:`fake_energy`; references come from a table."""
+
+    name = "fake energy model"
+    relax_tag = TAG
+    reference_tag = TAG
+
+    def relax(self, items, *, cache_path, workers, progress):
+        return {k: {"energy_per_atom": fake_energy(s), "rmsd": 0.0, "steps": 0, "converged": True,
+                    "structure": s.as_dict()} for k, s in items}  # fmt: skip
+
+    def energies(self, items, *, cache_path, workers, progress):
+        raise AssertionError("the reference table should make reference energies unnecessary")
+
+
+@pytest.fixture(scope="module")
+def setup(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from pymatgen.core import Composition
+
+    from xtalgen.data.prepare import PrepareFilters, prepare_dataset
+    from xtalgen.evaluation.reference_table import table_from_rows, write_reference_table
+    from xtalgen.pipelines.crystens_train import train_crystens
+    from xtalgen.pipelines.pgcgm_train import train_pgcgm
+    from xtalgen.representations.crystens import CrysTensConfig, encode_dataset
+
+    root = tmp_path_factory.mktemp("h2h")
+    torch.set_num_threads(1)
+    mp = pd.read_csv(shared_datasets / "mp" / "mp_structures.csv.gz", nrows=400)
+    mp = mp[mp["nsites"] <= 6].head(30).copy()
+    mp["split"] = ["train"] * 20 + ["test"] * 10
+    mp.to_csv(root / "mp30.csv", index=False)
+    data = prepare_dataset(root / "mp30.csv", root / "mp30.parquet", workers=1).path
+
+    perov = pd.read_csv(shared_datasets / "perov_5" / "val.csv.gz", nrows=300)
+    ternary = perov[perov["formula"].map(lambda f: len(Composition(f).elements) == 3)].head(30)
+    ternary.drop(columns=["Unnamed: 0"]).to_csv(root / "perov.csv", index=False)
+    filters = PrepareFilters(n_elements=frozenset({3}), n_base_sites=frozenset({3}))
+    perov_data = prepare_dataset(root / "perov.csv", root / "perov.parquet", filters=filters, workers=1).path
+    train_pgcgm(perov_data, bundled_config("pgcgm_tiny"), root / "pgcgm", overrides=["max_steps=2"])
+    items = [(str(r.material_id), Structure.from_str(r.cif, fmt="cif")) for r in perov.head(8).itertuples()]
+    encode_dataset(items, root / "perov.npy", CrysTensConfig(size=32), workers=1, progress=False)
+    for kind in ("gan", "wgan", "diffusion"):
+        train_crystens(kind, root / "perov.npy", bundled_config(f"crystens_{kind}_tiny"), root / kind,
+                       overrides=["max_steps=2", "progress=false"])  # fmt: skip
+    rows = [{"id": f"el-{z}", "formula": f"{Element.from_Z(z).symbol}1", "chemsys": Element.from_Z(z).symbol,
+             "nsites": 1, "energy_per_atom": 0.0} for z in range(1, 95)]  # fmt: skip
+    table = write_reference_table(table_from_rows(rows), root / "refs.parquet", {"reference_tag": TAG})
+    return {"root": root, "data": data, "table": table}
+
+
+def _row(text: str, label: str, header: str) -> list[str]:
+    """Cells of the row of ``label`` in the table whose header line starts with ``header``."""
+    block = text[text.index(header) :]
+    for line in block.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == label:
+            return cells
+    raise AssertionError(f"no row {label!r} under {header!r}")
+
+
+def test_head_to_head_tiny_run(setup, monkeypatch):
+    root = setup["root"]
+    monkeypatch.setattr(H, "make_energy_model", lambda args: FakeEnergyModel())
+    work, out = root / "work", root / "docs" / "head_to_head.md"
+    argv = ["--train", str(setup["data"]), "--n", "4", "--stability-n", "3", "--workers", "1", "--gallery", "0",
+            "--reference-energies", str(setup["table"]), "--work", str(work), "--out", str(out), "--no-assemble",
+            "--sampling-steps", "2"]  # fmt: skip
+    runs = {"pgcgm": "pgcgm", "crystens-gan": "gan", "crystens-wgan": "wgan", "crystens-diffusion": "diffusion"}
+    argv += [f"--checkpoint={kind}={root / run}" for kind, run in runs.items()]
+    H.main(argv)
+    text = out.read_text()
+    kinds = [*H.LEARNED, H.BASELINE]
+    for kind in kinds:  # every model in the quality, stability and speed tables, from this run's outputs
+        metrics = json.loads((work / kind / "report" / "metrics.json").read_text())["metrics"]
+        q = _row(text, R.LABELS[kind], "| model | samples | struct. valid")
+        assert q[1] == "4" and q[2] == R.fmt(metrics["validity.structural"], "pct")
+        assert q[4] == R.fmt(metrics["uniqueness"], "pct") and q[5] == R.fmt(metrics["novelty"], "pct")
+        ps = pd.read_csv(work / kind / "report" / "per_sample.csv")
+        st = pd.read_csv(work / kind / "stability_m3.csv")
+        assert len(st) == 3 and set(st["id"]) <= set(ps["id"])
+        gen = {s["id"]: s for s in ps.to_dict("records")}
+        e = st["e_hull"].to_numpy(float)
+        for sid, value in zip(st["id"], e, strict=True):  # the patched model was used, hull = elements at 0
+            if gen[sid]["struct_valid"]:
+                assert value == pytest.approx(-0.05 + 0.05 * (int(gen[sid]["nsites"]) % 4), abs=1e-6)
+            else:
+                assert np.isnan(value)
+        ok = np.nan_to_num(e, nan=np.inf) <= 0.1
+        un = np.array([gen[s].get("unique", 0) > 0 and gen[s].get("novel", 0) > 0 for s in st["id"]])
+        s = _row(text, R.LABELS[kind], "| model | relaxed")
+        assert s[1] == "3 of 4"
+        assert s[3].endswith(f"({int(ok.sum())}/3)") and s[4].endswith(f"({int((ok & un).sum())}/3)")
+        speed = _row(text, R.LABELS[kind], "| model | generate wall")
+        assert float(speed[2]) > 0 and float(speed[4]) > 0  # structures/s, peak RSS (MB)
+    base = H.stability_counts(pd.read_csv(work / H.BASELINE / "report" / "per_sample.csv"),
+                              pd.read_csv(work / H.BASELINE / "stability_m3.csv"))  # fmt: skip
+    for kind in H.LEARNED:
+        c = H.stability_counts(pd.read_csv(work / kind / "report" / "per_sample.csv"),
+                               pd.read_csv(work / kind / "stability_m3.csv"))  # fmt: skip
+        row = _row(text, R.LABELS[kind], "| model | Δ S.U.N.")
+        assert row[1] == R.diff_cell(c["sun"], 3, base["sun"], 3)
+        assert row[3] == R.diff_cell(c["metastable"], 3, base["metastable"], 3)
+    assert "CrysTens Tables 1–2" in text and "| paper GAN | 582.23 |" in text
+    assert "MatterGen-MP" in text and "Not quoted:" in text
+    assert re.search(r"training samples/s", text) and "(2 × " in _row(text, "PGCGM", "| model | generate wall")[-1]
+
+    stages = (work / "stages.json").read_text()
+    mtime = (work / "pgcgm" / "generated" / "summary.csv").stat().st_mtime
+    H.main(argv)  # a rerun redoes no stage
+    assert (work / "stages.json").read_text() == stages
+    assert (work / "pgcgm" / "generated" / "summary.csv").stat().st_mtime == mtime
