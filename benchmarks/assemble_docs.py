@@ -6,10 +6,12 @@ Each fragment states its own machine, load and reproduce command; this script on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ORDER = [
+    "head_to_head.md",
     "data_prepare.md",
     "crystens_roundtrip.md",
     "pgcgm_dataset.md",
@@ -27,12 +29,27 @@ speed. Regenerate a section by running its script, then this page with `python b
 """
 
 
+_LINK = re.compile(r"\]\((?![a-z]+:|/|#)([^)\s]+)\)")
+
+
+def relink(text: str, folder: Path) -> str:
+    """Links relative to a fragment (e.g. to its plots in ``docs/benchmarks/<name>/``) made relative to
+    ``docs/``, where the assembled page lives; links to files that do not exist there are left alone."""
+    prefix = folder.name
+
+    def fix(match: re.Match[str]) -> str:
+        target = match.group(1)
+        return f"]({prefix}/{target})" if (folder / target).exists() else match.group(0)
+
+    return _LINK.sub(fix, text)
+
+
 def main() -> None:
     folder = REPO / "docs" / "benchmarks"
     fragments = sorted(folder.glob("*.md"), key=lambda p: (ORDER.index(p.name) if p.name in ORDER else 99, p.name))
     parts = [HEADER]
     for path in fragments:
-        text = path.read_text().strip()
+        text = relink(path.read_text().strip(), folder)
         if not text.startswith("#"):
             text = f"## {path.stem.replace('_', ' ')}\n\n{text}"
         parts.append(("\n" + text).replace("\n# ", "\n## ").lstrip("\n"))

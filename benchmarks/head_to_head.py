@@ -157,10 +157,11 @@ def training_facts(path: Path) -> dict[str, Any]:
 
 
 def _train_source(args: argparse.Namespace) -> Any:
-    from xtalgen.evaluation.sources import _try_prepared
+    if Path(args.train).suffix.lower() not in (".parquet", ".pq", ".xtal"):
+        return args.train  # PyXtal takes the train split of a CSV itself
+    from xtalgen.data.dataset import load_dataset
 
-    prepared = _try_prepared(Path(args.train))
-    return prepared.subset(split=args.train_split) if prepared is not None else args.train
+    return load_dataset(args.train).subset(split=args.train_split)
 
 
 def generate(kind: str, out: Path, source: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any]:
@@ -199,7 +200,16 @@ def evaluate_set(gen: Path, report: Path, title: str, args: argparse.Namespace) 
     from xtalgen.evaluation.runner import evaluate
 
     result = evaluate(gen, args.train, args.test, **_eval_kwargs(args))
-    write_report(result, report, title=title, gallery_size=args.gallery)
+    if args.plots:
+        write_report(result, report, title=title, gallery_size=args.gallery)
+    else:  # the numbers only (metrics.json, per_sample.csv as write_report writes them), no plots or HTML
+        from xtalgen.data.atomic import atomic_write
+
+        report.mkdir(parents=True, exist_ok=True)
+        with atomic_write(report / "metrics.json") as fh:
+            json.dump({"metrics": result.metrics, "meta": result.meta}, fh, indent=2, default=str)
+        with atomic_write(report / "per_sample.csv", newline="") as fh:
+            result.per_sample.to_csv(fh, index=False)
     return {"n_train": result.meta["n_train"], "n_test": result.meta["n_test"]}
 
 
@@ -367,6 +377,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--sampling-steps", type=int, default=None, help="diffusion sampling steps (config default)")
     p.add_argument("--gallery", type=int, default=12, help="gallery images per model report")
+    p.add_argument(
+        "--plots",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="full per-model reports (plots, HTML, gallery); --no-plots writes the numbers only",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--work", type=Path, default=Path("/work/runs/head_to_head"))

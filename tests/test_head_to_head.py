@@ -112,7 +112,7 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
     root = setup["root"]
     monkeypatch.setattr(H, "make_energy_model", lambda args: FakeEnergyModel())
     work, out = root / "work", root / "docs" / "head_to_head.md"
-    argv = ["--train", str(setup["data"]), "--n", "4", "--stability-n", "3", "--workers", "1", "--gallery", "0",
+    argv = ["--train", str(setup["data"]), "--n", "4", "--stability-n", "3", "--workers", "1", "--no-plots",
             "--reference-energies", str(setup["table"]), "--work", str(work), "--out", str(out), "--no-assemble",
             "--sampling-steps", "2"]  # fmt: skip
     runs = {"pgcgm": "pgcgm", "crystens-gan": "gan", "crystens-wgan": "wgan", "crystens-diffusion": "diffusion"}
@@ -159,3 +159,21 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
     H.main(argv)  # a rerun redoes no stage
     assert (work / "stages.json").read_text() == stages
     assert (work / "pgcgm" / "generated" / "summary.csv").stat().st_mtime == mtime
+
+
+def test_plots_are_copied_next_to_the_fragment_and_relinked_for_the_assembled_page(tmp_path):
+    import argparse
+
+    import assemble_docs
+
+    args = argparse.Namespace(work=tmp_path / "work", out=tmp_path / "docs" / "benchmarks" / "head_to_head.md")
+    plots = args.work / "pgcgm" / "report" / "plots"
+    plots.mkdir(parents=True)
+    (plots / "e_hull.png").write_bytes(b"png")
+    links = H.copy_plots(["pgcgm", "pyxtal-random"], args)
+    assert links == {"pgcgm": ["[e_hull](head_to_head/pgcgm_e_hull.png)"]}
+    assert (args.out.parent / "head_to_head" / "pgcgm_e_hull.png").read_bytes() == b"png"
+    text = assemble_docs.relink(links["pgcgm"][0] + " [web](https://x.org/a.png) [gone](head_to_head/no.png)",
+                                args.out.parent)  # fmt: skip
+    assert text == "[e_hull](benchmarks/head_to_head/pgcgm_e_hull.png) [web](https://x.org/a.png) " \
+                   "[gone](head_to_head/no.png)"  # fmt: skip
