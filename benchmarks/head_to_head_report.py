@@ -178,9 +178,8 @@ def _label(kind: str) -> str:
 def _train_rate(src: dict[str, Any]) -> str:
     if not src.get("train_s") or not src.get("steps") or not src.get("batch_size"):
         return "–"
-    return (
-        f"{src['steps'] * src['batch_size'] / src['train_s']:.0f} ({src['steps']} × {src['batch_size']} in "
-        f"{src['train_s'] / 60:.1f} min)"
+    return f"{src['steps'] * src['batch_size'] / src['train_s']:.0f} ({src['steps']} × {src['batch_size']} in " + (
+        f"{src['train_s'] / 60:.1f} min)" if src["train_s"] >= 60 else f"{src['train_s']:.1f} s)"
     )
 
 
@@ -280,6 +279,18 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                          diff_cell(c["metastable"], c["m"], b["metastable"], b["m"]),
                          verdict(c["metastable"], c["m"], b["metastable"], b["m"])))  # fmt: skip
         lines += table(("model", "Δ S.U.N.", "S.U.N. vs PyXtal", "Δ metastable", "metastable vs PyXtal"), rows)
+        lines.append("")
+        for k in kinds:
+            if k == baseline:
+                continue
+            c = results[k]["stability"]
+            lines.append(
+                f"- {_label(k)}: S.U.N. {100 * c['sun'] / c['m']:.1f} % vs {100 * b['sun'] / b['m']:.1f} % for PyXtal "
+                f"({diff_cell(c['sun'], c['m'], b['sun'], b['m'])}, {verdict(c['sun'], c['m'], b['sun'], b['m'])}); "
+                f"metastable {100 * c['metastable'] / c['m']:.1f} % vs {100 * b['metastable'] / b['m']:.1f} % "
+                f"({diff_cell(c['metastable'], c['m'], b['metastable'], b['m'])}, "
+                f"{verdict(c['metastable'], c['m'], b['metastable'], b['m'])})."
+            )
     lines += ["", "## Speed", "",
               "Generation = sampling + post-processing / decoding + writing CIFs, end to end, each stage in its own "
               "process; structures/s = submitted samples / wall time, valid/s = structurally valid samples / wall "
@@ -291,29 +302,29 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
         e = stages.get(f"{k}/evaluate", {})
         s = stages.get(f"{k}/stability_m{m}", {}) if m is not None else {}
         n_valid = int(r["per_sample"]["struct_valid"].astype(bool).sum())
-        relax = f"{s['wall_s']:.0f} / {s['cpu_s']:.0f}" if s else "–"
-        rate = f"{60 * s['subset'] / s['wall_s']:.1f}" if s and s.get("wall_s") else "–"
+        relax = f"{s['wall_s']:.1f} / {s['cpu_s']:.1f}" if s else "–"
+        rate = f"{60 * s['relaxed'] / s['wall_s']:.1f}" if s and s.get("wall_s") else "–"
         rows.append((_label(k), f"{g['wall_s']:.1f} / {g['cpu_s']:.1f}", f"{g['n'] / g['wall_s']:.2f}",
                      f"{n_valid / g['wall_s']:.2f}", f"{g['peak_rss_mb']:.0f}",
-                     f"{e['wall_s']:.0f} / {e['cpu_s']:.0f}", f"{e['peak_rss_mb']:.0f}", relax, rate,
+                     f"{e['wall_s']:.1f} / {e['cpu_s']:.1f}", f"{e['peak_rss_mb']:.0f}", relax, rate,
                      _train_rate(sources.get(k, {})) if k != baseline else "– (not trained)"))  # fmt: skip
     lines += table(("model", "generate wall / CPU (s)", "structures/s", "valid/s", "generate peak RSS (MB)",
                     "evaluate wall / CPU (s)", "evaluate peak RSS (MB)", "stability wall / CPU (s)",
-                    "stability samples/min", "training samples/s"), rows)  # fmt: skip
+                    "relaxations/min", "training samples/s"), rows)  # fmt: skip
     lines += ["", f"Peak RSS of any process of the run: {peak_rss_mb:.0f} MB."]
     lines += ["", "## Published anchors", "",
               "Figures published by others, for orientation only: their data, models and protocols differ from "
               "this run (stated per row); only our own rows above are measured here.", ""]  # fmt: skip
     lines += anchor_lines()
-    lines += ["", "## Plots", "", "Valid samples vs test structures (distributions) and E_hull histograms, per model:",
-              ""]  # fmt: skip
-    lines += [f"- {_label(k)}: " + ", ".join(v) for k, v in links.items()]
+    if links:
+        lines += ["", "## Plots", "", "Valid samples vs test structures (distributions) and E_hull histograms:", ""]
+        lines += [f"- {_label(k)}: " + ", ".join(v) for k, v in links.items()]
     lines += ["", "## Protocol notes", "",
-              "- Stability is CHGNet-based, not DFT: published S.U.N./stability figures (MatterGen) use DFT "
-              "relaxations and larger reference hulls, so our rates are not directly comparable to theirs.",
-              "- The PGCGM model samples MP ternaries with 3 base sites (its training set), while the test "
-              "structures are all MP ≤ 20-site materials: its coverage and distribution distances measure that "
-              "narrower target as well as the model.",
+              "- Stability uses the ML potential named above, not DFT: published S.U.N./stability figures "
+              "(MatterGen) use DFT relaxations and larger reference hulls, so the rates are not directly comparable.",
+              *(["- The PGCGM model samples MP ternaries with 3 base sites (its training set), while the test "
+                 "structures are all MP ≤ 20-site materials: its coverage and distribution distances measure that "
+                 "narrower target as well as the model."] if "pgcgm" in results else []),
               "- Per-model evaluation reports (HTML, per-sample tables) are in "
               f"`{args.work}/<model>/report/`."]  # fmt: skip
     return "\n".join(lines) + "\n"
