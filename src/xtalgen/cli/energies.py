@@ -9,7 +9,7 @@ from rich.console import Console
 
 from xtalgen.cli.data import data_app
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @data_app.command("energies")

@@ -16,6 +16,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -161,8 +162,12 @@ def _init_worker() -> None:
 
 @contextmanager
 def _bar(total: int, done: int, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a terminal; in a log file (background run) a plain line every ~2 minutes."""
     if not enabled:
         yield lambda n: None
+        return
+    if not sys.stdout.isatty():
+        yield _log_lines(total, done)
         return
     from rich.progress import (
         BarColumn,
@@ -177,6 +182,23 @@ def _bar(total: int, done: int, enabled: bool) -> Iterator[Callable[[int], None]
                   TimeRemainingColumn()) as prog:  # fmt: skip
         task = prog.add_task("energies", total=total, completed=done)
         yield lambda n: prog.advance(task, n)
+
+
+def _log_lines(total: int, done: int, every_s: float = 120.0) -> Callable[[int], None]:
+    start, state = time.perf_counter(), {"n": done, "new": 0, "last": 0.0}
+    print(f"CHGNet energies: {done}/{total} entries already done", flush=True)
+
+    def advance(n: int) -> None:
+        state["n"] += n
+        state["new"] += n
+        elapsed = time.perf_counter() - start
+        if elapsed - state["last"] >= every_s or state["n"] >= total:
+            state["last"] = elapsed
+            eta = elapsed / state["new"] * (total - state["n"]) if state["new"] else float("nan")
+            print(f"CHGNet energies: {state['n']}/{total} ({100 * state['n'] / max(total, 1):.1f}%), "
+                  f"{elapsed:.0f} s elapsed, ~{eta:.0f} s left", flush=True)  # fmt: skip
+
+    return advance
 
 
 def parts_dir(output: str | Path) -> Path:
