@@ -29,7 +29,8 @@ def test_generate_option_checks(tmp_path: Path) -> None:
 
 def test_train_option_checks(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["train", "pgcgm", "--data", str(tmp_path / "x.parquet"), "-o", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "does not exist" in result.output
+    missing = tmp_path / ("long-folder-name-" * 5) / "x.parquet"  # error lines must not wrap inside the path
+    result = runner.invoke(app, ["train", "pgcgm", "--data", str(missing), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and f"{missing} does not exist" in result.output
     result = runner.invoke(app, ["train", "diffusion", "--data", str(tmp_path), "-o", str(tmp_path / "r")])
     assert result.exit_code != 0

@@ -58,3 +58,22 @@ def test_chgnet_relaxation_of_a_strained_cell_lowers_the_energy():
 def test_energy_model_rejects_bad_settings():
     with pytest.raises(ValueError, match="fmax"):
         CHGNetEnergyModel(fmax=0)
+
+
+def test_isolated_atoms_are_refused_even_after_a_relaxation():
+    """CHGNet's calculator switches the shared graph converter to "warn"; our model accessor undoes it.
+
+    Without that, whether an isolated atom (no neighbour within 6 Å) gets an energy would depend on
+    whether a relaxation ran earlier in the same process (seen as a CI-only failure).
+    """
+    from xtalgen.postprocess.batch_energies import batch_static_energies
+    from xtalgen.postprocess.relax import static_energy
+
+    isolated = Structure(Lattice.cubic(30.0), ["Na"], [[0, 0, 0]])
+    relax_structure(_cscl(4.3), steps=2)
+    with pytest.raises(ValueError, match="isolated atom"):
+        static_energy(isolated)
+    [(energy, error)] = batch_static_energies([isolated])
+    assert energy is None and "isolated atom" in error
+    with pytest.raises(ValueError, match="isolated atom"):
+        relax_structure(isolated, steps=2)

@@ -48,7 +48,7 @@ def encode_cmd(
     from xtalgen.representations.crystens import CrysTensConfig, encode_dataset
 
     if not dataset.exists():
-        console.print(f"[red]error:[/] {dataset} does not exist")
+        console.print(f"[red]error:[/] {dataset} does not exist", soft_wrap=True)
         raise typer.Exit(2)
     if size not in (32, 64):
         raise typer.BadParameter("--size must be 32 or 64")
@@ -58,7 +58,7 @@ def encode_cmd(
         source, read_report = _source(dataset, split)
         report = encode_dataset(source, output, cfg, workers=workers)
     except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     table = Table(title=f"CrysTens {cfg.size}x{cfg.size}, cell={cfg.cell}")
     table.add_column("outcome")
@@ -101,14 +101,14 @@ def decode_cmd(
                 tensors = tensors[None]
             ids = [f"sample_{i:06d}" for i in range(len(tensors))]
     except (ValueError, FileNotFoundError, OSError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     if limit is not None:
         tensors, ids = tensors[:limit], ids[:limit]
     try:
         results = decode_many(tensors, cfg, DecodeOptions(snap_symmetry=snap), progress=True, workers=workers)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     candidates = [Candidate(id=i, structure=r.structure, info=r.row(), accepted=r.ok, reason=r.reason)
                   for i, r in zip(ids, results, strict=True)]

@@ -76,7 +76,7 @@ def prepare(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if not source.exists():
-        console.print(f"[red]error:[/] {source} does not exist")
+        console.print(f"[red]error:[/] {source} does not exist", soft_wrap=True)
         raise typer.Exit(2)
     start = time.perf_counter()
     with Progress(
@@ -90,7 +90,7 @@ def prepare(
                 progress=lambda k: bar.advance(task, k),
             )  # fmt: skip
         except (ValueError, FileNotFoundError) as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
     elapsed = time.perf_counter() - start
     report = result.report
@@ -119,7 +119,7 @@ def stats(
     try:
         ds = load_dataset(dataset)
     except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     summary = dataset_summary(ds)
     table = Table(title=f"{dataset.name} (symprec {ds.symprec} Å)")
@@ -145,7 +145,7 @@ def fetch(
     try:
         paths = fetch_benchmark(name, output, timeout=timeout)
     except FetchError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     for p in paths:
         console.print(f"wrote {p}")

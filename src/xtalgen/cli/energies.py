@@ -34,7 +34,7 @@ def energies(
             model_name=model, limit=limit, overwrite=overwrite, progress=not quiet,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         done = len(list(parts_dir(output).glob("chunk-*.parquet")))

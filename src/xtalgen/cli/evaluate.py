@@ -117,7 +117,7 @@ def evaluate_cmd(
             options={"coverage_struct_cutoff": struct_cut, "coverage_comp_cutoff": comp_cut},
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     page = write_report(result, output)
     table = Table("metric", "value", title=f"{result.meta['n_samples']} samples")
@@ -149,7 +149,7 @@ def relax_cmd(
     try:
         gen = load_generated(source, limit=limit)
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
     model = CHGNetEnergyModel(steps=steps, fmax=fmax)
@@ -181,10 +181,10 @@ def export_vasp_cmd(
     try:
         chosen = select_candidates(source, top=top)
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     if not chosen:
-        console.print(f"[red]error:[/] no structures found in {source}")
+        console.print(f"[red]error:[/] no structures found in {source}", soft_wrap=True)
         raise typer.Exit(2)
     result = export_vasp(chosen, output)
     console.print(f"wrote VASP inputs for {len(result.written)} candidates into {result.out_dir}")

@@ -30,7 +30,7 @@ def _choose_model(model: GeneratorModel | None, pretrained: str | None) -> Gener
     try:
         return GeneratorModel(pretrained_info(pretrained).kind)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -86,7 +86,7 @@ def _check_options(
         problems.append(f"training data {train_data} does not exist")
     if problems:
         for p in problems:
-            console.print(f"[red]error:[/] {p}")
+            console.print(f"[red]error:[/] {p}", soft_wrap=True)
         raise typer.Exit(2)
     return checkpoint
 
@@ -118,7 +118,7 @@ def generate(
     model = _choose_model(model, pretrained)
     checkpoint = _check_options(model, checkpoint, train_data, elements, formula, pretrained)
     if any(not 1 <= sg <= 230 for sg in spacegroup):
-        console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}")
+        console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}", soft_wrap=True)
         raise typer.Exit(2)
     element_sets = [[e.strip() for e in group.split(",") if e.strip()] for group in elements]
     try:
@@ -142,7 +142,7 @@ def generate(
                 symprec=symprec,
             )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     _print_summary(Path(summary))
 

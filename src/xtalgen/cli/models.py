@@ -37,7 +37,7 @@ def models(
         infos = list_pretrained()
         defaults = set(read_registry()["defaults"].values())
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     if not infos:
         console.print(f"no pretrained models registered in {registry_dir()}")

@@ -35,7 +35,7 @@ def train(
 ) -> None:
     """Train MODEL on DATA; checkpoints (safetensors + JSON) go to OUTPUT and can be resumed."""
     if not data.exists():
-        console.print(f"[red]error:[/] training data {data} does not exist")
+        console.print(f"[red]error:[/] training data {data} does not exist", soft_wrap=True)
         raise typer.Exit(2)
     config_file = None
     if config is not None:
@@ -44,7 +44,7 @@ def train(
         try:
             config_file = resolve_config(config, model.value)
         except ValueError as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(2) from None
     try:
         if model is TrainableModel.pgcgm:
@@ -57,7 +57,7 @@ def train(
             kind = model.value.removeprefix("crystens-")
             checkpoint = train_crystens(kind, data, config_file, output, resume=resume, overrides=list(overrides))
     except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     if _is_rank_zero():
         console.print(f"final checkpoint: [bold]{checkpoint}[/]")

@@ -17,8 +17,7 @@ from collections.abc import Callable, Sequence
 
 from pymatgen.core import Structure
 
-from xtalgen.postprocess.relax import DEFAULT_MODEL
-from xtalgen.postprocess.relax import _model as chgnet_model
+from xtalgen.postprocess.relax import DEFAULT_MODEL, chgnet_model
 
 #: One result per structure: (energy in eV/atom or None, error message or None).
 EnergyResult = tuple[float | None, str | None]

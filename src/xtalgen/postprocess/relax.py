@@ -36,15 +36,22 @@ DEFAULT_MODEL = "0.3.0"
 _MODEL: dict[str, Any] = {}
 
 
-def _model(name: str = DEFAULT_MODEL) -> Any:
-    """The CHGNet model, loaded once per process on the CPU."""
+def chgnet_model(name: str = DEFAULT_MODEL) -> Any:
+    """The CHGNet model, loaded once per process on the CPU.
+
+    Its graph converter always refuses structures with an isolated atom (no neighbour within
+    CHGNet's 6 Å cutoff): CHGNet's ASE calculator switches the shared converter to "warn" when a
+    relaxation starts, which would make later static energies of such structures silently succeed.
+    """
     if name not in _MODEL:
         from chgnet.model import CHGNet
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _MODEL[name] = CHGNet.load(model_name=name, use_device="cpu", verbose=False)
-    return _MODEL[name]
+    model = _MODEL[name]
+    model.graph_converter.set_isolated_atom_response("error")
+    return model
 
 
 def _as_structure(payload: Structure | str | dict[str, Any]) -> Structure:
@@ -76,7 +83,7 @@ def static_energy(structure: Structure, model_name: str = DEFAULT_MODEL) -> tupl
     """(CHGNet energy in eV/atom, largest force in eV/Å) of a structure as given."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pred = _model(model_name).predict_structure(structure, task="ef")
+        pred = chgnet_model(model_name).predict_structure(structure, task="ef")
     return float(pred["e"]), float(np.max(np.linalg.norm(pred["f"], axis=1)))
 
 
@@ -91,7 +98,9 @@ def relax_structure(
     from chgnet.model import StructOptimizer
 
     e0, _ = static_energy(structure, model_name)
-    optimizer = StructOptimizer(model=_model(model_name), optimizer_class="FIRE", use_device="cpu")
+    optimizer = StructOptimizer(
+        model=chgnet_model(model_name), optimizer_class="FIRE", use_device="cpu", on_isolated_atoms="error"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = optimizer.relax(structure, fmax=fmax, steps=steps, relax_cell=True, verbose=False)

@@ -86,7 +86,7 @@ def training_seconds(run: Path, config: Mapping[str, Any]) -> float | None:
             if rate > 0:
                 total += (step - prev) * batch * world / rate
             prev = step
-    return round(total, 1)
+    return round(total, 3)
 
 
 def _data_record(kind: str, ckpt: Checkpoint, run: Path, folder: Path, desc: str | Mapping[str, Any],
