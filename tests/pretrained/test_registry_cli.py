@@ -85,6 +85,12 @@ def test_generate_uses_the_default_or_named_model(registry: Path, tmp_path: Path
     assert "using pretrained model pgcgm-test" in result.output
     frame = pd.read_csv(out / "summary.csv")
     assert len(frame) == 3 and frame["id"].str.startswith("pgcgm_").all()
+    assert "sites_snapped" in frame.columns  # snapping is the default
+    raw = tmp_path / "raw"
+    result = runner.invoke(app, ["generate", "-n", "3", "-o", str(raw), "--workers", "1", "--seed", "1", "--no-snap"],
+                           env=env)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "sites_snapped" not in pd.read_csv(raw / "summary.csv").columns
     # --pretrained alone picks the model kind
     out = tmp_path / "diff"
     args = ["generate", "--pretrained", "diff-test", "-n", "2", "-o", str(out), "--workers", "1", "--steps", "2",

@@ -113,6 +113,9 @@ def generate(
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(2, min=1, help="Worker processes for post-processing."),
     symprec: float = typer.Option(0.1, help="spglib tolerance (Å) for the space group written in each CIF."),
+    snap: bool = typer.Option(
+        True, "--snap/--no-snap", help="PGCGM: move base sites onto the special positions their images point to."
+    ),
 ) -> None:
     """Generate N candidates with MODEL; write accepted ones as CIFs and every candidate in summary.csv."""
     model = _choose_model(model, pretrained)
@@ -127,7 +130,7 @@ def generate(
 
             summary = generate_pgcgm(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup or None,
-                elements=element_sets or None, workers=workers, symprec=symprec,
+                elements=element_sets or None, workers=workers, symprec=symprec, snap=snap,
             )  # fmt: skip
         elif model is GeneratorModel.pyxtal_random:
             from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
