@@ -52,20 +52,73 @@ def _metrics_without(skip: str) -> list | None:
     return [m for m in default_metrics() if m.name not in dropped]
 
 
-def _with_stability(metrics: list | None, energy_model: object, spec: str, train: Path | None) -> list:
-    """The metric list with a Stability metric that knows its reference energies (table or --train)."""
+def _with_stability(
+    metrics: list | None,
+    energy_model: object,
+    spec: str,
+    train: Path | None,
+    subset: int | None = None,
+    seed: int = 0,
+    shipped_train: str = "",
+) -> list:
+    """The metric list with a Stability metric that knows its reference energies (table or --train).
+
+    ``shipped_train``: the pretrained model whose shipped training structures stand in for --train; they
+    cannot make hull references (no elements or binaries), so the reference-energy table is required.
+    """
+    from xtalgen.evaluation.reference_table import reference_dir
     from xtalgen.evaluation.runner import default_metrics
     from xtalgen.evaluation.stability import Stability
 
     try:
-        stability = Stability(energy_model, reference_energies=spec)  # type: ignore[arg-type]
+        stability = Stability(energy_model, reference_energies=spec, subset=subset, seed=seed)  # type: ignore[arg-type]
     except (FileNotFoundError, ValueError) as exc:
         raise typer.BadParameter(f"--reference-energies: {exc}") from None
+    if "train" in stability.needs and shipped_train:
+        tag = getattr(energy_model, "reference_tag", "?")
+        console.print(
+            f"[red]error:[/] --stability needs the reference-energy table {tag}.parquet, which is not installed "
+            f"in {reference_dir()}: convex hulls need the energies of the elements and binaries, and the "
+            f"training structures shipped with {shipped_train} are ternaries only. Reinstall xtalgen with the "
+            "table, give one with --reference-energies TABLE (made by `xtalgen data energies`), or pass "
+            "--train with a prepared dataset that holds the elements and binaries.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     if "train" in stability.needs and train is None:
         raise typer.BadParameter(
             "--stability needs --train (hull references computed from it) or --reference-energies TABLE"
         )
     return [stability if m.name == stability.name else m for m in (metrics or default_metrics())]
+
+
+def _shipped_training_set(generated: Path) -> tuple[Path | None, str, str]:
+    """(training structures, model name, note) when GENERATED was made by a shipped pretrained model that
+    ships its training structures (``generation.json``); (None, name or "", why not) otherwise."""
+    from xtalgen.pipelines.output import read_generation_meta
+    from xtalgen.pretrained import pretrained_info, pretrained_training_structures
+
+    record = read_generation_meta(generated) if generated.is_dir() else {}
+    name = record.get("pretrained")
+    if not name:
+        return None, "", ""
+    try:
+        path = pretrained_training_structures(name)
+        n = pretrained_info(name).data.get("training_structures", {}).get("n_structures")
+    except (ValueError, FileNotFoundError) as exc:
+        return None, name, str(exc)
+    what = f"the {n:,} training structures" if n else "the training structures"
+    return path, name, f"{what} shipped with pretrained model {name}"
+
+
+def _with_train_distributions(metrics: list | None) -> list:
+    """The metric list with distributions compared against the training set (no test set given)."""
+    from xtalgen.evaluation.distributions import Distributions
+    from xtalgen.evaluation.runner import default_metrics
+
+    return [
+        Distributions(reference="train") if m.name == "distributions" else m for m in (metrics or default_metrics())
+    ]
 
 
 @app.command("evaluate")
@@ -84,6 +137,10 @@ def evaluate_cmd(
     train_split: str = typer.Option("train", help="Split of --train to use if it has splits."),
     test_split: str = typer.Option("test", help="Split of --test to use if it has splits."),
     coverage_cutoffs: str = typer.Option("mp", help="COV thresholds: 'mp' (0.4,10), 'small' (0.2,4) or 'S,C'."),
+    stability_n: int = typer.Option(
+        0, "--stability-n", min=0, help="Relax only a seeded random subset of N valid samples (0: all of them)."
+    ),
+    stability_seed: int = typer.Option(0, help="Seed of the --stability-n subset."),
     steps: int = typer.Option(200, min=0, help="Maximum CHGNet FIRE steps per relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
@@ -95,18 +152,34 @@ def evaluate_cmd(
     skip: str = typer.Option("", help="Metrics to leave out, e.g. 'coverage' (the slowest) or 'novelty,coverage'."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
-    """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report."""
+    """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report.
+
+    Without --train, output of a shipped pretrained model is compared with the training structures that
+    ship with the model (novelty; distributions too when there is no --test).
+    """
     from xtalgen.evaluation.report import write_report
     from xtalgen.evaluation.runner import evaluate
 
     struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
     metrics = _metrics_without(skip)
+    notes: list[str] = []
+    shipped = ""
+    if train is None:
+        path, name, note = _shipped_training_set(generated)
+        if path is not None:
+            train, shipped = path, name
+            notes.append(f"Novelty{' and distributions' if test is None else ''} against {note} (no --train given).")
+            if test is None:
+                metrics = _with_train_distributions(metrics)
+        elif note:
+            console.print(f"[yellow]note:[/] no training set for novelty: {note}", soft_wrap=True)
     energy_model = None
     if stability:
         from xtalgen.postprocess.relax import CHGNetEnergyModel
 
         energy_model = CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references)
-        metrics = _with_stability(metrics, energy_model, reference_energies, train)
+        metrics = _with_stability(metrics, energy_model, reference_energies, train, stability_n or None,
+                                  stability_seed, shipped)  # fmt: skip
     try:
         result = evaluate(
             generated, train, test,
@@ -119,14 +192,22 @@ def evaluate_cmd(
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
+    from xtalgen.cli.summary import plain_summary, skipped_lines, stability_note
+
+    result.meta["notes"] = notes
+    if stability:
+        result.meta["stability_settings"] = {"steps": steps, "fmax": fmax, "subset": stability_n or None,
+                                             "seed": stability_seed}  # fmt: skip
+        notes.append(stability_note(result))
     page = write_report(result, output)
     table = Table("metric", "value", title=f"{result.meta['n_samples']} samples")
     for key, value in result.metrics.items():
         table.add_row(key, f"{value:.4g}")
     console.print(table)
-    for name, need in result.meta.get("skipped", {}).items():
-        console.print(f"[yellow]skipped[/] {name}: needs {', '.join(need)}")
-    console.print(f"report: {page}")
+    for line in skipped_lines(result.meta.get("skipped", {})):
+        console.print(f"[yellow]skipped[/] {line}", soft_wrap=True)
+    for line in plain_summary(result, generated, page, shipped):
+        console.print(line, soft_wrap=True, highlight=False)
 
 
 @app.command("relax")

@@ -34,8 +34,9 @@ def _choose_model(model: GeneratorModel | None, pretrained: str | None) -> Gener
         raise typer.Exit(2) from None
 
 
-def _pretrained_checkpoint(model: GeneratorModel, pretrained: str | None) -> tuple[Path | None, str]:
-    """(checkpoint folder, problem): the named or default shipped model of MODEL's kind, sha256-checked."""
+def _pretrained_checkpoint(model: GeneratorModel, pretrained: str | None) -> tuple[Path | None, str, dict]:
+    """(checkpoint folder, problem, generation.json record): the named or default shipped model of MODEL's
+    kind, sha256-checked."""
     from xtalgen.pretrained import pretrained_checkpoint, resolve_pretrained
 
     try:
@@ -44,12 +45,12 @@ def _pretrained_checkpoint(model: GeneratorModel, pretrained: str | None) -> tup
     except ValueError as exc:
         if pretrained is None:  # no default of this kind ships
             return None, (f"--model {model.value} needs --checkpoint (a run folder or checkpoint from "
-                          f"`xtalgen train`): {exc}")  # fmt: skip
-        return None, str(exc)
+                          f"`xtalgen train`): {exc}"), {}  # fmt: skip
+        return None, str(exc), {}
     except FileNotFoundError as exc:
-        return None, str(exc)
+        return None, str(exc), {}
     console.print(f"using pretrained model [bold]{info.name}[/] (version {info.version}, {info.kind})")
-    return folder, ""
+    return folder, "", {"pretrained": info.name, "pretrained_version": info.version}
 
 
 def _check_options(
@@ -59,12 +60,14 @@ def _check_options(
     elements: list[str],
     formula: str | None,
     pretrained: str | None = None,
-) -> Path | None:
-    """Reject option combinations that make no sense for MODEL, before any work starts; return the checkpoint.
+) -> tuple[Path | None, dict]:
+    """Reject option combinations that make no sense for MODEL, before any work starts; return the checkpoint
+    and what ``generation.json`` records about a shipped model.
 
     A learned MODEL without --checkpoint uses the shipped model --pretrained NAME, or the default one.
     """
     problems = []
+    record: dict = {}
     if model is GeneratorModel.pyxtal_random:
         if train_data is None:
             problems.append("--model pyxtal-random needs --train (compositions and space groups are drawn from it)")
@@ -73,7 +76,7 @@ def _check_options(
     elif checkpoint is not None and pretrained is not None:
         problems.append("give either --checkpoint or --pretrained, not both")
     elif checkpoint is None:
-        checkpoint, problem = _pretrained_checkpoint(model, pretrained)
+        checkpoint, problem, record = _pretrained_checkpoint(model, pretrained)
         if problem:
             problems.append(problem)
     elif not checkpoint.exists():
@@ -88,7 +91,7 @@ def _check_options(
         for p in problems:
             console.print(f"[red]error:[/] {p}", soft_wrap=True)
         raise typer.Exit(2)
-    return checkpoint
+    return checkpoint, record
 
 
 @app.command("generate")
@@ -119,7 +122,7 @@ def generate(
 ) -> None:
     """Generate N candidates with MODEL; write accepted ones as CIFs and every candidate in summary.csv."""
     model = _choose_model(model, pretrained)
-    checkpoint = _check_options(model, checkpoint, train_data, elements, formula, pretrained)
+    checkpoint, record = _check_options(model, checkpoint, train_data, elements, formula, pretrained)
     if any(not 1 <= sg <= 230 for sg in spacegroup):
         console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}", soft_wrap=True)
         raise typer.Exit(2)
@@ -131,6 +134,7 @@ def generate(
             summary = generate_pgcgm(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup or None,
                 elements=element_sets or None, workers=workers, symprec=symprec, snap=snap,
+                meta=record,
             )  # fmt: skip
         elif model is GeneratorModel.pyxtal_random:
             from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
@@ -142,7 +146,7 @@ def generate(
             summary = generate_crystens(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup[0] if spacegroup else None,
                 formula=formula, guidance_scale=guidance_scale, sampling_steps=steps, workers=workers,
-                symprec=symprec,
+                symprec=symprec, meta=record,
             )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)

@@ -142,8 +142,11 @@ class EvalContext:
         return ref
 
     def reference_features(self, which: str) -> pd.DataFrame:
-        """Descriptors of every structure of the train or test set (cached by reference id)."""
+        """Descriptors of every structure of the train or test set (cached by reference id; taken from
+        the source when it knows them, e.g. a compact structure table)."""
         memo = f"ref_features:{which}"
+        if memo not in self._memo and self.reference(which).features is not None:
+            self._memo[memo] = self.reference(which).features()  # type: ignore[misc]
         if memo not in self._memo:
             ref = self.reference(which)
             items = list(zip(ref.ids, range(len(ref)), strict=True))

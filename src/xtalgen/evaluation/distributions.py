@@ -1,4 +1,4 @@
-"""Distribution distances between generated samples and the test set.
+"""Distribution distances between generated samples and the test set (or the training set).
 
 Wasserstein distance (scipy) of density (g/cm³) and number of elements, as CDVAE reports them;
 Kolmogorov–Smirnov statistic (scipy, two-sample) of a, b, c (Å), α, β, γ (°), space-group number,
@@ -47,14 +47,23 @@ def distribution_distances(generated: pd.DataFrame, reference: pd.DataFrame) -> 
 
 
 class Distributions:
-    """Wasserstein and K–S distances of generated (valid) vs test property distributions."""
+    """Wasserstein and K–S distances of generated (valid) vs reference property distributions.
+
+    ``reference``: the set compared with, ``"test"`` (default, as CDVAE) or ``"train"`` (e.g. when only
+    a pretrained model's training structures are at hand).
+    """
 
     name = "distributions"
-    needs = frozenset({"structures", "test"})
+
+    def __init__(self, reference: str = "test") -> None:
+        if reference not in ("test", "train"):
+            raise ValueError(f"Distributions reference: 'test' or 'train', got {reference!r}")
+        self.reference = reference
+        self.needs = frozenset({"structures", reference})
 
     def per_sample(self, ctx: EvalContext) -> None:
         return None
 
     def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
         gen = ctx.generated_features()[ctx.valid_mask()]
-        return distribution_distances(gen, ctx.reference_features("test"))
+        return distribution_distances(gen, ctx.reference_features(self.reference))

@@ -33,10 +33,15 @@ DEFINITIONS = {
     "wasserstein.": "Wasserstein distance, valid samples vs test",
     "ks.": "Kolmogorov–Smirnov statistic, valid samples vs test",
     "consistency.": "CrysTens self-consistency, mean over tensors",
+    "stability.subset": "valid samples relaxed (all valid ones, or a seeded random subset: --stability-n)",
     "stability.evaluated": "samples with a CHGNet E_hull",
-    "stability.stable_rate": "E_hull ≤ 0 eV/atom, over all submitted samples",
-    "stability.metastable_rate": "E_hull ≤ 0.1 eV/atom, over all submitted samples",
-    "stability.sun_rate": "S.U.N.: metastable, unique and novel, over all submitted samples",
+    "stability.n_stable": "relaxed samples with E_hull ≤ 0 eV/atom",
+    "stability.n_metastable": "relaxed samples with E_hull ≤ 0.1 eV/atom",
+    "stability.n_sun": "relaxed samples that are metastable, unique and novel (S.U.N.)",
+    "stability.stable_rate": "E_hull ≤ 0 eV/atom, over all submitted samples (from a subset: estimated)",
+    "stability.metastable_rate": "E_hull ≤ 0.1 eV/atom, over all submitted samples (from a subset: estimated)",
+    "stability.sun_rate": "S.U.N.: metastable, unique and novel, over all submitted samples "
+    "(from a subset: count/subset × valid/submitted)",
     "stability.sun_stable_rate": "stable, unique and novel, over all submitted samples",
     "stability.e_hull_median": "median E_hull (eV/atom) of relaxed samples",
     "stability.relax_rmsd_mean": "mean RMS displacement during relaxation (Å)",
@@ -44,17 +49,35 @@ DEFINITIONS = {
 }
 
 
-def _definition(key: str) -> str:
-    if key in DEFINITIONS:
-        return DEFINITIONS[key]
-    for prefix, text in DEFINITIONS.items():
-        if prefix.endswith(".") and key.startswith(prefix):
-            return text
-    return ""
+def _definition(key: str, meta: dict[str, Any] | None = None) -> str:
+    text = DEFINITIONS.get(key, "")
+    if not text:
+        for prefix, value in DEFINITIONS.items():
+            if prefix.endswith(".") and key.startswith(prefix):
+                text = value
+                break
+    if key.startswith(("wasserstein.", "ks.")) and (meta or {}).get("distribution_reference") == "train":
+        text = text.replace("vs test", "vs the training set (no test set given)")
+    return text
 
 
 #: Metric keys that are counts (printed as integers).
-_COUNT_KEYS = ("n_samples", "stability.evaluated", "stability.n_references", "consistency.n")
+_COUNT_KEYS = ("n_samples", "stability.evaluated", "stability.n_references", "consistency.n", "stability.subset",
+               "stability.n_stable", "stability.n_metastable", "stability.n_sun")  # fmt: skip
+
+#: Readable names of metrics and of what a skipped one needed.
+METRIC_NAMES = {"novel": "novelty", "unique": "uniqueness", "cov_precision": "coverage (COV-R/COV-P)",
+                "distributions": "distributions (Wasserstein, K-S)", "e_hull": "stability (E_hull, S.U.N.)",
+                "consistency": "CrysTens self-consistency"}  # fmt: skip
+NEED_TEXT = {"train": "a training set (--train)", "test": "a test set (--test)", "stability": "--stability",
+             "crystens_diagnostics": "CrysTens generation output (raw tensor diagnostics)",
+             "structures": "structures"}  # fmt: skip
+
+
+def skipped_lines(skipped: dict[str, list[str]]) -> list[str]:
+    """One plain sentence per skipped metric: what it is and what it needs."""
+    return [f"{METRIC_NAMES.get(m, m)}: needs {' and '.join(NEED_TEXT.get(n, n) for n in need)}"
+            for m, need in skipped.items()]  # fmt: skip
 
 
 def safe_name(text: str) -> str:
@@ -70,10 +93,13 @@ def _fmt(value: float, key: str = "") -> str:
     return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
 
 
-def metrics_markdown(metrics: dict[str, float], title: str = "Evaluation") -> str:
-    """A markdown table of metric, value and definition."""
+def metrics_markdown(metrics: dict[str, float], title: str = "Evaluation", meta: dict[str, Any] | None = None) -> str:
+    """A markdown table of metric, value and definition (then notes and skipped metrics from ``meta``)."""
     lines = [f"# {title}", "", "| metric | value | definition |", "|---|---|---|"]
-    lines += [f"| {k} | {_fmt(v, k)} | {_definition(k)} |" for k, v in metrics.items()]
+    lines += [f"| {k} | {_fmt(v, k)} | {_definition(k, meta)} |" for k, v in metrics.items()]
+    extra = [*(meta or {}).get("notes", []), *(f"Skipped {t}." for t in skipped_lines((meta or {}).get("skipped", {})))]
+    if extra:
+        lines += ["", *(f"- {t}" for t in extra)]
     return "\n".join(lines) + "\n"
 
 
@@ -116,7 +142,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = 
     with atomic_write(out / "metrics.json") as fh:
         json.dump({"metrics": _plain(result.metrics), "meta": _plain(result.meta)}, fh, indent=2)
     with atomic_write(out / "metrics.md") as fh:
-        fh.write(metrics_markdown(result.metrics, title))
+        fh.write(metrics_markdown(result.metrics, title, result.meta))
     with atomic_write(out / "per_sample.csv", newline="") as fh:
         result.per_sample.to_csv(fh, index=False)
 
@@ -129,7 +155,8 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = 
         p = plot_distributions(
             result.generated_properties, result.test_properties, out / "plots" / "distributions.png", result.metrics
         )
-        figures.append(("Generated (valid) vs test distributions", p))
+        ref = "training" if result.meta.get("distribution_reference") == "train" else "test"
+        figures.append((f"Generated (valid) vs {ref} distributions", p))
     if "e_hull" in result.per_sample.columns:
         p = plot_ehull(result.per_sample["e_hull"].to_numpy(dtype=float), out / "plots" / "e_hull.png")
         figures.append(("Energy above hull", p))
@@ -141,13 +168,11 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = 
         gallery.append((caption, render_structure(structure, png, caption)))
 
     rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v, k)}</td><td>{html.escape(_definition(k))}</td></tr>"
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v, k)}</td><td>{html.escape(_definition(k, result.meta))}</td></tr>"
         for k, v in result.metrics.items()
     )
-    skipped = "".join(
-        f"<li>{html.escape(m)}: needs {', '.join(map(html.escape, need))}</li>"
-        for m, need in result.meta.get("skipped", {}).items()
-    )
+    skipped = "".join(f"<li>{html.escape(t)}</li>" for t in skipped_lines(result.meta.get("skipped", {})))
+    notes = "".join(f"<p>{html.escape(t)}</p>" for t in result.meta.get("notes", []))
     figs = "".join(f"<h2>{html.escape(t)}</h2>{_img(p, t)}" for t, p in figures)
     cells = "".join(f"<figure>{_img(p, c)}<figcaption>{html.escape(c)}</figcaption></figure>" for c, p in gallery)
     meta = result.meta
@@ -159,6 +184,7 @@ figure{{display:inline-block;margin:4px;width:260px;vertical-align:top}}figcapti
 </head><body><h1>{html.escape(title)}</h1>
 <p>{meta.get("n_samples", 0)} samples; {meta.get("n_train", 0)} training and {meta.get("n_test", 0)} test
 structures; energy model: {html.escape(str(meta.get("energy_model") or "none (no stability screen)"))}.</p>
+{notes}
 <table><tr><th>metric</th><th>value</th><th>definition</th></tr>{rows}</table>
 {"<p>Skipped:</p><ul>" + skipped + "</ul>" if skipped else ""}
 {figs}<h2>Gallery of best candidates</h2><div>{cells or "<p>no candidates</p>"}</div>

@@ -104,8 +104,10 @@ def evaluate(
     timings: dict[str, float] = {}
     cpu_timings: dict[str, float] = {}
     skipped: dict[str, list[str]] = {}
+    metric_list = metrics if metrics is not None else default_metrics()
+    dist_ref = next((getattr(m, "reference", "test") for m in metric_list if isinstance(m, Distributions)), "test")
     try:
-        for metric in metrics if metrics is not None else default_metrics():
+        for metric in metric_list:
             missing = sorted(set(metric.needs) - available)
             if missing:
                 skipped[metric.name] = missing
@@ -118,7 +120,8 @@ def evaluate(
             timings[metric.name] = time.perf_counter() - t
             # CPU seconds: this process (incl. jobs it ran itself) + jobs run in worker processes
             cpu_timings[metric.name] = time.process_time() - cpu + sum(JOB_CPU_SECONDS.values()) - worker_cpu
-        test_properties = ctx.reference_features("test") if te is not None and "test" in available else None
+        # the properties plotted against the generated ones: the set the distribution metric compared with
+        test_properties = ctx.reference_features(dist_ref) if dist_ref in available else None
         generated_properties = ctx.generated_features()[ctx.valid_mask()].reset_index(drop=True)
     finally:
         ctx.close()
@@ -139,6 +142,7 @@ def evaluate(
         "cpu_s": cpu_timings,
         "total_s": time.perf_counter() - t0,
         "skipped": skipped,
+        "distribution_reference": dist_ref,
     }
     return EvaluationResult(
         metrics=results,

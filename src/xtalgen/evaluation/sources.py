@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 from pymatgen.core import Composition, Structure
 
+from xtalgen.data.structure_table import StructureTable, is_structure_table, load_structure_table
+
 #: What a worker turns into a Structure: the Structure itself or CIF text.
 Payload = Structure | str
 
@@ -64,13 +66,19 @@ class GeneratedSet:
 
 @dataclass
 class ReferenceSet:
-    """A lazy reference set (train or test): ids, reduced formulas, and payloads built on demand."""
+    """A lazy reference set (train or test): ids, reduced formulas, and payloads built on demand.
+
+    ``features``: when the source already knows the per-structure descriptors (a compact structure
+    table), a callable returning them (the columns of ``structure_properties``), so they are not
+    recomputed structure by structure.
+    """
 
     ids: list[str]
     formulas: list[str]
     payload: Callable[[int], Payload]
     fingerprint: str
     name: str = "reference"
+    features: Callable[[], pd.DataFrame] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -137,8 +145,10 @@ def _csv_ids(df: pd.DataFrame) -> list[str]:
 def load_reference(
     source: Any, *, split: str | None = None, limit: int | None = None, name: str = "reference"
 ) -> ReferenceSet:
-    """A reference set from a PreparedDataset (object or file), a CSV(.gz) with a ``cif`` column, any
-    source ``xtalgen.data.readers.read_structures`` accepts, or a list of Structures.
+    """A reference set from a PreparedDataset (object or file), a compact structure table
+    (:mod:`xtalgen.data.structure_table`, e.g. a pretrained model's training structures), a CSV(.gz)
+    with a ``cif`` column, any source ``xtalgen.data.readers.read_structures`` accepts, or a list of
+    Structures.
 
     ``split`` keeps only that split when the source has split information (prepared dataset, CSV
     ``split`` column) and is ignored otherwise; ``limit`` keeps the first N entries.
@@ -149,6 +159,8 @@ def load_reference(
         path = Path(source)
         if not path.exists():
             raise FileNotFoundError(f"{name} source not found: {path}")
+        if is_structure_table(path):
+            return _from_structure_table(load_structure_table(path), limit, name, _file_fingerprint(path, limit))
         prepared = _try_prepared(path)
         if prepared is not None:
             return _from_prepared(prepared, split, limit, name, _file_fingerprint(path, split, limit))
@@ -182,6 +194,16 @@ def _from_prepared(ds: Any, split: str | None, limit: int | None, name: str, fp:
     if fp is None:
         fp = hashlib.sha1(("|".join(ids) + f"|{split}").encode()).hexdigest()[:16]
     return ReferenceSet(ids, [_reduced(f) for f in frame["formula"]], ds.structure, fp, name)
+
+
+def _from_structure_table(table: StructureTable, limit: int | None, name: str, fp: str) -> ReferenceSet:
+    """A reference set over a compact structure table (it holds one split: ``split`` does not apply)."""
+    n = len(table) if limit is None else min(limit, len(table))
+
+    def features() -> pd.DataFrame:
+        return table.properties().iloc[:n].reset_index(drop=True)
+
+    return ReferenceSet(table.ids[:n], table.formulas[:n], table.structure, fp, name, features)
 
 
 def _from_structures(ids: list[str], structures: list[Structure], name: str, fp: str | None) -> ReferenceSet:

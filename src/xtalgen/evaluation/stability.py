@@ -6,7 +6,9 @@ independent of the potential). For each sample's chemical system a pymatgen ``Ph
 from the reference entries whose elements are a subset of it (every sub-system); only those
 references are evaluated. E_hull may be negative (below the reference hull). A sample is stable at
 E_hull ≤ 0 and metastable at ≤ 0.1 eV/atom; S.U.N. = metastable, unique and novel, as a fraction of
-*all submitted* samples (failed or invalid samples count against it).
+*all submitted* samples (failed or invalid samples count against it). Relaxation is the costly part
+(CPU seconds per structure), so a seeded random subset of the valid samples may be relaxed instead of
+all of them; the rates are then estimated as (count in the subset / subset size) × (valid / submitted).
 """
 
 from __future__ import annotations
@@ -140,16 +142,29 @@ class Stability:
     """Per sample: E_hull (eV/atom) after relaxation; NaN for invalid or failed samples.
 
     Adds columns ``energy_per_atom``, ``relax_rmsd`` (Å), ``relax_steps``, ``relax_converged``,
-    ``e_hull_note``; keeps relaxed structures in ``ctx.columns["_relaxed"]``.
+    ``e_hull_note``, ``stability_subset``; keeps relaxed structures in ``ctx.columns["_relaxed"]``.
+    ``subset``: relax only a random subset of that many structurally valid samples, drawn with ``seed``
+    (:func:`stability_subset`; default: ``ctx.options["stability_n"]``, else all); counts are over the
+    subset and rates are scaled to all submitted samples (see :meth:`aggregate`).
     ``reference_energies``: see :func:`resolve_reference_table` (``ctx.options["reference_energies"]``
     is used when this is ``"auto"``). With a table known at construction the training set is not needed.
     """
 
     name = "e_hull"
 
-    def __init__(self, energy_model: EnergyModel | None = None, reference_energies: ReferenceSpec = "auto") -> None:
+    def __init__(
+        self,
+        energy_model: EnergyModel | None = None,
+        reference_energies: ReferenceSpec = "auto",
+        subset: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if subset is not None and subset < 1:
+            raise ValueError(f"stability subset: must be >= 1 samples (None = all), got {subset}")
         self.energy_model = energy_model
         self.reference_energies = reference_energies
+        self.subset = subset
+        self.seed = seed
         self._table = resolve_reference_table(reference_energies, energy_model)
         self.needs = frozenset({"structures", "stability"} | (set() if self._table is not None else {"train"}))
 
@@ -180,7 +195,7 @@ class Stability:
         table = self._reference_table(ctx, model)  # before relaxing: a missing reference source fails fast
         n = len(ctx.generated)
         keys = ctx.sample_keys
-        valid = np.nonzero(ctx.valid_mask())[0]
+        valid = self._chosen(ctx)
         cache_root = Path(ctx.cache_dir) if ctx.cache_dir is not None else None
         relax_cache = cache_root / "generated" / f"relax-{model.relax_tag}.jsonl" if cache_root else None
         items = [(keys[i], ctx.generated.structures[i]) for i in valid]
@@ -193,6 +208,7 @@ class Stability:
             "relax_converged": np.full(n, np.nan),
         }
         notes = np.full(n, "", dtype=object)
+        notes[ctx.valid_mask() & ~ctx.columns["stability_subset"]] = "not relaxed: outside the stability subset"
         structures = np.full(n, None, dtype=object)
         for i in valid:
             rec = relaxed[keys[i]]
@@ -221,6 +237,23 @@ class Stability:
         ctx.options["n_hull_references"] = len(references)
         ctx.options["hull_references_from_table"] = table is not None
         return out
+
+    def _chosen(self, ctx: EvalContext) -> np.ndarray:
+        """Indices of the samples to relax: every structurally valid one, or a seeded random subset of them.
+
+        The subset size is ``subset`` (else ``ctx.options["stability_n"]``); records the number of
+        valid samples and the subset in ``ctx.options`` for :meth:`aggregate`.
+        """
+        valid = np.nonzero(ctx.valid_mask())[0]
+        m = self.subset if self.subset is not None else ctx.options.get("stability_n")
+        seed = int(ctx.options.get("stability_seed", self.seed)) if self.subset is None else self.seed
+        chosen = stability_subset(valid, m, seed)
+        ctx.options["stability_n_valid"] = len(valid)
+        ctx.options["stability_subset"] = len(chosen)
+        in_subset = np.zeros(len(ctx.generated), dtype=bool)
+        in_subset[chosen] = True
+        ctx.columns["stability_subset"] = in_subset
+        return chosen
 
     def _computed_references(
         self, ctx: EvalContext, model: EnergyModel, systems: list[frozenset[str]], cache_root: Path | None
@@ -253,17 +286,41 @@ class Stability:
         novel = np.nan_to_num(ctx.results.get("novel", np.zeros(n)), nan=0.0) > 0
         finite = values[np.isfinite(values)]
         rmsd = ctx.columns.get("relax_rmsd", np.full(n, np.nan))
+        n_valid = int(ctx.options.get("stability_n_valid", np.sum(ctx.valid_mask())))
+        m = int(ctx.options.get("stability_subset", n_valid))
+        counts = {
+            "stable": int(np.sum(e <= STABLE_EHULL)),
+            "metastable": int(np.sum(e <= METASTABLE_EHULL)),
+            "sun": int(np.sum((e <= METASTABLE_EHULL) & unique & novel)),
+            "sun_stable": int(np.sum((e <= STABLE_EHULL) & unique & novel)),
+        }
+        # fraction of all submitted samples: (count / relaxed valid samples) x (valid / submitted); exact when
+        # every valid sample is relaxed, an unbiased estimate when a random subset of them is
+        scale = n_valid / (m * n) if m and n else 0.0
         return {
+            "stability.subset": float(m),
             "stability.evaluated": float(len(finite)),
-            "stability.stable_rate": float(np.mean(e <= STABLE_EHULL)) if n else 0.0,
-            "stability.metastable_rate": float(np.mean(e <= METASTABLE_EHULL)) if n else 0.0,
-            "stability.sun_rate": float(np.mean((e <= METASTABLE_EHULL) & unique & novel)) if n else 0.0,
-            "stability.sun_stable_rate": float(np.mean((e <= STABLE_EHULL) & unique & novel)) if n else 0.0,
+            "stability.n_stable": float(counts["stable"]),
+            "stability.n_metastable": float(counts["metastable"]),
+            "stability.n_sun": float(counts["sun"]),
+            "stability.stable_rate": counts["stable"] * scale,
+            "stability.metastable_rate": counts["metastable"] * scale,
+            "stability.sun_rate": counts["sun"] * scale,
+            "stability.sun_stable_rate": counts["sun_stable"] * scale,
             "stability.e_hull_median": float(np.median(finite)) if len(finite) else float("nan"),
             "stability.relax_rmsd_mean": float(np.nanmean(rmsd)) if np.isfinite(rmsd).any() else float("nan"),
             "stability.n_references": float(ctx.options.get("n_hull_references", 0)),
             "stability.references_from_table": float(bool(ctx.options.get("hull_references_from_table"))),
         }
+
+
+def stability_subset(valid: np.ndarray, m: int | None, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``m`` of the ``valid`` sample indices drawn at random with ``seed``; all when
+    ``m`` is None, 0 or ≥ their number."""
+    valid = np.asarray(valid, dtype=int)
+    if not m or m >= len(valid):
+        return valid
+    return np.sort(np.random.default_rng([seed, 7]).choice(valid, size=int(m), replace=False))
 
 
 def _table_references(table: ReferenceTable, systems: list[frozenset[str]]) -> list[tuple[Composition, float]]:

@@ -205,7 +205,9 @@ def generate_pyxtal_random(
         s = results[k]
         reason = "" if s is not None else f"no structure after {failures[k]} draws: {last_error[k]}"
         candidates.append(Candidate(f"pyxtal-{k:06d}", s, info, accepted=s is not None, reason=reason))
-    return write_generation(out_dir, candidates, symprec=symprec)
+    source = str(train) if isinstance(train, str | Path) else type(train).__name__
+    meta = {"model": "pyxtal-random", "train": source, "n": n, "seed": seed}
+    return write_generation(out_dir, candidates, symprec=symprec, meta=meta)
 
 
 def _entry_id(draws: _TrainingDraws, j: int) -> str:

@@ -143,12 +143,14 @@ def generate_crystens(
     save_tensors: bool = False,
     decode_options: DecodeOptions | None = None,
     progress: bool = True,
+    meta: dict[str, Any] | None = None,
 ) -> Path:
     """Sample ``n`` CrysTens from ``checkpoint``, symmetrise, decode; write CIFs + ``summary.csv``; return it.
 
     ``spacegroup`` / ``formula`` condition a conditional diffusion model (classifier-free guidance
     ``guidance_scale``; 1 = plain conditional); ``sampling_steps``/``sampler`` ("ddim"/"ddpm") override the
-    config's defaults. ``save_tensors`` also writes the raw outputs to ``tensors.npy``.
+    config's defaults. ``save_tensors`` also writes the raw outputs to ``tensors.npy``. ``meta`` adds to
+    the ``generation.json`` record (model, checkpoint, n, seed).
     """
     if n < 1:
         raise ValueError(f"n: must be >= 1, got {n}")
@@ -172,6 +174,7 @@ def generate_crystens(
     return decode_to_generation(
         raw, ct, out_dir, label=f"crystens-{kind}", info=extra, workers=workers, symprec=symprec,
         save_tensors=save_tensors, decode_options=decode_options, progress=progress,
+        meta={"model": f"crystens-{kind}", "checkpoint": str(checkpoint), "n": n, "seed": seed, **(meta or {})},
     )  # fmt: skip
 
 
@@ -187,6 +190,7 @@ def decode_to_generation(
     save_tensors: bool = False,
     decode_options: DecodeOptions | None = None,
     progress: bool = True,
+    meta: dict[str, Any] | None = None,
 ) -> Path:
     """Symmetrise and decode raw CrysTens (n, 4, N, N) into CIFs + ``summary.csv`` (ids ``<label>-00000``...).
 
@@ -212,7 +216,7 @@ def decode_to_generation(
         row = {"model": label, **(info or {}), "asymmetry": float(asym[i]), **row}
         reason = str(row.pop("reason", "") or "")
         candidates.append(Candidate(f"{label}-{i:05d}", structure, row, structure is not None, reason))
-    return write_generation(out, candidates, symprec=symprec)
+    return write_generation(out, candidates, symprec=symprec, meta=meta)
 
 
 def _run(jobs: list[Any], workers: int, progress: bool) -> list[tuple[Any, dict[str, Any]]]:

@@ -1,9 +1,10 @@
-"""Write generated structures: one CIF per accepted structure and a ``summary.csv``."""
+"""Write generated structures: one CIF per accepted structure, a ``summary.csv`` and ``generation.json``."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from pymatgen.core import Structure
 from pymatgen.io.cif import CifWriter
 
 from xtalgen.data.atomic import atomic_write
+
+#: Which model made a generation folder's candidates (JSON), beside ``summary.csv``.
+GENERATION_FILE = "generation.json"
 
 
 @dataclass
@@ -38,10 +42,17 @@ def cif_text(structure: Structure, symprec: float | None = 0.1) -> str:
     return str(CifWriter(structure))
 
 
-def write_generation(out_dir: str | Path, candidates: Iterable[Candidate], symprec: float | None = 0.1) -> Path:
+def write_generation(
+    out_dir: str | Path,
+    candidates: Iterable[Candidate],
+    symprec: float | None = 0.1,
+    meta: Mapping[str, Any] | None = None,
+) -> Path:
     """Write ``<id>.cif`` for each accepted candidate and ``summary.csv`` for all; return the summary path.
 
     Each row has id, accepted, reason, formula, spacegroup (spglib at ``symprec``), nsites, cif file, then info.
+    ``meta`` (which model made the candidates: ``model``, ``checkpoint``, ``pretrained``, ``seed``...) goes
+    to ``generation.json`` with the candidate counts; ``xtalgen evaluate`` reads it.
     """
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
@@ -73,4 +84,20 @@ def write_generation(out_dir: str | Path, candidates: Iterable[Candidate], sympr
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
+    if meta is not None:
+        record = {**meta, "n_candidates": len(rows), "n_accepted": sum(bool(r["accepted"]) for r in rows)}
+        with atomic_write(out / GENERATION_FILE) as fh:
+            json.dump(record, fh, indent=1, default=str)
+    elif (out / GENERATION_FILE).exists():  # a stale record from an earlier run into the same folder
+        (out / GENERATION_FILE).unlink()
     return summary
+
+
+def read_generation_meta(out_dir: str | Path) -> dict[str, Any]:
+    """The ``generation.json`` record of a generation folder ({} when it has none or it is unreadable)."""
+    path = Path(out_dir) / GENERATION_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}

@@ -212,12 +212,14 @@ def generate_pgcgm(
     dedupe: bool = True,
     snap: bool = True,
     progress: bool = True,
+    meta: dict[str, Any] | None = None,
 ) -> Path:
     """Generate ``n`` PGCGM candidates, post-process them, write CIFs + ``summary.csv``; return its path.
 
     ``spacegroup``/``elements`` condition the samples (see module docstring); ``workers`` processes
     post-process; ``symprec`` (Å) is used for the space-group filter and the CIFs; ``snap`` moves
     sites onto the special positions their own images point to before expansion (module docstring).
+    ``meta`` adds to the ``generation.json`` record (model, checkpoint, n, seed), e.g. ``{"pretrained": name}``.
     """
     from xtalgen.postprocess.pipeline import postprocess_candidates
 
@@ -254,4 +256,5 @@ def generate_pgcgm(
                   r.reason)  # fmt: skip
         for r in results
     ]
-    return write_generation(out_dir, candidates, symprec=symprec)
+    record = {"model": "pgcgm", "checkpoint": str(ckpt_dir), "n": n, "seed": seed, **(meta or {})}
+    return write_generation(out_dir, candidates, symprec=symprec, meta=record)

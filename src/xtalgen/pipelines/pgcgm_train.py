@@ -43,6 +43,22 @@ def _symbol(z: int) -> str:
     return Element.from_Z(int(z)).symbol
 
 
+def select_materials(ds: Any, data_cfg: PGCGMDataConfig, *, seed: int = 0) -> np.ndarray:
+    """Rows of a prepared dataset (already reduced to ``data_cfg.split``) that pass the data filters:
+    number of elements, number of base sites, then ``max_materials`` drawn with ``seed``."""
+    frame = ds.frame
+    keep = np.ones(len(ds), dtype=bool)
+    if data_cfg.nelements:
+        keep &= frame["nelements"].isin(data_cfg.nelements).to_numpy()
+    if data_cfg.n_base_sites and "n_base_sites" in frame:
+        keep &= frame["n_base_sites"].isin(data_cfg.n_base_sites).to_numpy()
+    rows = np.flatnonzero(keep)
+    if data_cfg.max_materials and len(rows) > data_cfg.max_materials:
+        rng = np.random.default_rng([seed, 7])
+        rows = np.sort(rng.choice(rows, data_cfg.max_materials, replace=False))
+    return rows
+
+
 def load_training_arrays(
     data: str | Path | BaseSiteArrays, data_cfg: PGCGMDataConfig, *, seed: int = 0,
     n_sets: int = 3, max_base_sites: int = 3, rejections: Path | None = None,
@@ -68,16 +84,7 @@ def load_training_arrays(
         ds = load_dataset(path)
         if data_cfg.split != "all":
             ds = ds.subset(split=data_cfg.split)
-        frame = ds.frame
-        keep = np.ones(len(ds), dtype=bool)
-        if data_cfg.nelements:
-            keep &= frame["nelements"].isin(data_cfg.nelements).to_numpy()
-        if data_cfg.n_base_sites and "n_base_sites" in frame:
-            keep &= frame["n_base_sites"].isin(data_cfg.n_base_sites).to_numpy()
-        rows = np.flatnonzero(keep)
-        if data_cfg.max_materials and len(rows) > data_cfg.max_materials:
-            rng = np.random.default_rng([seed, 7])
-            rows = np.sort(rng.choice(rows, data_cfg.max_materials, replace=False))
+        rows = select_materials(ds, data_cfg, seed=seed)
         if len(rows) == 0:
             raise ValueError(
                 f"training data {path}: no material passes the filters (split={data_cfg.split}, "

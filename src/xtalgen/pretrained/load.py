@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from xtalgen.pretrained.registry import PretrainedInfo, pretrained_checkpoint, pretrained_info
+from xtalgen.pretrained.registry import TRAINING_STRUCTURES_FILE, PretrainedInfo, pretrained_checkpoint, pretrained_info
+
+if TYPE_CHECKING:
+    from xtalgen.data.structure_table import StructureTable
 
 
 @dataclass
@@ -35,19 +38,33 @@ class PretrainedModel:
         """Same as :func:`load_pretrained`."""
         return load_pretrained(name, root)
 
+    @property
+    def training_structures_path(self) -> Path:
+        """The shipped table of the structures the model was trained on (FileNotFoundError if none ships)."""
+        if TRAINING_STRUCTURES_FILE not in self.info.files:
+            raise FileNotFoundError(f"pretrained model {self.info.name!r} ships without its training structures")
+        return self.checkpoint / TRAINING_STRUCTURES_FILE  # checked against its sha256 when the model was loaded
+
+    def training_structures(self) -> StructureTable:
+        """The structures the model was trained on (ids, formulas, ``structure(i)``), from the shipped table."""
+        from xtalgen.data.structure_table import load_structure_table
+
+        return load_structure_table(self.training_structures_path)
+
     def generate(self, n: int, out_dir: str | Path, **kwargs: Any) -> Path:
         """Generate ``n`` candidates into ``out_dir`` (CIFs + ``summary.csv``); return the summary path.
 
         ``kwargs`` go to :func:`~xtalgen.pipelines.pgcgm_generate.generate_pgcgm` or
         :func:`~xtalgen.pipelines.crystens_generate.generate_crystens` (seed, conditions, workers, ...).
         """
+        meta = {"pretrained": self.info.name, "pretrained_version": self.info.version, **kwargs.pop("meta", {})}
         if self.kind == "pgcgm":
             from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
 
-            return generate_pgcgm(n, out_dir, checkpoint=self.checkpoint, **kwargs)
+            return generate_pgcgm(n, out_dir, checkpoint=self.checkpoint, meta=meta, **kwargs)
         from xtalgen.pipelines.crystens_generate import generate_crystens
 
-        return generate_crystens(n, out_dir, checkpoint=self.checkpoint, **kwargs)
+        return generate_crystens(n, out_dir, checkpoint=self.checkpoint, meta=meta, **kwargs)
 
 
 def load_pretrained(name: str, root: str | Path | None = None) -> PretrainedModel:

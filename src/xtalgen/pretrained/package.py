@@ -11,6 +11,15 @@ generator; diffusion: the EMA weights, else the raw model), written as ``weights
 ``state.json`` (a checkpoint folder the generation pipelines load directly) with the run's
 ``config.yaml`` and, for PGCGM, its ``conditions.csv``; the registry entry records hashes, sizes, the
 data and the training budget.
+
+``--training-data DATASET`` (PGCGM) also ships the structures the model was trained on as
+``training_structures.parquet`` (a compact structure table, :mod:`xtalgen.data.structure_table`): the
+rows of the prepared DATASET the run selected (its split and filters, or exactly the materials in the
+run's ``train_arrays.npz`` when present), checked against the number of training materials. For a
+model already in the registry::
+
+    python -m xtalgen.pretrained.package --add-training-structures pgcgm-mp-ternary \
+        --training-data data/mp_ternary_le20.parquet
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from safetensors.torch import save_file
 
@@ -33,10 +43,13 @@ from xtalgen.pipelines.training.checkpoint import FORMAT_VERSION, STATE_FILE, WE
 from xtalgen.pretrained.registry import (
     KINDS,
     MODELS_DIR,
+    TRAINING_STRUCTURES_FILE,
     PretrainedInfo,
     file_digest,
+    pretrained_info,
     read_registry,
     registry_dir,
+    verify_files,
     write_registry,
 )
 
@@ -155,6 +168,112 @@ def _write_model_files(ckpt: Checkpoint, kind: str, folder: Path, max_mb: float)
     return names
 
 
+def training_rows(kind: str, config: Mapping[str, Any], dataset: Any, run: Path | None = None) -> np.ndarray:
+    """Rows of the prepared ``dataset`` a training run with ``config`` learned from.
+
+    PGCGM: the config's split and filters (:func:`xtalgen.pipelines.pgcgm_train.select_materials`); when
+    the run folder keeps its encoded training arrays, exactly the materials in them (those that could
+    be encoded). Other kinds are not supported yet (ValueError).
+    """
+    if kind != "pgcgm":
+        raise ValueError(f"training structures can only be packaged for PGCGM models so far, not {kind}")
+    from xtalgen.pipelines.pgcgm_task import PGCGMConfig
+    from xtalgen.pipelines.pgcgm_train import ARRAYS_FILE, select_materials
+    from xtalgen.pipelines.training import load_config
+
+    cfg = load_config(PGCGMConfig, {k: v for k, v in config.items() if k != "_class"})
+    split = cfg.data.split
+    base = np.arange(len(dataset))
+    if split != "all":
+        base = np.flatnonzero(dataset.frame["split"].to_numpy() == split)
+    rows = base[select_materials(dataset.subset(indices=base), cfg.data, seed=cfg.seed)]
+    arrays = run / ARRAYS_FILE if run is not None else None
+    if arrays is not None and arrays.is_file():
+        from xtalgen.representations.basesites.batch import BaseSiteArrays
+
+        encoded = BaseSiteArrays.load_npz(arrays)
+        wanted = {str(i) for i in np.asarray(encoded.material_ids)[np.unique(encoded.material_index)]}
+        ids = dataset.frame["id"].astype(str).to_numpy()
+        rows = np.array([r for r in rows if ids[r] in wanted], dtype=int)
+        if len(rows) != len(wanted):
+            raise ValueError(f"{len(wanted) - len(rows)} training materials of {arrays} are not in the dataset "
+                             "(or not in its split/filters): give the dataset the run was trained on")  # fmt: skip
+    return rows
+
+
+def write_training_structures(
+    kind: str,
+    config: Mapping[str, Any],
+    dataset_path: str | Path,
+    out_file: str | Path,
+    *,
+    run: Path | None = None,
+    expected: int | None = None,
+) -> dict[str, Any]:
+    """Write the training structures of a run (see :func:`training_rows`) as a compact structure table.
+
+    ``expected``: the number of training materials the model records; a different count is refused
+    (ValueError: not the dataset the model was trained on). Returns the registry record (file, number
+    of structures, source file name and sha256, split).
+    """
+    from xtalgen.data.dataset import load_dataset
+    from xtalgen.data.structure_table import structure_table_from_dataset, write_structure_table
+
+    path = Path(dataset_path)
+    dataset = load_dataset(path)
+    rows = training_rows(kind, config, dataset, run)
+    if expected is not None and len(rows) != int(expected):
+        raise ValueError(
+            f"{path} gives {len(rows)} training structures with the model's split and filters, but the model "
+            f"was trained on {expected} materials: give the prepared dataset it was trained on"
+        )
+    if len(rows) == 0:
+        raise ValueError(f"{path}: no structure passes the model's split and filters")
+    record = {
+        "file": TRAINING_STRUCTURES_FILE,
+        "n_structures": int(len(rows)),
+        "source": path.name,
+        "source_sha256": file_digest(path),
+        "split": dict(config.get("data", {})).get("split"),
+    }
+    meta = {**record, "symprec": dataset.symprec, "filters": dict(config.get("data", {}))}
+    write_structure_table(structure_table_from_dataset(dataset, rows), out_file, meta)
+    return record
+
+
+def add_training_structures(
+    name: str, dataset_path: str | Path, *, registry: str | Path | None = None, max_mb: float = MAX_MB
+) -> PretrainedInfo:
+    """Add (or replace) the training structures of pretrained model ``name`` already in the registry.
+
+    The rows are selected with the config in the model's ``state.json`` and must number the model's
+    recorded ``n_materials``; the file's sha256 and size join the entry's files (checked by
+    ``xtalgen models --verify``) and ``data["training_structures"]`` records where it came from.
+    """
+    root = registry_dir(registry)
+    info = pretrained_info(name, root)
+    kept = {k: v for k, v in info.files.items() if k != TRAINING_STRUCTURES_FILE}
+    folder = verify_files(PretrainedInfo.from_dict({**info.to_dict(), "files": kept}), root)
+    state = json.loads((folder / STATE_FILE).read_text())
+    target = folder / TRAINING_STRUCTURES_FILE
+    record = write_training_structures(info.kind, state.get("config", {}), dataset_path, target,
+                                       expected=info.data.get("n_materials"))  # fmt: skip
+    files = {**kept, TRAINING_STRUCTURES_FILE: {"sha256": file_digest(target), "size": target.stat().st_size}}
+    total = sum(meta["size"] for meta in files.values())
+    if total > max_mb * 1e6:
+        target.unlink()
+        raise ValueError(f"pretrained model {name!r}: {total / 1e6:.1f} MB with its training structures; "
+                         f"the limit is {max_mb:g} MB")  # fmt: skip
+    raw = read_registry(root)
+    for entry in raw["models"]:
+        if entry["name"] == name:
+            entry["files"] = files
+            entry["size_bytes"] = total
+            entry["data"] = {**entry.get("data", {}), "training_structures": record}
+    write_registry(raw, root)
+    return pretrained_info(name, root)
+
+
 def package_checkpoint(
     run_dir: str | Path,
     name: str,
@@ -171,6 +290,7 @@ def package_checkpoint(
     registry: str | Path | None = None,
     max_mb: float = MAX_MB,
     overwrite: bool = False,
+    training_data: str | Path | None = None,
 ) -> PretrainedInfo:
     """Copy the latest checkpoint of ``run_dir`` into the registry as pretrained model ``name``; return its entry.
 
@@ -180,6 +300,8 @@ def package_checkpoint(
     ``make_default``: make it the default of its kind (None: only if the kind has no default yet).
     ``registry``: registry folder (default: the package's, or ``$XTALGEN_PRETRAINED_DIR``).
     Refuses weights over ``max_mb`` MB and an existing ``name`` unless ``overwrite``.
+    ``training_data``: the prepared dataset the run was trained on; its training rows are shipped as
+    ``training_structures.parquet`` (:func:`write_training_structures`, PGCGM only).
     """
     if not _NAME.match(name):
         raise ValueError(f"name {name!r}: use lower-case letters, digits, '.', '_' and '-' (e.g. pgcgm-mp-ternary)")
@@ -198,11 +320,17 @@ def package_checkpoint(
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
         names = _write_model_files(ckpt, found, tmp, max_mb)
+        data = _data_record(found, ckpt, _run_folder(ckpt), tmp, data_desc, data_file)
+        if training_data is not None:
+            data["training_structures"] = write_training_structures(
+                found, ckpt.config, training_data, tmp / TRAINING_STRUCTURES_FILE, run=_run_folder(ckpt),
+                expected=data.get("n_materials"),
+            )  # fmt: skip
+            names.append(TRAINING_STRUCTURES_FILE)
         files = {f: {"sha256": file_digest(tmp / f), "size": (tmp / f).stat().st_size} for f in names}
         total = sum(meta["size"] for meta in files.values())
         if total > max_mb * 1e6:
             raise ValueError(f"pretrained model {name!r}: {total / 1e6:.1f} MB in all; the limit is {max_mb:g} MB")
-        data = _data_record(found, ckpt, _run_folder(ckpt), tmp, data_desc, data_file)
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)
@@ -226,8 +354,15 @@ def package_checkpoint(
 def main(argv: list[str] | None = None) -> int:
     """``python -m xtalgen.pretrained.package RUN_DIR --name NAME ...`` (see the module docstring)."""
     p = argparse.ArgumentParser(prog="python -m xtalgen.pretrained.package", description=__doc__.split("\n")[0])
-    p.add_argument("run_dir", type=Path, help="training run folder (or one of its checkpoints)")
-    p.add_argument("--name", required=True, help="registry name, e.g. pgcgm-mp-ternary")
+    p.add_argument("run_dir", type=Path, nargs="?", help="training run folder (or one of its checkpoints)")
+    p.add_argument("--name", help="registry name, e.g. pgcgm-mp-ternary")
+    p.add_argument("--training-data", type=Path, help="prepared dataset the run was trained on: ship its training "
+                   "structures (PGCGM)")  # fmt: skip
+    p.add_argument(
+        "--add-training-structures",
+        metavar="NAME",
+        help="add the training structures (--training-data) to model NAME already in the registry",
+    )
     p.add_argument("--kind", choices=KINDS, help="expected kind (read from the checkpoint)")
     p.add_argument("--version", default="1.0")
     p.add_argument("--data-desc", default="", help="what the model was trained on (free text)")
@@ -241,13 +376,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-mb", type=float, default=MAX_MB)
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
+    if args.add_training_structures:
+        if args.training_data is None:
+            p.error("--add-training-structures needs --training-data DATASET")
+        try:
+            info = add_training_structures(args.add_training_structures, args.training_data,
+                                           registry=args.registry, max_mb=args.max_mb)  # fmt: skip
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}")
+            return 1
+        ts = info.data["training_structures"]
+        size = info.files[TRAINING_STRUCTURES_FILE]["size"]
+        print(f"added {ts['n_structures']} training structures ({size / 1e6:.2f} MB) to {info.name}; "
+              f"the model is {info.size_mb:.2f} MB in all")  # fmt: skip
+        return 0
+    if args.run_dir is None or not args.name:
+        p.error("give RUN_DIR and --name (or --add-training-structures NAME --training-data DATASET)")
     metrics = json.loads(args.metrics.read_text()) if args.metrics else None
     try:
         info = package_checkpoint(
             args.run_dir, args.name, args.kind, args.version, args.data_desc, data_file=args.data_file,
             config_name=args.config_name, metrics=metrics, description=args.description,
             training_time_s=args.training_time, make_default=True if args.default else None,
-            registry=args.registry, max_mb=args.max_mb, overwrite=args.overwrite,
+            registry=args.registry, max_mb=args.max_mb, overwrite=args.overwrite, training_data=args.training_data,
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}")

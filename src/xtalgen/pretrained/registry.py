@@ -8,6 +8,8 @@ Layout of a registry folder (the package's own ``xtalgen/pretrained/`` by defaul
     models/<name>/state.json            checkpoint state (step, config, kind, ...): a loadable checkpoint folder
     models/<name>/config.yaml           the training config, human-readable
     models/<name>/conditions.csv        PGCGM only: the training (space group, elements) table
+    models/<name>/training_structures.parquet   the structures the model was trained on, compact
+                                        (:mod:`xtalgen.data.structure_table`): novelty reference without the dataset
 
 Every file's sha256 and size are recorded in the entry and checked before a model is used.
 """
@@ -27,6 +29,7 @@ from xtalgen.data.atomic import atomic_write
 REGISTRY_FILE = "registry.json"
 MODELS_DIR = "models"
 ENV_VAR = "XTALGEN_PRETRAINED_DIR"
+TRAINING_STRUCTURES_FILE = "training_structures.parquet"
 FORMAT_VERSION = 1
 KINDS = ("pgcgm", "crystens-gan", "crystens-wgan", "crystens-diffusion")
 
@@ -184,3 +187,20 @@ def resolve_pretrained(kind: str, name: str | None = None, root: str | Path | No
     if default is None:
         raise ValueError(f"no pretrained {kind} model ships (see `xtalgen models`)")
     return pretrained_info(default, root)
+
+
+def pretrained_training_structures(name: str, root: str | Path | None = None, *, verify: bool = True) -> Path:
+    """The compact table of the structures pretrained model ``name`` was trained on (sha256-checked).
+
+    Load it with :func:`xtalgen.data.structure_table.load_structure_table`, or pass the path as a
+    training set to :func:`xtalgen.evaluation.runner.evaluate`. Raises FileNotFoundError when the
+    model ships without one.
+    """
+    info = pretrained_info(name, root)
+    if TRAINING_STRUCTURES_FILE not in info.files:
+        raise FileNotFoundError(
+            f"pretrained model {name!r} ships without its training structures ({TRAINING_STRUCTURES_FILE}); "
+            "give the training set explicitly (--train)"
+        )
+    folder = verify_files(info, root) if verify else registry_dir(root) / info.path
+    return folder / TRAINING_STRUCTURES_FILE
