@@ -5,7 +5,7 @@ import pytest
 from pymatgen.core import Composition, Lattice, Structure
 from tests.evaluation.conftest import cscl
 
-from xtalgen.evaluation.runner import evaluate
+from xtalgen.evaluation.runner import default_metrics, evaluate
 from xtalgen.evaluation.stability import hull_energies, reference_indices, subsystems
 
 
@@ -93,3 +93,44 @@ def test_stability_rates_and_sun_over_all_samples():
 def test_stability_without_energy_model_is_a_clear_error():
     with pytest.raises(ValueError, match="energy_model"):
         evaluate([cscl()], [cscl()], None, stability=True, workers=1, progress=False)
+
+
+def test_stability_on_a_seeded_subset_of_the_valid_samples():
+    from xtalgen.evaluation.stability import Stability, stability_subset
+
+    valid = np.array([0, 2, 3, 5, 8, 9])
+    pick = stability_subset(valid, 3, seed=1)
+    assert len(pick) == 3 and set(pick) <= set(valid) and list(pick) == sorted(pick)
+    assert np.array_equal(pick, stability_subset(valid, 3, seed=1))
+    assert not np.array_equal(pick, stability_subset(valid, 3, seed=2)) or len(valid) == 3
+    assert np.array_equal(stability_subset(valid, None), valid) and np.array_equal(stability_subset(valid, 9), valid)
+    with pytest.raises(ValueError, match="subset"):
+        Stability(subset=0)
+
+    # CsCl samples at several lattice constants: E_hull from the table, identical at every a
+    cs = Structure(Lattice.cubic(6.0), ["Cs"], [[0, 0, 0]])
+    cl = Structure(Lattice.cubic(6.0), ["Cl"], [[0, 0, 0]])
+    train = [("cs", cs), ("cl", cl)]
+    bad = Structure(Lattice.cubic(4.0), ["Cs", "Cl"], [[0, 0, 0], [0.01, 0, 0]])
+    gen = [(f"s{k}", cscl(4.0 + 0.1 * k)) for k in range(6)] + [("bad", bad), ("bad2", bad.copy())]
+    model = FakeEnergyModel({"Cs": 0.0, "Cl2": 0.0, "CsCl": -0.05})
+    metric = Stability(model, reference_energies="train", subset=2, seed=3)
+    metrics = [m if m.name != "e_hull" else metric for m in default_metrics()]
+    result = evaluate(gen, train, None, stability=True, energy_model=model, metrics=metrics, workers=1,
+                      progress=False)  # fmt: skip
+    table = result.per_sample.set_index("id")
+    assert model.relaxed == 2 and table["stability_subset"].sum() == 2
+    chosen = set(table.index[table["stability_subset"]])
+    assert chosen == {f"s{k}" for k in stability_subset(np.arange(6), 2, seed=3)}
+    assert np.isfinite(table.loc[list(chosen), "e_hull"]).all() and table["e_hull"].notna().sum() == 2
+    others = table[~table["stability_subset"] & table["struct_valid"]]
+    assert len(others) == 4 and (others["e_hull_note"] == "not relaxed: outside the stability subset").all()
+    m = result.metrics
+    # every relaxed sample is stable (below the 0 eV hull of the elements): 2 of 2 relaxed, 6 of 8 valid
+    assert m["stability.subset"] == 2 and m["stability.n_stable"] == 2 and m["stability.n_metastable"] == 2
+    assert m["stability.stable_rate"] == pytest.approx(2 / 2 * 6 / 8)
+    # without a subset the same formula gives the plain fraction of all submitted samples
+    full = evaluate(gen, train, None, stability=True, energy_model=FakeEnergyModel(model.table), workers=1,
+                    progress=False, metrics=[m if m.name != "e_hull" else Stability(reference_energies="train")
+                                             for m in default_metrics()])  # fmt: skip
+    assert full.metrics["stability.subset"] == 6 and full.metrics["stability.stable_rate"] == pytest.approx(6 / 8)
