@@ -3,7 +3,11 @@
 Structure: the mean over sites of matminer's CrystalNN site fingerprint (preset ``"ops"``, 61
 order-parameter features). Symmetry-equivalent sites have the same fingerprint, so it is computed
 once per equivalence class (spglib at a tight 0.01 Å tolerance) and weighted by multiplicity; this
-gives the all-site mean to ~1e-3 at a third of the cost.
+gives the all-site mean to ~1e-3 at a third of the cost. Each site fingerprint equals matminer's
+``featurize`` (bit for bit on the tested MP and PyXtal structures, else to ~1e-13): the CrystalNN
+neighbours come from :mod:`xtalgen.evaluation.crystal_nn` (pymatgen's algorithm with arrays, the
+Voronoi set-up shared by a structure's sites) and the order parameters from
+:mod:`xtalgen.evaluation.order_params`.
 Composition: matminer's ``ElementProperty`` preset ``"magpie"`` (132 features); it is normalised
 later against the reference set (see :mod:`xtalgen.evaluation.coverage`).
 """
@@ -17,6 +21,8 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
+from xtalgen.evaluation.crystal_nn import CrystalNNSites, nn_data
+from xtalgen.evaluation.crystal_nn import supported as crystal_nn_supported
 from xtalgen.evaluation.order_params import FAST_TYPES, NeighbourGeometry, order_parameter
 
 #: spglib tolerance (Å) used only to find symmetry-equivalent sites for the fingerprint mean.
@@ -49,15 +55,33 @@ def _site_classes(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
         return np.arange(len(structure)), np.ones(len(structure), dtype=int)
 
 
-def site_fingerprint(structure: Structure, idx: int, featurizer: Any = None) -> list[float]:
-    """matminer's ``CrystalNNFingerprint.featurize(structure, idx)``, with the geometric order
-    parameters evaluated by :mod:`xtalgen.evaluation.order_params` (same values to ~1e-15; falls back
-    to matminer's own method for featurizers with chemical info and for degenerate neighbour sets)."""
+class _Point:
+    """A neighbour for pymatgen's ``get_order_parameters`` (it only reads ``.coords`` when given
+    ``indices_neighs``)."""
+
+    __slots__ = ("coords",)
+
+    def __init__(self, coords: np.ndarray) -> None:
+        self.coords = coords
+
+
+def site_fingerprint(
+    structure: Structure, idx: int, featurizer: Any = None, sites: CrystalNNSites | None = None
+) -> list[float]:
+    """matminer's ``CrystalNNFingerprint.featurize(structure, idx)``.
+
+    The neighbour data come from :mod:`xtalgen.evaluation.crystal_nn` (pymatgen's CrystalNN computed
+    with arrays; pass ``sites`` to share its per-structure set-up between the sites of a structure)
+    and the geometric order parameters from :mod:`xtalgen.evaluation.order_params` (same values to
+    ~1e-15). Featurizers with chemical info, disordered structures and degenerate neighbour sets use
+    matminer's / pymatgen's own methods."""
     featurizer = featurizer if featurizer is not None else _site_featurizer()
     if featurizer.chem_info is not None:
         return list(featurizer.featurize(structure, idx))
-    nndata = featurizer.cnn.get_nn_data(structure, idx)
-    centre = structure[idx]
+    if sites is None and crystal_nn_supported(featurizer.cnn, structure):
+        sites = CrystalNNSites(structure, featurizer.cnn)
+    nndata = sites.nn_data(idx) if sites is not None else nn_data(structure, idx, featurizer.cnn)
+    centre = structure[idx].coords
     out: list[float] = []
     for cn in range(1, sorted(featurizer.op_types)[-1] + 1):
         wt = nndata.cn_weights.get(cn, 0)
@@ -67,16 +91,17 @@ def site_fingerprint(structure: Structure, idx: int, featurizer: Any = None) -> 
             if op == "wt" or wt == 0:
                 out.append(wt)
                 continue
-            neighbours = [d["site"] for d in nndata.cn_nninfo[cn]]
+            neighbours = nndata.cn_coords[cn]
             fast = len(op._types) == 1 and op._types[0] in FAST_TYPES and op._params[0] is not None
             if fast and geometry is None and not degenerate:
-                geometry = _geometry(centre.coords, [s.coords for s in neighbours])
+                geometry = _geometry(centre, list(neighbours))
                 degenerate = geometry is None
             if fast and geometry is not None:
                 value = order_parameter(op._types[0], op._params[0], geometry)
             else:
+                points = [_Point(centre), *(_Point(c) for c in neighbours)]
                 indices = list(range(1, len(neighbours) + 1))
-                value = op.get_order_parameters([centre, *neighbours], 0, indices_neighs=indices)[0]
+                value = op.get_order_parameters(points, 0, indices_neighs=indices)[0]
             out.append(wt * (value or 0))
     return out
 
@@ -103,7 +128,9 @@ def structure_fingerprint(structure: Structure, reference: bool = False) -> np.n
         if reference:
             feats = np.array([featurizer.featurize(structure, int(i)) for i in reps], dtype=float)
         else:
-            feats = np.array([site_fingerprint(structure, int(i), featurizer) for i in reps], dtype=float)
+            shared = crystal_nn_supported(featurizer.cnn, structure)
+            sites = CrystalNNSites(structure, featurizer.cnn) if shared else None
+            feats = np.array([site_fingerprint(structure, int(i), featurizer, sites) for i in reps], dtype=float)
     return (feats * counts[:, None]).sum(axis=0) / counts.sum()
 
 
