@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -9,8 +10,9 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.local_env import CrystalNN
 
-from xtalgen.evaluation.crystal_nn import CrystalNNSites, _loop_rowdot, _rowdot, nn_data, supported
+from xtalgen.evaluation.crystal_nn import CrystalNNSites, nn_data, supported
 from xtalgen.evaluation.fingerprints import _site_classes, _site_featurizer, site_fingerprint, structure_fingerprint
+from xtalgen.evaluation.rounding import arccos, loop_rowdot, rowdot
 
 
 def _assert_same(structure: Structure, n: int, cnn: CrystalNN, sites: CrystalNNSites | None = None) -> None:
@@ -28,11 +30,14 @@ def _assert_same(structure: Structure, n: int, cnn: CrystalNN, sites: CrystalNNS
         assert ours.cn_indices[cn].tolist() == [d["site"].index for d in info], label
 
 
-def test_rowdot_rounds_like_np_dot():
+def test_rounding_helpers_equal_the_scalar_calls():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(500, 3)) * 7, rng.normal(size=(500, 3))
-    np.testing.assert_array_equal(_rowdot(a, b), _loop_rowdot(a, b))
-    np.testing.assert_array_equal(_rowdot(a, b), [np.dot(x, y) for x, y in zip(a, b, strict=True)])
+    np.testing.assert_array_equal(rowdot(a, b), loop_rowdot(a, b))
+    np.testing.assert_array_equal(rowdot(a, b), [np.inner(x, y) for x, y in zip(a, b, strict=True)])
+    np.testing.assert_array_equal(np.sqrt(rowdot(a, a)), [np.linalg.norm(x) for x in a])
+    x = rng.uniform(-1, 1, 300)
+    np.testing.assert_array_equal(arccos(x), [math.acos(v) for v in x])
 
 
 def test_nn_data_equals_pymatgen_on_real_mp_structures(mp_slice):

@@ -112,3 +112,20 @@ def test_fingerprint_equals_matminer_on_real_mp_structures(mp_slice):
             structure_fingerprint(picked[0]), structure_fingerprint(picked[0], reference=True), rtol=0, atol=1e-8
         )
     assert n_sites >= 100
+
+
+def test_geometry_prefix_equals_geometry_of_the_first_neighbours():
+    """CrystalNN's CN-k neighbours are the first k of one list: the sliced geometry must be the one
+    built from those k neighbours, array for array."""
+    rng = np.random.default_rng(2)
+    centre = np.array([1.0, 2.0, 3.0])
+    neighbours = centre + rng.normal(0, 2.0, (12, 3))
+    neighbours[3] = centre + 1.5 * (neighbours[1] - centre)  # collinear pair: a vanishing x axis
+    full = NeighbourGeometry(centre, neighbours)
+    for k in (2, 5, 8, 12):
+        sub, fresh = full.prefix(k), NeighbourGeometry(centre, neighbours[:k])
+        for name in ("theta", "collinear", "pair", "triple", "triple2", "phi"):
+            np.testing.assert_array_equal(getattr(sub, name), getattr(fresh, name), err_msg=f"{name}, k={k}")
+    assert full.collinear[1, 3] and full.collinear[3, 1]
+    with pytest.raises(ValueError, match="prefix length"):
+        full.prefix(13)

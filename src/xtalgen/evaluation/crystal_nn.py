@@ -13,8 +13,10 @@ which CrystalNN never uses. That bookkeeping is ~3/4 of the cost of a site.
   sort by distance, the same per-point ``frac @ matrix`` product), so ``scipy.spatial.Voronoi`` sees
   bit-identical points in the same order and returns the same tessellation;
 * the site's facets are taken from ``ridge_points`` in pymatgen's order, and solid angles and volumes
-  are evaluated for all facet triangles at once with pymatgen's formulas (same fan triangulation and
-  summation order; results equal to rounding, ~1e-16);
+  are evaluated for all facet triangles at once with pymatgen's formulas, fan triangulation and
+  summation order, with dot products that round like its per-vector ``np.dot``
+  (:mod:`xtalgen.evaluation.rounding`): the weights come out bit-identical, so neighbours whose
+  weights tie are ordered as pymatgen orders them (some order parameters, e.g. bcc, depend on it);
 * the weight chain (porous adjustment, electronegativity, distance cutoffs, rounding to 3 decimals,
   semicircle CN probabilities) repeats pymatgen's operations in pymatgen's order; the growing search
   radius on a failed tessellation is reproduced too.
@@ -29,12 +31,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
 from scipy.spatial import Voronoi
+
+from xtalgen.evaluation.rounding import rowdot
 
 
 @dataclass(frozen=True)
@@ -132,20 +135,20 @@ class CrystalNNSites:
         d0 = vertices[a] - centre
         di = vertices[b] - centre
         dj = vertices[c] - centre
-        r0, ri, rj = np.sqrt(_rowdot(d0, d0)), np.sqrt(_rowdot(di, di)), np.sqrt(_rowdot(dj, dj))
-        tp = np.abs(_rowdot(d0, np.cross(di, dj)))
-        de = r0 * ri * rj + rj * _rowdot(d0, di) + ri * _rowdot(d0, dj) + r0 * _rowdot(di, dj)
+        r0, ri, rj = np.sqrt(rowdot(d0, d0)), np.sqrt(rowdot(di, di)), np.sqrt(rowdot(dj, dj))
+        tp = np.abs(rowdot(d0, np.cross(di, dj)))
+        de = r0 * ri * rj + rj * rowdot(d0, di) + ri * rowdot(d0, dj) + r0 * rowdot(di, dj)
         with np.errstate(divide="ignore", invalid="ignore"):
             angle = np.where(de == 0, np.where(tp > 0, 0.5 * math.pi, -0.5 * math.pi), np.arctan(tp / de))
         angle = np.where(angle > 0, angle, angle + math.pi) * 2
         # tetrahedra (centre, v0, v_i, v_i+1): vol_tetra(vt1, vt2, vt3, vt4) = |(1-4) . ((2-4) x (3-4))| / 6
         v4 = vertices[c]
-        vol = np.abs(_rowdot(centre - v4, np.cross(vertices[a] - v4, vertices[b] - v4))) / 6
+        vol = np.abs(rowdot(centre - v4, np.cross(vertices[a] - v4, vertices[b] - v4))) / 6
         tri_facet_arr = np.asarray(tri_facet, dtype=int)
         solid = np.bincount(tri_facet_arr, weights=angle, minlength=len(facets))
         volume = np.bincount(tri_facet_arr, weights=vol, minlength=len(facets))
         sep = centre - coords[other]
-        face_dist = np.sqrt(_rowdot(sep, sep)) / 2
+        face_dist = np.sqrt(rowdot(sep, sep)) / 2
         area = 3 * volume / face_dist
         return coords[other], indices[other], solid, area
 
@@ -236,29 +239,6 @@ class CrystalNNSites:
             cn_indices[0] = np.zeros(0, dtype=int)
             cn_weights[0] = cn0_weight
         return NNData(cn_weights, cn_coords, cn_indices)
-
-
-def _matmul_rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
-
-
-def _loop_rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.array([np.dot(x, y) for x, y in zip(a, b, strict=True)], dtype=float).reshape(len(a))
-
-
-@lru_cache(maxsize=1)
-def _rowdot_impl() -> Any:
-    """Row-wise dot products that round exactly like ``np.dot`` on 3-vectors (which pymatgen uses for
-    solid angles and norms): the batched ``matmul`` does with numpy's OpenBLAS builds; on a build where
-    it does not (checked once on random vectors), a per-row ``np.dot`` loop."""
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(2000, 3)), rng.normal(size=(2000, 3))
-    return _matmul_rowdot if np.array_equal(_matmul_rowdot(a, b), _loop_rowdot(a, b)) else _loop_rowdot
-
-
-def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[np.dot(a[i], b[i]) for i]``, bit for bit (see :func:`_rowdot_impl`)."""
-    return _rowdot_impl()(np.ascontiguousarray(a), np.ascontiguousarray(b))
 
 
 def _sorted_desc(weight: np.ndarray) -> np.ndarray:

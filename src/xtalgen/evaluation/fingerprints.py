@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.evaluation.crystal_nn import CrystalNNSites, nn_data
+from xtalgen.evaluation.crystal_nn import CrystalNNSites, NNData, nn_data
 from xtalgen.evaluation.crystal_nn import supported as crystal_nn_supported
 from xtalgen.evaluation.order_params import FAST_TYPES, NeighbourGeometry, order_parameter
 
@@ -82,6 +82,7 @@ def site_fingerprint(
         sites = CrystalNNSites(structure, featurizer.cnn)
     nndata = sites.nn_data(idx) if sites is not None else nn_data(structure, idx, featurizer.cnn)
     centre = structure[idx].coords
+    shared = _shared_geometry(featurizer, nndata, centre)
     out: list[float] = []
     for cn in range(1, sorted(featurizer.op_types)[-1] + 1):
         wt = nndata.cn_weights.get(cn, 0)
@@ -92,9 +93,9 @@ def site_fingerprint(
                 out.append(wt)
                 continue
             neighbours = nndata.cn_coords[cn]
-            fast = len(op._types) == 1 and op._types[0] in FAST_TYPES and op._params[0] is not None
+            fast = _is_fast(op)
             if fast and geometry is None and not degenerate:
-                geometry = _geometry(centre, list(neighbours))
+                geometry = shared.prefix(cn) if shared is not None else _geometry(centre, list(neighbours))
                 degenerate = geometry is None
             if fast and geometry is not None:
                 value = order_parameter(op._types[0], op._params[0], geometry)
@@ -104,6 +105,28 @@ def site_fingerprint(
                 value = op.get_order_parameters(points, 0, indices_neighs=indices)[0]
             out.append(wt * (value or 0))
     return out
+
+
+def _is_fast(op: Any) -> bool:
+    """Whether :func:`order_parameter` evaluates this ``LocalStructOrderParams`` object."""
+    return len(op._types) == 1 and op._types[0] in FAST_TYPES and op._params[0] is not None
+
+
+def _shared_geometry(featurizer: Any, nndata: NNData, centre: np.ndarray) -> NeighbourGeometry | None:
+    """One geometry for every CN that needs order parameters: CrystalNN's neighbour list for CN k is
+    the first k of its weight-sorted neighbours, so the geometry for a smaller CN is a slice of the one
+    for the largest (None if the sets are not nested that way, or the largest is degenerate)."""
+    needed = [
+        cn
+        for cn, w in nndata.cn_weights.items()
+        if w != 0 and any(_is_fast(op) for op in featurizer.ops.get(cn, []) if op != "wt")
+    ]
+    if not needed:
+        return None
+    largest = nndata.cn_coords[max(needed)]
+    if any(not np.array_equal(nndata.cn_coords[cn], largest[:cn]) for cn in needed):
+        return None
+    return _geometry(centre, largest)
 
 
 def _geometry(centre: np.ndarray, neighbours: list[np.ndarray]) -> NeighbourGeometry | None:

@@ -6,11 +6,11 @@ motif type with a pure-Python triple loop over (neighbour j, neighbour k, neighb
 once:
 
 * the pair quantities (angle θ_jk between bonds i→j and i→k, the unit vector of bond k orthogonal
-  to bond j, and the "collinear" flags) are computed with the very same scalar numpy/math calls as
-  pymatgen, so every branch condition (θ against ``min_SPP``, θ > 90° for bcc, ...) sees bit-identical
-  numbers;
-* the triple sums (azimuth φ_jkm and each motif's Gaussian terms) are numpy array expressions, so
-  results agree with pymatgen to rounding (~1e-15), not bit for bit.
+  to bond j, and the "collinear" flags) and the azimuths φ_jkm are computed with array operations that
+  round exactly like pymatgen's scalar numpy/math calls (:mod:`xtalgen.evaluation.rounding`), so every
+  branch condition (θ against ``min_SPP``, θ > 90° for bcc, ...) sees bit-identical numbers;
+* the triple sums (each motif's Gaussian terms) are numpy array expressions, so results agree with
+  pymatgen to rounding (~1e-15), not bit for bit.
 
 The formulas, parameters and quirks are pymatgen's (``pymatgen.core.local_env``, Zimmermann et al.
 2017 and Peters 2009 order parameters); the parameters are read from the ``LocalStructOrderParams``
@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from xtalgen.evaluation.rounding import arccos, rowdot
+
 #: Motif types computed here (the ones the "ops" preset uses apart from sgl_bd and q2/q4/q6).
 PYRAMID_TYPES = frozenset({"T", "tri_pyr", "sq_pyr", "pent_pyr", "hex_pyr"})
 BIPYRAMID_TYPES = frozenset(
@@ -38,53 +40,68 @@ _VERY_SMALL = 1e-12  # pymatgen's threshold for a vanishing vector (Å-scale uni
 _FAC_BCC = 1 / math.exp(-0.5)
 
 
-def _gramschmidt(vin: np.ndarray, uin: np.ndarray) -> np.ndarray:
-    """Part of ``vin`` orthogonal to ``uin`` (same operations as pymatgen's ``gramschmidt``)."""
-    vin_uin = np.inner(vin, uin)
-    uin_uin = np.inner(uin, uin)
-    if uin_uin <= 0.0:
-        raise ValueError("Zero or negative inner product!")
-    return vin - (vin_uin / uin_uin) * uin
-
-
 class NeighbourGeometry:
-    """Bond geometry of one centre and its neighbours (cartesian coordinates, Å; angles in radians)."""
+    """Bond geometry of one centre and its neighbours (cartesian coordinates, Å; angles in radians).
 
-    def __init__(self, centre: np.ndarray, neighbours: list[np.ndarray]) -> None:
-        n = len(neighbours)
+    Built with arrays but with pymatgen's operations and rounding (:mod:`xtalgen.evaluation.rounding`):
+    unit bond vectors, the pair angles θ_jk (``math.acos`` of ``np.inner``), the Gram-Schmidt x axes
+    and their "vanishing" flags, and the azimuths φ_jkm are the values pymatgen's loops compute.
+    Pair and triple quantities only involve their own neighbours, so the geometry of the first ``k``
+    neighbours is a slice of this one (:meth:`prefix`)."""
+
+    def __init__(self, centre: np.ndarray, neighbours: list[np.ndarray] | np.ndarray) -> None:
+        coords = np.asarray(neighbours, dtype=float).reshape(-1, 3)
+        n = len(coords)
         self.n = n
-        rij_norm = []
-        for coords in neighbours:
-            rij = coords - centre
-            rij_norm.append(rij / float(np.linalg.norm(rij)))
-        self.rij_norm = rij_norm
+        rij = coords - np.asarray(centre, dtype=float)
+        self.rij_norm = rij / np.sqrt(rowdot(rij, rij))[:, None]
+        off = ~np.eye(n, dtype=bool)
+        jj, kk = np.nonzero(off)
+        zaxis, other = self.rij_norm[jj], self.rij_norm[kk]
         theta = np.zeros((n, n))
+        theta[jj, kk] = arccos(np.clip(rowdot(zaxis, other), -1.0, 1.0))
+        # pymatgen's gramschmidt(vin=r_k, uin=r_j) and its "norm < very_small" test
+        uin_uin = rowdot(zaxis, zaxis)
+        if (uin_uin <= 0.0).any():
+            raise ValueError("Zero or negative inner product!")
+        ortho = other - (rowdot(other, zaxis) / uin_uin)[:, None] * zaxis
+        norm = np.sqrt(rowdot(ortho, ortho))
+        ok = ~(norm < _VERY_SMALL)
         xaxis = np.zeros((n, n, 3))
+        xaxis[jj[ok], kk[ok]] = ortho[ok] / norm[ok][:, None]
         flag = np.ones((n, n), dtype=bool)  # True where the orthogonal part vanishes (or j == k)
-        for j in range(n):
-            zaxis = rij_norm[j]
-            for k in range(n):
-                if j == k:
-                    continue
-                theta[j, k] = math.acos(max(-1.0, min(np.inner(zaxis, rij_norm[k]), 1.0)))
-                x = _gramschmidt(rij_norm[k], zaxis)
-                norm = np.linalg.norm(x)
-                if not norm < _VERY_SMALL:
-                    xaxis[j, k] = x / norm
-                    flag[j, k] = False
+        flag[jj[ok], kk[ok]] = False
         self.theta = theta
         self.collinear = flag
-        off = ~np.eye(n, dtype=bool)
         self.pair = off  # (j, k) with j != k
         # triples (j, k, m), all distinct, where pymatgen enters the m loop (x axis of (j, k) defined)
         distinct = off[:, :, None] & off[:, None, :] & off[None, :, :]
         self.triple = distinct & ~flag[:, :, None]
-        # ... and where the second x axis (of (j, m)) is defined too
+        # ... and where the second x axis (of (j, m)) is defined too; φ_jkm = acos(x_jm . x_jk) there
         self.triple2 = self.triple & ~flag[:, None, :]
-        dots = np.einsum("jmx,jkx->jkm", xaxis, xaxis)
-        self.phi = np.arccos(np.clip(dots, -1.0, 1.0))
+        tj, tk, tm = np.nonzero(self.triple2)
+        phi = np.full((n, n, n), 0.5 * math.pi)
+        phi[tj, tk, tm] = arccos(np.clip(rowdot(xaxis[tj, tm], xaxis[tj, tk]), -1.0, 1.0))
+        self.phi = phi
         self.theta_k = theta[:, :, None]
         self.theta_m = theta[:, None, :]
+
+    def prefix(self, k: int) -> NeighbourGeometry:
+        """The geometry of the first ``k`` neighbours (slices of this one's arrays)."""
+        if not 0 < k <= self.n:
+            raise ValueError(f"prefix length must be in 1..{self.n}, got {k}")
+        sub = object.__new__(NeighbourGeometry)
+        sub.n = k
+        sub.rij_norm = self.rij_norm[:k]
+        sub.theta = self.theta[:k, :k]
+        sub.collinear = self.collinear[:k, :k]
+        sub.pair = self.pair[:k, :k]
+        sub.triple = self.triple[:k, :k, :k]
+        sub.triple2 = self.triple2[:k, :k, :k]
+        sub.phi = self.phi[:k, :k, :k]
+        sub.theta_k = sub.theta[:, :, None]
+        sub.theta_m = sub.theta[:, None, :]
+        return sub
 
 
 def _gauss(x: np.ndarray) -> np.ndarray:
