@@ -12,7 +12,7 @@ from pymatgen.core.local_env import CrystalNN
 
 from xtalgen.evaluation.crystal_nn import CrystalNNSites, nn_data, supported
 from xtalgen.evaluation.fingerprints import _site_classes, _site_featurizer, site_fingerprint, structure_fingerprint
-from xtalgen.evaluation.rounding import arccos, loop_rowdot, rowdot
+from xtalgen.evaluation.rounding import arccos, loop_rowdot, loop_rows_times_matrix, rowdot, rows_times_matrix
 
 
 def _assert_same(structure: Structure, n: int, cnn: CrystalNN, sites: CrystalNNSites | None = None) -> None:
@@ -38,6 +38,9 @@ def test_rounding_helpers_equal_the_scalar_calls():
     np.testing.assert_array_equal(np.sqrt(rowdot(a, a)), [np.linalg.norm(x) for x in a])
     x = rng.uniform(-1, 1, 300)
     np.testing.assert_array_equal(arccos(x), [math.acos(v) for v in x])
+    frac, matrix = rng.uniform(-2, 3, (200, 3)), Lattice.from_parameters(5.1, 6.2, 7.3, 81, 95, 112).matrix
+    np.testing.assert_array_equal(rows_times_matrix(frac, matrix), loop_rows_times_matrix(frac, matrix))
+    np.testing.assert_array_equal(rows_times_matrix(frac, matrix), Lattice(matrix).get_cartesian_coords(frac))
 
 
 def test_nn_data_equals_pymatgen_on_real_mp_structures(mp_slice):

@@ -37,7 +37,7 @@ import numpy as np
 from pymatgen.core import Structure
 from scipy.spatial import Voronoi
 
-from xtalgen.evaluation.rounding import rowdot
+from xtalgen.evaluation.rounding import rowdot, rows_times_matrix
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,7 @@ class CrystalNNSites:
         if len(dists) == 0:
             return np.zeros((0, 3)), np.zeros(0, dtype=int)
         order = np.argsort(dists, kind="stable")
-        matrix = self.matrix
-        coords = np.array([np.dot(fcoords[i], matrix) for i in order])  # PeriodicNeighbor.coords, per point
+        coords = rows_times_matrix(fcoords[order], self.matrix)  # PeriodicNeighbor.coords, point by point
         return coords, np.asarray(indices)[order]
 
     def _cell(self, n: int, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -49,6 +49,32 @@ def _arccos_impl() -> Callable[[Array], Array]:
     return np.arccos if np.array_equal(np.arccos(x), _loop_arccos(x)) else _loop_arccos
 
 
+def loop_rows_times_matrix(rows: Array, matrix: Array) -> Array:
+    """``[np.dot(row, matrix) for row in rows]`` (the reference for :func:`rows_times_matrix`)."""
+    return np.array([np.dot(r, matrix) for r in rows], dtype=float).reshape(len(rows), matrix.shape[1])
+
+
+def _matmul_rows_times_matrix(rows: Array, matrix: Array) -> Array:
+    return np.matmul(rows, matrix)
+
+
+@lru_cache(maxsize=1)
+def _rows_times_matrix_impl() -> Callable[[Array, Array], Array]:
+    rng = np.random.default_rng(2)
+    ok = True
+    for n in (1, 2, 3, 7, 64, 513):
+        rows, matrix = rng.normal(size=(n, 3)) * 3, rng.normal(size=(3, 3)) * 5
+        ok = ok and np.array_equal(np.matmul(rows, matrix), loop_rows_times_matrix(rows, matrix))
+    return _matmul_rows_times_matrix if ok else loop_rows_times_matrix
+
+
+def rows_times_matrix(rows: Array, matrix: Array) -> Array:
+    """Each row of ``rows`` (N, 3) times a 3x3 ``matrix``, rounded exactly like ``np.dot(row, matrix)``
+    per row (pymatgen's ``Lattice.get_cartesian_coords`` on one site)."""
+    rows = np.ascontiguousarray(rows, dtype=float).reshape(-1, 3)
+    return _rows_times_matrix_impl()(rows, np.ascontiguousarray(matrix, dtype=float))
+
+
 def rowdot(a: Array, b: Array) -> Array:
     """Row-wise dot products of two (N, 3) arrays, rounded exactly like ``np.dot`` / ``np.inner`` on
     each pair of rows (so also ``np.linalg.norm(a[i]) == sqrt(rowdot(a, a)[i])``)."""
