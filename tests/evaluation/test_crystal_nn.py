@@ -109,6 +109,21 @@ def test_distorted_low_symmetry_cell():
         _assert_same(s, n, cnn, sites)
 
 
+def test_fingerprint_of_a_low_symmetry_random_cell_equals_matminer():
+    """Generated samples are often P1 with every site distinct: all 16 site fingerprints vs matminer."""
+    rng = np.random.default_rng(4)
+    lattice = Lattice.from_parameters(6.4, 5.2, 7.7, 96, 88, 107)
+    s = Structure(lattice, ["Sr", "Ti", "O", "O", "O", "N", "Li", "Mg"] * 2, rng.random((16, 3)))
+    featurizer = _site_featurizer()
+    sites = CrystalNNSites(s, featurizer.cnn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(len(s)):
+            ours = np.array(site_fingerprint(s, i, featurizer, sites))
+            ref = np.array(featurizer.featurize(s, i), dtype=float)
+            np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12, err_msg=f"site {i}")
+
+
 def test_unsupported_settings_fall_back_to_pymatgen():
     disordered = Structure(Lattice.cubic(3.0), [{"Fe": 0.5, "Co": 0.5}], [[0, 0, 0]])
     assert not supported(CrystalNN(), disordered)

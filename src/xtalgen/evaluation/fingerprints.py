@@ -4,10 +4,10 @@ Structure: the mean over sites of matminer's CrystalNN site fingerprint (preset 
 order-parameter features). Symmetry-equivalent sites have the same fingerprint, so it is computed
 once per equivalence class (spglib at a tight 0.01 Å tolerance) and weighted by multiplicity; this
 gives the all-site mean to ~1e-3 at a third of the cost. Each site fingerprint equals matminer's
-``featurize`` (bit for bit on the tested MP and PyXtal structures, else to ~1e-13): the CrystalNN
-neighbours come from :mod:`xtalgen.evaluation.crystal_nn` (pymatgen's algorithm with arrays, the
-Voronoi set-up shared by a structure's sites) and the order parameters from
-:mod:`xtalgen.evaluation.order_params`.
+``featurize`` to rounding (max difference 2.2e-16 over ~1,700 sites of MP and PyXtal structures):
+the CrystalNN neighbours come from :mod:`xtalgen.evaluation.crystal_nn` (pymatgen's algorithm with
+arrays, the set-up shared by a structure's sites) and the order parameters from
+:mod:`xtalgen.evaluation.order_params` (one neighbour geometry per site, sliced for each CN).
 Composition: matminer's ``ElementProperty`` preset ``"magpie"`` (132 features); it is normalised
 later against the reference set (see :mod:`xtalgen.evaluation.coverage`).
 """
