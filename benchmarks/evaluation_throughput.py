@@ -13,8 +13,13 @@ Measures, on this machine:
    linearly to 10,000 samples;
 3. CHGNet relaxation rate (FIRE, ≤ 200 steps, fmax 0.1 eV/Å) and static reference-energy rate.
 
+``--dataset`` selects the reference data (default: the raw MP CSV; a prepared dataset such as
+``xtalgen data prepare mp_structures.csv.gz --max-sites 20 -o mp_le20.parquet`` gives the MP ≤ 20
+sites setting); ``--samples DIR`` reuses generated samples (a ``xtalgen generate`` folder).
+
 Usage:  python benchmarks/evaluation_throughput.py [--generated 500] [--test 2000] [--relax 8]
-        [--sanity-test 100] [--sanity-train 500] [--markdown docs/benchmarks/evaluation.md]
+        [--sanity-test 100] [--sanity-train 500] [--dataset PATH] [--samples DIR]
+        [--markdown docs/benchmarks/evaluation.md]
 """
 
 from __future__ import annotations
@@ -83,18 +88,20 @@ def _timed_evaluate(*args: object, **kwargs: object) -> tuple[object, float, flo
     return r, time.perf_counter() - t, _cpu() - c, jobs
 
 
-def _throughput(n_gen: int, n_test: int, workers: int, work: Path) -> dict[str, float]:
+def _throughput(
+    n_gen: int, n_test: int, workers: int, work: Path, data: Path = MP, samples: Path | None = None
+) -> dict[str, float]:
     from xtalgen.evaluation.sources import load_reference
     from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
 
     t = time.perf_counter()
-    train = load_reference(MP, split="train", name="train")
+    train = load_reference(data, split="train", name="train")
     t_load = time.perf_counter() - t
     t = time.perf_counter()
-    gen_dir = work / f"pyxtal{n_gen}"
+    gen_dir = samples if samples is not None else work / f"pyxtal{n_gen}"
     reused = (gen_dir / "summary.csv").is_file()
     if not reused:
-        generate_pyxtal_random(n_gen, gen_dir, train=MP, seed=0, workers=workers, progress=False)
+        generate_pyxtal_random(n_gen, gen_dir, train=data, seed=0, workers=workers, progress=False)
     t_pyxtal = float("nan") if reused else time.perf_counter() - t
     cache = work / "cache"
 
@@ -107,20 +114,21 @@ def _throughput(n_gen: int, n_test: int, workers: int, work: Path) -> dict[str, 
     clear("generated/*.jsonl")
     clear("ref-*/reduced.jsonl")
     # 1) reference work on the test set (features + fingerprints), done once per dataset and cached
-    _, t_ref, c_ref, _ = _timed_evaluate(gen_dir, train, MP, limit=1, test_limit=n_test, workers=workers,
-                                         cache_dir=cache, progress=False)  # fmt: skip
+    _, t_ref, c_ref, _ = _timed_evaluate(gen_dir, train, data, limit=1, test_limit=n_test, workers=workers,
+                                         cache_dir=cache, progress=False, metrics=_reference_metrics())  # fmt: skip
     clear("generated/*.jsonl")
     clear("ref-*/reduced.jsonl")
-    kw = {"test_limit": n_test, "workers": workers, "cache_dir": cache, "progress": False}
+    kw = {"limit": n_gen, "test_limit": n_test, "workers": workers, "cache_dir": cache, "progress": False}
     # 2) first evaluation against this training set: reduces the training candidates it needs
-    r1, t1, c1, jobs1 = _timed_evaluate(gen_dir, train, MP, **kw)
+    r1, t1, c1, jobs1 = _timed_evaluate(gen_dir, train, data, **kw)
     n_reduced = len(next(cache.glob("ref-*/reduced.jsonl")).read_text(encoding="utf-8").splitlines())
     clear("generated/*.jsonl")
     # 3) same samples again with the reduced training structures cached (every later evaluation)
-    r, t_gen, c_gen, jobs = _timed_evaluate(gen_dir, train, MP, **kw)
-    n = n_gen
+    r, t_gen, c_gen, jobs = _timed_evaluate(gen_dir, train, data, **kw)
+    n = r.meta["n_samples"]
     reduce_cpu = jobs1.get("train reduction", 0.0) / max(n_reduced, 1)
     out = {
+        "dataset": str(data),
         "n_generated": n,
         "n_train": len(train),
         "n_test": n_test,
@@ -140,12 +148,22 @@ def _throughput(n_gen: int, n_test: int, workers: int, work: Path) -> dict[str, 
         "extrapolated_10000_cpu_s": c_gen / n * 10_000,
         "extrapolated_10000_wall_s_on_2_free_cores": c_gen / n * 10_000 / 2,
     }
+    out.update({f"cpu_s_per_sample.{k}": v / n for k, v in r.meta["cpu_s"].items()})
+    out["cpu_s_per_sample.other (loading, keys, pool start)"] = (c_gen - sum(r.meta["cpu_s"].values())) / n
     out.update({f"wall.{k}": v for k, v in r.meta["timings_s"].items()})
     out.update({f"cpu.{k}": v for k, v in r.meta["cpu_s"].items()})
     out.update({f"cpu_first_run.{k}": v for k, v in r1.meta["cpu_s"].items()})
     out.update({f"job_cpu.{k}": v for k, v in jobs.items()})
     out.update({f"baseline.{k}": v for k, v in r.metrics.items()})
     return out
+
+
+def _reference_metrics() -> list[object]:
+    """The metrics whose reference work (test-set features and fingerprints) is cached per dataset."""
+    from xtalgen.evaluation.coverage import Coverage
+    from xtalgen.evaluation.distributions import Distributions
+
+    return [Coverage(), Distributions()]
 
 
 def _relax_rate(n: int, workers: int, work: Path) -> dict[str, float]:
@@ -196,6 +214,8 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma list of sections to skip: sanity,throughput,relax")
     ap.add_argument("--markdown", type=Path, default=None)
     ap.add_argument("--work-dir", type=Path, default=None, help="keep caches/samples here (reused by reruns)")
+    ap.add_argument("--dataset", type=Path, default=MP, help="reference data: MP CSV or a prepared dataset")
+    ap.add_argument("--samples", type=Path, default=None, help="generated samples to reuse (xtalgen generate dir)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     skip = set(filter(None, args.skip.split(",")))
@@ -208,12 +228,15 @@ def main() -> None:
             res["Sanity on MP"] = _sanity(args.sanity_test, args.sanity_train, args.workers, work / "sanity")
             print(json.dumps(res["Sanity on MP"], indent=1), flush=True)
         if "throughput" not in skip:
-            res["Non-stability metrics"] = _throughput(args.generated, args.test, args.workers, work)
+            res["Non-stability metrics"] = _throughput(
+                args.generated, args.test, args.workers, work, args.dataset, args.samples
+            )
             print(json.dumps(res["Non-stability metrics"], indent=1), flush=True)
         if "relax" not in skip and "throughput" not in skip:
             res["CHGNet"] = _relax_rate(args.relax, args.workers, work)
             print(json.dumps(res["CHGNet"], indent=1), flush=True)
-    text = _markdown(res, machine)
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    text = _markdown(res, f"{machine}, {load_end:.1f} at the end")
     print(text)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
