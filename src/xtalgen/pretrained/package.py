@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import re
 import shutil
@@ -37,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from rich.console import Console
 from safetensors.torch import save_file
 
 from xtalgen.pipelines.training.checkpoint import FORMAT_VERSION, STATE_FILE, WEIGHTS_FILE, Checkpoint, load_checkpoint
@@ -53,6 +55,7 @@ from xtalgen.pretrained.registry import (
     write_registry,
 )
 
+_QUIET = Console(file=io.StringIO())
 CONDITIONS_FILE = "conditions.csv"  # = xtalgen.pipelines.pgcgm_train.CONDITIONS_FILE
 CONFIG_FILE = "config.yaml"
 MAX_MB = 10.0
@@ -171,9 +174,10 @@ def _write_model_files(ckpt: Checkpoint, kind: str, folder: Path, max_mb: float)
 def training_rows(kind: str, config: Mapping[str, Any], dataset: Any, run: Path | None = None) -> np.ndarray:
     """Rows of the prepared ``dataset`` a training run with ``config`` learned from.
 
-    PGCGM: the config's split and filters (:func:`xtalgen.pipelines.pgcgm_train.select_materials`); when
-    the run folder keeps its encoded training arrays, exactly the materials in them (those that could
-    be encoded). Other kinds are not supported yet (ValueError).
+    PGCGM: the config's split and filters (:func:`xtalgen.pipelines.pgcgm_train.select_materials`), then
+    only the materials that encode as base sites: exactly those in the run's ``train_arrays.npz`` when the
+    run folder is given and keeps it, else the ones the training encoder accepts (the same check,
+    repeated; materials it rejects never reached the model). Other kinds are not supported yet (ValueError).
     """
     if kind != "pgcgm":
         raise ValueError(f"training structures can only be packaged for PGCGM models so far, not {kind}")
@@ -187,18 +191,23 @@ def training_rows(kind: str, config: Mapping[str, Any], dataset: Any, run: Path 
     if split != "all":
         base = np.flatnonzero(dataset.frame["split"].to_numpy() == split)
     rows = base[select_materials(dataset.subset(indices=base), cfg.data, seed=cfg.seed)]
+    from xtalgen.representations.basesites.batch import BaseSiteArrays, build_training_arrays
+
     arrays = run / ARRAYS_FILE if run is not None else None
     if arrays is not None and arrays.is_file():
-        from xtalgen.representations.basesites.batch import BaseSiteArrays
-
         encoded = BaseSiteArrays.load_npz(arrays)
-        wanted = {str(i) for i in np.asarray(encoded.material_ids)[np.unique(encoded.material_index)]}
-        ids = dataset.frame["id"].astype(str).to_numpy()
-        rows = np.array([r for r in rows if ids[r] in wanted], dtype=int)
-        if len(rows) != len(wanted):
-            raise ValueError(f"{len(wanted) - len(rows)} training materials of {arrays} are not in the dataset "
-                             "(or not in its split/filters): give the dataset the run was trained on")  # fmt: skip
-    return rows
+    else:  # one sample per material is enough to learn which materials encode
+        encoded = build_training_arrays(
+            dataset.subset(indices=rows), n_augment=1, n_sets=cfg.model.n_sets, max_base_sites=cfg.model.n_sites,
+            seed=cfg.seed, symprec=cfg.data.symprec, progress=False, console=_QUIET,
+        )  # fmt: skip
+    wanted = {str(i) for i in np.asarray(encoded.material_ids)[np.unique(encoded.material_index)]}
+    ids = dataset.frame["id"].astype(str).to_numpy()
+    kept = np.array([r for r in rows if ids[r] in wanted], dtype=int)
+    if len(kept) != len(wanted):
+        raise ValueError(f"{len(wanted) - len(kept)} training materials of {arrays} are not in the dataset "
+                         "(or not in its split/filters): give the dataset the run was trained on")  # fmt: skip
+    return kept
 
 
 def write_training_structures(
