@@ -21,6 +21,25 @@ def test_coverage_masks_need_both_thresholds():
     np.testing.assert_array_equal(precision, [True, True, False])
 
 
+def test_coverage_masks_equal_the_dense_computation_near_both_cutoffs():
+    """Composition distances are only computed for structure-close pairs: the masks must be those of
+    both full distance matrices, also for pairs sitting on a cutoff (distances built to be exactly 0.4
+    or 10 for some pairs)."""
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(8)
+    ref_s, ref_c = rng.normal(0, 0.25, (300, 61)), rng.normal(0, 6.0, (300, 132))
+    gen_s, gen_c = rng.normal(0, 0.25, (170, 61)), rng.normal(0, 6.0, (170, 132))
+    gen_s[:20] = ref_s[:20] + np.eye(61)[0] * 0.4  # structure distance exactly at the cutoff
+    gen_c[:20] = ref_c[:20] + np.eye(132)[0] * 10.0  # composition distance exactly at the cutoff
+    close = (cdist(gen_s, ref_s) <= 0.4) & (cdist(gen_c, ref_c) <= 10.0)
+    assert 0 < close.sum() < close.size
+    for chunk in (7, 64, 2048):
+        recall, precision = coverage_masks(gen_s, gen_c, ref_s, ref_c, 0.4, 10.0, chunk=chunk)
+        np.testing.assert_array_equal(recall, close.any(axis=0))
+        np.testing.assert_array_equal(precision, close.any(axis=1))
+
+
 def test_standardise_uses_reference_statistics():
     ref = np.array([[0.0, 1.0], [2.0, 1.0]])
     ref_n, other_n = standardise(ref, np.array([[4.0, 3.0]]))
