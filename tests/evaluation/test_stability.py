@@ -134,3 +134,30 @@ def test_stability_on_a_seeded_subset_of_the_valid_samples():
                     progress=False, metrics=[m if m.name != "e_hull" else Stability(reference_energies="train")
                                              for m in default_metrics()])  # fmt: skip
     assert full.metrics["stability.subset"] == 6 and full.metrics["stability.stable_rate"] == pytest.approx(6 / 8)
+
+
+def test_collapsed_cells_are_not_relaxed_and_count_as_not_stable():
+    from xtalgen.evaluation.stability import MIN_VOLUME_PER_ATOM, Stability
+
+    cs = Structure(Lattice.cubic(6.0), ["Cs"], [[0, 0, 0]])
+    cl = Structure(Lattice.cubic(6.0), ["Cl"], [[0, 0, 0]])
+    dense = cscl(2.0)  # 4.0 Å³/atom, Cs-Cl 1.73 Å: structurally valid, denser than any MP structure
+    assert dense.volume / len(dense) < MIN_VOLUME_PER_ATOM
+    gen = [("ok", cscl(4.12)), ("dense", dense)]
+    model = FakeEnergyModel({"Cs": 0.0, "Cl2": 0.0, "CsCl": -0.05})
+    metrics = [m if m.name != "e_hull" else Stability(model, "train") for m in default_metrics()]
+    result = evaluate(gen, [("cs", cs), ("cl", cl)], None, stability=True, energy_model=model, metrics=metrics,
+                      workers=1, progress=False)  # fmt: skip
+    table = result.per_sample.set_index("id")
+    assert model.relaxed == 1 and np.isnan(table.loc["dense", "e_hull"]) and np.isfinite(table.loc["ok", "e_hull"])
+    assert "denser than any known solid" in table.loc["dense", "e_hull_note"]
+    m = result.metrics
+    assert m["stability.subset"] == 2 and m["stability.too_dense"] == 1 and m["stability.n_stable"] == 1
+    assert m["stability.stable_rate"] == pytest.approx(1 / 2)
+    # without the limit it is relaxed like any other sample
+    model = FakeEnergyModel(model.table)
+    metrics = [m if m.name != "e_hull" else Stability(model, "train", min_volume_per_atom=None)
+               for m in default_metrics()]  # fmt: skip
+    evaluate(gen, [("cs", cs), ("cl", cl)], None, stability=True, energy_model=model, metrics=metrics, workers=1,
+             progress=False)  # fmt: skip
+    assert model.relaxed == 2

@@ -186,5 +186,5 @@ def test_evaluate_pretrained_output_with_stability(registry: Path, elements_rows
     outside = per_sample[~per_sample["stability_subset"] & per_sample["struct_valid"]]
     assert (outside["e_hull_note"] == "not relaxed: outside the stability subset").all() and len(outside) == 1
     text = " ".join(result.output.split())
-    assert "Stability (CHGNet): of 2 relaxed structures" in text
+    assert f"Stability (CHGNet): of 2 structures screened, {int(has_hull.sum())} got an E_hull" in text
     assert "a seeded random subset of 2 of the 3 valid structures" in text

@@ -192,7 +192,8 @@ def evaluate_cmd(
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
-    from xtalgen.cli.summary import plain_summary, skipped_lines, stability_note
+    from xtalgen.cli.summary import plain_summary, stability_note
+    from xtalgen.evaluation.report import skipped_lines
 
     result.meta["notes"] = notes
     if stability:

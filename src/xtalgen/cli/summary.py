@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from xtalgen.evaluation.report import skipped_lines
 from xtalgen.evaluation.stability import METASTABLE_EHULL
 
-__all__ = ["plain_summary", "skipped_lines", "stability_note"]
+__all__ = ["plain_summary", "stability_note"]
 
 
 def _pct(k: int, n: int) -> str:
@@ -26,21 +25,22 @@ def _count(table: Any, column: str) -> int:
 def stability_note(result: Any) -> str:
     """How the stability numbers were made: relaxation settings, the subset, the hull references."""
     meta, m = result.meta, result.metrics
-    settings = meta.get("stability_settings", {})
+    settings = meta.get("stability_settings") or {}
     n_valid = int(result.per_sample["struct_valid"].sum())
     relaxed = int(m.get("stability.subset", 0))
     which = (f"a seeded random subset of {relaxed} of the {n_valid} valid structures (seed {settings.get('seed', 0)})"
              if relaxed < n_valid else f"all {n_valid} valid structures")  # fmt: skip
-    refs = ("the shipped reference-energy table" if m.get("stability.references_from_table")
+    table = meta.get("hull_reference_table")
+    refs = (f"the reference-energy table {table}" if table
             else "reference energies computed from the training set")  # fmt: skip
-    steps = settings.get("steps")
-    how = f"at most {steps} FIRE steps, fmax {settings.get('fmax')} eV/Å" if steps is not None else "FIRE"
-    return (f"Stability: {meta.get('energy_model') or 'energy model'} relaxation ({how}) of {which}; "
-            f"convex hulls from {refs} ({int(m.get('stability.n_references', 0))} reference entries).")  # fmt: skip
+    return (f"Stability: {meta.get('energy_model') or 'energy model'} relaxation of {which}; "
+            f"convex hulls from {refs} ({int(m.get('stability.n_references', 0))} entries in the samples' "
+            "chemical systems).")  # fmt: skip
 
 
 def plain_summary(result: Any, generated: Path, page: Path, shipped_model: str = "") -> list[str]:
-    """Short sentences: what was evaluated, validity, uniqueness, novelty, stability, and where the files are."""
+    """Short sentences: what was evaluated, validity, uniqueness, novelty, stability, and where the files are
+    (the skipped metrics are printed just before, with what they need)."""
     from xtalgen.pipelines.output import read_generation_meta
 
     table, meta, m = result.per_sample, result.meta, result.metrics
@@ -64,21 +64,21 @@ def plain_summary(result: Any, generated: Path, page: Path, shipped_model: str =
                else f"the {meta.get('n_train', 0):,} training structures")  # fmt: skip
         parts.append(f"novel: {_pct(_count(table, 'novel'), n_struct)} match none of {ref}")
     if parts:
-        lines.append("; ".join(parts).capitalize() + ".")
+        text = "; ".join(parts)
+        lines.append(text[0].upper() + text[1:] + ".")
     if "e_hull" in table.columns:
-        relaxed = int(m.get("stability.subset", 0))
+        drawn = int(m.get("stability.subset", 0))
         done = int(m.get("stability.evaluated", 0))
+        dense = int(m.get("stability.too_dense", 0))
+        skipped = f"{dense} not relaxed (denser than any known solid, counted as not stable), " if dense else ""
+        n_stable, n_meta = int(m.get("stability.n_stable", 0)), int(m.get("stability.n_metastable", 0))
+        n_sun, rate = int(m.get("stability.n_sun", 0)), 100 * m.get("stability.sun_rate", 0.0)
         lines.append(
-            f"Stability (CHGNet): of {relaxed} relaxed structures, {done} got an E_hull: "
-            f"{int(m.get('stability.n_stable', 0))} stable (E_hull ≤ 0), {int(m.get('stability.n_metastable', 0))} "
-            f"metastable (E_hull ≤ {METASTABLE_EHULL} eV/atom), {int(m.get('stability.n_sun', 0))} S.U.N. (metastable, "
-            f"unique and novel); estimated S.U.N. rate {100 * m.get('stability.sun_rate', 0.0):.1f} % of all "
-            "candidates."
-        )  # fmt: skip
+            f"Stability (CHGNet): of {drawn} structures screened, {skipped}{done} got an E_hull: {n_stable} stable "
+            f"(E_hull ≤ 0), {n_meta} metastable (E_hull ≤ {METASTABLE_EHULL} eV/atom, the stable included), {n_sun} "
+            f"S.U.N. (metastable, unique and novel); estimated S.U.N. rate {rate:.1f} % of all candidates."
+        )
         lines.append(stability_note(result))
-    relevant = {k: v for k, v in meta.get("skipped", {}).items() if v != ["crystens_diagnostics"]}
-    for text in skipped_lines(relevant):
-        lines.append(f"Not computed: {text}.")
     out = page.parent
     lines.append(f"Report: [bold]{page}[/] (metrics with definitions, plots, gallery); numbers in "
                  f"{out / 'metrics.json'}, one row per candidate in {out / 'per_sample.csv'}"

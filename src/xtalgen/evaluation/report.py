@@ -34,6 +34,7 @@ DEFINITIONS = {
     "ks.": "Kolmogorov–Smirnov statistic, valid samples vs test",
     "consistency.": "CrysTens self-consistency, mean over tensors",
     "stability.subset": "valid samples relaxed (all valid ones, or a seeded random subset: --stability-n)",
+    "stability.too_dense": "subset samples not relaxed: denser than any known solid (< 4.3 Å³/atom), not stable",
     "stability.evaluated": "samples with a CHGNet E_hull",
     "stability.n_stable": "relaxed samples with E_hull ≤ 0 eV/atom",
     "stability.n_metastable": "relaxed samples with E_hull ≤ 0.1 eV/atom",
@@ -63,7 +64,7 @@ def _definition(key: str, meta: dict[str, Any] | None = None) -> str:
 
 #: Metric keys that are counts (printed as integers).
 _COUNT_KEYS = ("n_samples", "stability.evaluated", "stability.n_references", "consistency.n", "stability.subset",
-               "stability.n_stable", "stability.n_metastable", "stability.n_sun")  # fmt: skip
+               "stability.n_stable", "stability.n_metastable", "stability.n_sun", "stability.too_dense")  # fmt: skip
 
 #: Readable names of metrics and of what a skipped one needed.
 METRIC_NAMES = {"novel": "novelty", "unique": "uniqueness", "cov_precision": "coverage (COV-R/COV-P)",

@@ -143,6 +143,7 @@ def evaluate(
         "total_s": time.perf_counter() - t0,
         "skipped": skipped,
         "distribution_reference": dist_ref,
+        "hull_reference_table": ctx.options.get("hull_reference_table"),
     }
     return EvaluationResult(
         metrics=results,
