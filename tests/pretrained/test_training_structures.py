@@ -165,6 +165,9 @@ def test_evaluate_pretrained_output_with_stability(registry: Path, elements_rows
     text = " ".join(result.output.split())
     assert result.exit_code == 2 and "needs the reference-energy table chgnet-0.3.0-static.parquet" in text, text
     assert "ternaries only" in text and not (tmp_path / "rep").exists()
+    result = runner.invoke(app, [*args, "--reference-energies", "train"], env=env)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "cannot compute hull references from the shipped training structures" in text
     # a shipped table (here: made from the two elements) is used without any training set
     tables = tmp_path / "tables"
     elements_rows.to_csv(tmp_path / "elements.csv", index=False)

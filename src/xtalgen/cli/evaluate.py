@@ -76,11 +76,13 @@ def _with_stability(
         raise typer.BadParameter(f"--reference-energies: {exc}") from None
     if "train" in stability.needs and shipped_train:
         tag = getattr(energy_model, "reference_tag", "?")
+        missing = "cannot compute hull references from the shipped training structures"
+        if spec == "auto":
+            missing = f"needs the reference-energy table {tag}.parquet, which is not installed in {reference_dir()}"
         console.print(
-            f"[red]error:[/] --stability needs the reference-energy table {tag}.parquet, which is not installed "
-            f"in {reference_dir()}: convex hulls need the energies of the elements and binaries, and the "
-            f"training structures shipped with {shipped_train} are ternaries only. Reinstall xtalgen with the "
-            "table, give one with --reference-energies TABLE (made by `xtalgen data energies`), or pass "
+            f"[red]error:[/] --stability {missing}: convex hulls need the energies of the elements and binaries, "
+            f"and the training structures shipped with {shipped_train} are ternaries only. Reinstall xtalgen with "
+            "the table, give one with --reference-energies TABLE (made by `xtalgen data energies`), or pass "
             "--train with a prepared dataset that holds the elements and binaries.",
             soft_wrap=True,
         )
