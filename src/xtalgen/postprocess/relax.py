@@ -15,6 +15,8 @@ above their CHGNet minimum); pass ``relax_references=True`` to relax references 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import multiprocessing as mp
@@ -46,7 +48,7 @@ def chgnet_model(name: str = DEFAULT_MODEL) -> Any:
     if name not in _MODEL:
         from chgnet.model import CHGNet
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # "CHGNet ... initialized"
             warnings.simplefilter("ignore")
             _MODEL[name] = CHGNet.load(model_name=name, use_device="cpu", verbose=False)
     model = _MODEL[name]
@@ -98,9 +100,10 @@ def relax_structure(
     from chgnet.model import StructOptimizer
 
     e0, _ = static_energy(structure, model_name)
-    optimizer = StructOptimizer(
-        model=chgnet_model(model_name), optimizer_class="FIRE", use_device="cpu", on_isolated_atoms="error"
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # "CHGNet will run on cpu", once per structure
+        optimizer = StructOptimizer(
+            model=chgnet_model(model_name), optimizer_class="FIRE", use_device="cpu", on_isolated_atoms="error"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = optimizer.relax(structure, fmax=fmax, steps=steps, relax_cell=True, verbose=False)
