@@ -29,14 +29,17 @@ def _x0(size: int = 16) -> torch.Tensor:
     return torch.rand(1, 4, size, size, generator=g) * 1.8 - 0.9  # inside [-1, 1]
 
 
+@pytest.mark.parametrize("prediction", ["epsilon", "sample"])
 @pytest.mark.parametrize(("kind", "steps"), [("ddim", 20), ("ddim", 1000), ("ddpm", 50), ("ddpm", 1000)])
-def test_oracle_denoiser_recovers_the_data_exactly(kind, steps):
-    """With the true noise predicted, DDIM and DDPM sampling end at the single training tensor."""
-    cfg = DiffusionConfig(sampler=kind)
+def test_oracle_denoiser_recovers_the_data_exactly(kind, steps, prediction):
+    """With the true noise (or the true x0) predicted, DDIM and DDPM sampling end at the training tensor."""
+    cfg = DiffusionConfig(sampler=kind, prediction_type=prediction)
     x0 = _x0().double()
     alphas = make_scheduler(cfg).alphas_cumprod.double()
 
     def oracle(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if prediction == "sample":
+            return x0.expand_as(xt)
         ab = alphas[int(t)]
         return (xt - ab.sqrt() * x0) / (1 - ab).sqrt()
 
@@ -47,6 +50,16 @@ def test_oracle_denoiser_recovers_the_data_exactly(kind, steps):
     # a wrong oracle (noise scaled by 0.5) does not recover the data: the check can fail
     bad = denoise(lambda xt, t: 0.5 * oracle(xt, t), make_sampler(cfg, kind), noise, steps, generator=g)
     assert (bad - x0).abs().max() > 1e-2
+
+
+def test_default_prediction_is_the_clean_tensor():
+    """x0 prediction is the default and what the bundled configs use (epsilon missed the data mean)."""
+    from xtalgen.configs import bundled_config
+
+    assert DiffusionConfig().prediction_type == "sample"
+    for name in ("crystens_diffusion_cpu", "crystens_diffusion_gpu", "crystens_diffusion_tiny"):
+        text = bundled_config(name).read_text()
+        assert "prediction_type: epsilon" not in text, name
 
 
 def test_add_noise_matches_closed_form():
