@@ -108,6 +108,24 @@ def _row(text: str, label: str, header: str) -> list[str]:
     raise AssertionError(f"no row {label!r} under {header!r}")
 
 
+def test_published_generation_anchors_have_one_full_row_per_model_with_its_source():
+    lines = R.generation_anchor_lines()
+    header = next(line for line in lines if line.startswith("| model |"))
+    n_cols = len(header.strip("|").split("|"))
+    rows = {
+        line.split("|")[1].strip(): line for line in lines if line.startswith("| CDVAE") or line.startswith("| DiffCSP")
+    }
+    assert set(rows) == {"CDVAE", "DiffCSP"}
+    for model, line in rows.items():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert len(cells) == n_cols and all(cells), model
+        assert all(float(c) >= 0 for c in cells[1:-1]) and "arxiv.org/abs/2309.04475" in cells[-1]
+        assert tuple(cells[1:-1]) == R.MP20_GENERATION[model]
+    assert any("10,000 generated samples" in line for line in lines)
+    anchors = "\n".join(R.anchor_lines())
+    assert rows["DiffCSP"] in anchors and "Not quoted:" in anchors
+
+
 def test_head_to_head_tiny_run(setup, monkeypatch):
     root = setup["root"]
     monkeypatch.setattr(H, "make_energy_model", lambda args: FakeEnergyModel())
@@ -152,6 +170,7 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
         assert row[3] == R.diff_cell(c["metastable"], 3, base["metastable"], 3)
     assert "CrysTens Tables 1–2" in text and "| paper GAN | 582.23 |" in text
     assert "MatterGen-MP" in text and "Not quoted:" in text
+    assert "\n".join(R.generation_anchor_lines()) in text  # published CDVAE / DiffCSP MP-20 rows
     assert re.search(r"training samples/s", text) and "(2 × " in _row(text, "PGCGM", "| model | generate wall")[-1]
 
     stages = (work / "stages.json").read_text()
