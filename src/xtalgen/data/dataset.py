@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pymatgen.core import Lattice, Structure
 
-from xtalgen.data.atomic import atomic_path
+from xtalgen.data.tagged_parquet import read_tagged_metadata, write_tagged_table
 
 #: Columns with one value per site (stored as Arrow list columns).
 SITE_COLUMNS = ("numbers", "frac_coords", "wyckoffs", "multiplicities", "equivalent_atoms")
@@ -27,6 +27,7 @@ SCALAR_COLUMNS = (
     "volume", "density", "lattice", "elements", "properties",
 )  # fmt: skip
 FORMAT_VERSION = 1
+METADATA_KEY = b"xtalgen"
 
 
 def _flat(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,13 +159,8 @@ def build_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 def save_dataset(table: pa.Table, path: str | Path, metadata: dict[str, Any]) -> Path:
     """Write the dataset atomically (Parquet, zstd) with ``metadata`` (symprec, source, filters...)."""
-    meta = dict(metadata)
-    meta["format_version"] = FORMAT_VERSION
-    table = table.replace_schema_metadata({"xtalgen": json.dumps(meta)})
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-    return target
+    meta = {**metadata, "format_version": FORMAT_VERSION}
+    return write_tagged_table(table, path, METADATA_KEY, meta, compression="zstd")
 
 
 def load_dataset(path: str | Path) -> PreparedDataset:
@@ -172,14 +168,8 @@ def load_dataset(path: str | Path) -> PreparedDataset:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"prepared dataset not found: {p} (make one with `xtalgen data prepare`)")
-    try:
-        table = pq.read_table(p)
-    except Exception as exc:
-        raise ValueError(f"{p} is not a prepared xtalgen dataset (Parquet): {exc}") from exc
-    raw_meta = (table.schema.metadata or {}).get(b"xtalgen")
-    if raw_meta is None:
-        raise ValueError(f"{p} has no xtalgen metadata; prepare it with `xtalgen data prepare`")
-    metadata = json.loads(raw_meta)
-    if metadata.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{p} was written by a newer xtalgen (format {metadata['format_version']})")
-    return PreparedDataset(table, metadata)
+    metadata = read_tagged_metadata(
+        p, METADATA_KEY, not_parquet="is not a prepared xtalgen dataset (Parquet)",
+        no_metadata="has no xtalgen metadata; prepare it with `xtalgen data prepare`", max_version=FORMAT_VERSION,
+    )  # fmt: skip
+    return PreparedDataset(pq.read_table(p), metadata)

@@ -13,7 +13,6 @@ File metadata (JSON under the key ``xtalgen.structures``): ``format_version``, `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pymatgen.core import Lattice, Structure
 
-from xtalgen.data.atomic import atomic_path
+from xtalgen.data.tagged_parquet import read_tagged_metadata, write_tagged_table
 
 METADATA_KEY = b"xtalgen.structures"
 FORMAT_VERSION = 1
@@ -82,13 +81,9 @@ def structure_table_from_dataset(ds: Any, rows: Sequence[int] | None = None) -> 
 
 def write_structure_table(table: pa.Table, path: str | Path, meta: Mapping[str, Any]) -> Path:
     """Write a compact structure table atomically (Parquet, zstd level 19) with ``meta``."""
-    out = dict(meta)
-    out.update(format_version=FORMAT_VERSION, n_structures=table.num_rows)
-    table = table.cast(SCHEMA).replace_schema_metadata({METADATA_KEY: json.dumps(out)})
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd", compression_level=19, use_dictionary=["formula"])
-    return target
+    out = {**meta, "format_version": FORMAT_VERSION, "n_structures": table.num_rows}
+    return write_tagged_table(table.cast(SCHEMA), path, METADATA_KEY, out, compression="zstd",
+                              compression_level=19, use_dictionary=["formula"])  # fmt: skip
 
 
 def is_structure_table(path: str | Path) -> bool:
@@ -174,16 +169,12 @@ def load_structure_table(path: str | Path) -> StructureTable:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"structure table not found: {p}")
-    try:
-        table = pq.read_table(p)
-    except Exception as exc:
-        raise ValueError(f"{p} is not a structure table (Parquet): {exc}") from None
-    raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    if raw is None:
-        raise ValueError(f"{p} is not a compact structure table (no {METADATA_KEY.decode()} metadata)")
-    meta = json.loads(raw)
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{p} was written by a newer xtalgen (format {meta['format_version']})")
+    meta = read_tagged_metadata(
+        p, METADATA_KEY, not_parquet="is not a structure table (Parquet)",
+        no_metadata=f"is not a compact structure table (no {METADATA_KEY.decode()} metadata)",
+        max_version=FORMAT_VERSION,
+    )  # fmt: skip
+    table = pq.read_table(p)
     missing = [c for c in SCHEMA.names if c not in table.column_names]
     if missing:
         raise ValueError(f"structure table {p}: missing columns {missing}")

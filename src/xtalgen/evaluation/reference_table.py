@@ -15,7 +15,6 @@ with the ``root`` argument or the ``XTALGEN_REFERENCE_DIR`` environment variable
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ import pyarrow.parquet as pq
 from pymatgen.core import Composition
 
 from xtalgen.data.atomic import atomic_path
+from xtalgen.data.tagged_parquet import read_tagged_metadata, write_tagged_table
 
 METADATA_KEY = b"xtalgen.reference_energies"
 FORMAT_VERSION = 1
@@ -132,14 +132,11 @@ def write_reference_table(
 
     ``failures`` (columns id, reason) go to ``<path>.failures.csv`` (removed when there are none).
     """
-    target = Path(path)
     out = dict(meta)
     out.update(format_version=FORMAT_VERSION, n_rows=table.num_rows)
     out.setdefault("n_failed", 0 if failures is None else len(failures))
-    table = table.cast(SCHEMA).replace_schema_metadata({METADATA_KEY: json.dumps(out)})
-    with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd", compression_level=19,
-                       use_dictionary=["formula", "chemsys"])  # fmt: skip
+    target = write_tagged_table(table.cast(SCHEMA), path, METADATA_KEY, out, compression="zstd",
+                                compression_level=19, use_dictionary=["formula", "chemsys"])  # fmt: skip
     fail_path = failures_path(target)
     if failures is not None and len(failures):
         with atomic_path(fail_path) as tmp:
@@ -157,14 +154,14 @@ def failures_path(path: str | Path) -> Path:
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata of a table file without reading its rows."""
-    p = Path(path)
-    try:
-        raw = (pq.read_schema(p).metadata or {}).get(METADATA_KEY)
-    except Exception as exc:
-        raise ValueError(f"{p} is not a reference-energy table (Parquet): {exc}") from None
-    if raw is None:
-        raise ValueError(f"{p} is not a reference-energy table (no {METADATA_KEY.decode()} metadata)")
-    return json.loads(raw)
+    return _metadata(path, max_version=None)
+
+
+def _metadata(path: str | Path, max_version: int | None) -> dict[str, Any]:
+    return read_tagged_metadata(
+        path, METADATA_KEY, not_parquet="is not a reference-energy table (Parquet)",
+        no_metadata=f"is not a reference-energy table (no {METADATA_KEY.decode()} metadata)", max_version=max_version,
+    )  # fmt: skip
 
 
 def reference_dir(root: str | Path | None = None) -> Path:
@@ -217,9 +214,7 @@ def load_reference_table(
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"reference-energy table not found: {p}")
-    meta = read_metadata(p)
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{p} was written by a newer xtalgen (format {meta['format_version']})")
+    meta = _metadata(p, max_version=FORMAT_VERSION)
     if tag is not None and meta.get("reference_tag") != tag:
         raise ValueError(f"{p} holds {meta.get('reference_tag')!r} energies, not {tag!r}")
     frame = pq.read_table(p, columns=list(COLUMNS)).to_pandas()
