@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from pymatgen.core import Structure
+from pymatgen.core import Composition, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xtalgen.configs import CONFIG_DIR
@@ -146,3 +146,53 @@ def test_resume_through_the_pipeline_and_config_errors(perov, tmp_path):
         train_crystens("gan", tmp_path / "missing.npy", CONFIGS / "crystens_gan_tiny.yaml", tmp_path / "x")
     with pytest.raises(ValueError, match="no CrysTens checkpoint"):
         generate_crystens(2, tmp_path / "g", checkpoint=None)
+
+
+def test_generation_with_imputation_gives_the_requested_formula(perov, tmp_path):
+    """A 3-step conditional model: imputation makes every decoded sample NaCl stating 225; the CLI is wired."""
+    from typer.testing import CliRunner
+
+    from xtalgen.cli.main import app
+    from xtalgen.pipelines.crystens_generate import request_imputation
+
+    path, _ = perov
+    run = tmp_path / "cond"
+    train_crystens("diffusion", path, CONFIGS / "crystens_diffusion_tiny.yaml", run,
+                   overrides=["conditioning.enabled=true", "max_steps=3"])  # fmt: skip
+    summary = generate_crystens(4, tmp_path / "gen", checkpoint=run, spacegroup=225, formula="NaCl",
+                                sampling_steps=3, workers=1, save_tensors=True, progress=False)  # fmt: skip
+    frame = pd.read_csv(summary)
+    assert frame["imputed"].all() and (frame["cell_atoms_imputed"] == 8).all()
+    assert (frame["n_atoms"] == 8).all() and (frame["spacegroup_stated"] == 225).all()
+    decoded = frame[frame["accepted"].astype(bool)]
+    assert len(decoded) > 0 and (decoded["formula"].map(lambda f: Composition(f).reduced_formula) == "NaCl").all()
+    _, _, _, ct = load_crystens_model(run)
+    impute, numbers = request_imputation(ct, 225, "NaCl")
+    raw = np.load(tmp_path / "gen" / "tensors.npy")
+    mask = impute.mask.numpy()
+    assert np.array_equal(raw[:, mask], np.broadcast_to(impute.values.numpy(), raw.shape)[:, mask])
+    assert sorted(numbers.tolist()) == [11] * 4 + [17] * 4
+
+    plain = pd.read_csv(generate_crystens(4, tmp_path / "plain", checkpoint=run, spacegroup=225, formula="NaCl",
+                                          impute=False, sampling_steps=3, workers=1, progress=False))  # fmt: skip
+    assert not plain["imputed"].any() and (plain["spacegroup_stated"] != 225).any()
+
+    with pytest.raises(ValueError, match="22 atoms"):
+        generate_crystens(2, tmp_path / "x", checkpoint=run, formula="NaCl", formula_units=11, progress=False)
+    with pytest.raises(ValueError, match="formula_units: only used with imputation"):
+        generate_crystens(2, tmp_path / "x", checkpoint=run, formula="NaCl", impute=False, formula_units=2)
+
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    result = runner.invoke(app, ["generate", "--model", "crystens-diffusion", "--checkpoint", str(run), "-n", "2",
+                                 "--steps", "3", "--workers", "1", "--spacegroup", "221", "--formula", "SrTiO3",
+                                 "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(out / "summary.csv")
+    assert cli["imputed"].all() and (cli["n_atoms"] == 5).all() and (cli["spacegroup_stated"] == 221).all()
+    bad = ["--formula", "LiFePO4", "--spacegroup", "62", "-o", str(tmp_path / "bad")]
+    result = runner.invoke(app, ["generate", "--model", "crystens-diffusion", "--checkpoint", str(run), *bad])
+    assert result.exit_code == 1 and "no cell built from its Wyckoff positions" in result.output
+    result = runner.invoke(app, ["generate", "--model", "crystens-gan", "--checkpoint", str(run), "--impute",
+                                 "-o", str(tmp_path / "gan")])  # fmt: skip
+    assert result.exit_code == 2 and "apply only to crystens-diffusion" in result.output

@@ -112,6 +112,15 @@ def generate(
     formula: str | None = typer.Option(None, "--formula", help="Composition for crystens-diffusion, e.g. SrTiO3."),
     train_data: Path | None = typer.Option(None, "--train", help="Prepared training set (pyxtal-random)."),
     guidance_scale: float = typer.Option(2.0, help="Classifier-free guidance scale (crystens-diffusion)."),
+    impute: bool | None = typer.Option(
+        None,
+        "--impute/--no-impute",
+        help="crystens-diffusion: enforce the requested space group / formula entries at every denoising step "
+        "(default: on with --formula).",
+    ),
+    formula_units: int | None = typer.Option(
+        None, "--formula-units", min=1, help="crystens-diffusion with imputation: formula units per cell."
+    ),
     steps: int = typer.Option(50, help="Sampling steps (crystens-diffusion, DDIM)."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(2, min=1, help="Worker processes for post-processing."),
@@ -123,6 +132,9 @@ def generate(
     """Generate N candidates with MODEL; write accepted ones as CIFs and every candidate in summary.csv."""
     model = _choose_model(model, pretrained)
     checkpoint, record = _check_options(model, checkpoint, train_data, elements, formula, pretrained)
+    if (impute is not None or formula_units is not None) and model is not GeneratorModel.crystens_diffusion:
+        console.print("[red]error:[/] --impute/--no-impute and --formula-units apply only to crystens-diffusion")
+        raise typer.Exit(2)
     if any(not 1 <= sg <= 230 for sg in spacegroup):
         console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}", soft_wrap=True)
         raise typer.Exit(2)
@@ -145,8 +157,8 @@ def generate(
 
             summary = generate_crystens(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup[0] if spacegroup else None,
-                formula=formula, guidance_scale=guidance_scale, sampling_steps=steps, workers=workers,
-                symprec=symprec, meta=record,
+                formula=formula, guidance_scale=guidance_scale, impute=impute, formula_units=formula_units,
+                sampling_steps=steps, workers=workers, symprec=symprec, meta=record,
             )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from xtalgen.models.crystens import CrysTensDiffusion, asymmetry, build_gan, build_wgan, symmetrise
+from xtalgen.models.crystens import CrysTensDiffusion, Imputation, asymmetry, build_gan, build_wgan, symmetrise
 from xtalgen.pipelines.crystens_tasks import CONFIG_CLASSES
 from xtalgen.pipelines.output import Candidate, write_generation
 from xtalgen.pipelines.training import load_checkpoint, load_config
 from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, consistency_metrics, decode
+from xtalgen.representations.crystens.cell_composition import cell_numbers
 from xtalgen.representations.crystens.config import FIRST_ATOM
+from xtalgen.representations.crystens.known_entries import known_entries
 
 
 def load_crystens_model(
@@ -82,9 +84,14 @@ def composition_vector(formula: str, n_elements: int) -> torch.Tensor:
 def sample_tensors(
     kind: str, module: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int = 64, spacegroup: int | None = None,
     composition: torch.Tensor | None = None, guidance_scale: float = 2.0, sampling_steps: int | None = None,
-    sampler: str | None = None, progress: bool = True,
+    sampler: str | None = None, progress: bool = True, impute: Imputation | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """Raw model outputs (n, 4, N, N) float32, drawn in batches from a seeded generator."""
+    """Raw model outputs (n, 4, N, N) float32, drawn in batches from a seeded generator.
+
+    ``impute``: entries enforced at every denoising step (diffusion only; see :func:`request_imputation`).
+    """
+    if impute is not None and kind != "diffusion":
+        raise ValueError(f"imputation needs a crystens-diffusion model (step-by-step sampling), not crystens-{kind}")
     conditioned = spacegroup is not None or composition is not None
     if conditioned and not (kind == "diffusion" and getattr(module, "conditional", False)):
         raise ValueError("space group / formula conditions need a conditional crystens-diffusion checkpoint")
@@ -105,12 +112,28 @@ def sample_tensors(
                     if conditioned and sg is None:
                         sg = torch.zeros(b, dtype=torch.long)
                     x = module.sample(b, steps=sampling_steps, sampler=sampler, spacegroup=sg, composition=comp,
-                                      guidance_scale=guidance_scale, generator=gen)  # fmt: skip
+                                      guidance_scale=guidance_scale, generator=gen, impute=impute)  # fmt: skip
                 else:
                     x = module(torch.randn(b, module.latent_dim, generator=gen))
             out.append(x.float().cpu().numpy())
             bar.advance(task, b)
     return np.concatenate(out, axis=0)
+
+
+def request_imputation(
+    ct: CrysTensConfig, spacegroup: int | None = None, formula: str | None = None, formula_units: int | None = None
+) -> tuple[Imputation, np.ndarray | None]:
+    """The imputation for a request (space group and/or formula) and the cell's atomic numbers (None: no formula).
+
+    The formula's cell follows :func:`xtalgen.representations.crystens.cell_composition.cell_numbers`
+    (smallest Wyckoff-compatible number of formula units that fits, unless ``formula_units`` is given).
+    """
+    if spacegroup is None and formula is None:
+        raise ValueError("impute: needs a formula and/or a space group to impute")
+    if formula_units is not None and formula is None:
+        raise ValueError("formula_units: only meaningful with a formula")
+    numbers = cell_numbers(formula, ct, spacegroup, formula_units) if formula is not None else None
+    return Imputation.from_known(known_entries(ct, spacegroup, numbers), ct), numbers
 
 
 def _decode_one(args: tuple[np.ndarray, np.ndarray, dict[str, Any], DecodeOptions]) -> tuple[Any, dict[str, Any]]:
@@ -134,6 +157,8 @@ def generate_crystens(
     spacegroup: int | None = None,
     formula: str | None = None,
     guidance_scale: float = 2.0,
+    impute: bool | None = None,
+    formula_units: int | None = None,
     sampling_steps: int | None = None,
     sampler: str | None = None,
     workers: int = 2,
@@ -148,7 +173,11 @@ def generate_crystens(
     """Sample ``n`` CrysTens from ``checkpoint``, symmetrise, decode; write CIFs + ``summary.csv``; return it.
 
     ``spacegroup`` / ``formula`` condition a conditional diffusion model (classifier-free guidance
-    ``guidance_scale``; 1 = plain conditional); ``sampling_steps``/``sampler`` ("ddim"/"ddpm") override the
+    ``guidance_scale``; 1 = plain conditional). ``impute`` (default: on when a ``formula`` is given) also
+    enforces the entries the request fixes at every denoising step (:mod:`xtalgen.models.crystens.imputation`:
+    space group, the atomic numbers of a cell of ``formula_units`` formula units, chosen by
+    :func:`request_imputation` when None, and the empty slots); it works with an unconditional diffusion
+    model too (imputation only). ``sampling_steps``/``sampler`` ("ddim"/"ddpm") override the
     config's defaults. ``save_tensors`` also writes the raw outputs to ``tensors.npy``. ``meta`` adds to
     the ``generation.json`` record (model, checkpoint, n, seed).
     """
@@ -158,19 +187,36 @@ def generate_crystens(
         raise ValueError("no CrysTens checkpoint given: a training run folder, or a shipped model's folder from "
                          "xtalgen.pretrained.pretrained_checkpoint(name)")
     kind, module, cfg, ct = load_crystens_model(checkpoint, use_ema=use_ema)
+    do_impute = formula is not None if impute is None else bool(impute)
+    if formula_units is not None and not do_impute:
+        raise ValueError("formula_units: only used with imputation (impute=True)")
+    imputation, numbers = None, None
+    if do_impute:
+        if kind != "diffusion":
+            raise ValueError(f"impute: needs a crystens-diffusion model (step-by-step sampling), not crystens-{kind}")
+        if spacegroup is not None and not 1 <= int(spacegroup) <= 230:
+            raise ValueError(f"spacegroup: must be in 1..230, got {spacegroup}")
+        imputation, numbers = request_imputation(ct, spacegroup, formula, formula_units)
+    learned = kind != "diffusion" or getattr(module, "conditional", False) or not do_impute
     composition = None
-    if formula is not None:
+    if formula is not None and learned:
         n_el = cfg.conditioning.n_elements if kind == "diffusion" else 100
         composition = composition_vector(formula, n_el)
     raw = sample_tensors(
-        kind, module, n, seed=seed, batch_size=batch_size, spacegroup=spacegroup, composition=composition,
-        guidance_scale=guidance_scale, sampling_steps=sampling_steps, sampler=sampler, progress=progress,
+        kind, module, n, seed=seed, batch_size=batch_size, spacegroup=spacegroup if learned else None,
+        composition=composition, guidance_scale=guidance_scale, sampling_steps=sampling_steps, sampler=sampler,
+        progress=progress, impute=imputation,
     )  # fmt: skip
     extra: dict[str, Any] = {"seed": seed}
     if spacegroup is not None:
         extra["spacegroup_requested"] = int(spacegroup)
     if formula is not None:
         extra["formula_requested"] = formula
+    extra["imputed"] = do_impute
+    if numbers is not None:
+        extra["cell_atoms_imputed"] = len(numbers)
+    meta = {"imputed": do_impute, "guided": kind == "diffusion" and learned and (spacegroup is not None or
+            formula is not None), **(meta or {})}  # fmt: skip
     return decode_to_generation(
         raw, ct, out_dir, label=f"crystens-{kind}", info=extra, workers=workers, symprec=symprec,
         save_tensors=save_tensors, decode_options=decode_options, progress=progress,

@@ -26,6 +26,7 @@ from xtalgen.models.crystens.gan import (
     build_gan,
     discriminator_loss,
 )
+from xtalgen.models.crystens.imputation import Imputation
 from xtalgen.models.crystens.symmetry import asymmetry, symmetrise
 from xtalgen.models.crystens.wgan import WGANConfig, build_wgan, critic_loss, gradient_penalty, interpolate
 
@@ -38,6 +39,7 @@ __all__ = [
     "CrysTensGenerator",
     "DiffusionConfig",
     "GANConfig",
+    "Imputation",
     "WGANConfig",
     "asymmetry",
     "build_gan",

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from xtalgen.models.crystens.conditioning import ConditionEncoder, ConditioningConfig, drop_conditions, guided
+from xtalgen.models.crystens.imputation import Imputation
 
 CHANNELS = 4
 
@@ -120,15 +121,22 @@ def denoise(
     steps: int,
     generator: torch.Generator | None = None,
     progress: Callable[[int], None] | None = None,
+    impute: Imputation | None = None,
 ) -> torch.Tensor:
-    """Reverse process from noise ``x`` in ``steps`` scheduler steps; ``model_fn(x, t)`` predicts."""
+    """Reverse process from noise ``x`` in ``steps`` scheduler steps; ``model_fn(x, t)`` predicts.
+
+    ``impute``: known entries replaced in every step's x0 estimate and in the final sample (exactly).
+    """
     scheduler.set_timesteps(steps, device=x.device)
+    prediction_type = scheduler.config.prediction_type
     for i, t in enumerate(scheduler.timesteps):
         out = model_fn(x, t)
+        if impute is not None:
+            out = impute.model_output(out, x, t, scheduler.alphas_cumprod, prediction_type)
         x = scheduler.step(out, t, x, generator=generator).prev_sample
         if progress is not None:
             progress(i + 1)
-    return x
+    return impute.apply(x) if impute is not None else x
 
 
 class CrysTensDiffusion(nn.Module):
@@ -196,10 +204,13 @@ class CrysTensDiffusion(nn.Module):
         guidance_scale: float = 1.0,
         generator: torch.Generator | None = None,
         progress: Callable[[int], None] | None = None,
+        impute: Imputation | None = None,
     ) -> torch.Tensor:
         """Draw ``n`` tensors (n, 4, N, N). Conditions (if any) are (n,) space groups / (n, E) compositions.
 
         ``guidance_scale`` s mixes conditional and unconditional predictions (s = 1: conditional only).
+        ``impute``: entries fixed by the request, enforced at every step (:mod:`.imputation`); works with
+        or without learned conditions, also for an unconditional model.
         """
         device = next(self.parameters()).device
         steps = steps or self.config.sampling_steps
@@ -224,7 +235,7 @@ class CrysTensDiffusion(nn.Module):
                 return guided(cond, uncond, guidance_scale)
 
         self.eval()
-        return denoise(fn, make_sampler(self.config, sampler), x, steps, generator, progress)
+        return denoise(fn, make_sampler(self.config, sampler), x, steps, generator, progress, impute)
 
 
 def _batch_conditions(
