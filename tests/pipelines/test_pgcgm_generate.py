@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def _cif_spacegroup(text: str) -> int:
 def test_user_conditions_give_cifs_with_confirmed_space_groups(run, tmp_path) -> None:
     groups, sets = [2, 10, 47], [["Ba", "Ti", "O"], ["Cl", "Na", "Mg"]]
     summary = generate_pgcgm(24, tmp_path, checkpoint=run, spacegroup=groups, elements=sets, workers=1,
-                             progress=False)  # fmt: skip
+                             progress=False, count="candidates")  # fmt: skip
     frame = pd.read_csv(summary)
     assert len(frame) == 24 and set(frame.columns) >= SUMMARY_COLUMNS
     # every (space group, element set) combination in turn; element sets in base-site order
@@ -81,12 +82,14 @@ def test_user_conditions_give_cifs_with_confirmed_space_groups(run, tmp_path) ->
 def test_conditions_drawn_from_training_table(run, tmp_path) -> None:
     with open(run / CONDITIONS_FILE, newline="") as fh:
         table = {(int(r["spacegroup"]), r["elements"]) for r in csv.DictReader(fh)}
-    summary = generate_pgcgm(12, tmp_path, checkpoint=run / "checkpoints", seed=3, workers=1, progress=False)
+    summary = generate_pgcgm(12, tmp_path, checkpoint=run / "checkpoints", seed=3, workers=1, progress=False,
+                             count="candidates")  # fmt: skip
     frame = pd.read_csv(summary)
     drawn = set(zip(frame["cond_spacegroup"], frame["cond_elements"], strict=True))
     assert drawn <= table and len(drawn) > 1
     # same seed, same candidates
-    again = pd.read_csv(generate_pgcgm(12, tmp_path / "again", checkpoint=run, seed=3, workers=1, progress=False))
+    again = pd.read_csv(generate_pgcgm(12, tmp_path / "again", checkpoint=run, seed=3, workers=1, progress=False,
+                                       count="candidates"))  # fmt: skip
     assert frame["cond_elements"].tolist() == again["cond_elements"].tolist()
     assert frame["atoms_before_merge"].tolist() == again["atoms_before_merge"].tolist()
 
@@ -146,7 +149,7 @@ def test_array_expansion_gives_the_same_candidates_as_structure_expansion(run) -
 
 def test_snapping_records_its_moves_and_never_adds_atoms(run, tmp_path) -> None:
     kw = dict(checkpoint=run, spacegroup=[221, 225, 194], elements=[["Ba", "Ti", "O"]], seed=2, workers=1,
-              progress=False, dedupe=False)  # fmt: skip
+              progress=False, dedupe=False, count="candidates", rescale_volume=False)  # fmt: skip
     plain = pd.read_csv(generate_pgcgm(18, tmp_path / "plain", snap=False, **kw))
     snapped = pd.read_csv(generate_pgcgm(18, tmp_path / "snapped", **kw))
     assert "sites_snapped" not in plain.columns
@@ -160,3 +163,56 @@ def test_snapping_records_its_moves_and_never_adds_atoms(run, tmp_path) -> None:
     # the distance filter's per-kind ratios explain each verdict
     worst = snapped[["min_ratio_same_element", "min_ratio_other_elements"]].min(axis=1)
     assert ((worst < 0.5) == (snapped["reason"] == "atoms too close")).all()
+
+
+def test_count_accepted_draws_until_n_pass_and_lists_rejects_apart(run, tmp_path) -> None:
+    kw = dict(checkpoint=run, seed=4, workers=1, progress=False)  # conditions drawn from the training table
+    raw = pd.read_csv(generate_pgcgm(12, tmp_path / "raw", count="candidates", **kw))
+    assert raw["accepted"].sum() < 12, "the tiny model must reject some candidates for this test to mean much"
+    out = tmp_path / "acc"
+    frame = pd.read_csv(generate_pgcgm(12, out, **kw))  # count="accepted" is the default
+    rejected = pd.read_csv(out / "rejected.csv")
+    assert len(frame) == 12 and frame["accepted"].all(), rejected["reason"].value_counts().to_dict()
+    assert len(list((out / "cifs").glob("*.cif"))) == 12
+    assert not rejected["accepted"].any() and (rejected["reason"] != "").all()
+    drawn = sorted(frame["id"].tolist() + rejected["id"].tolist())
+    assert drawn == [f"pgcgm_{i:06d}" for i in range(len(drawn))]  # a prefix of the candidate stream
+    assert drawn[-1] == frame["id"].max()  # ... ending at the 12th accepted one
+    # the first round is the count="candidates" run
+    first = set(raw.loc[raw["accepted"], "id"])
+    assert first <= set(frame["id"])
+    meta = json.loads((out / "generation.json").read_text())
+    assert (meta["n_candidates"], meta["n_accepted"], meta["count"]) == (len(drawn), 12, "accepted")
+    # no duplicates across rounds
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    from xtalgen.postprocess.dedupe import DEFAULT_MATCHER
+
+    structures = [Structure.from_file(out / c) for c in frame["cif"]]
+    matcher = StructureMatcher(**DEFAULT_MATCHER)
+    groups = matcher.group_structures(structures)
+    assert len(groups) == 12
+    # a run into the same folder in the other mode removes the stale rejected.csv
+    generate_pgcgm(3, out, count="candidates", **kw)
+    assert not (out / "rejected.csv").exists()
+
+
+def test_count_and_cap_are_checked(run, tmp_path) -> None:
+    with pytest.raises(ValueError, match="count: must be"):
+        generate_pgcgm(2, tmp_path, checkpoint=run, count="all", progress=False)
+    with pytest.raises(ValueError, match="max_candidates: must be >= n"):
+        generate_pgcgm(5, tmp_path, checkpoint=run, count="accepted", max_candidates=3, progress=False)
+
+
+def test_rescale_volume_records_factor_and_sets_predicted_volume(run, tmp_path) -> None:
+    from xtalgen.postprocess.volume import ElementVolumes
+
+    table = ElementVolumes.default()
+    kw = dict(checkpoint=run, spacegroup=[221, 225], elements=[["Ba", "Ti", "O"]], seed=1, workers=1,
+              progress=False, dedupe=False, count="candidates")  # fmt: skip
+    out = tmp_path / "vol"
+    frame = pd.read_csv(generate_pgcgm(10, out, **kw))  # rescale_volume=True is the default
+    assert frame["volume_scale"].notna().all()
+    for row in frame[frame["accepted"]].itertuples():
+        s = Structure.from_file(out / row.cif)
+        assert s.volume == pytest.approx(table.predict([x.specie.symbol for x in s]), rel=1e-3)

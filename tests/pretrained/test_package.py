@@ -71,7 +71,7 @@ def test_pgcgm_package_load_and_generate_like_the_run(pgcgm_run: Path, tmp_path:
                     sample_base_sites(run_generator, conditions, seed=1), strict=True):  # fmt: skip
         assert a.shape[0] == 4 and np.array_equal(a, b)
     # same seed: the packaged model generates exactly what the training run does (drawn conditions too)
-    kw = {"seed": 5, "workers": 1, "progress": False}
+    kw = {"seed": 5, "workers": 1, "progress": False, "count": "candidates"}
     mine = pd.read_csv(model.generate(6, tmp_path / "packed", **kw))
     ref = pd.read_csv(generate_pgcgm(6, tmp_path / "run_gen", checkpoint=pgcgm_run, **kw))
     pd.testing.assert_frame_equal(mine, ref)

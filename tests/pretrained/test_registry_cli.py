@@ -80,15 +80,24 @@ def test_models_command_lists_them(registry: Path) -> None:
 def test_generate_uses_the_default_or_named_model(registry: Path, tmp_path: Path) -> None:
     runner, env = CliRunner(), {ENV_VAR: str(registry)}
     out = tmp_path / "default"
-    result = runner.invoke(app, ["generate", "-n", "3", "-o", str(out), "--workers", "1", "--seed", "1"], env=env)
+    args = ["generate", "-n", "3", "-o", str(out), "--workers", "1", "--seed", "1", "--count", "candidates"]
+    result = runner.invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
     assert "using pretrained model pgcgm-test" in result.output
     frame = pd.read_csv(out / "summary.csv")
     assert len(frame) == 3 and frame["id"].str.startswith("pgcgm_").all()
+    # the default --count accepted: this tiny model's candidates all fail, so it stops at 50 N and says so
+    result = runner.invoke(app, ["generate", "-n", "1", "-o", str(tmp_path / "acc"), "--workers", "1"], env=env)
+    assert result.exit_code == 0, result.output
+    acc = pd.read_csv(tmp_path / "acc" / "summary.csv")
+    if acc.empty:
+        assert "only 0 of the 1 requested structures" in result.output and "50 candidates" in result.output
+    else:
+        assert len(acc) == 1 and acc["accepted"].all()
     assert "sites_snapped" in frame.columns  # snapping is the default
     raw = tmp_path / "raw"
-    result = runner.invoke(app, ["generate", "-n", "3", "-o", str(raw), "--workers", "1", "--seed", "1", "--no-snap"],
-                           env=env)  # fmt: skip
+    result = runner.invoke(app, ["generate", "-n", "3", "-o", str(raw), "--workers", "1", "--seed", "1", "--no-snap",
+                                 "--count", "candidates"], env=env)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "sites_snapped" not in pd.read_csv(raw / "summary.csv").columns
     # --pretrained alone picks the model kind

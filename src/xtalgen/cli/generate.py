@@ -21,6 +21,11 @@ class GeneratorModel(str, Enum):
     pyxtal_random = "pyxtal-random"
 
 
+class CountMode(str, Enum):
+    accepted = "accepted"
+    candidates = "candidates"
+
+
 def _choose_model(model: GeneratorModel | None, pretrained: str | None) -> GeneratorModel:
     """--model as given; without it, the kind of --pretrained, else pgcgm."""
     if model is not None or pretrained is None:
@@ -99,7 +104,7 @@ def generate(
     model: GeneratorModel | None = typer.Option(
         None, "--model", help="Generator to sample from (default: pgcgm, or the kind of --pretrained)."
     ),
-    n: int = typer.Option(100, "-n", min=1, help="Number of candidates to generate."),
+    n: int = typer.Option(100, "-n", min=1, help="Number of structures (PGCGM: see --count) to generate."),
     output: Path = typer.Option(Path("generated"), "-o", "--output", help="Output folder (cifs/, summary.csv)."),
     checkpoint: Path | None = typer.Option(
         None, "--checkpoint", help="Trained model (run folder or checkpoint); default: the shipped pretrained model."
@@ -128,8 +133,17 @@ def generate(
     snap: bool = typer.Option(
         True, "--snap/--no-snap", help="PGCGM: move base sites onto the special positions their images point to."
     ),
+    rescale_volume: bool = typer.Option(
+        True, "--rescale-volume/--no-rescale-volume",
+        help="PGCGM: scale each cell to the volume its composition predicts (per-element volumes fitted to MP).",
+    ),
+    count: CountMode = typer.Option(
+        CountMode.accepted, "--count",
+        help="PGCGM: 'accepted' draws candidates until N pass post-processing (rejects in rejected.csv); "
+        "'candidates' draws exactly N and lists every one in summary.csv.",
+    ),
 ) -> None:
-    """Generate N candidates with MODEL; write accepted ones as CIFs and every candidate in summary.csv."""
+    """Generate N structures with MODEL; write them as CIFs and list them in summary.csv."""
     model = _choose_model(model, pretrained)
     checkpoint, record = _check_options(model, checkpoint, train_data, elements, formula, pretrained)
     if (impute is not None or formula_units is not None) and model is not GeneratorModel.crystens_diffusion:
@@ -146,7 +160,7 @@ def generate(
             summary = generate_pgcgm(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup or None,
                 elements=element_sets or None, workers=workers, symprec=symprec, snap=snap,
-                meta=record,
+                rescale_volume=rescale_volume, count=count.value, meta=record,
             )  # fmt: skip
         elif model is GeneratorModel.pyxtal_random:
             from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
@@ -170,8 +184,20 @@ def _print_summary(summary: Path) -> None:
     import pandas as pd
 
     frame = pd.read_csv(summary)
+    from xtalgen.pipelines.output import REJECTED_FILE
+
+    rejected_csv = summary.parent / REJECTED_FILE
+    if rejected_csv.is_file():
+        frame = pd.concat([frame, pd.read_csv(rejected_csv)], ignore_index=True)
     accepted = int(frame["accepted"].sum()) if "accepted" in frame else len(frame)
     console.print(f"{accepted} of {len(frame)} candidates accepted; CIFs in [bold]{summary.parent / 'cifs'}[/]")
+    from xtalgen.pipelines.output import read_generation_meta
+
+    meta = read_generation_meta(summary.parent)
+    if meta.get("count") == "accepted" and accepted < int(meta.get("n", 0)):
+        console.print(f"[yellow]warning:[/] only {accepted} of the {meta['n']} requested structures passed "
+                      f"post-processing within {len(frame)} candidates (the limit); see the rejection reasons",
+                      soft_wrap=True)  # fmt: skip
     if "reason" in frame and accepted < len(frame):
         reasons = frame.loc[~frame["accepted"].astype(bool), "reason"].fillna("").value_counts().head(8)
         for reason, count in reasons.items():

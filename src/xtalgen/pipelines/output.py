@@ -14,6 +14,8 @@ from pymatgen.io.cif import CifWriter
 
 from xtalgen.data.atomic import atomic_write
 
+#: Rejected candidates, when they are listed apart from ``summary.csv`` (``split_rejected``).
+REJECTED_FILE = "rejected.csv"
 #: Which model made a generation folder's candidates (JSON), beside ``summary.csv``.
 GENERATION_FILE = "generation.json"
 
@@ -47,8 +49,12 @@ def write_generation(
     candidates: Iterable[Candidate],
     symprec: float | None = 0.1,
     meta: Mapping[str, Any] | None = None,
+    split_rejected: bool = False,
 ) -> Path:
     """Write ``<id>.cif`` for each accepted candidate and ``summary.csv`` for all; return the summary path.
+
+    With ``split_rejected`` the candidates that were not accepted go to ``rejected.csv`` instead, so
+    ``summary.csv`` lists exactly the structures written (what ``xtalgen evaluate`` scores).
 
     Each row has id, accepted, reason, formula, spacegroup (spglib at ``symprec``), nsites, cif file, then info.
     ``meta`` (which model made the candidates: ``model``, ``checkpoint``, ``pretrained``, ``seed``...) goes
@@ -80,10 +86,18 @@ def write_generation(
     for row in rows:
         keys.extend(k for k in row if k not in keys)
     summary = out / "summary.csv"
+    kept = [r for r in rows if r["accepted"]] if split_rejected else rows
     with atomic_write(summary, newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(kept)
+    if split_rejected:
+        with atomic_write(out / REJECTED_FILE, newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(r for r in rows if not r["accepted"])
+    elif (out / REJECTED_FILE).exists():  # stale, from an earlier run into the same folder
+        (out / REJECTED_FILE).unlink()
     if meta is not None:
         record = {**meta, "n_candidates": len(rows), "n_accepted": sum(bool(r["accepted"]) for r in rows)}
         with atomic_write(out / GENERATION_FILE) as fh:

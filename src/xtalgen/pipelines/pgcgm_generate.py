@@ -211,44 +211,85 @@ def generate_pgcgm(
     charge_neutrality: bool = False,
     dedupe: bool = True,
     snap: bool = True,
+    rescale_volume: bool = True,
+    count: str = "accepted",
+    max_candidates: int | None = None,
     progress: bool = True,
     meta: dict[str, Any] | None = None,
 ) -> Path:
-    """Generate ``n`` PGCGM candidates, post-process them, write CIFs + ``summary.csv``; return its path.
+    """Generate PGCGM candidates, post-process them, write CIFs + ``summary.csv``; return its path.
 
+    ``count="candidates"``: ``n`` candidates are drawn and every one is listed in ``summary.csv`` (accepted
+    or with its rejection reason). ``count="accepted"``: candidates are drawn in rounds until ``n`` are
+    accepted (at most ``max_candidates``, default ``50 n``); the output is the shortest prefix of the
+    candidate stream holding ``n`` accepted structures, ``summary.csv`` lists exactly those and
+    ``rejected.csv`` the rejected candidates of that prefix (``generation.json`` has both counts). The
+    first round is the ``count="candidates"`` run, so both modes share their leading candidates. The
+    paper's path (every candidate, raw cell sizes) is ``count="candidates", rescale_volume=False``.
     ``spacegroup``/``elements`` condition the samples (see module docstring); ``workers`` processes
     post-process; ``symprec`` (Å) is used for the space-group filter and the CIFs; ``snap`` moves
-    sites onto the special positions their own images point to before expansion (module docstring).
+    sites onto the special positions their own images point to before expansion (module docstring);
+    ``rescale_volume`` scales each cell isotropically to the volume its composition predicts
+    (:mod:`xtalgen.postprocess.volume`, the shipped MP table) before merging and filtering.
     ``meta`` adds to the ``generation.json`` record (model, checkpoint, n, seed), e.g. ``{"pretrained": name}``.
     """
-    from xtalgen.postprocess.pipeline import postprocess_candidates
+    from xtalgen.postprocess.pipeline import dedupe_results, postprocess_candidates
+    from xtalgen.postprocess.volume import ElementVolumes
 
     if n < 1:
         raise ValueError(f"n: must be >= 1, got {n}")
+    if count not in ("candidates", "accepted"):
+        raise ValueError(f"count: must be 'candidates' or 'accepted', got {count!r}")
+    cap = max_candidates if max_candidates is not None else 50 * n
+    if cap < n:
+        raise ValueError(f"max_candidates: must be >= n ({n}), got {cap}")
     generator, _cfg, ckpt_dir = load_pgcgm_generator(checkpoint)
     if not 0 <= set_index < generator.n_sets:
         raise ValueError(f"set_index: must be in 0..{generator.n_sets - 1}, got {set_index}")
     table = None
     if not (spacegroup and elements):
         table = read_condition_table(ckpt_dir)
+    volumes = ElementVolumes.default() if rescale_volume else None
     rng = np.random.default_rng([seed, 1])
-    conditions = choose_conditions(n, table, spacegroup, elements, generator.n_sites, rng)
-    coords, lattices = sample_base_sites(generator, conditions, seed=seed, batch_size=batch_size)
-    raws = []
-    for i, (sg, els) in enumerate(conditions):
-        k = generator.n_sites
-        species = list(els) + [""] * (k - len(els))
-        site_mask = np.arange(k) < len(els)
-        raws.append(RawBaseSites(species, coords[i, set_index].astype(np.float64),
-                                 lattices[i].astype(np.float64), int(sg), site_mask))  # fmt: skip
-    conds: list[dict[str, Any]] = [{"spacegroup": sg, "elements": " ".join(els)} for sg, els in conditions]
-    results = postprocess_candidates(
-        raws, spacegroups=[c[0] for c in conditions], conditions=conds, merge=merge,
-        expand=SnapExpand(DEFAULT_MERGE_FACTOR) if snap else expand_raw_arrays,
-        symprec=symprec, charge_neutrality=charge_neutrality, dedupe=dedupe, workers=workers,
-        progress=progress,
-    )  # fmt: skip
-    width = max(6, len(str(n - 1)))
+    results: list[Any] = []
+    want = n
+    for round_no in range(1000):
+        conditions = choose_conditions(want, table, spacegroup, elements, generator.n_sites, rng)
+        round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
+        coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=batch_size)
+        raws = []
+        for i, (sg, els) in enumerate(conditions):
+            k = generator.n_sites
+            species = list(els) + [""] * (k - len(els))
+            site_mask = np.arange(k) < len(els)
+            raws.append(RawBaseSites(species, coords[i, set_index].astype(np.float64),
+                                     lattices[i].astype(np.float64), int(sg), site_mask))  # fmt: skip
+        conds = [{"spacegroup": sg, "elements": " ".join(els)} for sg, els in conditions]
+        batch = postprocess_candidates(
+            raws, spacegroups=[c[0] for c in conditions], conditions=conds, merge=merge,
+            expand=SnapExpand(DEFAULT_MERGE_FACTOR) if snap else expand_raw_arrays,
+            symprec=symprec, charge_neutrality=charge_neutrality, dedupe=dedupe and round_no == 0,
+            volumes=volumes, workers=workers, progress=progress,
+        )  # fmt: skip
+        for r in batch:
+            r.index += len(results)
+        results.extend(batch)
+        if round_no > 0 and dedupe:
+            dedupe_results(results, symprec=symprec, workers=workers, progress=progress)
+        accepted = sum(r.accepted for r in results)
+        if count == "candidates" or accepted >= n or len(results) >= cap:
+            break
+        rate = max(accepted / len(results), 0.02)
+        want = min(cap - len(results), max(8, math.ceil(1.2 * (n - accepted) / rate)))
+    if count == "accepted":
+        seen, last = 0, len(results)
+        for i, r in enumerate(results):
+            seen += r.accepted
+            if seen == n:
+                last = i + 1
+                break
+        results = results[:last]
+    width = max(6, len(str(len(results) - 1)))
     # Rejected candidates go without their structure: their formula, found space group and atom counts
     # are already in ``info`` and re-analysing them in the writer would double the symmetry work.
     candidates = [
@@ -256,5 +297,7 @@ def generate_pgcgm(
                   r.reason)  # fmt: skip
         for r in results
     ]
-    record = {"model": "pgcgm", "checkpoint": str(ckpt_dir), "n": n, "seed": seed, **(meta or {})}
-    return write_generation(out_dir, candidates, symprec=symprec, meta=record)
+    record = {"model": "pgcgm", "checkpoint": str(ckpt_dir), "n": n, "seed": seed, "count": count,
+              "rescale_volume": rescale_volume, **(meta or {})}  # fmt: skip
+    return write_generation(out_dir, candidates, symprec=symprec, meta=record,
+                            split_rejected=count == "accepted")  # fmt: skip

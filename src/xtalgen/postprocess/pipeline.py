@@ -1,4 +1,4 @@
-"""Post-process generated candidates: expansion → merge → filters → dedupe, in parallel.
+"""Post-process generated candidates: expansion → (volume rescale) → merge → filters → dedupe, in parallel.
 
 Each candidate is a pymatgen Structure (already expanded) or a raw object turned into a cell by the
 ``expand`` callable the caller passes (for PGCGM: ``xtalgen.representations.basesites.expand.
@@ -31,6 +31,7 @@ from xtalgen.postprocess.filters import (
     symmetry_dataset,
 )
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
+from xtalgen.postprocess.volume import ElementVolumes, rescale_matrix
 
 REASON_EXPANSION = "expansion failed"
 REASON_TOO_MANY = "too many atoms"
@@ -91,6 +92,7 @@ class _Options:
     check_spacegroup: bool
     charge_neutrality: bool
     max_atoms: int
+    volumes: ElementVolumes | None = None
 
 
 def process_one(
@@ -125,8 +127,17 @@ def process_one(
         res.reason, res.detail = REASON_TOO_MANY, f"{len(symbols)} atoms (limit {opt.max_atoms})"
         return res
     try:
+        scale = None
+        if opt.volumes is not None:  # fix the cell size first, so merging sees physical distances
+            matrix, scale = rescale_matrix(matrix, symbols, opt.volumes)
         if opt.merge:
+            n_before = len(symbols)
             symbols, frac = merge_arrays(matrix, symbols, frac, factor=opt.merge_factor)
+            if opt.volumes is not None and scale is not None and len(symbols) != n_before:
+                matrix, again = rescale_matrix(matrix, symbols, opt.volumes)
+                scale = scale * again if again is not None else None
+        if opt.volumes is not None:
+            res.extra["volume_scale"] = round(scale, 4) if scale is not None else None
         structure = Structure(Lattice(matrix), symbols, frac)
     except Exception as exc:  # e.g. degenerate lattice
         res.reason, res.detail = REASON_MERGE, f"{type(exc).__name__}: {exc}"
@@ -177,6 +188,7 @@ def postprocess_candidates(
     dedupe: bool = True,
     matcher_kwargs: dict | None = None,
     max_atoms: int = 2000,
+    volumes: ElementVolumes | None = None,
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
@@ -188,7 +200,10 @@ def postprocess_candidates(
     merged structure with it at ``symprec`` Å. ``conditions``: per-candidate dicts recorded as-is
     (default ``{"spacegroup": target}``). Duplicates (StructureMatcher within one reduced formula
     and found space group) among accepted candidates are rejected as ``"duplicate"``, keeping the
-    first. ``workers`` processes (1 = serial, in this process).
+    first. ``volumes``: rescale each cell isotropically to the volume these per-element increments predict
+    for its composition, before merging (and again after, if atoms were merged); the linear factor is
+    recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
+    ``workers`` processes (1 = serial, in this process).
     """
     n = len(candidates)
     if spacegroups is None:
@@ -203,7 +218,7 @@ def postprocess_candidates(
         raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
     conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
-                   charge_neutrality, max_atoms)
+                   charge_neutrality, max_atoms, volumes)
     jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
     console = console or Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -224,6 +239,28 @@ def postprocess_candidates(
             pool.close()
             pool.join()
     return results
+
+
+def dedupe_results(
+    results: list[PostprocessResult],
+    *,
+    matcher_kwargs: dict | None = None,
+    symprec: float = DEFAULT_SYMPREC,
+    workers: int = 2,
+    progress: bool = True,
+    console: Console | None = None,
+) -> None:
+    """Reject later copies among the accepted ``results`` in place (as ``postprocess_candidates`` does),
+    e.g. over several batches post-processed with ``dedupe=False``; earlier rejections are kept."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    pool = mp.get_context().Pool(workers) if workers > 1 and len(results) > 1 else None
+    try:
+        with Progress(*columns, console=console or Console(stderr=True), disable=not progress) as bar:
+            _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
 
 
 def _mark_duplicates(
