@@ -165,7 +165,11 @@ def _train_source(args: argparse.Namespace) -> Any:
 
 
 def generate(kind: str, out: Path, source: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any]:
-    """Generate ``args.n`` samples of ``kind`` into ``out`` (CIFs + summary.csv), post-processing included."""
+    """Generate ``args.n`` samples of ``kind`` into ``out`` (CIFs + summary.csv), post-processing included.
+
+    PGCGM runs as users run it (``xtalgen generate`` defaults): candidates are drawn until ``args.n`` pass its
+    post-processing (``--pgcgm-count candidates``: exactly ``args.n`` candidates, rejects submitted as invalid),
+    cells rescaled to the composition's predicted volume; the candidates drawn are recorded."""
     import torch
 
     torch.set_num_threads(1)
@@ -178,14 +182,18 @@ def generate(kind: str, out: Path, source: dict[str, Any] | None, args: argparse
         from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
 
         generate_pgcgm(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
-                       progress=False)  # fmt: skip
+                       count=args.pgcgm_count, progress=False)  # fmt: skip
     else:
         from xtalgen.pipelines.crystens_generate import generate_crystens
 
         generate_crystens(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
                           sampling_steps=args.sampling_steps, progress=False)  # fmt: skip
+    from xtalgen.pipelines.output import read_generation_meta
+
     summary = pd.read_csv(out / "summary.csv")
-    return {"n": len(summary), "accepted": int(summary["accepted"].astype(bool).sum()), "seed": args.seed}
+    drawn = int(read_generation_meta(out).get("n_candidates", len(summary)))
+    return {"n": args.n, "submitted": len(summary), "candidates": drawn,
+            "accepted": int(summary["accepted"].astype(bool).sum()), "seed": args.seed}  # fmt: skip
 
 
 def _eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -218,6 +226,11 @@ def make_energy_model(args: argparse.Namespace) -> Any:
     from xtalgen.postprocess.relax import CHGNetEnergyModel
 
     return CHGNetEnergyModel(steps=args.relax_steps, fmax=args.fmax)
+
+
+def subset_size(requested: int, n: int) -> int:
+    """Samples relaxed of ``n`` for ``--stability-n``-style requests (0 = all)."""
+    return min(requested, n) if requested > 0 else n
 
 
 def stability_subset(n: int, m: int, seed: int) -> np.ndarray:
@@ -320,14 +333,17 @@ def main(argv: Sequence[str] | None = None) -> Path:
     for kind in kinds:
         run_stage(args.work, f"{kind}/evaluate", evaluate_set, args.work / kind / "generated",
                   args.work / kind / "report", f"{kind}: {args.n} samples", args)  # fmt: skip
-    m = None
+    ms = None
     if args.stability:
-        m = min(args.stability_n, args.n) if args.stability_n > 0 else args.n
+        ms = {kind: subset_size(args.stability_n, args.n) for kind in kinds}
+        if args.baseline_stability_n is not None:
+            ms[BASELINE] = subset_size(args.baseline_stability_n, args.n)
         for kind in kinds:
+            m = ms[kind]
             run_stage(args.work, f"{kind}/stability_m{m}", stability_set, args.work / kind / "generated",
                       args.work / kind / f"stability_m{m}.csv", m, args)  # fmt: skip
-    results = {kind: collect(kind, args, m) for kind in kinds}
-    text = R.render(args, sources, missing, results, load_stages(args.work), copy_plots(kinds, args), m,
+    results = {kind: collect(kind, args, ms[kind] if ms else None) for kind in kinds}
+    text = R.render(args, sources, missing, results, load_stages(args.work), copy_plots(kinds, args), ms,
                   load_start, _usage()[1])  # fmt: skip
     from xtalgen.data.atomic import atomic_write
 
@@ -368,6 +384,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--stability", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--stability-n", type=int, default=200, help="samples relaxed per model (0 = all)")
+    p.add_argument("--baseline-stability-n", type=int, default=None,
+                   help="samples relaxed for the PyXtal baseline (default: --stability-n; 0 = all)")
+    p.add_argument("--pgcgm-count", choices=("accepted", "candidates"), default="accepted",
+                   help="PGCGM: submit N accepted structures (default, as `xtalgen generate`) or N raw candidates")
     p.add_argument("--relax-steps", type=int, default=200, help="CHGNet FIRE steps per relaxation")
     p.add_argument("--fmax", type=float, default=0.1, help="force convergence (eV/Å)")
     p.add_argument(

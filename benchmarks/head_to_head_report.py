@@ -220,9 +220,10 @@ def _train_rate(src: dict[str, Any]) -> str:
 
 
 def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str], results: dict[str, dict[str, Any]],
-           stages: dict[str, dict[str, Any]], links: dict[str, list[str]], m: int | None, load_start: float,
-           peak_rss_mb: float) -> str:  # fmt: skip
-    """The ``head_to_head.md`` fragment from one run's results (every figure read from that run)."""
+           stages: dict[str, dict[str, Any]], links: dict[str, list[str]], ms: dict[str, int] | None,
+           load_start: float, peak_rss_mb: float) -> str:  # fmt: skip
+    """The ``head_to_head.md`` fragment from one run's results (every figure read from that run);
+    ``ms``: the stability subset size of each model (None without stability)."""
     import os
     import platform
 
@@ -268,6 +269,13 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
         for k, r in results.items()
     ]
     lines += table(("model", "samples", *(label for _, label, _ in QUALITY)), rows)
+    for k in kinds:
+        g = stages.get(f"{k}/generate", {})
+        drawn, submitted = g.get("candidates"), g.get("submitted", g.get("n"))
+        if drawn and submitted and drawn > submitted:
+            lines += ["", f"{_label(k)} submits only candidates that pass its own post-processing: {submitted} "
+                      f"structures from {drawn} candidates drawn ({100 * submitted / drawn:.1f} % accepted; the "
+                      "rejected ones are in its `rejected.csv`). Speed counts the submitted structures."]  # fmt: skip
     lines += ["", "K–S statistic (generated vs test):", ""]
     rows = [(_label(k), *(fmt(r["metrics"].get(f"ks.{c}", float("nan"))) for c in KS)) for k, r in results.items()]
     lines += table(("model", *KS), rows)
@@ -283,12 +291,15 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
         lines += table(("model", "σ² a,b,c", "σ² angles", "σ² space group", "σ² frac. coords", "Δ coordinate / atom",
                         "Σ pairwise / atom"), rows)  # fmt: skip
     lines += ["", "## Stability and S.U.N.", ""]
-    if m is None:
+    if ms is None:
         lines += ["Not measured in this run (`--no-stability`): no stable, metastable or S.U.N. rate and no "
                   "comparison with the baseline on them."]  # fmt: skip
     else:
-        em = stages.get(f"{kinds[0]}/stability_m{m}", {}).get("energy_model", "?")
-        lines += [f"A seeded uniform random subset of **M = {m}** of the {args.n} submitted samples of each model "
+        em = stages.get(f"{kinds[0]}/stability_m{ms[kinds[0]]}", {}).get("energy_model", "?")
+        sizes = sorted(set(ms.values()))
+        m_text = f"**M = {sizes[0]}**" if len(sizes) == 1 else ", ".join(
+            f"**M = {ms[k]}** for {_label(k)}" for k in kinds)  # fmt: skip
+        lines += [f"A seeded uniform random subset of {m_text} of the {args.n} submitted samples of each model "
                   f"is relaxed with {em}; E_hull against hull references `{args.reference_energies}` (references "
                   "from the training structures computed with the same model when no table ships). Rates are over "
                   "the M subset samples (failed or invalid samples count as not stable), with Wilson 95 % "
@@ -336,11 +347,12 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
     for k, r in results.items():
         g = stages.get(f"{k}/generate", {})
         e = stages.get(f"{k}/evaluate", {})
-        s = stages.get(f"{k}/stability_m{m}", {}) if m is not None else {}
+        s = stages.get(f"{k}/stability_m{ms[k]}", {}) if ms is not None else {}
         n_valid = int(r["per_sample"]["struct_valid"].astype(bool).sum())
         relax = f"{s['wall_s']:.1f} / {s['cpu_s']:.1f}" if s else "–"
         rate = f"{60 * s['relaxed'] / s['wall_s']:.1f}" if s and s.get("wall_s") else "–"
-        rows.append((_label(k), f"{g['wall_s']:.1f} / {g['cpu_s']:.1f}", f"{g['n'] / g['wall_s']:.2f}",
+        submitted = g.get("submitted", g["n"])
+        rows.append((_label(k), f"{g['wall_s']:.1f} / {g['cpu_s']:.1f}", f"{submitted / g['wall_s']:.2f}",
                      f"{n_valid / g['wall_s']:.2f}", f"{g['peak_rss_mb']:.0f}",
                      f"{e['wall_s']:.1f} / {e['cpu_s']:.1f}", f"{e['peak_rss_mb']:.0f}", relax, rate,
                      _train_rate(sources.get(k, {})) if k != baseline else "– (not trained)"))  # fmt: skip

@@ -130,7 +130,9 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
     root = setup["root"]
     monkeypatch.setattr(H, "make_energy_model", lambda args: FakeEnergyModel())
     work, out = root / "work", root / "docs" / "head_to_head.md"
-    argv = ["--train", str(setup["data"]), "--n", "4", "--stability-n", "3", "--workers", "1", "--no-plots",
+    argv = ["--train", str(setup["data"]), "--n", "4", "--stability-n", "3", "--baseline-stability-n", "0",
+            "--pgcgm-count", "candidates",
+            "--workers", "1", "--no-plots",
             "--reference-energies", str(setup["table"]), "--work", str(work), "--out", str(out), "--no-assemble",
             "--sampling-steps", "2"]  # fmt: skip
     runs = {"pgcgm": "pgcgm", "crystens-gan": "gan", "crystens-wgan": "wgan", "crystens-diffusion": "diffusion"}
@@ -144,8 +146,9 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
         assert q[1] == "4" and q[2] == R.fmt(metrics["validity.structural"], "pct")
         assert q[4] == R.fmt(metrics["uniqueness"], "pct") and q[5] == R.fmt(metrics["novelty"], "pct")
         ps = pd.read_csv(work / kind / "report" / "per_sample.csv")
-        st = pd.read_csv(work / kind / "stability_m3.csv")
-        assert len(st) == 3 and set(st["id"]) <= set(ps["id"])
+        m = 4 if kind == H.BASELINE else 3  # --baseline-stability-n 0: all 4 baseline samples
+        st = pd.read_csv(work / kind / f"stability_m{m}.csv")
+        assert len(st) == m and set(st["id"]) <= set(ps["id"])
         gen = {s["id"]: s for s in ps.to_dict("records")}
         e = st["e_hull"].to_numpy(float)
         for sid, value in zip(st["id"], e, strict=True):  # the patched model was used, hull = elements at 0
@@ -156,18 +159,18 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
         ok = np.nan_to_num(e, nan=np.inf) <= 0.1
         un = np.array([gen[s].get("unique", 0) > 0 and gen[s].get("novel", 0) > 0 for s in st["id"]])
         s = _row(text, R.LABELS[kind], "| model | relaxed")
-        assert s[1] == "3 of 4"
-        assert s[3].endswith(f"({int(ok.sum())}/3)") and s[4].endswith(f"({int((ok & un).sum())}/3)")
+        assert s[1] == f"{m} of 4"
+        assert s[3].endswith(f"({int(ok.sum())}/{m})") and s[4].endswith(f"({int((ok & un).sum())}/{m})")
         speed = _row(text, R.LABELS[kind], "| model | generate wall")
         assert float(speed[2]) > 0 and float(speed[4]) > 0  # structures/s, peak RSS (MB)
     base = H.stability_counts(pd.read_csv(work / H.BASELINE / "report" / "per_sample.csv"),
-                              pd.read_csv(work / H.BASELINE / "stability_m3.csv"))  # fmt: skip
+                              pd.read_csv(work / H.BASELINE / "stability_m4.csv"))  # fmt: skip
     for kind in H.LEARNED:
         c = H.stability_counts(pd.read_csv(work / kind / "report" / "per_sample.csv"),
                                pd.read_csv(work / kind / "stability_m3.csv"))  # fmt: skip
         row = _row(text, R.LABELS[kind], "| model | Δ S.U.N.")
-        assert row[1] == R.diff_cell(c["sun"], 3, base["sun"], 3)
-        assert row[3] == R.diff_cell(c["metastable"], 3, base["metastable"], 3)
+        assert row[1] == R.diff_cell(c["sun"], 3, base["sun"], 4)
+        assert row[3] == R.diff_cell(c["metastable"], 3, base["metastable"], 4)
     assert "CrysTens Tables 1–2" in text and "| paper GAN | 582.23 |" in text
     assert "MatterGen-MP" in text and "Not quoted:" in text
     assert "\n".join(R.generation_anchor_lines()) in text  # published CDVAE / DiffCSP MP-20 rows
