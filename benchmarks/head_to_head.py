@@ -279,6 +279,21 @@ def stability_counts(per_sample: pd.DataFrame, stab: pd.DataFrame) -> dict[str, 
             "sun": int((meta & un).sum())}  # fmt: skip
 
 
+def element_count_group(n: float) -> str:
+    """'1', '2', '3', '≥4' elements, or 'invalid' (no structure)."""
+    if not np.isfinite(n):
+        return "invalid"
+    return str(int(n)) if n < 4 else "≥4"
+
+
+def stability_by_elements(per_sample: pd.DataFrame, stab: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """:func:`stability_counts` within groups of the relaxed subset by number of elements of the sample."""
+    groups = per_sample.reindex(columns=["id", "nelements"]).merge(stab[["id"]], on="id", how="right")
+    key = groups["nelements"].astype(float).map(element_count_group)
+    return {g: stability_counts(per_sample, stab[stab["id"].isin(groups.loc[key == g, "id"])])
+            for g in sorted(set(key))}  # fmt: skip
+
+
 def collect(kind: str, args: argparse.Namespace, m: int | None) -> dict[str, Any]:
     """Metrics, per-sample table and stability counts of one model from its run folder."""
     folder = args.work / kind
@@ -288,6 +303,7 @@ def collect(kind: str, args: argparse.Namespace, m: int | None) -> dict[str, Any
     if m is not None:
         stab = pd.read_csv(folder / f"stability_m{m}.csv")
         out["stability"] = stability_counts(per_sample, stab)
+        out["stability_by_elements"] = stability_by_elements(per_sample, stab)
         finite = stab["e_hull"].to_numpy(float)
         finite = finite[np.isfinite(finite)]
         out["e_hull_median"] = float(np.median(finite)) if len(finite) else float("nan")

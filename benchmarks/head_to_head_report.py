@@ -338,6 +338,23 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                 f"({diff_cell(c['metastable'], c['m'], b['metastable'], b['m'])}, "
                 f"{verdict(c['metastable'], c['m'], b['metastable'], b['m'])})."
             )
+        lines += ["", "### By number of elements", "",
+                  "The same relaxed subsets split by the number of elements of each sample (PGCGM's shipped model "
+                  "makes ternaries only; PyXtal draws compositions of every kind from the training data, and "
+                  "unaries and binaries reach the hull far more often): metastable (E_hull ≤ 0.1 eV/atom) and "
+                  "S.U.N. counts over the samples of that kind.", ""]  # fmt: skip
+        groups = ["1", "2", "3", "≥4", "invalid"]
+        rows = []
+        for k, r in results.items():
+            by = r.get("stability_by_elements", {})
+            cells = []
+            for g in groups:
+                c = by.get(g)
+                cells.append("–" if not c or not c["m"] else
+                             f"{c['metastable']}/{c['m']} ({100 * c['metastable'] / c['m']:.0f} %); "
+                             f"S.U.N. {c['sun']}")  # fmt: skip
+            rows.append((_label(k), *cells))
+        lines += table(("model", "1 element", "2 elements", "3 elements", "≥ 4 elements", "invalid"), rows)
     lines += ["", "## Speed", "",
               "Generation = sampling + post-processing / decoding + writing CIFs, end to end, each stage in its own "
               "process; structures/s = submitted samples / wall time, valid/s = structurally valid samples / wall "

@@ -159,6 +159,13 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
         ok = np.nan_to_num(e, nan=np.inf) <= 0.1
         un = np.array([gen[s].get("unique", 0) > 0 and gen[s].get("novel", 0) > 0 for s in st["id"]])
         s = _row(text, R.LABELS[kind], "| model | relaxed")
+        by = H.stability_by_elements(ps, st)  # the split by number of elements covers the subset exactly
+        assert sum(c["m"] for c in by.values()) == m
+        assert sum(c["metastable"] for c in by.values()) == int(ok.sum())
+        row = _row(text, R.LABELS[kind], "| model | 1 element")
+        for group, cell in zip(["1", "2", "3", "≥4", "invalid"], row[1:], strict=True):
+            c = by.get(group)
+            assert cell == "–" if not c else cell.startswith(f"{c['metastable']}/{c['m']} ")
         assert s[1] == f"{m} of 4"
         assert s[3].endswith(f"({int(ok.sum())}/{m})") and s[4].endswith(f"({int((ok & un).sum())}/{m})")
         speed = _row(text, R.LABELS[kind], "| model | generate wall")
