@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from xtalgen.cli.main import app
+from xtalgen.progress import progress_bar
 
 data_app = typer.Typer(help="Prepare, describe and fetch structure datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -79,9 +79,7 @@ def prepare(
         console.print(f"[red]error:[/] {source} does not exist", soft_wrap=True)
         raise typer.Exit(2)
     start = time.perf_counter()
-    with Progress(
-        TextColumn("[bold]preparing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as bar:
+    with progress_bar("preparing", console=console, remaining=False) as bar:
         task = bar.add_task("prepare", total=_count_entries(source))
         try:
             result = prepare_dataset(

@@ -12,16 +12,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import contextmanager
 from typing import Any
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 from xtalgen.evaluation.cache import JsonlCache
+from xtalgen.progress import progress_bar as _bar
 
 
 def init_worker() -> None:
@@ -44,14 +36,7 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
     if not enabled or total == 0:
         yield lambda n=1: None
         return
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as prog:
+    with _bar(description) as prog:
         task = prog.add_task(description, total=total)
         yield lambda n=1: prog.advance(task, n)
 

@@ -169,17 +169,9 @@ def _bar(total: int, done: int, enabled: bool) -> Iterator[Callable[[int], None]
     if not sys.stdout.isatty():
         yield _log_lines(total, done)
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from xtalgen.progress import progress_bar
 
-    with Progress(TextColumn("CHGNet energies"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn()) as prog:  # fmt: skip
+    with progress_bar("CHGNet energies") as prog:
         task = prog.add_task("energies", total=total, completed=done)
         yield lambda n: prog.advance(task, n)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pymatgen.core import Lattice, Structure
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, group_keys, primitive_from_dataset
 from xtalgen.postprocess.filters import (
@@ -32,6 +32,7 @@ from xtalgen.postprocess.filters import (
 )
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
 from xtalgen.postprocess.volume import ElementVolumes, rescale_matrix
+from xtalgen.progress import progress_bar
 
 REASON_EXPANSION = "expansion failed"
 REASON_TOO_MANY = "too many atoms"
@@ -221,10 +222,9 @@ def postprocess_candidates(
                    charge_neutrality, max_atoms, volumes)
     jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
     console = console or Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     pool = mp.get_context().Pool(workers) if workers > 1 and n > 1 else None
     try:
-        with Progress(*columns, console=console, disable=not progress) as bar:
+        with progress_bar(console=console, disable=not progress, remaining=False) as bar:
             task = bar.add_task("post-processing", total=n)
             results: list[PostprocessResult] = []
             chunk = max(1, min(16, n // (4 * workers) or 1))
@@ -252,10 +252,9 @@ def dedupe_results(
 ) -> None:
     """Reject later copies among the accepted ``results`` in place (as ``postprocess_candidates`` does),
     e.g. over several batches post-processed with ``dedupe=False``; earlier rejections are kept."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     pool = mp.get_context().Pool(workers) if workers > 1 and len(results) > 1 else None
     try:
-        with Progress(*columns, console=console or Console(stderr=True), disable=not progress) as bar:
+        with progress_bar(console=console or Console(stderr=True), disable=not progress, remaining=False) as bar:
             _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
     finally:
         if pool is not None:

@@ -174,9 +174,9 @@ def _progress(description: str, total: int, enabled: bool) -> Iterator[Callable[
     if not enabled or total == 0:
         yield lambda: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from xtalgen.progress import progress_bar
 
-    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as prog:
+    with progress_bar(description) as prog:
         task = prog.add_task(description, total=total)
         yield lambda: prog.advance(task)
 

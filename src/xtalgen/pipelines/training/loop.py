@@ -86,24 +86,9 @@ def _progress(enabled: bool, total: int, start: int) -> Iterator[Any]:
     if not enabled:
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from xtalgen.progress import progress_bar
 
-    columns = (
-        TextColumn("[bold]train"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[metrics]}"),
-    )
-    with Progress(*columns, transient=False) as progress:
+    with progress_bar("train", extra=("{task.fields[metrics]}",)) as progress:
         progress.add_task("train", total=total, completed=start, metrics="")
         yield progress
 

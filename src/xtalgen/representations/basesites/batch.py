@@ -41,11 +41,11 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from xtalgen.data.atomic import atomic_path
 from xtalgen.data.radii import atomic_radius
 from xtalgen.data.records import ReadReport
+from xtalgen.progress import progress_bar
 from xtalgen.representations.basesites.augment import augment_sets
 from xtalgen.representations.basesites.encode import BaseSites, encode_structure, wrap01
 from xtalgen.representations.basesites.expand import RawBaseSites
@@ -282,8 +282,7 @@ def build_training_arrays(
     bases: list[BaseSites] = []
     coords: list[np.ndarray] = []
     total = len(source) if hasattr(source, "__len__") else None
-    columns = (TextColumn("encoding base sites"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not progress) as bar:
+    with progress_bar("encoding base sites", console=console, disable=not progress) as bar:
         task = bar.add_task("encode", total=total)
         rejected_before, position = report.rejected, 0
         for position, (entry_id, structure) in enumerate(_iter_source(source), start=1):

@@ -198,10 +198,9 @@ def encode_dataset(source: Any, out: str | Path, config: CrysTensConfig | None =
         fh.write(_npy_header((0, 4, n, n)))
         bar, task = None, None
         if progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from xtalgen.progress import progress_bar
 
-            bar = Progress(TextColumn("encoding CrysTens"), BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn(), TextColumn("skipped {task.fields[skipped]}"))
+            bar = progress_bar("encoding CrysTens", extra=("skipped {task.fields[skipped]}",))
             bar.start()
             task = bar.add_task("encode", total=total, skipped=0)
         try:
