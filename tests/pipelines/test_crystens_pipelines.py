@@ -177,6 +177,10 @@ def test_generation_with_imputation_gives_the_requested_formula(perov, tmp_path)
                                           impute=False, sampling_steps=3, workers=1, progress=False))  # fmt: skip
     assert not plain["imputed"].any() and (plain["spacegroup_stated"] != 225).any()
 
+    sg_only = pd.read_csv(generate_crystens(3, tmp_path / "sg", checkpoint=run, spacegroup=62, impute=True,
+                                            sampling_steps=3, workers=1, progress=False))  # fmt: skip
+    assert sg_only["imputed"].all() and (sg_only["n_atoms"] > 0).any()
+    assert (sg_only.loc[sg_only["n_atoms"] > 0, "spacegroup_stated"] == 62).all()
     with pytest.raises(ValueError, match="22 atoms"):
         generate_crystens(2, tmp_path / "x", checkpoint=run, formula="NaCl", formula_units=11, progress=False)
     with pytest.raises(ValueError, match="formula_units: only used with imputation"):
