@@ -216,3 +216,21 @@ def test_rescale_volume_records_factor_and_sets_predicted_volume(run, tmp_path) 
     for row in frame[frame["accepted"]].itertuples():
         s = Structure.from_file(out / row.cif)
         assert s.volume == pytest.approx(table.predict([x.specie.symbol for x in s]), rel=1e-3)
+
+
+def test_default_formula_size_limit_and_its_switch(run, tmp_path) -> None:
+    from pymatgen.core import Composition
+
+    from xtalgen.pipelines.pgcgm_generate import DEFAULT_MAX_FORMULA_ATOMS
+
+    kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False)
+    limited = pd.read_csv(generate_pgcgm(30, tmp_path / "lim", max_formula_atoms=3, **kw))
+    free = pd.read_csv(generate_pgcgm(30, tmp_path / "free", max_formula_atoms=None, **kw))
+    size = free["formula"].map(lambda f: Composition(f).num_atoms if isinstance(f, str) else 0.0)
+    big = free["accepted"] & (size > 3)
+    assert big.any(), "need some accepted formulas above 3 atoms for this test"
+    assert not limited.loc[big, "accepted"].any() and (limited.loc[big, "reason"] == "formula too large").all()
+    assert (limited.loc[~big, "accepted"] == free.loc[~big, "accepted"]).all()  # nothing else changes
+    assert "filter_formula_size" not in free.columns or free["filter_formula_size"].isna().all()
+    meta = json.loads((tmp_path / "lim" / "generation.json").read_text())
+    assert meta["max_formula_atoms"] == 3 and DEFAULT_MAX_FORMULA_ATOMS == 10

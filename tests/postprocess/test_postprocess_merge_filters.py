@@ -162,3 +162,18 @@ def test_spacegroup_and_charge_rejections():
     assert out.passed is False and out.reason == REASON_SPACEGROUP and "found 227" in out.detail
     out = check_charge_neutral(Structure(Lattice.cubic(5.0), ["Na", "Cl", "Cl"], [[0, 0, 0], [0.5] * 3, [0, 0.5, 0.5]]))
     assert out.passed is False and out.reason == REASON_CHARGE
+
+
+def test_formula_size_filter_counts_atoms_per_reduced_formula():
+    from xtalgen.postprocess.filters import REASON_FORMULA, check_formula_size
+    from xtalgen.postprocess.pipeline import postprocess_candidates
+
+    s = spinel()  # MgAl2O4: 7 atoms per formula unit, 56 in the cell
+    assert check_formula_size(s, 7).passed and check_formula_size(s, 7).values == {"formula_atoms": 7.0}
+    out = check_formula_size(s, 6)
+    assert not out.passed and out.reason == REASON_FORMULA and "MgAl2O4: 7 atoms per formula unit > 6" in out.detail
+    kw = dict(spacegroups=227, workers=1, progress=False)
+    assert postprocess_candidates([s], max_formula_atoms=7, **kw)[0].accepted
+    res = postprocess_candidates([s], max_formula_atoms=6, **kw)[0]
+    assert not res.accepted and res.reason == REASON_FORMULA and res.filters["formula_size"] is False
+    assert postprocess_candidates([s], **kw)[0].filters["formula_size"] is None  # off by default here

@@ -137,6 +137,10 @@ def generate(
         True, "--rescale-volume/--no-rescale-volume",
         help="PGCGM: scale each cell to the volume its composition predicts (per-element volumes fitted to MP).",
     ),
+    max_formula_atoms: int = typer.Option(
+        10, "--max-formula-atoms", min=0,
+        help="PGCGM: reject reduced formulas with more atoms (99th percentile of its training materials); 0: no limit.",
+    ),
     count: CountMode = typer.Option(
         CountMode.accepted, "--count",
         help="PGCGM: 'accepted' draws candidates until N pass post-processing (rejects in rejected.csv); "
@@ -160,7 +164,8 @@ def generate(
             summary = generate_pgcgm(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup or None,
                 elements=element_sets or None, workers=workers, symprec=symprec, snap=snap,
-                rescale_volume=rescale_volume, count=count.value, meta=record,
+                rescale_volume=rescale_volume, max_formula_atoms=max_formula_atoms or None, count=count.value,
+                meta=record,
             )  # fmt: skip
         elif model is GeneratorModel.pyxtal_random:
             from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random

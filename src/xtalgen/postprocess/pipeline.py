@@ -26,6 +26,7 @@ from xtalgen.postprocess.filters import (
     DEFAULT_DISTANCE_FACTOR,
     DEFAULT_SYMPREC,
     check_charge_neutral,
+    check_formula_size,
     check_min_distance,
     check_spacegroup,
     symmetry_dataset,
@@ -94,6 +95,7 @@ class _Options:
     charge_neutrality: bool
     max_atoms: int
     volumes: ElementVolumes | None = None
+    max_formula_atoms: int | None = None
 
 
 def process_one(
@@ -101,7 +103,8 @@ def process_one(
 ) -> PostprocessResult:
     """Expand, merge and filter one candidate (no dedupe)."""
     res = PostprocessResult(index, None, conditions=dict(conditions), target_spacegroup=target)
-    res.filters = {"min_distance": None, "spacegroup": None, "charge_neutral": None, "unique": None}
+    res.filters = {"min_distance": None, "spacegroup": None, "formula_size": None, "charge_neutral": None,
+                   "unique": None}
     try:
         if isinstance(item, Structure):
             cell = item
@@ -153,6 +156,8 @@ def process_one(
     outcomes = [check_min_distance(structure, opt.distance_factor)]
     if opt.check_spacegroup and target is not None:
         outcomes.append(check_spacegroup(structure, target, opt.symprec, found=res.spacegroup))
+    if opt.max_formula_atoms is not None:
+        outcomes.append(check_formula_size(structure, opt.max_formula_atoms))
     if opt.charge_neutrality:
         outcomes.append(check_charge_neutral(structure))
     for out in outcomes:
@@ -190,6 +195,7 @@ def postprocess_candidates(
     matcher_kwargs: dict | None = None,
     max_atoms: int = 2000,
     volumes: ElementVolumes | None = None,
+    max_formula_atoms: int | None = None,
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
@@ -204,6 +210,7 @@ def postprocess_candidates(
     first. ``volumes``: rescale each cell isotropically to the volume these per-element increments predict
     for its composition, before merging (and again after, if atoms were merged); the linear factor is
     recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
+    ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
     ``workers`` processes (1 = serial, in this process).
     """
     n = len(candidates)
@@ -219,7 +226,7 @@ def postprocess_candidates(
         raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
     conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
-                   charge_neutrality, max_atoms, volumes)
+                   charge_neutrality, max_atoms, volumes, max_formula_atoms)
     jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
     console = console or Console(stderr=True)
     pool = mp.get_context().Pool(workers) if workers > 1 and n > 1 else None
