@@ -95,3 +95,18 @@ def test_pipeline_options_and_errors():
         postprocess_candidates([raw, raw], spacegroups=[221], expand=expand_raw, progress=False)
     with pytest.raises(ValueError, match="condition"):
         postprocess_candidates([raw], conditions=[{}, {}], expand=expand_raw, progress=False)
+
+
+def test_dedupe_results_compares_only_groups_with_new_members() -> None:
+    from pymatgen.core import Lattice, Structure
+
+    from xtalgen.postprocess.pipeline import dedupe_results
+
+    rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    kw = dict(spacegroups=225, dedupe=False, workers=1, progress=False)
+    old = postprocess_candidates([rocksalt, rocksalt], **kw)
+    assert all(r.accepted for r in old)
+    dedupe_results(old, workers=1, progress=False, since=2)  # both "already compared": left alone
+    assert all(r.accepted for r in old)
+    dedupe_results(old, workers=1, progress=False, since=1)  # the second is new: it is a copy of the first
+    assert old[0].accepted and not old[1].accepted and old[1].duplicate_of == 0

@@ -189,15 +189,13 @@ def _print_summary(summary: Path) -> None:
     import pandas as pd
 
     frame = pd.read_csv(summary)
-    from xtalgen.pipelines.output import REJECTED_FILE
+    from xtalgen.pipelines.output import REJECTED_FILE, read_generation_meta
 
     rejected_csv = summary.parent / REJECTED_FILE
     if rejected_csv.is_file():
         frame = pd.concat([frame, pd.read_csv(rejected_csv)], ignore_index=True)
     accepted = int(frame["accepted"].sum()) if "accepted" in frame else len(frame)
     console.print(f"{accepted} of {len(frame)} candidates accepted; CIFs in [bold]{summary.parent / 'cifs'}[/]")
-    from xtalgen.pipelines.output import read_generation_meta
-
     meta = read_generation_meta(summary.parent)
     if meta.get("count") == "accepted" and accepted < int(meta.get("n", 0)):
         console.print(f"[yellow]warning:[/] only {accepted} of the {meta['n']} requested structures passed "

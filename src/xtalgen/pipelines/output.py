@@ -86,16 +86,9 @@ def write_generation(
     for row in rows:
         keys.extend(k for k in row if k not in keys)
     summary = out / "summary.csv"
-    kept = [r for r in rows if r["accepted"]] if split_rejected else rows
-    with atomic_write(summary, newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(kept)
+    _write_rows(summary, keys, [r for r in rows if r["accepted"]] if split_rejected else rows)
     if split_rejected:
-        with atomic_write(out / REJECTED_FILE, newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(r for r in rows if not r["accepted"])
+        _write_rows(out / REJECTED_FILE, keys, [r for r in rows if not r["accepted"]])
     elif (out / REJECTED_FILE).exists():  # stale, from an earlier run into the same folder
         (out / REJECTED_FILE).unlink()
     if meta is not None:
@@ -105,6 +98,13 @@ def write_generation(
     elif (out / GENERATION_FILE).exists():  # a stale record from an earlier run into the same folder
         (out / GENERATION_FILE).unlink()
     return summary
+
+
+def _write_rows(path: Path, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    with atomic_write(path, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def read_generation_meta(out_dir: str | Path) -> dict[str, Any]:

@@ -241,7 +241,7 @@ def generate_pgcgm(
     :data:`DEFAULT_MAX_FORMULA_ATOMS`).
     ``meta`` adds to the ``generation.json`` record (model, checkpoint, n, seed), e.g. ``{"pretrained": name}``.
     """
-    from xtalgen.postprocess.pipeline import dedupe_results, postprocess_candidates
+    from xtalgen.postprocess.pipeline import PostprocessResult, dedupe_results, postprocess_candidates
     from xtalgen.postprocess.volume import ElementVolumes
 
     if n < 1:
@@ -259,7 +259,7 @@ def generate_pgcgm(
         table = read_condition_table(ckpt_dir)
     volumes = ElementVolumes.default() if rescale_volume else None
     rng = np.random.default_rng([seed, 1])
-    results: list[Any] = []
+    results: list[PostprocessResult] = []
     want = n
     for round_no in range(1000):
         conditions = choose_conditions(want, table, spacegroup, elements, generator.n_sites, rng)
@@ -276,14 +276,15 @@ def generate_pgcgm(
         batch = postprocess_candidates(
             raws, spacegroups=[c[0] for c in conditions], conditions=conds, merge=merge,
             expand=SnapExpand(DEFAULT_MERGE_FACTOR) if snap else expand_raw_arrays,
-            symprec=symprec, charge_neutrality=charge_neutrality, dedupe=dedupe and round_no == 0,
-            volumes=volumes, max_formula_atoms=max_formula_atoms, workers=workers, progress=progress,
+            symprec=symprec, charge_neutrality=charge_neutrality, dedupe=False, volumes=volumes,
+            max_formula_atoms=max_formula_atoms, workers=workers, progress=progress,
         )  # fmt: skip
+        start = len(results)
         for r in batch:
-            r.index += len(results)
+            r.index += start
         results.extend(batch)
-        if round_no > 0 and dedupe:
-            dedupe_results(results, symprec=symprec, workers=workers, progress=progress)
+        if dedupe:  # this round against itself and against the earlier rounds' accepted structures
+            dedupe_results(results, symprec=symprec, workers=workers, progress=progress, since=start)
         accepted = sum(r.accepted for r in results)
         if count == "candidates" or accepted >= n or len(results) >= cap:
             break

@@ -137,7 +137,7 @@ def process_one(
         if opt.merge:
             n_before = len(symbols)
             symbols, frac = merge_arrays(matrix, symbols, frac, factor=opt.merge_factor)
-            if opt.volumes is not None and scale is not None and len(symbols) != n_before:
+            if scale is not None and len(symbols) != n_before:
                 matrix, again = rescale_matrix(matrix, symbols, opt.volumes)
                 scale = scale * again if again is not None else None
         if opt.volumes is not None:
@@ -256,13 +256,16 @@ def dedupe_results(
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
+    since: int = 0,
 ) -> None:
     """Reject later copies among the accepted ``results`` in place (as ``postprocess_candidates`` does),
-    e.g. over several batches post-processed with ``dedupe=False``; earlier rejections are kept."""
+    e.g. over several batches post-processed with ``dedupe=False``; earlier rejections are kept.
+    ``since``: ``results[:since]`` were already deduplicated among themselves, so only groups with a result
+    from ``since`` on are compared."""
     pool = mp.get_context().Pool(workers) if workers > 1 and len(results) > 1 else None
     try:
         with progress_bar(console=console or Console(stderr=True), disable=not progress, remaining=False) as bar:
-            _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
+            _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar, since)
     finally:
         if pool is not None:
             pool.close()
@@ -270,12 +273,13 @@ def dedupe_results(
 
 
 def _mark_duplicates(
-    results: list[PostprocessResult], pool, matcher_kwargs: dict, symprec: float, bar: Progress
+    results: list[PostprocessResult], pool, matcher_kwargs: dict, symprec: float, bar: Progress, since: int = 0
 ) -> None:
-    """Reject later copies among accepted results (same formula and found space group)."""
+    """Reject later copies among accepted results (same formula and found space group); groups whose
+    members all come before ``since`` were compared before and are skipped."""
     accepted = [(r.primitive or r.structure) if r.accepted else None for r in results]
     keys = group_keys(accepted, [r.spacegroup for r in results])
-    groups = [g for g in keys.values() if len(g) > 1]
+    groups = [g for g in keys.values() if len(g) > 1 and max(g) >= since]
     task = bar.add_task("dedupe", total=len(groups))
     # Each job carries only its group's structures, indexed locally 0..len(g)-1.
     jobs = [([accepted[i] for i in g], list(range(len(g))), matcher_kwargs, symprec, False) for g in groups]
