@@ -361,6 +361,8 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         cond = rows.get("diffusion_cond", {}).get("shares")
         if cond:
             lines += _conditional_lines(cond, args)
+        if dataset == "mp20":
+            lines += _kept_block(path)
         lines += [
             "",
             "Plots (generated vs training cells, the paper's Figs. 4–6): "
@@ -382,6 +384,17 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as fh:
         fh.write("\n".join(lines) + "\n")
+
+
+def _kept_block(path: Path) -> list[str]:
+    """The symmetry-projection table that ``benchmarks/crystens_symmetry_projection.py`` wrote into the report
+    (between its markers), kept when this script rewrites the file."""
+    start, end = "<!-- symmetry-projection:start -->", "<!-- symmetry-projection:end -->"
+    text = path.read_text() if path.is_file() else ""
+    if start not in text or end not in text:
+        return []
+    block = start + text.split(start, 1)[1].split(end, 1)[0] + end
+    return ["", *block.split("\n")]
 
 
 def _conditional_lines(cond: dict[str, Any], args: argparse.Namespace) -> list[str]:

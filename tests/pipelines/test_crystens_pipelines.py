@@ -200,3 +200,42 @@ def test_generation_with_imputation_gives_the_requested_formula(perov, tmp_path)
     result = runner.invoke(app, ["generate", "--model", "crystens-gan", "--checkpoint", str(run), "--impute",
                                  "-o", str(tmp_path / "gan")])  # fmt: skip
     assert result.exit_code == 2 and "apply only to crystens-diffusion" in result.output
+
+
+def test_generation_with_symmetry_projection(perov, tmp_path):
+    """Projection is on by default with imputation + space group + formula: decoded samples are NaCl in 225
+    (spglib) with the displacement recorded; --no-project-symmetry turns it off; impossible requests are named."""
+    from typer.testing import CliRunner
+
+    from xtalgen.cli.main import app
+
+    path, _ = perov
+    run = tmp_path / "uncond"
+    train_crystens("diffusion", path, CONFIGS / "crystens_diffusion_tiny.yaml", run, overrides=["max_steps=2"])
+    frame = pd.read_csv(generate_crystens(3, tmp_path / "proj", checkpoint=run, spacegroup=225, formula="NaCl",
+                                          impute=True, sampling_steps=3, workers=1, progress=False))  # fmt: skip
+    assert frame["symmetry_projected"].all() and frame["accepted"].all()
+    assert (frame["formula"] == "NaCl").all() and (frame["spacegroup"] == 225).all()
+    assert (frame["projection_rms_displacement"] <= frame["projection_max_displacement"]).all()
+    assert (frame["projection_rms_displacement"] > 0).all() and frame["wyckoff"].str.contains("11:4").all()
+    with pytest.raises(ValueError, match="needs a space group and a formula"):
+        generate_crystens(2, tmp_path / "x", checkpoint=run, spacegroup=225, impute=True, project_symmetry=True)
+    with pytest.raises(ValueError, match="needs imputation"):
+        generate_crystens(2, tmp_path / "x", checkpoint=run, spacegroup=225, formula="NaCl", impute=False,
+                          project_symmetry=True)  # fmt: skip
+    with pytest.raises(ValueError, match="no combination of Wyckoff positions"):
+        generate_crystens(2, tmp_path / "x", checkpoint=run, spacegroup=225, formula="NaCl", formula_units=1,
+                          progress=False)  # fmt: skip
+
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    result = runner.invoke(app, ["generate", "--model", "crystens-diffusion", "--checkpoint", str(run), "-n", "2",
+                                 "--steps", "2", "--workers", "1", "--spacegroup", "225", "--formula", "NaCl",
+                                 "--no-project-symmetry", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(out / "summary.csv")
+    assert cli["imputed"].all() and not cli["symmetry_projected"].any()
+    assert "projection_rms_displacement" not in cli.columns
+    result = runner.invoke(app, ["generate", "--model", "crystens-gan", "--checkpoint", str(run), "--project-symmetry",
+                                 "-o", str(tmp_path / "gan")])  # fmt: skip
+    assert result.exit_code == 2 and "--project-symmetry apply only to crystens-diffusion" in result.output

@@ -126,6 +126,13 @@ def generate(
     formula_units: int | None = typer.Option(
         None, "--formula-units", min=1, help="crystens-diffusion with imputation: formula units per cell."
     ),
+    project_symmetry: bool | None = typer.Option(
+        None,
+        "--project-symmetry/--no-project-symmetry",
+        help="crystens-diffusion: project every denoising step onto the requested space group (lattice onto its "
+        "crystal system, atoms onto a Wyckoff assignment of the cell); default: on with --impute, --spacegroup "
+        "and --formula.",
+    ),
     steps: int = typer.Option(50, help="Sampling steps (crystens-diffusion, DDIM)."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(2, min=1, help="Worker processes for post-processing."),
@@ -150,8 +157,10 @@ def generate(
     """Generate N structures with MODEL; write them as CIFs and list them in summary.csv."""
     model = _choose_model(model, pretrained)
     checkpoint, record = _check_options(model, checkpoint, train_data, elements, formula, pretrained)
-    if (impute is not None or formula_units is not None) and model is not GeneratorModel.crystens_diffusion:
-        console.print("[red]error:[/] --impute/--no-impute and --formula-units apply only to crystens-diffusion")
+    own_options = impute is not None or formula_units is not None or project_symmetry is not None
+    if own_options and model is not GeneratorModel.crystens_diffusion:
+        console.print("[red]error:[/] --impute/--no-impute, --formula-units and --project-symmetry apply only to "
+                      "crystens-diffusion", soft_wrap=True)  # fmt: skip
         raise typer.Exit(2)
     if any(not 1 <= sg <= 230 for sg in spacegroup):
         console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}", soft_wrap=True)
@@ -177,6 +186,7 @@ def generate(
             summary = generate_crystens(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup[0] if spacegroup else None,
                 formula=formula, guidance_scale=guidance_scale, impute=impute, formula_units=formula_units,
+                project_symmetry=project_symmetry,
                 sampling_steps=steps, workers=workers, symprec=symprec, meta=record,
             )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:

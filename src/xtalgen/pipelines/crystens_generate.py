@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from xtalgen.models.crystens import CrysTensDiffusion, Imputation, asymmetry, build_gan, build_wgan, symmetrise
+from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
 from xtalgen.pipelines.crystens_tasks import CONFIG_CLASSES
 from xtalgen.pipelines.output import Candidate, write_generation
 from xtalgen.pipelines.training import load_checkpoint, load_config
@@ -84,11 +85,13 @@ def composition_vector(formula: str, n_elements: int) -> torch.Tensor:
 def sample_tensors(
     kind: str, module: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int = 64, spacegroup: int | None = None,
     composition: torch.Tensor | None = None, guidance_scale: float = 2.0, sampling_steps: int | None = None,
-    sampler: str | None = None, progress: bool = True, impute: Imputation | None = None,
+    sampler: str | None = None, progress: bool = True, impute: Imputation | SymmetryProjection | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Raw model outputs (n, 4, N, N) float32, drawn in batches from a seeded generator.
 
-    ``impute``: entries enforced at every denoising step (diffusion only; see :func:`request_imputation`).
+    ``impute``: entries enforced at every denoising step (diffusion only; see :func:`request_imputation`),
+    or a :class:`SymmetryProjection` (which runs its own imputation first; its ``displacements`` collect
+    one (batch, 2) array per batch).
     """
     if impute is not None and kind != "diffusion":
         raise ValueError(f"imputation needs a crystens-diffusion model (step-by-step sampling), not crystens-{kind}")
@@ -159,6 +162,7 @@ def generate_crystens(
     guidance_scale: float = 2.0,
     impute: bool | None = None,
     formula_units: int | None = None,
+    project_symmetry: bool | None = None,
     sampling_steps: int | None = None,
     sampler: str | None = None,
     workers: int = 2,
@@ -177,7 +181,12 @@ def generate_crystens(
     enforces the entries the request fixes at every denoising step (:mod:`xtalgen.models.crystens.imputation`:
     space group, the atomic numbers of a cell of ``formula_units`` formula units, chosen by
     :func:`request_imputation` when None, and the empty slots); it works with an unconditional diffusion
-    model too (imputation only). ``sampling_steps``/``sampler`` ("ddim"/"ddpm") override the
+    model too (imputation only). ``project_symmetry`` (default: on when imputing with both a ``spacegroup``
+    and a ``formula``) also projects every step's x0 estimate onto the space group
+    (:mod:`xtalgen.models.crystens.symmetry_projection`: lattice onto the crystal system, atoms onto the
+    orbits of a Wyckoff assignment of the cell), so the group comes from the constraint; ``summary.csv``
+    then records each sample's Wyckoff choice and its last-step displacement (``projection_max_displacement``,
+    ``projection_rms_displacement``, Å). ``sampling_steps``/``sampler`` ("ddim"/"ddpm") override the
     config's defaults. ``save_tensors`` also writes the raw outputs to ``tensors.npy``. ``meta`` adds to
     the ``generation.json`` record (model, checkpoint, n, seed).
     """
@@ -197,6 +206,17 @@ def generate_crystens(
         if spacegroup is not None and not 1 <= int(spacegroup) <= 230:
             raise ValueError(f"spacegroup: must be in 1..230, got {spacegroup}")
         imputation, numbers = request_imputation(ct, spacegroup, formula, formula_units)
+    do_project = do_impute and spacegroup is not None and formula is not None
+    if project_symmetry is not None:
+        if project_symmetry and (spacegroup is None or formula is None):
+            raise ValueError("project_symmetry: needs a space group and a formula (the Wyckoff assignment comes "
+                             "from the cell's atoms)")  # fmt: skip
+        if project_symmetry and not do_impute:
+            raise ValueError("project_symmetry: needs imputation (impute=True), which fixes the cell's atoms")
+        do_project = bool(project_symmetry)
+    projection = None
+    if do_project and numbers is not None and spacegroup is not None:  # both set whenever do_project
+        projection = SymmetryProjection.for_request(ct, int(spacegroup), numbers, imputation)
     learned = kind != "diffusion" or getattr(module, "conditional", False) or not do_impute
     composition = None
     if formula is not None and learned:
@@ -205,7 +225,7 @@ def generate_crystens(
     raw = sample_tensors(
         kind, module, n, seed=seed, batch_size=batch_size, spacegroup=spacegroup if learned else None,
         composition=composition, guidance_scale=guidance_scale, sampling_steps=sampling_steps, sampler=sampler,
-        progress=progress, impute=imputation,
+        progress=progress, impute=projection if projection is not None else imputation,
     )  # fmt: skip
     extra: dict[str, Any] = {"seed": seed}
     if spacegroup is not None:
@@ -213,13 +233,20 @@ def generate_crystens(
     if formula is not None:
         extra["formula_requested"] = formula
     extra["imputed"] = do_impute
+    extra["symmetry_projected"] = do_project
+    per_sample = None
+    if projection is not None:
+        disp = np.concatenate(projection.displacements)
+        per_sample = [{"wyckoff": label, "projection_max_displacement": float(d[0]),
+                       "projection_rms_displacement": float(d[1])}
+                      for label, d in zip(projection.labels, disp, strict=True)]  # fmt: skip
     if numbers is not None:
         extra["cell_atoms_imputed"] = len(numbers)
-    meta = {"imputed": do_impute, "guided": kind == "diffusion" and learned and (spacegroup is not None or
-            formula is not None), **(meta or {})}  # fmt: skip
+    meta = {"imputed": do_impute, "symmetry_projected": do_project, "guided": kind == "diffusion" and learned
+            and (spacegroup is not None or formula is not None), **(meta or {})}  # fmt: skip
     return decode_to_generation(
-        raw, ct, out_dir, label=f"crystens-{kind}", info=extra, workers=workers, symprec=symprec,
-        save_tensors=save_tensors, decode_options=decode_options, progress=progress,
+        raw, ct, out_dir, label=f"crystens-{kind}", info=extra, per_sample=per_sample, workers=workers,
+        symprec=symprec, save_tensors=save_tensors, decode_options=decode_options, progress=progress,
         meta={"model": f"crystens-{kind}", "checkpoint": str(checkpoint), "n": n, "seed": seed, **(meta or {})},
     )  # fmt: skip
 
@@ -231,6 +258,7 @@ def decode_to_generation(
     *,
     label: str,
     info: dict[str, Any] | None = None,
+    per_sample: list[dict[str, Any]] | None = None,
     workers: int = 2,
     symprec: float = 0.1,
     save_tensors: bool = False,
@@ -240,7 +268,8 @@ def decode_to_generation(
 ) -> Path:
     """Symmetrise and decode raw CrysTens (n, 4, N, N) into CIFs + ``summary.csv`` (ids ``<label>-00000``...).
 
-    Also usable on encoded real tensors (the representation's own round trip, a reference row).
+    ``per_sample``: extra columns for each sample's row (one dict per sample). Also usable on encoded real
+    tensors (the representation's own round trip, a reference row).
     """
     center, thr = float(ct.difference.normalise(0.0)), ct.presence_threshold
     raw = np.asarray(raw, dtype=np.float32)
@@ -259,7 +288,8 @@ def decode_to_generation(
     results = _run(jobs, workers, progress)
     candidates = []
     for i, (structure, row) in enumerate(results):
-        row = {"model": label, **(info or {}), "asymmetry": float(asym[i]), **row}
+        own = per_sample[i] if per_sample is not None else {}
+        row = {"model": label, **(info or {}), **own, "asymmetry": float(asym[i]), **row}
         reason = str(row.pop("reason", "") or "")
         candidates.append(Candidate(f"{label}-{i:05d}", structure, row, structure is not None, reason))
     return write_generation(out, candidates, symprec=symprec, meta=meta)

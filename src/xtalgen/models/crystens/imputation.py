@@ -69,16 +69,41 @@ class Imputation:
         """The network output ``out`` at ``x_t``, timestep ``t``, with its implied x0 imputed."""
         if prediction_type == "sample":
             return self.apply(out)
-        ab = alphas_cumprod.to(out.device, out.dtype)[t.long()].reshape(-1, 1, 1, 1)
-        sa, sb = ab.sqrt(), (1 - ab).sqrt()
-        if prediction_type == "epsilon":
-            x0 = (xt - sb * out) / sa
-        elif prediction_type == "v_prediction":
-            x0 = sa * xt - sb * out
-        else:
-            raise ValueError(f"prediction_type must be 'sample', 'epsilon' or 'v_prediction', got {prediction_type!r}")
+        x0 = x0_from_output(out, xt, t, alphas_cumprod, prediction_type)
         values, mask = self.masks(x0)
-        x0_new = torch.where(mask, values, x0)
-        eps = (xt - sa * x0_new) / sb
-        new = eps if prediction_type == "epsilon" else sa * eps - sb * x0_new
+        new = output_from_x0(torch.where(mask, values, x0), xt, t, alphas_cumprod, prediction_type)
         return torch.where(mask, new, out)
+
+
+def _alphas(alphas_cumprod: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    ab = alphas_cumprod.to(like.device, like.dtype)[t.long()].reshape(-1, 1, 1, 1)
+    return ab.sqrt(), (1 - ab).sqrt()
+
+
+def x0_from_output(
+    out: torch.Tensor, xt: torch.Tensor, t: torch.Tensor, alphas_cumprod: torch.Tensor, prediction_type: str
+) -> torch.Tensor:
+    """The clean-tensor estimate implied by a network output (``sample``, ``epsilon`` or ``v_prediction``)."""
+    if prediction_type == "sample":
+        return out
+    sa, sb = _alphas(alphas_cumprod, t, out)
+    if prediction_type == "epsilon":
+        return (xt - sb * out) / sa
+    if prediction_type == "v_prediction":
+        return sa * xt - sb * out
+    raise ValueError(f"prediction_type must be 'sample', 'epsilon' or 'v_prediction', got {prediction_type!r}")
+
+
+def output_from_x0(
+    x0: torch.Tensor, xt: torch.Tensor, t: torch.Tensor, alphas_cumprod: torch.Tensor, prediction_type: str
+) -> torch.Tensor:
+    """The network output (of ``prediction_type``) at ``x_t`` that implies the clean-tensor estimate ``x0``."""
+    if prediction_type == "sample":
+        return x0
+    sa, sb = _alphas(alphas_cumprod, t, x0)
+    eps = (xt - sa * x0) / sb
+    if prediction_type == "epsilon":
+        return eps
+    if prediction_type == "v_prediction":
+        return sa * eps - sb * x0
+    raise ValueError(f"prediction_type must be 'sample', 'epsilon' or 'v_prediction', got {prediction_type!r}")

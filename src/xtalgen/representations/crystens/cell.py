@@ -96,9 +96,15 @@ def select_cell(matrix: np.ndarray, frac: np.ndarray, numbers: np.ndarray, confi
         sg = _spacegroup(matrix, frac, numbers, config)
     if len(z) > cap:
         raise CapacityError(f"{len(z)} atoms in the {config.cell} cell; a size-{config.size} CrysTens holds {cap}")
-    f = wrap_unit(f)
+    return ordered_cell(m, f, z, sg, config)
+
+
+def ordered_cell(matrix: np.ndarray, frac: np.ndarray, numbers: np.ndarray, spacegroup: int,
+                 config: CrysTensConfig) -> CellArrays:
+    """A chosen cell as the encoder stores it: coordinates wrapped into [0, 1), atoms in ``config.ordering``."""
+    f, z = wrap_unit(frac), np.asarray(numbers, dtype=np.int64)
     if config.ordering == "canonical":
         key = np.round(f, 4) % 1.0  # coarse keys: float noise in the input cannot reorder atoms
         order = np.lexsort((key[:, 2], key[:, 1], key[:, 0], z))
         f, z = f[order], z[order]
-    return CellArrays(matrix=m, frac=f, numbers=z, spacegroup=sg)
+    return CellArrays(matrix=np.asarray(matrix, dtype=np.float64), frac=f, numbers=z, spacegroup=int(spacegroup))
