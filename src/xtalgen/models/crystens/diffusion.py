@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from xtalgen.models.crystens.conditioning import ConditionEncoder, ConditioningConfig, drop_conditions, guided
 from xtalgen.models.crystens.imputation import Imputation
+from xtalgen.models.crystens.loss_weights import ENTRY_WEIGHTINGS, entry_weights, min_snr_weights
 
 CHANNELS = 4
 
@@ -49,6 +50,11 @@ class DiffusionConfig:
     clip_sample: bool = True
     sampler: Literal["ddim", "ddpm"] = "ddim"
     sampling_steps: int = 100
+    # loss weights (:mod:`.loss_weights`): per entry type ("uniform" = plain MSE, "inverse_frequency",
+    # "header" = header entries x header_weight) and per timestep (min-SNR-gamma; 0 = off)
+    loss_weights: Literal["uniform", "inverse_frequency", "header"] = "uniform"
+    header_weight: float = 10.0
+    min_snr_gamma: float = 0.0
 
     def validate(self) -> None:
         if not self.block_out_channels:
@@ -69,6 +75,12 @@ class DiffusionConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+        if self.loss_weights not in ENTRY_WEIGHTINGS:
+            raise ValueError(f"loss_weights: must be one of {list(ENTRY_WEIGHTINGS)}, got {self.loss_weights!r}")
+        if not self.header_weight > 0:
+            raise ValueError(f"header_weight: must be > 0, got {self.header_weight}")
+        if self.min_snr_gamma < 0:
+            raise ValueError(f"min_snr_gamma: must be >= 0 (0 = off), got {self.min_snr_gamma}")
 
 
 def build_unet(size: int, config: DiffusionConfig, class_conditioned: bool = False) -> UNet2DModel:
@@ -152,6 +164,9 @@ class CrysTensDiffusion(nn.Module):
         time_dim = config.block_out_channels[0] * 4
         self.condition = ConditionEncoder(time_dim, self.cond_config) if self.cond_config else None
         self.scheduler = make_scheduler(config)
+        # not persistent: rebuilt from the config, so checkpoints keep their keys
+        weights = entry_weights(size, config.loss_weights, config.header_weight)
+        self.register_buffer("entry_weights", weights, persistent=False)
 
     @property
     def conditional(self) -> bool:
@@ -173,7 +188,10 @@ class CrysTensDiffusion(nn.Module):
         spacegroup: torch.Tensor | None = None,
         composition: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Mean-squared denoising loss at uniformly drawn timesteps (conditions randomly dropped)."""
+        """Weighted mean-squared denoising loss at uniformly drawn timesteps (conditions randomly dropped).
+
+        Entry weights (mean 1) and min-SNR-γ timestep weights per ``config``; plain MSE by default.
+        """
         noise = torch.randn_like(x0)
         t = torch.randint(0, self.config.num_train_timesteps, (x0.shape[0],), device=x0.device)
         xt = self.scheduler.add_noise(x0, noise, t)
@@ -190,7 +208,18 @@ class CrysTensDiffusion(nn.Module):
             target = self.scheduler.get_velocity(x0, noise, t)
         else:
             target = x0
-        return F.mse_loss(pred, target)
+        return self.weighted_loss(pred, target, t)
+
+    def weighted_loss(self, pred: torch.Tensor, target: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch of the entry-weighted squared error, each sample scaled by its timestep weight."""
+        if self.config.loss_weights == "uniform" and not self.config.min_snr_gamma:
+            return F.mse_loss(pred, target)
+        per_sample = ((pred - target) ** 2 * self.entry_weights).flatten(1).mean(dim=1)
+        if self.config.min_snr_gamma:
+            per_sample = per_sample * min_snr_weights(
+                self.scheduler.alphas_cumprod, t, self.config.min_snr_gamma, self.config.prediction_type
+            )
+        return per_sample.mean()
 
     @torch.no_grad()
     def sample(
