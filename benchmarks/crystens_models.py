@@ -34,6 +34,12 @@ from rich.console import Console
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("gan", "wgan", "diffusion")
+#: extra diffusion rows (own run folder ``<dataset>/<name>``): the bundled diffusion config plus these overrides;
+#: trained when "diffusion" is in --models and the name in --variants. "diffusion" itself is pinned to plain MSE.
+DIFFUSION_VARIANTS: dict[str, tuple[str, ...]] = {
+    "diffusion": ("model.loss_weights=uniform", "model.min_snr_gamma=0"),
+    "diffusion_weighted": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0"),
+}
 TABLE1 = ("var_length", "var_angle", "var_spacegroup", "var_frac_coord")
 TABLE2 = ("coord_agreement", "pairwise_diff_per_atom")
 KS = ("a", "b", "c", "alpha", "beta", "gamma", "spacegroup", "atomic_numbers")
@@ -265,7 +271,8 @@ def run_conditional(npy: Path, root: Path, args: argparse.Namespace, uncondition
     atomic-number entries of the request (``xtalgen.models.crystens.imputation``), so its formula share
     measures decoding, and its found-space-group share what the generated geometry supports.
     """
-    facts = run_model("diffusion", npy, root, args, name="diffusion_cond", extra=("conditioning.enabled=true",))
+    extra = ("conditioning.enabled=true", *DIFFUSION_VARIANTS["diffusion"])  # trained with plain MSE
+    facts = run_model("diffusion", npy, root, args, name="diffusion_cond", extra=extra)
     shares: dict[str, Any] = {}
     for target in args.targets:
         formula, sg = target.split("@")
@@ -438,6 +445,9 @@ def main() -> None:
     parser.add_argument("--kind-set", nargs="*", default=[], help="per-model overrides, e.g. diffusion:max_steps=900")
     parser.add_argument("--config-dir", type=Path, default=None, help="folder with crystens_<kind>_cpu.yaml")
     parser.add_argument("--sampling-steps", type=int, default=None, help="diffusion sampling steps (config default)")
+    parser.add_argument("--variants", nargs="*", default=[v for v in DIFFUSION_VARIANTS if v != "diffusion"],
+                        choices=[v for v in DIFFUSION_VARIANTS if v != "diffusion"],
+                        help="extra diffusion rows (loss weighting), each in its own run folder")
     parser.add_argument("--conditional", action="store_true", help="also train/measure conditional diffusion (mp20)")
     parser.add_argument("--targets", nargs="*", default=["SrTiO3@221", "NaCl@225", "GaAs@216"])
     parser.add_argument("--n-conditional", type=int, default=200)
@@ -467,8 +477,12 @@ def main() -> None:
             facts = json.loads(facts_file.read_text()) if facts_file.is_file() else {}
             rows[name.replace("_", " ")] = {**facts, **_cached_eval(root / name, reference)}
         for kind in args.models:
-            facts = run_model(kind, npy, root, args)
+            facts = run_model(kind, npy, root, args, extra=DIFFUSION_VARIANTS.get(kind, ()))
             rows[kind] = {**facts, **_cached_eval(root / kind, reference)}
+        if "diffusion" in args.models:
+            for name in args.variants:
+                facts = run_model("diffusion", npy, root, args, name=name, extra=DIFFUSION_VARIANTS[name])
+                rows[name] = {**facts, **_cached_eval(root / name, reference)}
         if args.conditional and dataset == "mp20" and "diffusion" in args.models:
             facts = run_conditional(npy, root, args, root / "diffusion" / "generated")
             rows["diffusion_cond"] = {**facts, **_cached_eval(root / "diffusion_cond", reference)}
