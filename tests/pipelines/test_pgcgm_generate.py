@@ -54,8 +54,9 @@ def _cif_spacegroup(text: str) -> int:
 
 def test_user_conditions_give_cifs_with_confirmed_space_groups(run, tmp_path) -> None:
     groups, sets = [2, 10, 47], [["Ba", "Ti", "O"], ["Cl", "Na", "Mg"]]
+    # the paper's contact bound: this tiny test model puts few candidates above the 0.73 default
     summary = generate_pgcgm(24, tmp_path, checkpoint=run, spacegroup=groups, elements=sets, workers=1,
-                             progress=False, count="candidates")  # fmt: skip
+                             progress=False, count="candidates", distance_factor=0.5)  # fmt: skip
     frame = pd.read_csv(summary)
     assert len(frame) == 24 and set(frame.columns) >= SUMMARY_COLUMNS
     # every (space group, element set) combination in turn; element sets in base-site order
@@ -166,7 +167,8 @@ def test_snapping_records_its_moves_and_never_adds_atoms(run, tmp_path) -> None:
 
 
 def test_count_accepted_draws_until_n_pass_and_lists_rejects_apart(run, tmp_path) -> None:
-    kw = dict(checkpoint=run, seed=4, workers=1, progress=False)  # conditions drawn from the training table
+    # conditions drawn from the training table; the paper's contact bound, so the tiny model passes some
+    kw = dict(checkpoint=run, seed=4, workers=1, progress=False, distance_factor=0.5)
     raw = pd.read_csv(generate_pgcgm(12, tmp_path / "raw", count="candidates", **kw))
     assert raw["accepted"].sum() < 12, "the tiny model must reject some candidates for this test to mean much"
     out = tmp_path / "acc"
@@ -223,7 +225,8 @@ def test_default_formula_size_limit_and_its_switch(run, tmp_path) -> None:
 
     from xtalgen.pipelines.pgcgm_generate import DEFAULT_MAX_FORMULA_ATOMS
 
-    kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False)
+    kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False,
+              distance_factor=0.5)
     limited = pd.read_csv(generate_pgcgm(30, tmp_path / "lim", max_formula_atoms=3, **kw))
     free = pd.read_csv(generate_pgcgm(30, tmp_path / "free", max_formula_atoms=None, **kw))
     size = free["formula"].map(lambda f: Composition(f).num_atoms if isinstance(f, str) else 0.0)
@@ -234,3 +237,25 @@ def test_default_formula_size_limit_and_its_switch(run, tmp_path) -> None:
     assert "filter_formula_size" not in free.columns or free["filter_formula_size"].isna().all()
     meta = json.loads((tmp_path / "lim" / "generation.json").read_text())
     assert meta["max_formula_atoms"] == 3 and DEFAULT_MAX_FORMULA_ATOMS == 10
+
+
+def test_default_contact_bound_and_cell_limit_and_their_switches(run, tmp_path) -> None:
+    from xtalgen.pipelines.pgcgm_generate import DEFAULT_MAX_PRIMITIVE_SITES, DEFAULT_PGCGM_DISTANCE_FACTOR
+
+    kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False)
+    strict = pd.read_csv(generate_pgcgm(30, tmp_path / "strict", **kw))  # defaults: 0.73, 20 sites
+    loose = pd.read_csv(generate_pgcgm(30, tmp_path / "loose", distance_factor=0.5, max_primitive_sites=None, **kw))
+    ratio = strict[["min_ratio_same_element", "min_ratio_other_elements"]].min(axis=1)
+    short = loose["accepted"] & (ratio < DEFAULT_PGCGM_DISTANCE_FACTOR)
+    assert short.any(), "need accepted candidates with contacts in [0.5, 0.73) for this test"
+    assert not strict.loc[short, "accepted"].any() and (strict.loc[short, "reason"] == "atoms too close").all()
+    assert (strict.loc[strict["accepted"], "primitive_sites"] <= DEFAULT_MAX_PRIMITIVE_SITES).all()
+    assert strict["accepted"].sum() <= loose["accepted"].sum()
+    meta = json.loads((tmp_path / "strict" / "generation.json").read_text())
+    assert meta["distance_factor"] == 0.73 and meta["max_primitive_sites"] == 20
+    one = pd.read_csv(generate_pgcgm(30, tmp_path / "one", distance_factor=0.5, max_primitive_sites=1, **kw))
+    assert not one["accepted"].any() and (one["reason"] != "").all()
+    with pytest.raises(ValueError, match="distance_factor"):
+        generate_pgcgm(2, tmp_path / "bad", checkpoint=run, distance_factor=0.0, progress=False)
+    with pytest.raises(ValueError, match="max_primitive_sites"):
+        generate_pgcgm(2, tmp_path / "bad", checkpoint=run, max_primitive_sites=0, progress=False)

@@ -177,3 +177,20 @@ def test_formula_size_filter_counts_atoms_per_reduced_formula():
     res = postprocess_candidates([s], max_formula_atoms=6, **kw)[0]
     assert not res.accepted and res.reason == REASON_FORMULA and res.filters["formula_size"] is False
     assert postprocess_candidates([s], **kw)[0].filters["formula_size"] is None  # off by default here
+
+
+def test_cell_size_filter_counts_primitive_sites():
+    from xtalgen.postprocess.filters import REASON_CELL, check_cell_size
+    from xtalgen.postprocess.pipeline import postprocess_candidates
+
+    assert check_cell_size(14, 14).passed and check_cell_size(14, 14).values == {"primitive_sites": 14}
+    out = check_cell_size(15, 14)
+    assert not out.passed and out.reason == REASON_CELL and "15 atoms in the primitive cell > 14" in out.detail
+    assert not check_cell_size(None, 14).passed
+    s = spinel()  # conventional cell 56 atoms, primitive (F-centred) 14
+    kw = dict(spacegroups=227, workers=1, progress=False)
+    res = postprocess_candidates([s], max_primitive_sites=14, **kw)[0]
+    assert res.accepted and res.extra["primitive_sites"] == 14 and res.filters["cell_size"] is True
+    res = postprocess_candidates([s], max_primitive_sites=13, **kw)[0]
+    assert not res.accepted and res.reason == REASON_CELL and res.filters["cell_size"] is False
+    assert postprocess_candidates([s], **kw)[0].filters["cell_size"] is None  # off by default here

@@ -62,7 +62,8 @@ def test_pipeline_records_every_outcome():
     assert isinstance(r0, PostprocessResult)
     assert r0.accepted and r0.reason == "" and r0.formula == "MgAl2O4" and r0.spacegroup == 227
     assert r0.n_atoms_before == 576 and r0.n_atoms_after == 56
-    assert r0.filters == {"min_distance": True, "spacegroup": True, "formula_size": None, "charge_neutral": True,
+    assert r0.filters == {"min_distance": True, "spacegroup": True, "formula_size": None, "cell_size": None,
+                          "charge_neutral": True,
                           "unique": True}
     assert r0.conditions == {"spacegroup": 227, "elements": "Mg Al O"}
     assert not r1.accepted and r1.reason == "duplicate" and r1.duplicate_of == 0 and r1.filters["unique"] is False

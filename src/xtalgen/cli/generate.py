@@ -148,6 +148,15 @@ def generate(
         10, "--max-formula-atoms", min=0,
         help="PGCGM: reject reduced formulas with more atoms (99th percentile of its training materials); 0: no limit.",
     ),
+    distance_factor: float = typer.Option(
+        0.73, "--distance-factor", min=0.01, max=1.99,
+        help="PGCGM: reject contacts shorter than this fraction of the summed atomic radii (1st percentile "
+        "of its training materials; the paper's bound is 0.5).",
+    ),
+    max_primitive_sites: int = typer.Option(
+        20, "--max-primitive-sites", min=0,
+        help="PGCGM: reject primitive cells with more atoms (largest training cell); 0: no limit.",
+    ),
     count: CountMode = typer.Option(
         CountMode.accepted, "--count",
         help="PGCGM: 'accepted' draws candidates until N pass post-processing (rejects in rejected.csv); "
@@ -174,6 +183,7 @@ def generate(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup or None,
                 elements=element_sets or None, workers=workers, symprec=symprec, snap=snap,
                 rescale_volume=rescale_volume, max_formula_atoms=max_formula_atoms or None, count=count.value,
+                distance_factor=distance_factor, max_primitive_sites=max_primitive_sites or None,
                 meta=record,
             )  # fmt: skip
         elif model is GeneratorModel.pyxtal_random:

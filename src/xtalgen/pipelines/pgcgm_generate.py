@@ -46,6 +46,13 @@ Condition = tuple[int, tuple[str, ...]]
 #: MP-ternary training materials is 10.65 (98.6 % have ≤ 9; 11,236 materials of mp_ternary_le20, train
 #: split). Larger ones come from base sites on high-multiplicity positions (docs/models/pgcgm.md).
 DEFAULT_MAX_FORMULA_ATOMS = 10
+#: Shortest contact PGCGM submits by default, as a fraction of the sum of atomic radii (after volume
+#: rescaling): the 1st percentile of the smallest d_ij / (r_i + r_j) over its MP-ternary training materials
+#: (0.734 over 11,236 materials; the generic post-processing bound is 0.5).
+#: Computed by benchmarks/pgcgm_training_ranges.py.
+DEFAULT_PGCGM_DISTANCE_FACTOR = 0.73
+#: Largest primitive cell PGCGM submits by default: the training materials have at most 20 sites.
+DEFAULT_MAX_PRIMITIVE_SITES = 20
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,8 @@ def generate_pgcgm(
     snap: bool = True,
     rescale_volume: bool = True,
     max_formula_atoms: int | None = DEFAULT_MAX_FORMULA_ATOMS,
+    distance_factor: float = DEFAULT_PGCGM_DISTANCE_FACTOR,
+    max_primitive_sites: int | None = DEFAULT_MAX_PRIMITIVE_SITES,
     count: str = "accepted",
     max_candidates: int | None = None,
     progress: bool = True,
@@ -238,7 +247,10 @@ def generate_pgcgm(
     ``rescale_volume`` scales each cell isotropically to the volume its composition predicts
     (:mod:`xtalgen.postprocess.volume`, the shipped MP table) before merging and filtering;
     ``max_formula_atoms`` rejects reduced formulas with more atoms (None: no limit; see
-    :data:`DEFAULT_MAX_FORMULA_ATOMS`).
+    :data:`DEFAULT_MAX_FORMULA_ATOMS`); ``distance_factor`` rejects contacts shorter than this fraction of
+    the summed atomic radii (:data:`DEFAULT_PGCGM_DISTANCE_FACTOR`); ``max_primitive_sites`` rejects primitive
+    cells with more atoms (None: no limit; :data:`DEFAULT_MAX_PRIMITIVE_SITES`). The paper's filters are
+    ``distance_factor=0.5, max_formula_atoms=None, max_primitive_sites=None``.
     ``meta`` adds to the ``generation.json`` record (model, checkpoint, n, seed), e.g. ``{"pretrained": name}``.
     """
     from xtalgen.postprocess.pipeline import PostprocessResult, dedupe_results, postprocess_candidates
@@ -246,6 +258,10 @@ def generate_pgcgm(
 
     if n < 1:
         raise ValueError(f"n: must be >= 1, got {n}")
+    if not 0 < distance_factor < 2:
+        raise ValueError(f"distance_factor: must be in (0, 2), got {distance_factor}")
+    if max_primitive_sites is not None and max_primitive_sites < 1:
+        raise ValueError(f"max_primitive_sites: must be >= 1 or None, got {max_primitive_sites}")
     if count not in ("candidates", "accepted"):
         raise ValueError(f"count: must be 'candidates' or 'accepted', got {count!r}")
     cap = max_candidates if max_candidates is not None else 50 * n
@@ -277,7 +293,8 @@ def generate_pgcgm(
             raws, spacegroups=[c[0] for c in conditions], conditions=conds, merge=merge,
             expand=SnapExpand(DEFAULT_MERGE_FACTOR) if snap else expand_raw_arrays,
             symprec=symprec, charge_neutrality=charge_neutrality, dedupe=False, volumes=volumes,
-            max_formula_atoms=max_formula_atoms, workers=workers, progress=progress,
+            max_formula_atoms=max_formula_atoms, distance_factor=distance_factor,
+            max_primitive_sites=max_primitive_sites, workers=workers, progress=progress,
         )  # fmt: skip
         start = len(results)
         for r in batch:
@@ -307,6 +324,8 @@ def generate_pgcgm(
         for r in results
     ]
     record = {"model": "pgcgm", "checkpoint": str(ckpt_dir), "n": n, "seed": seed, "count": count,
-              "rescale_volume": rescale_volume, "max_formula_atoms": max_formula_atoms, **(meta or {})}  # fmt: skip
+              "rescale_volume": rescale_volume, "max_formula_atoms": max_formula_atoms,
+              "distance_factor": distance_factor, "max_primitive_sites": max_primitive_sites,
+              **(meta or {})}  # fmt: skip
     return write_generation(out_dir, candidates, symprec=symprec, meta=record,
                             split_rejected=count == "accepted")  # fmt: skip

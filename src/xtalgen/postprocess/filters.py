@@ -14,6 +14,8 @@ Formula size (optional): the reduced formula may have at most ``max_atoms`` atom
 a high-multiplicity position gives a composition like SmMnO12 or Rb(HgO2)6 that no known crystal of those
 elements has; for PGCGM's MP-ternary training materials the 99th percentile is 10.65 atoms per reduced
 formula (98.6 % have ≤ 9), see docs/models/pgcgm.md.
+Cell size (optional): the primitive cell (spglib at ``symprec``) may have at most ``max_sites`` atoms, the
+largest cell the model saw in training (20 for the MP ≤ 20-site sets).
 Charge neutrality (optional): SMACT's ``smact_validity`` with the Pauling electronegativity test and
 the SMACT-14 oxidation states (the CDVAE convention: single elements and all-metal alloys pass).
 """
@@ -36,6 +38,7 @@ REASON_TOO_CLOSE = "atoms too close"
 REASON_SPACEGROUP = "space group changed"
 REASON_CHARGE = "not charge neutral"
 REASON_FORMULA = "formula too large"
+REASON_CELL = "cell too large"
 
 
 @dataclass(frozen=True)
@@ -162,3 +165,14 @@ def check_formula_size(structure: Structure, max_atoms: int) -> FilterOutcome:
         return FilterOutcome("formula_size", True, values=values)
     detail = f"{reduced.reduced_formula}: {size:g} atoms per formula unit > {max_atoms}"
     return FilterOutcome("formula_size", False, REASON_FORMULA, detail, values)
+
+
+def check_cell_size(n_primitive_sites: int | None, max_sites: int) -> FilterOutcome:
+    """Pass when the primitive cell has at most ``max_sites`` atoms (None: spglib found none → fail)."""
+    values = {"primitive_sites": n_primitive_sites}
+    if n_primitive_sites is None:
+        return FilterOutcome("cell_size", False, REASON_CELL, "spglib found no primitive cell", values)
+    if n_primitive_sites <= max_sites:
+        return FilterOutcome("cell_size", True, values=values)
+    detail = f"{n_primitive_sites} atoms in the primitive cell > {max_sites}"
+    return FilterOutcome("cell_size", False, REASON_CELL, detail, values)

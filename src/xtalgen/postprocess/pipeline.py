@@ -25,6 +25,7 @@ from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, gro
 from xtalgen.postprocess.filters import (
     DEFAULT_DISTANCE_FACTOR,
     DEFAULT_SYMPREC,
+    check_cell_size,
     check_charge_neutral,
     check_formula_size,
     check_min_distance,
@@ -46,7 +47,8 @@ class PostprocessResult:
     """Outcome for one candidate (index = its position in the input).
 
     ``filters`` maps filter name → True/False (None = not run): ``min_distance``, ``spacegroup``,
-    ``charge_neutral``, ``unique``. ``reason`` is the first failing step ("" when accepted).
+    ``formula_size``, ``cell_size``, ``charge_neutral``, ``unique``. ``reason`` is the first failing step
+    ("" when accepted).
     """
 
     index: int
@@ -96,6 +98,7 @@ class _Options:
     max_atoms: int
     volumes: ElementVolumes | None = None
     max_formula_atoms: int | None = None
+    max_primitive_sites: int | None = None
 
 
 def process_one(
@@ -103,7 +106,8 @@ def process_one(
 ) -> PostprocessResult:
     """Expand, merge and filter one candidate (no dedupe)."""
     res = PostprocessResult(index, None, conditions=dict(conditions), target_spacegroup=target)
-    res.filters = {"min_distance": None, "spacegroup": None, "formula_size": None, "charge_neutral": None,
+    res.filters = {"min_distance": None, "spacegroup": None, "formula_size": None, "cell_size": None,
+                   "charge_neutral": None,
                    "unique": None}
     try:
         if isinstance(item, Structure):
@@ -158,6 +162,9 @@ def process_one(
         outcomes.append(check_spacegroup(structure, target, opt.symprec, found=res.spacegroup))
     if opt.max_formula_atoms is not None:
         outcomes.append(check_formula_size(structure, opt.max_formula_atoms))
+    if opt.max_primitive_sites is not None:
+        n_prim = None if res.primitive is None else len(res.primitive)
+        outcomes.append(check_cell_size(n_prim, opt.max_primitive_sites))
     if opt.charge_neutrality:
         outcomes.append(check_charge_neutral(structure))
     for out in outcomes:
@@ -196,6 +203,7 @@ def postprocess_candidates(
     max_atoms: int = 2000,
     volumes: ElementVolumes | None = None,
     max_formula_atoms: int | None = None,
+    max_primitive_sites: int | None = None,
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
@@ -211,6 +219,7 @@ def postprocess_candidates(
     for its composition, before merging (and again after, if atoms were merged); the linear factor is
     recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
     ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
+    ``max_primitive_sites``: reject structures whose primitive cell has more atoms (``cell too large``).
     ``workers`` processes (1 = serial, in this process).
     """
     n = len(candidates)
@@ -226,7 +235,7 @@ def postprocess_candidates(
         raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
     conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
-                   charge_neutrality, max_atoms, volumes, max_formula_atoms)
+                   charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites)
     jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
     console = console or Console(stderr=True)
     pool = mp.get_context().Pool(workers) if workers > 1 and n > 1 else None
