@@ -87,6 +87,8 @@ def shares(gen: Path, formula: str, spacegroup: int) -> dict[str, float]:
         clear.append(check_min_distance(s, 0.5).passed)
         vpa.append(s.volume / len(s))
     n = float(len(summary))
+    choices = summary["wyckoff"].value_counts() if "wyckoff" in summary else pd.Series(dtype=int)
+    top = f"{choices.index[0]} ({choices.iloc[0] / n:.0%})" if len(choices) else "–"
     nan = pd.Series([np.nan] * len(summary))
     rms = pd.to_numeric(summary.get("projection_rms_displacement", nan), errors="coerce")
     mx = pd.to_numeric(summary.get("projection_max_displacement", nan), errors="coerce")
@@ -95,7 +97,7 @@ def shares(gen: Path, formula: str, spacegroup: int) -> dict[str, float]:
             "both_clear": float(sum(clear)) / n,
             "rms_displacement": float(rms.median()) if rms.notna().any() else float("nan"),
             "max_displacement": float(mx.median()) if mx.notna().any() else float("nan"),
-            "volume_per_atom": float(np.median(vpa)) if vpa else float("nan")}  # fmt: skip
+            "volume_per_atom": float(np.median(vpa)) if vpa else float("nan"), "wyckoff": top}  # fmt: skip
 
 
 def mp_volume_per_atom(path: Path, formula: str, spacegroup: int) -> float:
@@ -138,12 +140,13 @@ def table(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespac
         "decoded structure; both; both + no contact < 0.5 (r_i + r_j) (`check_min_distance`). Displacement: "
         "median over samples of the RMS / max distance (Å) the last step's projection moved the model's "
         "atoms. V/atom: median volume per atom (Å³) of the 'both' samples, next to the MP-20 value of that "
-        "compound in that group (median over entries; – if none). Wall time under shared load; CPU includes "
+        "compound in that group (median over entries; – if none). Wyckoff: the most frequent assignment of the "
+        "last step (Z:site per element) and its share. Wall time under shared load; CPU includes "
         "the decoding workers.",
         "",
         "| request | row | formula | group | both | both + distances | displacement RMS / max (Å) | "
-        "V/atom (Å³) gen / MP | wall (s) | CPU (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "V/atom (Å³) gen / MP | Wyckoff | wall (s) | CPU (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for target, rows in results.items():
         for label, r in rows.items():
@@ -152,6 +155,7 @@ def table(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespac
                 f"| {target.replace('@', ' in ')} | {label} | {_pct(r['formula'])} | {_pct(r['spacegroup'])} | "
                 f"{_pct(r['both'])} | {_pct(r['both_clear'])} | {_num(r['rms_displacement'])} / "
                 f"{_num(r['max_displacement'])} | {_num(r['volume_per_atom'])} / {_num(r['mp_volume_per_atom'])} | "
+                f"{r.get('wyckoff', '–')} | "
                 f"{_num(cost.get('wall_seconds'))} | {_num(cost.get('cpu_seconds'))} |"
             )
     return [*lines, END]
