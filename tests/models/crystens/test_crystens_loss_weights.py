@@ -107,3 +107,13 @@ def test_loss_goes_down_with_header_weights_and_min_snr():
         loss.backward()
         opt.step()
     assert eval_loss() < 0.5 * before
+
+
+def test_bundled_cpu_config_uses_inverse_frequency_and_library_default_is_mse():
+    """The CPU config's choice was measured (docs/models/crystens.md); the class default stays plain MSE."""
+    from xtalgen.configs import bundled_config
+    from xtalgen.pipelines.crystens_train import load_crystens_config
+
+    assert DiffusionConfig().loss_weights == "uniform" and DiffusionConfig().min_snr_gamma == 0.0
+    cfg = load_crystens_config("diffusion", bundled_config("crystens_diffusion_cpu"))
+    assert cfg.model.loss_weights == "inverse_frequency"
