@@ -338,6 +338,21 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                 f"({diff_cell(c['metastable'], c['m'], b['metastable'], b['m'])}, "
                 f"{verdict(c['metastable'], c['m'], b['metastable'], b['m'])})."
             )
+        screened = results[baseline].get("pgcgm_filtered")
+        if screened and "pgcgm" in results and screened["m"]:
+            c, f = results["pgcgm"]["stability"], screened
+            lines += ["", "Sensitivity — the baseline through PGCGM's own generation filters (its defaults: shortest "
+                      f"contact ≥ {f.get('distance_factor', '?')} of the summed atomic radii, ≤ "
+                      f"{f.get('max_formula_atoms', '?')} atoms per reduced formula, primitive cell ≤ "
+                      f"{f.get('max_primitive_sites', '?')} sites): {f['passing']} of {f['n']} baseline structures "
+                      f"pass; of the {f['m']} of them relaxed, metastable {rate_cell(f['metastable'], f['m'])}, "
+                      f"S.U.N. {rate_cell(f['sun'], f['m'])}. "
+                      f"PGCGM minus this screened baseline: metastable "
+                      f"{diff_cell(c['metastable'], c['m'], f['metastable'], f['m'])} "
+                      f"({verdict(c['metastable'], c['m'], f['metastable'], f['m'])}), S.U.N. "
+                      f"{diff_cell(c['sun'], c['m'], f['sun'], f['m'])} "
+                      f"({verdict(c['sun'], c['m'], f['sun'], f['m'])}). "
+                      "The filters pick structures that relax well whichever generator made them."]  # fmt: skip
         lines += ["", "### By number of elements", "",
                   "The same relaxed subsets split by the number of elements of each sample (PGCGM's shipped model "
                   "makes ternaries only; PyXtal draws compositions of every kind from the training data, and "

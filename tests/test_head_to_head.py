@@ -178,6 +178,20 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
         row = _row(text, R.LABELS[kind], "| model | Δ S.U.N.")
         assert row[1] == R.diff_cell(c["sun"], 3, base["sun"], 4)
         assert row[3] == R.diff_cell(c["metastable"], 3, base["metastable"], 4)
+    # sensitivity: the baseline put through PGCGM's default generation filters
+    from pymatgen.core import Structure
+
+    from xtalgen.pipelines.pgcgm_generate import DEFAULT_PGCGM_DISTANCE_FACTOR
+    from xtalgen.postprocess.filters import check_min_distance
+
+    screened = pd.read_csv(work / H.BASELINE / "pgcgm_filters.csv")
+    assert len(screened) == 4
+    for sid, passes in zip(screened["id"], screened["passes"], strict=True):
+        structure = Structure.from_file(work / H.BASELINE / "generated" / "cifs" / f"{sid}.cif")
+        if passes:
+            assert check_min_distance(structure, DEFAULT_PGCGM_DISTANCE_FACTOR).passed
+    n_pass = int(screened["passes"].sum())
+    assert (f"{n_pass} of 4 baseline structures pass" in text) == (n_pass > 0)
     assert "CrysTens Tables 1–2" in text and "| paper GAN | 582.23 |" in text
     assert "MatterGen-MP" in text and "Not quoted:" in text
     assert "\n".join(R.generation_anchor_lines()) in text  # published CDVAE / DiffCSP MP-20 rows
