@@ -161,9 +161,11 @@ def test_snapping_records_its_moves_and_never_adds_atoms(run, tmp_path) -> None:
     assert (snapped["atoms_before_merge"] < plain["atoms_before_merge"]).any()
     assert (snapped["snap_max_move"] < 2.15).all()
     assert ((snapped["sites_snapped"] == 0) == (snapped["snap_max_move"] == 0)).all()
-    # the distance filter's per-kind ratios explain each verdict
+    # the distance filter's per-kind ratios explain each verdict (PGCGM's default contact bound)
+    from xtalgen.pipelines.pgcgm_generate import DEFAULT_PGCGM_DISTANCE_FACTOR
+
     worst = snapped[["min_ratio_same_element", "min_ratio_other_elements"]].min(axis=1)
-    assert ((worst < 0.5) == (snapped["reason"] == "atoms too close")).all()
+    assert ((worst < DEFAULT_PGCGM_DISTANCE_FACTOR) == (snapped["reason"] == "atoms too close")).all()
 
 
 def test_count_accepted_draws_until_n_pass_and_lists_rejects_apart(run, tmp_path) -> None:
