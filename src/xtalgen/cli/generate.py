@@ -212,8 +212,10 @@ def _print_summary(summary: Path) -> None:
     from xtalgen.pipelines.output import REJECTED_FILE, read_generation_meta
 
     rejected_csv = summary.parent / REJECTED_FILE
-    if rejected_csv.is_file():
-        frame = pd.concat([frame, pd.read_csv(rejected_csv)], ignore_index=True)
+    if rejected_csv.is_file():  # only the columns counted below (all-NA columns would warn in pandas)
+        cols = [c for c in ("accepted", "reason") if c in frame]
+        rejected = pd.read_csv(rejected_csv)
+        frame = pd.concat([frame[cols], rejected.reindex(columns=cols)], ignore_index=True)
     accepted = int(frame["accepted"].sum()) if "accepted" in frame else len(frame)
     console.print(f"{accepted} of {len(frame)} candidates accepted; CIFs in [bold]{summary.parent / 'cifs'}[/]")
     meta = read_generation_meta(summary.parent)
