@@ -71,24 +71,11 @@ def test_add_noise_matches_closed_form():
     assert sched.config.num_train_timesteps == 1000
 
 
-def test_loss_goes_down_when_overfitting_one_tensor():
+def test_loss_goes_down_when_overfitting_one_tensor(overfit):
     torch.manual_seed(0)
     model = CrysTensDiffusion(16, TINY)
     x0 = _x0().expand(8, -1, -1, -1).contiguous()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-
-    def eval_loss() -> float:
-        torch.manual_seed(123)
-        with torch.no_grad():
-            return float(sum(model(x0) for _ in range(4)) / 4)
-
-    before = eval_loss()
-    for _ in range(60):
-        loss = model(x0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    after = eval_loss()
+    before, after = overfit(model, x0)
     assert after < 0.5 * before, (before, after)
 
 

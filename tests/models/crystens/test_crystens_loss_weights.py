@@ -89,24 +89,12 @@ def test_uniform_weights_give_plain_mse_and_header_weights_change_it():
     )
 
 
-def test_loss_goes_down_with_header_weights_and_min_snr():
+def test_loss_goes_down_with_header_weights_and_min_snr(overfit):
     torch.manual_seed(0)
     model = CrysTensDiffusion(16, DiffusionConfig(**TINY, loss_weights="header", min_snr_gamma=5.0))
     x0 = (torch.rand(1, 4, 16, 16, generator=torch.Generator().manual_seed(3)) * 1.8 - 0.9).expand(8, -1, -1, -1)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-
-    def eval_loss() -> float:
-        torch.manual_seed(123)
-        with torch.no_grad():
-            return float(sum(model(x0) for _ in range(4)) / 4)
-
-    before = eval_loss()
-    for _ in range(60):
-        loss = model(x0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert eval_loss() < 0.5 * before
+    before, after = overfit(model, x0)
+    assert after < 0.5 * before, (before, after)
 
 
 def test_bundled_cpu_config_uses_inverse_frequency_and_library_default_is_mse():
