@@ -264,35 +264,23 @@ def stability_set(gen: Path, out_csv: Path, m: int, args: argparse.Namespace) ->
 
 def generator_filter_pass(gen: Path, out_csv: Path) -> dict[str, Any]:
     """Which submitted samples in ``gen`` would pass PGCGM's default generation filters (shortest contact,
-    reduced-formula size, primitive-cell size): the baseline put through the same screen as PGCGM."""
+    reduced-formula size, primitive-cell size): the baseline put through the same screen as PGCGM, by the
+    same post-processing code (structures as they are: no merging, no space-group target, no dedupe)."""
     from xtalgen.evaluation.sources import load_generated
     from xtalgen.pipelines.pgcgm_generate import (
         DEFAULT_MAX_FORMULA_ATOMS,
         DEFAULT_MAX_PRIMITIVE_SITES,
         DEFAULT_PGCGM_DISTANCE_FACTOR,
     )
-    from xtalgen.postprocess.filters import (
-        DEFAULT_SYMPREC,
-        check_cell_size,
-        check_formula_size,
-        check_min_distance,
-        symmetry_dataset,
-    )
-    from xtalgen.postprocess.pipeline import primitive_from_dataset
+    from xtalgen.postprocess.pipeline import postprocess_candidates
 
     full = load_generated(gen)
-    rows = []
-    for sid, structure in zip(full.ids, full.structures, strict=True):
-        if structure is None:
-            rows.append({"id": sid, "passes": False})
-            continue
-        ds = symmetry_dataset(structure, DEFAULT_SYMPREC)
-        n_prim = len(primitive_from_dataset(structure, ds)) if ds is not None else None
-        outcomes = [check_min_distance(structure, DEFAULT_PGCGM_DISTANCE_FACTOR),
-                    check_formula_size(structure, DEFAULT_MAX_FORMULA_ATOMS),
-                    check_cell_size(n_prim, DEFAULT_MAX_PRIMITIVE_SITES)]  # fmt: skip
-        rows.append({"id": sid, "passes": all(o.passed for o in outcomes)})
-    frame = pd.DataFrame(rows)
+    results = postprocess_candidates(
+        full.structures, spacegroups=[None] * len(full.structures), merge=False, dedupe=False,
+        distance_factor=DEFAULT_PGCGM_DISTANCE_FACTOR, max_formula_atoms=DEFAULT_MAX_FORMULA_ATOMS,
+        max_primitive_sites=DEFAULT_MAX_PRIMITIVE_SITES, workers=1, progress=False,
+    )  # fmt: skip
+    frame = pd.DataFrame({"id": full.ids, "passes": [r.accepted for r in results]})
     frame.to_csv(out_csv, index=False)
     return {"n": len(frame), "passing": int(frame["passes"].sum()), "distance_factor": DEFAULT_PGCGM_DISTANCE_FACTOR,
             "max_formula_atoms": DEFAULT_MAX_FORMULA_ATOMS, "max_primitive_sites": DEFAULT_MAX_PRIMITIVE_SITES}

@@ -107,8 +107,7 @@ def process_one(
     """Expand, merge and filter one candidate (no dedupe)."""
     res = PostprocessResult(index, None, conditions=dict(conditions), target_spacegroup=target)
     res.filters = {"min_distance": None, "spacegroup": None, "formula_size": None, "cell_size": None,
-                   "charge_neutral": None,
-                   "unique": None}
+                   "charge_neutral": None, "unique": None}
     try:
         if isinstance(item, Structure):
             cell = item
