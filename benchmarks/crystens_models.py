@@ -213,17 +213,23 @@ def run_model(
     return facts
 
 
-def conditional_share(gen_dir: Path, formula: str, spacegroup: int) -> dict[str, float]:
-    """Shares of all samples in ``gen_dir``: decoded, ``formula`` (reduced), ``spacegroup`` stated by the
-    tensor, found by spglib (symprec 0.1) on the decoded structure, and formula + found group (``both``)."""
+def request_matches(summary: pd.DataFrame, formula: str, spacegroup: int) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per row of a generation ``summary.csv``: decoded, decoded with the requested reduced ``formula``, decoded
+    with the requested ``spacegroup`` as found by spglib on the decoded structure (the summary's column)."""
     from pymatgen.core import Composition
 
-    summary = pd.read_csv(gen_dir / "summary.csv")
     ok = summary["accepted"].astype(bool)
     target = Composition(formula).reduced_formula
     reduced = summary["formula"].fillna("").map(lambda f: Composition(f).reduced_formula if f else "")
-    same_formula = ok & (reduced == target)
     same_sg = ok & (pd.to_numeric(summary["spacegroup"], errors="coerce") == spacegroup)
+    return ok, ok & (reduced == target), same_sg
+
+
+def conditional_share(gen_dir: Path, formula: str, spacegroup: int) -> dict[str, float]:
+    """Shares of all samples in ``gen_dir``: decoded, ``formula`` (reduced), ``spacegroup`` stated by the
+    tensor, found by spglib (symprec 0.1) on the decoded structure, and formula + found group (``both``)."""
+    summary = pd.read_csv(gen_dir / "summary.csv")
+    ok, same_formula, same_sg = request_matches(summary, formula, spacegroup)
     stated = pd.to_numeric(summary.get("spacegroup_stated"), errors="coerce") == spacegroup
     n = float(len(summary))
     return {"n": n, "decoded": float(ok.sum()) / n, "formula": float(same_formula.sum()) / n,

@@ -70,16 +70,13 @@ def generate(gen: Path, checkpoint: Path, args: argparse.Namespace, **kwargs: An
 
 def shares(gen: Path, formula: str, spacegroup: int) -> dict[str, float]:
     """Shares of all samples in ``gen`` (undecodable ones count as misses) and medians (see module doc)."""
-    from pymatgen.core import Composition, Structure
+    from crystens_models import request_matches
+    from pymatgen.core import Structure
 
     from xtalgen.postprocess.filters import check_min_distance
 
     summary = pd.read_csv(gen / "summary.csv")
-    ok = summary["accepted"].astype(bool)
-    target = Composition(formula).reduced_formula
-    reduced = summary["formula"].fillna("").map(lambda f: Composition(f).reduced_formula if f else "")
-    same_formula = ok & (reduced == target)
-    same_sg = ok & (pd.to_numeric(summary["spacegroup"], errors="coerce") == spacegroup)
+    ok, same_formula, same_sg = request_matches(summary, formula, spacegroup)
     both = same_formula & same_sg
     clear, vpa = [], []
     for row, is_both in zip(summary[same_formula].itertuples(), both[same_formula], strict=True):
