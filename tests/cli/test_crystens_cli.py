@@ -43,6 +43,24 @@ def test_encode_prepared_dataset_then_decode(tmp_path: Path) -> None:
     assert float(rows[0]["var_frac_coord"]) == 0.0
 
 
+def test_encode_with_empty_gap_round_trips(tmp_path: Path) -> None:
+    from xtalgen.representations.crystens import CrysTensConfig
+
+    runner = CliRunner()
+    arr = tmp_path / "gap.npy"
+    result = runner.invoke(app, ["crystens", "encode", str(EXAMPLE), "-o", str(arr), "--size", "32",
+                                 "--empty-gap", "0.5", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    cfg = CrysTensConfig.from_json(tmp_path / "gap.config.json")
+    assert cfg.empty_gap == 0.5 and cfg.coordinate.out_lo == -0.5
+    out = tmp_path / "decoded"
+    result = runner.invoke(app, ["crystens", "decode", str(arr), "-o", str(out), "--limit", "5", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    with open(out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 5 and all(r["decoded"] == "True" and r["spacegroup"] == r["spacegroup_stated"] for r in rows)
+
+
 def test_encode_csv_and_bad_options(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["crystens", "encode", str(EXAMPLE), "-o", str(tmp_path / "a.npy"), "--size", "48"])
@@ -50,5 +68,8 @@ def test_encode_csv_and_bad_options(tmp_path: Path) -> None:
     result = runner.invoke(app, ["crystens", "encode", str(EXAMPLE), "-o", str(tmp_path / "a.npy"),
                                  "--cell", "weird"])
     assert result.exit_code == 1 and "cell must be one of" in result.output
+    result = runner.invoke(app, ["crystens", "encode", str(EXAMPLE), "-o", str(tmp_path / "a.npy"),
+                                 "--empty-gap", "2.5"])
+    assert result.exit_code == 1 and "empty gap" in result.output
     result = runner.invoke(app, ["crystens", "decode", str(tmp_path / "missing.npy"), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1 and "not found" in result.output

@@ -48,3 +48,24 @@ def test_derived_values() -> None:
     assert cfg.presence_threshold == pytest.approx(-0.95)
     assert cfg.with_options(distance="cartesian").pair_distance.hi == 40.0
     assert cfg.pair_distance.hi == pytest.approx(3 ** 0.5)
+
+
+def test_empty_gap_moves_every_quantity_off_the_fill_value(nacl) -> None:
+    from xtalgen.representations.crystens import encode
+    from xtalgen.representations.crystens.config import FIRST_ATOM
+
+    base = CrysTensConfig(size=32)
+    assert base.empty_gap == 0.0  # coordinates 0, zero differences and self-distances sit on the fill value
+    cfg = base.with_empty_gap(0.5)
+    assert cfg.empty_gap == pytest.approx(0.5) and cfg.presence_threshold == pytest.approx(-0.75)
+    assert cfg.length.normalise(0.0) == pytest.approx(-0.5) and cfg.length.normalise(60.0) == pytest.approx(1.0)
+    assert CrysTensConfig.from_dict(cfg.to_dict()) == cfg
+    t = encode(nacl, cfg)
+    atoms = slice(FIRST_ATOM, FIRST_ATOM + len(nacl))
+    filled = np.concatenate([t[:, :11, atoms].ravel(), t[:, atoms, atoms].ravel()])
+    assert filled.min() >= -0.5 - 1e-6  # every filled entry is >= 0.5 above the fill value
+    assert (t[:, :, FIRST_ATOM + len(nacl):] == -1.0).all()  # empty slots unchanged
+    assert (encode(nacl, base)[:, :11, atoms] == -1.0).any()  # the default has filled entries on the fill value
+    for bad in (-0.1, 2.0, float("nan")):
+        with pytest.raises(ValueError, match="empty gap"):
+            base.with_empty_gap(bad)

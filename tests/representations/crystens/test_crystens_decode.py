@@ -46,7 +46,8 @@ def test_round_trip_other_options(mp30) -> None:
     small = [(i, s) for i, s in mp30 if len(s) <= 12][:10]
     for cfg in (CrysTensConfig(size=32, cell="primitive", distance="cartesian"),
                 CrysTensConfig(cell="as_given", ordering="as_given"),
-                CrysTensConfig(cell="conventional", idealize=False)):
+                CrysTensConfig(cell="conventional", idealize=False),
+                CrysTensConfig(size=32).with_empty_gap(0.5)):
         assert _round_trip_rate(small, cfg, 0.0) == 1.0
 
 

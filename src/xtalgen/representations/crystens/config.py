@@ -155,6 +155,33 @@ class CrysTensConfig:
             np.array([s.slope for s in scales]),
         )
 
+    def with_empty_gap(self, gap: float) -> CrysTensConfig:
+        """A copy whose every quantity starts ``gap`` above ``fill_value`` (same physical ranges, ``out_hi`` kept).
+
+        With the default scales only Z has a gap (0.1); a fractional coordinate of 0, a zero difference
+        and the self-distance map onto the fill value, and 5 Å lattice lengths onto -0.83, so an empty slot
+        and a filled one differ in most header entries by less than the noise a generator leaves. A gap
+        (e.g. 0.5) makes every entry of a filled slot tell "present" from "empty" (docs/models/crystens.md).
+        """
+        gap = float(gap)
+        if not 0.0 <= gap < 2.0 or not math.isfinite(gap):
+            raise ValueError(f"empty gap must be in [0, 2) normalised units, got {gap}")
+        names = ("atomic_number", "coordinate", "length", "angle", "spacegroup", "difference", "pair_distance")
+        changes = {}
+        for name in names:
+            scale: Scale = getattr(self, name)
+            out_lo = self.fill_value + gap
+            if out_lo >= scale.out_hi:
+                raise ValueError(f"empty gap {gap}: {name} would start at {out_lo}, not below its top {scale.out_hi}")
+            changes[name] = replace(scale, out_lo=out_lo)
+        return replace(self, **changes)
+
+    @property
+    def empty_gap(self) -> float:
+        """Smallest normalised distance between ``fill_value`` and the bottom of any quantity's range."""
+        scales = (*self.header_scales(), self.difference, self.pair_distance)
+        return min(min(s.out_lo, s.out_hi) - self.fill_value for s in scales)
+
     def with_options(self, **changes: Any) -> CrysTensConfig:
         """A copy with some fields changed (the distance scale follows ``distance`` unless given)."""
         if "distance" in changes and "pair_distance" not in changes:
