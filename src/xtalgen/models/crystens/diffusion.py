@@ -17,6 +17,7 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from torch import nn
 from torch.nn import functional as F
 
+from xtalgen.models.crystens.axis_context import CONTEXT_FACTOR, with_axis_context
 from xtalgen.models.crystens.conditioning import ConditionEncoder, ConditioningConfig, drop_conditions, guided
 from xtalgen.models.crystens.imputation import Imputation
 from xtalgen.models.crystens.loss_weights import ENTRY_WEIGHTINGS, entry_weights, min_snr_weights
@@ -55,6 +56,8 @@ class DiffusionConfig:
     loss_weights: Literal["uniform", "inverse_frequency", "header"] = "uniform"
     header_weight: float = 10.0
     min_snr_gamma: float = 0.0
+    # the UNet also reads each position's row and column means over the atom slots (:mod:`.axis_context`)
+    axis_context: bool = False
 
     def validate(self) -> None:
         if not self.block_out_channels:
@@ -92,7 +95,7 @@ def build_unet(size: int, config: DiffusionConfig, class_conditioned: bool = Fal
     up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention))
     return UNet2DModel(
         sample_size=size,
-        in_channels=CHANNELS,
+        in_channels=CHANNELS * (CONTEXT_FACTOR if config.axis_context else 1),
         out_channels=CHANNELS,
         block_out_channels=tuple(config.block_out_channels),
         down_block_types=down,
@@ -180,7 +183,8 @@ class CrysTensDiffusion(nn.Module):
         labels = self.condition(spacegroup, composition) if self.condition is not None else None
         if t.ndim == 0:
             t = t.expand(x.shape[0])
-        return self.unet(x, t, class_labels=labels).sample
+        x_in = with_axis_context(x) if self.config.axis_context else x
+        return self.unet(x_in, t, class_labels=labels).sample
 
     def forward(
         self,
