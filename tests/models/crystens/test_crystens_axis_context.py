@@ -1,4 +1,4 @@
-"""Row/column context channels: values, shape checks, and a diffusion model that uses them."""
+"""Mirror and row/column consensus channels: values, shape checks, and a diffusion model that uses them."""
 
 from __future__ import annotations
 
@@ -12,25 +12,34 @@ from xtalgen.representations.crystens.config import FIRST_ATOM
 TINY = DiffusionConfig(block_out_channels=[8, 16], attention=[False, False], norm_num_groups=4, axis_context=True)
 
 
-def test_context_channels_are_row_and_column_means_over_atom_slots():
+def test_context_holds_mirror_and_consensus_over_rows_and_mirrored_columns():
     size = FIRST_ATOM + 4
-    x = torch.zeros(2, 1, size, size)
-    x[0, 0, 3, FIRST_ATOM:] = torch.tensor([1.0, 2.0, 3.0, 6.0])  # a header row: mean over slots 3
-    x[0, 0, 3, 0] = 100.0  # header columns do not count
-    x[1, 0, FIRST_ATOM:, 5] = torch.tensor([4.0, 0.0, 0.0, 0.0])  # a column: mean over atom rows 1
-    x[1, 0, 0, 5] = -50.0  # header rows do not count
+    x = torch.zeros(1, 1, size, size)
+    x[0, 0, 7, FIRST_ATOM:] = torch.tensor([80.0, 90.0, 90.0, 100.0])  # header row 7 over the 4 slots
+    x[0, 0, FIRST_ATOM:, 7] = torch.tensor([90.0, 90.0, 90.0, 70.0])  # its mirrored header column
+    x[0, 0, 7, 0] = 1000.0  # header columns do not enter the consensus
     out = with_axis_context(x)
-    assert out.shape == (2, CONTEXT_FACTOR, size, size)
-    assert torch.equal(out[:, :1], x)
-    assert torch.allclose(out[0, 1, 3], torch.full((size,), 3.0))  # whole row carries its mean
-    assert torch.allclose(out[1, 2, :, 5], torch.full((size,), 1.0))  # whole column carries its mean
-    assert float(out[0, 2].abs().max()) == 0.0  # sample 0 has nothing in its atom rows: column means 0
-    assert float(out[1, 1].abs().max()) == 0.0  # sample 1's values sit in header column 5: row means 0
-    # channels stay apart: a four-channel input gives 12 channels, grouped value / row / column
-    y = torch.randn(1, 4, size, size)
+    assert out.shape == (1, CONTEXT_FACTOR, size, size)
+    assert torch.equal(out[:, 0], x[:, 0])
+    assert torch.equal(out[0, 1], x[0, 0].T)  # mirror channel
+    consensus = (80 + 90 + 90 + 100 + 90 + 90 + 90 + 70) / 8  # all 8 repeats of row 7's quantity
+    assert torch.allclose(out[0, 2, 7], torch.full((size,), consensus))  # every position of row 7
+    assert torch.allclose(out[0, 3, :, 7], torch.full((size,), consensus))  # and of column 7
+    # rows with nothing in the atom-slot columns or the mirrored rows (header row 0, atom row 12): consensus 0
+    assert float(out[0, 2, 0].abs().max()) == 0.0
+    assert torch.allclose(out[0, 2, FIRST_ATOM], torch.zeros(size))
+
+
+def test_channels_are_grouped_value_mirror_rows_columns():
+    size = FIRST_ATOM + 3
+    y = torch.randn(2, 4, size, size)
     ctx = with_axis_context(y)
-    assert ctx.shape == (1, 12, size, size)
-    assert torch.allclose(ctx[:, 4:8, 0, 0], y[..., 0, FIRST_ATOM:].mean(-1))
+    assert ctx.shape == (2, 16, size, size)
+    sym = 0.5 * (y + y.transpose(-1, -2))
+    expected = sym[..., 3, FIRST_ATOM:].mean(-1)  # (2, 4): row 3's consensus per channel
+    assert torch.allclose(ctx[:, 8:12, 3, 0], expected, atol=1e-6)
+    assert torch.allclose(ctx[:, 12:16, 0, 3], expected, atol=1e-6)
+    assert torch.equal(ctx[:, 4:8], y.transpose(-1, -2))
 
 
 @pytest.mark.parametrize("shape", [(4, 16, 16), (1, 4, 16, 15), (1, 4, FIRST_ATOM, FIRST_ATOM)])
@@ -43,7 +52,8 @@ def test_diffusion_with_axis_context_trains_and_samples(overfit):
     torch.manual_seed(0)
     model = CrysTensDiffusion(16, TINY)
     assert model.unet.config.in_channels == 4 * CONTEXT_FACTOR
-    x0 = (torch.rand(1, 4, 16, 16, generator=torch.Generator().manual_seed(3)) * 1.8 - 0.9).expand(8, -1, -1, -1)
+    g = torch.Generator().manual_seed(3)
+    x0 = (torch.rand(1, 4, 16, 16, generator=g) * 1.8 - 0.9).expand(8, -1, -1, -1).contiguous()
     before, after = overfit(model, x0)
     assert after < 0.5 * before, (before, after)
     samples = model.sample(2, steps=3, generator=torch.Generator().manual_seed(1))

@@ -56,7 +56,8 @@ class DiffusionConfig:
     loss_weights: Literal["uniform", "inverse_frequency", "header"] = "uniform"
     header_weight: float = 10.0
     min_snr_gamma: float = 0.0
-    # the UNet also reads each position's row and column means over the atom slots (:mod:`.axis_context`)
+    # the UNet also reads each position's mirror entry and its row's / column's consensus over the atom slots
+    # (:mod:`.axis_context`)
     axis_context: bool = False
 
     def validate(self) -> None:
