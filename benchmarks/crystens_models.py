@@ -39,10 +39,12 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("gan", "wgan", "diffusion")
 #: extra diffusion rows (own run folder ``<dataset>/<name>``): the bundled diffusion config plus these overrides;
-#: trained when "diffusion" is in --models and the name in --variants. "diffusion" itself is pinned to plain MSE.
+#: trained when the name is in --variants. "diffusion" itself is pinned to plain MSE without context channels.
 DIFFUSION_VARIANTS: dict[str, tuple[str, ...]] = {
-    "diffusion": ("model.loss_weights=uniform", "model.min_snr_gamma=0"),
-    "diffusion_weighted": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0"),
+    "diffusion": ("model.loss_weights=uniform", "model.min_snr_gamma=0", "model.axis_context=false"),
+    "diffusion_weighted": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=false"),
+    # the UNet also reads each entry's mirror and its row's / column's consensus (models/crystens/axis_context.py)
+    "diffusion_context": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true"),
 }
 TABLE1 = ("var_length", "var_angle", "var_spacegroup", "var_frac_coord")
 TABLE2 = ("coord_agreement", "pairwise_diff_per_atom")
@@ -345,7 +347,7 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
     import torch
 
     lines = [
-        "# CrysTens generative models benchmark",
+        f"# {args.title}",
         "",
         f"Written by `benchmarks/crystens_models.py` on {time.strftime('%Y-%m-%d %H:%M')}; machine: "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (shared; load average "
@@ -406,7 +408,7 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         lines += [
             "",
             "Plots (generated vs training cells, the paper's Figs. 4–6): "
-            + ", ".join(f"[{n}](crystens_models/{dataset}_{n.replace(' ', '_')}.png)" for n in rows),
+            + ", ".join(f"[{n}]({path.stem}/{dataset}_{n.replace(' ', '_')}.png)" for n in rows),
         ]
         lines += ["", "### Cost", "", "Wall time under shared load; CPU time of the process (where recorded).", "",
                   "| model | steps × batch | train wall (min) | train CPU (min) | generate wall (s) "
@@ -473,10 +475,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("/work/runs/crystens_models"))
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks" / "crystens_models.md")
+    parser.add_argument("--title", default="CrysTens generative models benchmark", help="the report's heading")
     parser.add_argument("--datasets", nargs="+", default=["perov5", "mp20"], choices=["perov5", "mp20"])
     parser.add_argument("--empty-gaps", nargs="+", type=float, default=[0.0],
                         help="also encode each dataset with these empty gaps (own section each; 0 = default scales)")
-    parser.add_argument("--models", nargs="+", default=list(KINDS), choices=list(KINDS))
+    parser.add_argument("--models", nargs="*", default=list(KINDS), choices=list(KINDS),
+                        help="base models (none: only the --variants rows)")
     parser.add_argument("--n", type=int, default=1000, help="samples generated per model")
     parser.add_argument("--max-train", type=int, default=0, help="cap on training structures (0 = all)")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides for every model, key=value")
@@ -485,7 +489,7 @@ def main() -> None:
     parser.add_argument("--sampling-steps", type=int, default=None, help="diffusion sampling steps (config default)")
     parser.add_argument("--variants", nargs="*", default=[v for v in DIFFUSION_VARIANTS if v != "diffusion"],
                         choices=[v for v in DIFFUSION_VARIANTS if v != "diffusion"],
-                        help="extra diffusion rows (loss weighting), each in its own run folder")
+                        help="extra diffusion rows (loss weighting, context channels), each in its own run folder")
     parser.add_argument("--conditional", action="store_true", help="also train/measure conditional diffusion (mp20)")
     parser.add_argument("--targets", nargs="*", default=["SrTiO3@221", "NaCl@225", "GaAs@216"])
     parser.add_argument("--n-conditional", type=int, default=200)
@@ -519,10 +523,9 @@ def main() -> None:
         for kind in args.models:
             facts = run_model(kind, npy, root, args, extra=DIFFUSION_VARIANTS.get(kind, ()))
             rows[kind] = {**facts, **_cached_eval(root / kind, reference)}
-        if "diffusion" in args.models:
-            for name in args.variants:
-                facts = run_model("diffusion", npy, root, args, name=name, extra=DIFFUSION_VARIANTS[name])
-                rows[name] = {**facts, **_cached_eval(root / name, reference)}
+        for name in args.variants:
+            facts = run_model("diffusion", npy, root, args, name=name, extra=DIFFUSION_VARIANTS[name])
+            rows[name] = {**facts, **_cached_eval(root / name, reference)}
         if args.conditional and section == "mp20" and "diffusion" in args.models:
             facts = run_conditional(npy, root, args, root / "diffusion" / "generated")
             rows["diffusion_cond"] = {**facts, **_cached_eval(root / "diffusion_cond", reference)}
@@ -535,7 +538,7 @@ def main() -> None:
 def _copy_plots(root: Path, dataset: str, rows: dict[str, Any], report: Path) -> None:
     import shutil
 
-    target = report.parent / "crystens_models"
+    target = report.parent / report.stem  # plots next to their report, in a folder of its name
     target.mkdir(parents=True, exist_ok=True)
     for name in rows:
         png = root / name.replace(" ", "_") / "distributions.png"

@@ -1,12 +1,20 @@
-"""Mirror and row/column consensus channels: values, shape checks, and a diffusion model that uses them."""
+"""Context channels (mirror, row/column consensus, row/column headers): values, shapes, and a diffusion model
+that uses them."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import torch
 
 from xtalgen.models.crystens import CrysTensDiffusion, DiffusionConfig
-from xtalgen.models.crystens.axis_context import CONTEXT_FACTOR, with_axis_context
+from xtalgen.models.crystens.axis_context import (
+    CONTEXT_FACTOR,
+    HEADER_CONTEXT_FACTOR,
+    with_axis_context,
+    with_header_context,
+)
 from xtalgen.representations.crystens.config import FIRST_ATOM
 
 TINY = DiffusionConfig(block_out_channels=[8, 16], attention=[False, False], norm_num_groups=4, axis_context=True)
@@ -42,16 +50,33 @@ def test_channels_are_grouped_value_mirror_rows_columns():
     assert torch.equal(ctx[:, 4:8], y.transpose(-1, -2))
 
 
+def test_header_context_gives_each_pair_entry_both_atoms_headers():
+    size = FIRST_ATOM + 5
+    x = torch.randn(2, 3, size, size)
+    h = with_header_context(x)
+    assert h.shape == (2, 3 * HEADER_CONTEXT_FACTOR, size, size)
+    h = h.reshape(2, 3, HEADER_CONTEXT_FACTOR, size, size)
+    for i, j in [(FIRST_ATOM + 1, FIRST_ATOM + 3), (2, FIRST_ATOM), (FIRST_ATOM + 4, 0)]:
+        assert torch.equal(h[:, :, :FIRST_ATOM, i, j], x[:, :, i, :FIRST_ATOM])  # row i's header columns
+        assert torch.equal(h[:, :, FIRST_ATOM:, i, j], x[:, :, :FIRST_ATOM, j])  # column j's header rows
+    # a pair-block difference x_i - x_j is then a pointwise function of the context
+    i, j, coord = FIRST_ATOM + 1, FIRST_ATOM + 2, 1
+    pointwise = h[:, 0, coord, i, j] - h[:, 0, FIRST_ATOM + coord, i, j]
+    assert torch.allclose(pointwise, x[:, 0, i, coord] - x[:, 0, coord, j])
+
+
+@pytest.mark.parametrize("fn", [with_axis_context, with_header_context])
 @pytest.mark.parametrize("shape", [(4, 16, 16), (1, 4, 16, 15), (1, 4, FIRST_ATOM, FIRST_ATOM)])
-def test_bad_shapes_are_rejected(shape):
+def test_bad_shapes_are_rejected(fn, shape):
     with pytest.raises(ValueError, match="expected"):
-        with_axis_context(torch.zeros(shape))
+        fn(torch.zeros(shape))
 
 
-def test_diffusion_with_axis_context_trains_and_samples(overfit):
+@pytest.mark.parametrize("header", [False, True])
+def test_diffusion_with_context_trains_and_samples(overfit, header):
     torch.manual_seed(0)
-    model = CrysTensDiffusion(16, TINY)
-    assert model.unet.config.in_channels == 4 * CONTEXT_FACTOR
+    model = CrysTensDiffusion(16, dataclasses.replace(TINY, header_context=header))
+    assert model.unet.config.in_channels == 4 * (CONTEXT_FACTOR + (HEADER_CONTEXT_FACTOR if header else 0))
     g = torch.Generator().manual_seed(3)
     x0 = (torch.rand(1, 4, 16, 16, generator=g) * 1.8 - 0.9).expand(8, -1, -1, -1).contiguous()
     before, after = overfit(model, x0)

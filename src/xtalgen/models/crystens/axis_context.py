@@ -38,3 +38,23 @@ def with_axis_context(x: torch.Tensor, first_atom: int = FIRST_ATOM) -> torch.Te
     rows = consensus.expand_as(x)
     cols = consensus.transpose(-1, -2).expand_as(x)  # sym is symmetric: column j's consensus = row j's
     return torch.cat([x, mirror, rows, cols], dim=1)
+
+
+#: input channels per tensor channel added by :func:`with_header_context` (header columns + header rows)
+HEADER_CONTEXT_FACTOR = 2 * FIRST_ATOM
+
+
+def with_header_context(x: torch.Tensor, first_atom: int = FIRST_ATOM) -> torch.Tensor:
+    """(B, C, N, N) -> (B, 24C, N, N) extra channels: at every position (i, j), the ``first_atom`` header
+    entries of row i (``x[i, :12]``) and of column j (``x[:12, j]``).
+
+    An entry of the atom-pair block, e.g. the x difference of atoms i and j, is a function of atom i's
+    header (its row) and atom j's header (its column); with these channels a 1 x 1 convolution can compute
+    it, where a 3 x 3 UNet would have to carry values across up to N pixels.
+    """
+    if x.ndim != 4 or x.shape[-1] != x.shape[-2] or x.shape[-1] <= first_atom:
+        raise ValueError(f"with_header_context: expected (B, C, N, N) with N > {first_atom}, got {tuple(x.shape)}")
+    b, c, n, _ = x.shape
+    row_headers = x[..., :first_atom].permute(0, 1, 3, 2).unsqueeze(-1).expand(b, c, first_atom, n, n)
+    col_headers = x[..., :first_atom, :].unsqueeze(-2).expand(b, c, first_atom, n, n)
+    return torch.cat([row_headers, col_headers], dim=2).reshape(b, c * HEADER_CONTEXT_FACTOR, n, n)

@@ -17,7 +17,12 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from torch import nn
 from torch.nn import functional as F
 
-from xtalgen.models.crystens.axis_context import CONTEXT_FACTOR, with_axis_context
+from xtalgen.models.crystens.axis_context import (
+    CONTEXT_FACTOR,
+    HEADER_CONTEXT_FACTOR,
+    with_axis_context,
+    with_header_context,
+)
 from xtalgen.models.crystens.conditioning import ConditionEncoder, ConditioningConfig, drop_conditions, guided
 from xtalgen.models.crystens.imputation import Imputation
 from xtalgen.models.crystens.loss_weights import ENTRY_WEIGHTINGS, entry_weights, min_snr_weights
@@ -59,6 +64,8 @@ class DiffusionConfig:
     # the UNet also reads each position's mirror entry and its row's / column's consensus over the atom slots
     # (:mod:`.axis_context`)
     axis_context: bool = False
+    # ... and, at every position (i, j), the header entries of row i and of column j (pair block = f(both))
+    header_context: bool = False
 
     def validate(self) -> None:
         if not self.block_out_channels:
@@ -87,6 +94,12 @@ class DiffusionConfig:
             raise ValueError(f"min_snr_gamma: must be >= 0 (0 = off), got {self.min_snr_gamma}")
 
 
+def input_channels(config: DiffusionConfig) -> int:
+    """UNet input channels: the 4 tensor channels plus the context channels the config switches on."""
+    factor = CONTEXT_FACTOR if config.axis_context else 1
+    return CHANNELS * (factor + (HEADER_CONTEXT_FACTOR if config.header_context else 0))
+
+
 def build_unet(size: int, config: DiffusionConfig, class_conditioned: bool = False) -> UNet2DModel:
     """A diffusers UNet2DModel for (4, size, size) inputs."""
     levels = len(config.block_out_channels)
@@ -96,7 +109,7 @@ def build_unet(size: int, config: DiffusionConfig, class_conditioned: bool = Fal
     up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention))
     return UNet2DModel(
         sample_size=size,
-        in_channels=CHANNELS * (CONTEXT_FACTOR if config.axis_context else 1),
+        in_channels=input_channels(config),
         out_channels=CHANNELS,
         block_out_channels=tuple(config.block_out_channels),
         down_block_types=down,
@@ -185,6 +198,8 @@ class CrysTensDiffusion(nn.Module):
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         x_in = with_axis_context(x) if self.config.axis_context else x
+        if self.config.header_context:
+            x_in = torch.cat([x_in, with_header_context(x)], dim=1)
         return self.unet(x_in, t, class_labels=labels).sample
 
     def forward(
