@@ -364,8 +364,14 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         "are trained with plain MSE; `diffusion_weighted` with per-entry loss weights "
         f"({', '.join(f'`{o}`' for o in DIFFUSION_VARIANTS['diffusion_weighted'])}: every entry type — Z, "
         "coordinates, lengths, angles, space group, pair block, always-empty — gets the same total weight; "
-        "docs/models/crystens.md). Steps per row: see Cost.",
+        "docs/models/crystens.md); `diffusion_context` adds context input channels "
+        f"({', '.join(f'`{o}`' for o in DIFFUSION_VARIANTS['diffusion_context'])}: each entry's mirror and its row's "
+        "and column's consensus over the atom slots, `models/crystens/axis_context.py`). Steps per row: see Cost.",
     ]
+    if not args.models:
+        lines += ["", "Only diffusion variants were run for this report; the GAN, WGAN-GP and plain-MSE diffusion rows "
+                  "on the same data and budgets are in the CrysTens generative models benchmark "
+                  "(`docs/benchmarks/crystens_models.md`)."]
     for dataset, rows in results.items():
         lines += ["", f"## {dataset}"]
         if "_gap" in dataset:
