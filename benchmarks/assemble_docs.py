@@ -18,6 +18,7 @@ ORDER = [
     "pgcgm_postprocess.md",
     "pgcgm.md",
     "crystens_models.md",
+    "crystens_context.md",
     "evaluation.md",
 ]
 
