@@ -1,5 +1,6 @@
 """Context channels for a CrysTens denoiser: each position also sees its mirror entry and the consensus of
-its row's and column's quantity over all atom slots.
+its row's and column's quantity over all atom slots (:func:`with_axis_context`), and optionally the header
+entries of its row and column (:func:`with_header_context`).
 
 Every lattice length, angle and the space group is repeated along a header row *and* down the mirrored
 header column (one entry per atom slot), and whether a slot holds an atom is repeated down its column and
@@ -27,11 +28,15 @@ from xtalgen.representations.crystens.config import FIRST_ATOM
 CONTEXT_FACTOR = 4
 
 
+def _check_square(x: torch.Tensor, first_atom: int, name: str) -> None:
+    if x.ndim != 4 or x.shape[-1] != x.shape[-2] or x.shape[-1] <= first_atom:
+        raise ValueError(f"{name}: expected (B, C, N, N) with N > {first_atom}, got {tuple(x.shape)}")
+
+
 def with_axis_context(x: torch.Tensor, first_atom: int = FIRST_ATOM) -> torch.Tensor:
     """(B, C, N, N) -> (B, 4C, N, N): ``x``, its transpose, and the row / column consensus (mean over atom
     slots ``first_atom:`` of the symmetrised tensor), broadcast back to N x N; grouped in that order."""
-    if x.ndim != 4 or x.shape[-1] != x.shape[-2] or x.shape[-1] <= first_atom:
-        raise ValueError(f"with_axis_context: expected (B, C, N, N) with N > {first_atom}, got {tuple(x.shape)}")
+    _check_square(x, first_atom, "with_axis_context")
     mirror = x.transpose(-1, -2)
     sym = 0.5 * (x + mirror)
     consensus = sym[..., first_atom:].mean(dim=-1, keepdim=True)  # (B, C, N, 1): one value per row index
@@ -45,16 +50,15 @@ HEADER_CONTEXT_FACTOR = 2 * FIRST_ATOM
 
 
 def with_header_context(x: torch.Tensor, first_atom: int = FIRST_ATOM) -> torch.Tensor:
-    """(B, C, N, N) -> (B, 24C, N, N) extra channels: at every position (i, j), the ``first_atom`` header
-    entries of row i (``x[i, :12]``) and of column j (``x[:12, j]``).
+    """(B, C, N, N) -> (B, 2 first_atom C, N, N) extra channels (24C by default): at every position (i, j),
+    the ``first_atom`` header entries of row i (``x[i, :12]``) and of column j (``x[:12, j]``).
 
     An entry of the atom-pair block, e.g. the x difference of atoms i and j, is a function of atom i's
     header (its row) and atom j's header (its column); with these channels a 1 x 1 convolution can compute
     it, where a 3 x 3 UNet would have to carry values across up to N pixels.
     """
-    if x.ndim != 4 or x.shape[-1] != x.shape[-2] or x.shape[-1] <= first_atom:
-        raise ValueError(f"with_header_context: expected (B, C, N, N) with N > {first_atom}, got {tuple(x.shape)}")
+    _check_square(x, first_atom, "with_header_context")
     b, c, n, _ = x.shape
     row_headers = x[..., :first_atom].permute(0, 1, 3, 2).unsqueeze(-1).expand(b, c, first_atom, n, n)
     col_headers = x[..., :first_atom, :].unsqueeze(-2).expand(b, c, first_atom, n, n)
-    return torch.cat([row_headers, col_headers], dim=2).reshape(b, c * HEADER_CONTEXT_FACTOR, n, n)
+    return torch.cat([row_headers, col_headers], dim=2).reshape(b, c * 2 * first_atom, n, n)
