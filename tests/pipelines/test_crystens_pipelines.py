@@ -239,3 +239,60 @@ def test_generation_with_symmetry_projection(perov, tmp_path):
     result = runner.invoke(app, ["generate", "--model", "crystens-gan", "--checkpoint", str(run), "--project-symmetry",
                                  "-o", str(tmp_path / "gan")])  # fmt: skip
     assert result.exit_code == 2 and "--project-symmetry apply only to crystens-diffusion" in result.output
+
+
+def test_generation_with_occupancy_lock(perov, tmp_path, monkeypatch):
+    """Sampling returns encoded Perov-5 tensors with one phantom slot each: the lock removes exactly it."""
+    from typer.testing import CliRunner
+
+    import xtalgen.pipelines.crystens_generate as gen_module
+    from xtalgen.cli.main import app
+    from xtalgen.models.crystens import OccupancyLock
+    from xtalgen.models.crystens.occupancy_lock import phantom_slots
+    from xtalgen.representations.crystens.config import FIRST_ATOM, ROW_Z
+
+    path, _ = perov
+    ct = CrysTensConfig(size=32)
+    clean = np.load(path)[:4].astype(np.float32)
+    phantom = clean.copy()
+    phantom[:, :, ROW_Z, FIRST_ATOM + 10] = phantom[:, :, FIRST_ATOM + 10, ROW_Z] = ct.presence_threshold + 0.02
+    seen = {}
+
+    def fake_sample(kind, module, n, *, impute=None, **kwargs):
+        seen["hook"] = impute
+        x = torch.from_numpy(phantom[:n].copy())
+        return (impute.apply(x) if impute is not None else x).numpy()
+
+    monkeypatch.setattr(gen_module, "sample_tensors", fake_sample)
+    run = tmp_path / "diff"
+    train_crystens("diffusion", path, CONFIGS / "crystens_diffusion_tiny.yaml", run, overrides=["max_steps=2"])
+    kw = {"checkpoint": run, "workers": 1, "save_tensors": True, "progress": False}
+    plain = pd.read_csv(generate_crystens(4, tmp_path / "plain", **kw))
+    assert seen["hook"] is None and (plain["n_atoms"] == 6).all() and "slots_locked" not in plain
+    locked = pd.read_csv(generate_crystens(4, tmp_path / "locked", occupancy_lock=0.5, **kw))
+    assert isinstance(seen["hook"], OccupancyLock) and seen["hook"].start == 0.5
+    assert (locked["occupancy_lock"] == 0.5).all() and (locked["slots_locked"] == 1).all()
+    assert (locked["n_atoms"] == 5).all()
+    raw = torch.from_numpy(np.load(tmp_path / "locked" / "tensors.npy"))
+    assert not phantom_slots(raw, ct).any() and np.allclose(raw.numpy(), clean)
+    with pytest.raises(ValueError, match="already fixes which slots"):
+        generate_crystens(2, tmp_path / "x", checkpoint=run, formula="NaCl", occupancy_lock=0.5, progress=False)
+
+    gan = tmp_path / "gan"
+    train_crystens("gan", path, CONFIGS / "crystens_gan_tiny.yaml", gan, overrides=["max_steps=2"])
+    final_only = pd.read_csv(generate_crystens(4, tmp_path / "g0", checkpoint=gan, occupancy_lock=0.0, workers=1,
+                                               progress=False))  # fmt: skip
+    assert seen["hook"] is None  # the GAN path applies the lock to the finished samples
+    assert (final_only["slots_locked"] == 1).all() and (final_only["n_atoms"] == 5).all()
+    with pytest.raises(ValueError, match="only 0"):
+        generate_crystens(2, tmp_path / "x", checkpoint=gan, occupancy_lock=0.5, progress=False)
+
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    args = ["generate", "--model", "crystens-diffusion", "--checkpoint", str(run), "-n", "2", "--steps", "3",
+            "--workers", "1", "--occupancy-lock", "0.5", "-o", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (pd.read_csv(out / "summary.csv")["slots_locked"] == 1).all()
+    result = runner.invoke(app, ["generate", "--model", "pgcgm", "--occupancy-lock", "0.5", "-o", str(tmp_path / "p")])
+    assert result.exit_code == 2 and "only to the CrysTens models" in result.output

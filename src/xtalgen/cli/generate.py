@@ -21,6 +21,9 @@ class GeneratorModel(str, Enum):
     pyxtal_random = "pyxtal-random"
 
 
+CRYSTENS_MODELS = (GeneratorModel.crystens_gan, GeneratorModel.crystens_wgan, GeneratorModel.crystens_diffusion)
+
+
 class CountMode(str, Enum):
     accepted = "accepted"
     candidates = "candidates"
@@ -133,6 +136,12 @@ def generate(
         "crystal system, atoms onto a Wyckoff assignment of the cell); default: on with --impute, --spacegroup "
         "and --formula.",
     ),
+    occupancy_lock: float | None = typer.Option(
+        None, "--occupancy-lock", min=0.0, max=1.0,
+        help="CrysTens: empty 'phantom' slots (Z entries just above the presence threshold, the rest of the "
+        "slot's header empty) from this fraction of the noise schedule on (0.5: the second half of the reverse "
+        "process; 0: final sample only, also for the GANs). Off by default.",
+    ),
     steps: int = typer.Option(50, help="Sampling steps (crystens-diffusion, DDIM)."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(2, min=1, help="Worker processes for post-processing."),
@@ -171,6 +180,9 @@ def generate(
         console.print("[red]error:[/] --impute/--no-impute, --formula-units and --project-symmetry apply only to "
                       "crystens-diffusion", soft_wrap=True)  # fmt: skip
         raise typer.Exit(2)
+    if occupancy_lock is not None and model not in CRYSTENS_MODELS:
+        console.print("[red]error:[/] --occupancy-lock applies only to the CrysTens models", soft_wrap=True)
+        raise typer.Exit(2)
     if any(not 1 <= sg <= 230 for sg in spacegroup):
         console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}", soft_wrap=True)
         raise typer.Exit(2)
@@ -196,7 +208,7 @@ def generate(
             summary = generate_crystens(
                 n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup[0] if spacegroup else None,
                 formula=formula, guidance_scale=guidance_scale, impute=impute, formula_units=formula_units,
-                project_symmetry=project_symmetry,
+                project_symmetry=project_symmetry, occupancy_lock=occupancy_lock,
                 sampling_steps=steps, workers=workers, symprec=symprec, meta=record,
             )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:

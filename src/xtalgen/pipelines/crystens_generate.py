@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from xtalgen.models.crystens import CrysTensDiffusion, Imputation, asymmetry, build_gan, build_wgan, symmetrise
+from xtalgen.models.crystens.occupancy_lock import OccupancyLock
 from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
 from xtalgen.pipelines.crystens_tasks import CONFIG_CLASSES
 from xtalgen.pipelines.output import Candidate, write_generation
@@ -85,13 +86,14 @@ def composition_vector(formula: str, n_elements: int) -> torch.Tensor:
 def sample_tensors(
     kind: str, module: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int = 64, spacegroup: int | None = None,
     composition: torch.Tensor | None = None, guidance_scale: float = 2.0, sampling_steps: int | None = None,
-    sampler: str | None = None, progress: bool = True, impute: Imputation | SymmetryProjection | None = None,
+    sampler: str | None = None, progress: bool = True,
+    impute: Imputation | SymmetryProjection | OccupancyLock | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Raw model outputs (n, 4, N, N) float32, drawn in batches from a seeded generator.
 
     ``impute``: entries enforced at every denoising step (diffusion only; see :func:`request_imputation`),
     or a :class:`SymmetryProjection` (which runs its own imputation first; its ``displacements`` collect
-    one (batch, 2) array per batch).
+    one (batch, 2) array per batch), or an :class:`OccupancyLock` (which runs either of them first).
     """
     if impute is not None and kind != "diffusion":
         raise ValueError(f"imputation needs a crystens-diffusion model (step-by-step sampling), not crystens-{kind}")
@@ -163,6 +165,7 @@ def generate_crystens(
     impute: bool | None = None,
     formula_units: int | None = None,
     project_symmetry: bool | None = None,
+    occupancy_lock: float | None = None,
     sampling_steps: int | None = None,
     sampler: str | None = None,
     workers: int = 2,
@@ -186,9 +189,13 @@ def generate_crystens(
     (:mod:`xtalgen.models.crystens.symmetry_projection`: lattice onto the crystal system, atoms onto the
     orbits of a Wyckoff assignment of the cell), so the group comes from the constraint; ``summary.csv``
     then records each sample's Wyckoff choice and its last-step displacement (``projection_max_displacement``,
-    ``projection_rms_displacement``, Å). ``sampling_steps``/``sampler`` ("ddim"/"ddpm") override the
-    config's defaults. ``save_tensors`` also writes the raw outputs to ``tensors.npy``. ``meta`` adds to
-    the ``generation.json`` record (model, checkpoint, n, seed).
+    ``projection_rms_displacement``, Å). ``occupancy_lock`` (a fraction of the noise schedule, None: off)
+    empties "phantom" slots — above the Z threshold, but with a header nearer an empty slot than an atom —
+    from that point of the reverse process on (:mod:`xtalgen.models.crystens.occupancy_lock`; 0: only in the
+    final sample, which also works for the GANs); ``summary.csv`` then records ``slots_locked``.
+    ``sampling_steps``/``sampler`` ("ddim"/"ddpm") override the config's defaults. ``save_tensors`` also
+    writes the raw outputs to ``tensors.npy``. ``meta`` adds to the ``generation.json`` record (model,
+    checkpoint, n, seed).
     """
     if n < 1:
         raise ValueError(f"n: must be >= 1, got {n}")
@@ -217,16 +224,29 @@ def generate_crystens(
     projection = None
     if do_project and numbers is not None and spacegroup is not None:  # both set whenever do_project
         projection = SymmetryProjection.for_request(ct, int(spacegroup), numbers, imputation)
+    lock = None
+    if occupancy_lock is not None:
+        if numbers is not None:
+            raise ValueError("occupancy_lock: the formula's imputation already fixes which slots hold atoms")
+        if kind != "diffusion" and occupancy_lock != 0:
+            raise ValueError(f"occupancy_lock: crystens-{kind} samples in one step; only 0 (final sample) applies")
+        lock = OccupancyLock(ct, float(occupancy_lock), cfg.model.num_train_timesteps if kind == "diffusion" else 1,
+                             inner=projection if projection is not None else imputation)  # fmt: skip
     learned = kind != "diffusion" or getattr(module, "conditional", False) or not do_impute
     composition = None
     if formula is not None and learned:
         n_el = cfg.conditioning.n_elements if kind == "diffusion" else 100
         composition = composition_vector(formula, n_el)
+    hook = projection if projection is not None else imputation
+    if lock is not None and kind == "diffusion":
+        hook = lock
     raw = sample_tensors(
         kind, module, n, seed=seed, batch_size=batch_size, spacegroup=spacegroup if learned else None,
         composition=composition, guidance_scale=guidance_scale, sampling_steps=sampling_steps, sampler=sampler,
-        progress=progress, impute=projection if projection is not None else imputation,
+        progress=progress, impute=hook,
     )  # fmt: skip
+    if lock is not None and kind != "diffusion":
+        raw = lock.apply(torch.from_numpy(raw)).numpy()
     extra: dict[str, Any] = {"seed": seed}
     if spacegroup is not None:
         extra["spacegroup_requested"] = int(spacegroup)
@@ -240,6 +260,10 @@ def generate_crystens(
         per_sample = [{"wyckoff": label, "projection_max_displacement": float(d[0]),
                        "projection_rms_displacement": float(d[1])}
                       for label, d in zip(projection.labels, disp, strict=True)]  # fmt: skip
+    if lock is not None:
+        extra["occupancy_lock"] = float(occupancy_lock)
+        rows = per_sample or [{} for _ in range(n)]
+        per_sample = [{**row, "slots_locked": c} for row, c in zip(rows, lock.locked_counts, strict=True)]
     if numbers is not None:
         extra["cell_atoms_imputed"] = len(numbers)
     meta = {"imputed": do_impute, "symmetry_projected": do_project, "guided": kind == "diffusion" and learned
