@@ -49,6 +49,7 @@ DIFFUSION_VARIANTS: dict[str, tuple[str, ...]] = {
 TABLE1 = ("var_length", "var_angle", "var_spacegroup", "var_frac_coord")
 TABLE2 = ("coord_agreement", "pairwise_diff_per_atom")
 KS = ("a", "b", "c", "alpha", "beta", "gamma", "spacegroup", "atomic_numbers")
+KS_EXTRA = ("nsites",)  # atoms per cell: shown when the evaluations have it (reports with occupancy-lock rows)
 PAPER = {  # Alverson et al. 2024, Tables 1 and 2 (PCD, N = 64, their own models and budgets)
     "gan": (582.23, 1338.11, 6322.1, 5.57e-2, 9.62e-2, 3.84),
     "wgan": (31.18, 695.03, 3024.27, 5.9e-2, 1.37e-2, 2.49),
@@ -118,6 +119,7 @@ def header_frame(tensors: np.ndarray, ct: Any, chunk: int = 4096) -> pd.DataFram
             rows.append({
                 "a": h[4], "b": h[5], "c": h[6], "alpha": h[7], "beta": h[8], "gamma": h[9],
                 "spacegroup": int(round(h[10])), "atomic_numbers": np.rint(phys[k][0, cols]).astype(int).tolist(),
+                "nsites": len(cols),
             })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -143,11 +145,14 @@ def generated_frame(gen_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evaluate(gen_dir: Path, reference: pd.DataFrame) -> dict[str, float]:
+def evaluate(gen_dir: Path, reference: pd.DataFrame, plot: Path | None = None) -> dict[str, float]:
+    """Table 1/2 means, decoded share, K-S statistics; the distribution plot to ``plot`` (default: the run's)."""
     from xtalgen.evaluation.distributions import distribution_distances
 
     summary = pd.read_csv(gen_dir / "summary.csv")
     out: dict[str, float] = {"n": float(len(summary)), "decoded": float(summary["accepted"].astype(bool).mean())}
+    if "slots_locked" in summary:
+        out["slots_locked"] = float(summary["slots_locked"].mean())
     for col in TABLE1 + TABLE2 + ("asymmetry",):
         if col in summary:
             v = pd.to_numeric(summary[col], errors="coerce").to_numpy(float)
@@ -158,8 +163,8 @@ def evaluate(gen_dir: Path, reference: pd.DataFrame) -> dict[str, float]:
     if len(frame):  # the paper's Figs. 4-6: generated vs training distributions
         from xtalgen.evaluation.plots import plot_distributions
 
-        plot_distributions(frame, reference, gen_dir.parent / "distributions.png", dists)
-    out.update({k.removeprefix("ks."): v for k, v in dists.items() if k.startswith("ks.") and k[3:] in KS})
+        plot_distributions(frame, reference, plot or gen_dir.parent / "distributions.png", dists)
+    out.update({k.removeprefix("ks."): v for k, v in dists.items() if k.startswith("ks.") and k[3:] in KS + KS_EXTRA})
     return out
 
 
@@ -220,6 +225,33 @@ def run_model(
         facts["generate_cpu_seconds"] = time.process_time() - c0
         _save_json(facts_path, facts)
     return facts
+
+
+def lock_generation(kind: str, run: Path, args: argparse.Namespace, start: float) -> Path | None:
+    """Generate ``--n`` samples from ``run`` with the occupancy lock from ``start`` on (resumable); the folder.
+
+    None for a GAN and ``start`` > 0 (one-step samplers: only the final-sample rule applies).
+    """
+    if kind != "diffusion" and start != 0:
+        return None
+    gen = run / f"generated_lock{start:g}"
+    facts_path = gen / "bench.json"
+    if (gen / "summary.csv").is_file() and facts_path.is_file():
+        return gen
+    import resource
+
+    from xtalgen.pipelines.crystens_generate import generate_crystens
+
+    console.print(f"generating {args.n} samples with {run.name}, occupancy lock from {start:g}")
+    t0, c0 = time.perf_counter(), time.process_time()
+    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    generate_crystens(args.n, gen, checkpoint=run, seed=args.seed, workers=args.workers, progress=False,
+                      sampling_steps=args.sampling_steps, occupancy_lock=start)  # fmt: skip
+    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+    _save_json(facts_path, {"generate_seconds": time.perf_counter() - t0,
+                            "generate_cpu_seconds": time.process_time() - c0 + children})  # fmt: skip
+    return gen
 
 
 def request_matches(summary: pd.DataFrame, formula: str, spacegroup: int) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -382,18 +414,22 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
                       "default scales, coordinates 0, zero differences and self-distances sit on it and 5 Å "
                       "lengths at −0.83). Same models, configs and budgets; the reference rows (encoded train, "
                       "PyXtal) do not depend on the encoding and are in the section above."]
+        locked = any("slots_locked" in r for r in rows.values())
         lines += ["", "### Table 1: variance of repeated values", ""]
-        lines += ["| model | σ² a,b,c (Å²) | σ² angles (deg²) | σ² space group | σ² frac. coords | decoded |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += ["| model | σ² a,b,c (Å²) | σ² angles (deg²) | σ² space group | σ² frac. coords | decoded |"
+                  + (" slots locked / sample |" if locked else ""),
+                  "|---|---|---|---|---|---|" + ("---|" if locked else "")]  # fmt: skip
         for name, r in rows.items():
             lines.append(
                 f"| {name} | "
                 + " | ".join(_fmt(r.get(c, float("nan"))) for c in TABLE1)
                 + f" | {_fmt(r.get('decoded'))} |"
+                + (f" {_fmt(r.get('slots_locked', float('nan')))} |" if locked else "")
             )
         for kind in KINDS:
             p = PAPER[kind]
-            lines.append(f"| paper {kind} | " + " | ".join(_fmt(x) for x in p[:4]) + " | – |")
+            tail = " | – |" + (" – |" if locked else "")
+            lines.append(f"| paper {kind} | " + " | ".join(_fmt(x) for x in p[:4]) + tail)
         lines += ["", "### Table 2: coordinate agreement and pairwise-distance difference", "",
                   "| model | Δ coordinate / atom | Σ pairwise / atom | asymmetry |", "|---|---|---|---|"]  # fmt: skip
         for name, r in rows.items():
@@ -402,10 +438,11 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
             )
         for kind in KINDS:
             lines.append(f"| paper {kind} | {_fmt(PAPER[kind][4])} | {_fmt(PAPER[kind][5])} | – |")
+        ks = KS + tuple(k for k in KS_EXTRA if any(k in r for r in rows.values()))
         lines += ["", "### K–S statistic vs training cells (lower is closer)", "",
-                  "| model | " + " | ".join(KS) + " |", "|---" * (len(KS) + 1) + "|"]  # fmt: skip
+                  "| model | " + " | ".join(ks) + " |", "|---" * (len(ks) + 1) + "|"]  # fmt: skip
         for name, r in rows.items():
-            lines.append(f"| {name} | " + " | ".join(_fmt(r.get(k, float("nan"))) for k in KS) + " |")
+            lines.append(f"| {name} | " + " | ".join(_fmt(r.get(k, float("nan"))) for k in ks) + " |")
         cond = rows.get("diffusion_cond", {}).get("shares")
         if cond:
             lines += _conditional_lines(cond, args)
@@ -414,7 +451,7 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         lines += [
             "",
             "Plots (generated vs training cells, the paper's Figs. 4–6): "
-            + ", ".join(f"[{n}]({path.stem}/{dataset}_{n.replace(' ', '_')}.png)" for n in rows),
+            + ", ".join(f"[{n}]({path.stem}/{dataset}_{_plot_name(n)}.png)" for n in rows),
         ]
         lines += ["", "### Cost", "", "Wall time under shared load; CPU time of the process (where recorded).", "",
                   "| model | steps × batch | train wall (min) | train CPU (min) | generate wall (s) "
@@ -496,6 +533,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=[v for v in DIFFUSION_VARIANTS if v != "diffusion"],
                         choices=[v for v in DIFFUSION_VARIANTS if v != "diffusion"],
                         help="extra diffusion rows (loss weighting, context channels), each in its own run folder")
+    parser.add_argument("--occupancy-lock", nargs="*", type=float, default=[],
+                        help="also generate every model with the occupancy lock from these fractions of the schedule "
+                        "on (GANs: 0 only, the final-sample rule); rows '<model> + lock <start>'")
     parser.add_argument("--conditional", action="store_true", help="also train/measure conditional diffusion (mp20)")
     parser.add_argument("--targets", nargs="*", default=["SrTiO3@221", "NaCl@225", "GaAs@216"])
     parser.add_argument("--n-conditional", type=int, default=200)
@@ -526,12 +566,16 @@ def main() -> None:
                 facts_file = root / name / "bench.json"
                 facts = json.loads(facts_file.read_text()) if facts_file.is_file() else {}
                 rows[name.replace("_", " ")] = {**facts, **_cached_eval(root / name, reference)}
-        for kind in args.models:
-            facts = run_model(kind, npy, root, args, extra=DIFFUSION_VARIANTS.get(kind, ()))
-            rows[kind] = {**facts, **_cached_eval(root / kind, reference)}
-        for name in args.variants:
-            facts = run_model("diffusion", npy, root, args, name=name, extra=DIFFUSION_VARIANTS[name])
+        models = [(kind, kind, DIFFUSION_VARIANTS.get(kind, ())) for kind in args.models]
+        models += [("diffusion", name, DIFFUSION_VARIANTS[name]) for name in args.variants]
+        for kind, name, extra in models:
+            facts = run_model(kind, npy, root, args, name=name, extra=extra)
             rows[name] = {**facts, **_cached_eval(root / name, reference)}
+            for start in args.occupancy_lock:
+                gen = lock_generation(kind, root / name, args, start)
+                if gen is not None:
+                    lock_facts = json.loads((gen / "bench.json").read_text())
+                    rows[f"{name} + lock {start:g}"] = {**lock_facts, **_cached_eval(root / name, reference, gen.name)}
         if args.conditional and section == "mp20" and "diffusion" in args.models:
             facts = run_conditional(npy, root, args, root / "diffusion" / "generated")
             rows["diffusion_cond"] = {**facts, **_cached_eval(root / "diffusion_cond", reference)}
@@ -541,22 +585,36 @@ def main() -> None:
         console.print(f"[green]{section} done[/]; report: {args.report}")
 
 
+def _plot_name(name: str) -> str:
+    """File-name form of a report row: 'diffusion + lock 0.5' -> 'diffusion_lock0.5'."""
+    return name.replace(" + lock ", "_lock").replace(" ", "_")
+
+
+def _run_and_generation(name: str) -> tuple[str, str]:
+    """(run folder, generation folder) of a report row."""
+    run, _, start = name.partition(" + lock ")
+    return run.replace(" ", "_"), f"generated_lock{start}" if start else "generated"
+
+
 def _copy_plots(root: Path, dataset: str, rows: dict[str, Any], report: Path) -> None:
     import shutil
 
     target = report.parent / report.stem  # plots next to their report, in a folder of its name
     target.mkdir(parents=True, exist_ok=True)
     for name in rows:
-        png = root / name.replace(" ", "_") / "distributions.png"
+        run, gen = _run_and_generation(name)
+        png = root / run / ("distributions.png" if gen == "generated" else f"distributions_{gen}.png")
         if png.is_file():
-            shutil.copyfile(png, target / f"{dataset}_{name.replace(' ', '_')}.png")
+            shutil.copyfile(png, target / f"{dataset}_{_plot_name(name)}.png")
 
 
-def _cached_eval(run: Path, reference: pd.DataFrame) -> dict[str, float]:
-    path = run / "eval.json"
-    if path.is_file() and path.stat().st_mtime >= (run / "generated" / "summary.csv").stat().st_mtime:
+def _cached_eval(run: Path, reference: pd.DataFrame, gen: str = "generated") -> dict[str, float]:
+    """Evaluation of ``run/gen`` (kept in ``eval.json`` / ``eval_<gen>.json``, redone when the samples are newer)."""
+    path = run / ("eval.json" if gen == "generated" else f"eval_{gen}.json")
+    if path.is_file() and path.stat().st_mtime >= (run / gen / "summary.csv").stat().st_mtime:
         return json.loads(path.read_text())
-    result = evaluate(run / "generated", reference)
+    plot = None if gen == "generated" else run / f"distributions_{gen}.png"
+    result = evaluate(run / gen, reference, plot)
     _save_json(path, result)
     return result
 

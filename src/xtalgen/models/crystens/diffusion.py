@@ -24,7 +24,7 @@ from xtalgen.models.crystens.axis_context import (
     with_header_context,
 )
 from xtalgen.models.crystens.conditioning import ConditionEncoder, ConditioningConfig, drop_conditions, guided
-from xtalgen.models.crystens.imputation import Imputation
+from xtalgen.models.crystens.imputation import Imputation, x0_from_output
 from xtalgen.models.crystens.loss_weights import ENTRY_WEIGHTINGS, entry_weights, min_snr_weights
 
 CHANNELS = 4
@@ -66,6 +66,10 @@ class DiffusionConfig:
     axis_context: bool = False
     # ... and, at every position (i, j), the header entries of row i and of column j (pair block = f(both))
     header_context: bool = False
+    # self-conditioning (Chen, Zhang & Hinton, "Analog Bits", ICLR 2023): the UNet also reads its previous
+    # estimate of the clean tensor and, at every (i, j), that estimate's layer-0 header entries of row i and
+    # column j; trained with the estimate on half of the batches (zeros on the others)
+    self_condition: bool = False
 
     def validate(self) -> None:
         if not self.block_out_channels:
@@ -97,7 +101,13 @@ class DiffusionConfig:
 def input_channels(config: DiffusionConfig) -> int:
     """UNet input channels: the 4 tensor channels plus the context channels the config switches on."""
     factor = CONTEXT_FACTOR if config.axis_context else 1
-    return CHANNELS * (factor + (HEADER_CONTEXT_FACTOR if config.header_context else 0))
+    own = CHANNELS * (factor + (HEADER_CONTEXT_FACTOR if config.header_context else 0))
+    return own + (CHANNELS + HEADER_CONTEXT_FACTOR if config.self_condition else 0)
+
+
+def self_condition_channels(x0_estimate: torch.Tensor) -> torch.Tensor:
+    """(B, 4, N, N) clean-tensor estimate -> (B, 28, N, N): the estimate and its layer-0 header context."""
+    return torch.cat([x0_estimate, with_header_context(x0_estimate[:, :1])], dim=1)
 
 
 def build_unet(size: int, config: DiffusionConfig, class_conditioned: bool = False) -> UNet2DModel:
@@ -191,16 +201,29 @@ class CrysTensDiffusion(nn.Module):
 
     def predict(
         self, x: torch.Tensor, t: torch.Tensor, spacegroup: torch.Tensor | None = None,
-        composition: torch.Tensor | None = None,
+        composition: torch.Tensor | None = None, x0_estimate: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        """The UNet output (noise, velocity or sample per ``prediction_type``) at timesteps ``t``."""
+        """The UNet output (noise, velocity or sample per ``prediction_type``) at timesteps ``t``.
+
+        ``x0_estimate``: the previous clean-tensor estimate for a self-conditioned model (None: zeros).
+        """
         labels = self.condition(spacegroup, composition) if self.condition is not None else None
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         x_in = with_axis_context(x) if self.config.axis_context else x
         if self.config.header_context:
             x_in = torch.cat([x_in, with_header_context(x)], dim=1)
+        if self.config.self_condition:
+            estimate = torch.zeros_like(x) if x0_estimate is None else x0_estimate
+            x_in = torch.cat([x_in, self_condition_channels(estimate)], dim=1)
         return self.unet(x_in, t, class_labels=labels).sample
+
+    def clean_estimate(self, out: torch.Tensor, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The clean-tensor estimate implied by a network output (clipped to [-1, 1] like the scheduler)."""
+        if t.ndim == 0:
+            t = t.expand(xt.shape[0])
+        x0 = x0_from_output(out, xt, t, self.scheduler.alphas_cumprod, self.config.prediction_type)
+        return x0.clamp(-1.0, 1.0) if self.config.clip_sample else x0
 
     def forward(
         self,
@@ -221,7 +244,11 @@ class CrysTensDiffusion(nn.Module):
             )
         if self.condition is not None and spacegroup is None and composition is None:
             spacegroup = torch.zeros(x0.shape[0], dtype=torch.long, device=x0.device)
-        pred = self.predict(xt, t, spacegroup, composition)
+        estimate = None
+        if self.config.self_condition and torch.rand(()) < 0.5:  # half the batches see a first estimate
+            with torch.no_grad():
+                estimate = self.clean_estimate(self.predict(xt, t, spacegroup, composition), xt, t)
+        pred = self.predict(xt, t, spacegroup, composition, estimate)
         if self.config.prediction_type == "epsilon":
             target = noise
         elif self.config.prediction_type == "v_prediction":
@@ -268,20 +295,29 @@ class CrysTensDiffusion(nn.Module):
         if conditioned and self.condition is None:
             raise ValueError("this diffusion model was trained without conditioning; omit spacegroup/formula")
         if self.condition is None:
-            fn = lambda xt, t: self.predict(xt, t)  # noqa: E731
+            net = lambda xt, t, est: self.predict(xt, t, x0_estimate=est)  # noqa: E731
         elif not conditioned:
             null = torch.zeros(n, dtype=torch.long, device=device)
-            fn = lambda xt, t: self.predict(xt, t, null, None)  # noqa: E731
+            net = lambda xt, t, est: self.predict(xt, t, null, None, est)  # noqa: E731
         else:
 
-            def fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            def net(xt: torch.Tensor, t: torch.Tensor, est: torch.Tensor | None) -> torch.Tensor:
                 sg_c, comp_c = _batch_conditions(spacegroup, composition, n, self.cond_config, device)
                 sg_u, comp_u = torch.zeros_like(sg_c), torch.zeros_like(comp_c)
+                est2 = None if est is None else torch.cat([est, est])
                 out = self.predict(
-                    torch.cat([xt, xt]), t, torch.cat([sg_c, sg_u]), torch.cat([comp_c, comp_u])
+                    torch.cat([xt, xt]), t, torch.cat([sg_c, sg_u]), torch.cat([comp_c, comp_u]), est2
                 )
                 cond, uncond = out.chunk(2)
                 return guided(cond, uncond, guidance_scale)
+
+        previous: list[torch.Tensor] = []  # self-conditioning: the last step's clean-tensor estimate
+
+        def fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            out = net(xt, t, previous[-1] if previous else None)
+            if self.config.self_condition:
+                previous[:] = [self.clean_estimate(out, xt, t)]
+            return out
 
         self.eval()
         return denoise(fn, make_sampler(self.config, sampler), x, steps, generator, progress, impute)
