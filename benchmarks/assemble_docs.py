@@ -19,6 +19,8 @@ ORDER = [
     "pgcgm.md",
     "crystens_models.md",
     "crystens_context.md",
+    "crystens_occupancy_lock.md",
+    "crystens_sampling.md",
     "evaluation.md",
 ]
 

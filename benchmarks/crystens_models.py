@@ -45,6 +45,9 @@ DIFFUSION_VARIANTS: dict[str, tuple[str, ...]] = {
     "diffusion_weighted": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=false"),
     # the UNet also reads each entry's mirror and its row's / column's consensus (models/crystens/axis_context.py)
     "diffusion_context": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true"),
+    # ... and reads its previous clean estimate (+ that estimate's header context): self-conditioning
+    "diffusion_selfcond": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true",
+                           "model.self_condition=true"),
 }
 TABLE1 = ("var_length", "var_angle", "var_spacegroup", "var_frac_coord")
 TABLE2 = ("coord_agreement", "pairwise_diff_per_atom")
@@ -398,8 +401,19 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         "coordinates, lengths, angles, space group, pair block, always-empty — gets the same total weight; "
         "docs/models/crystens.md); `diffusion_context` adds context input channels "
         f"({', '.join(f'`{o}`' for o in DIFFUSION_VARIANTS['diffusion_context'])}: each entry's mirror and its row's "
-        "and column's consensus over the atom slots, `models/crystens/axis_context.py`). Steps per row: see Cost.",
+        "and column's consensus over the atom slots, `models/crystens/axis_context.py`); `diffusion_selfcond` "
+        "also reads its own previous clean-tensor estimate and, at every (i, j), that estimate's header entries of "
+        "row i and column j (self-conditioning, Chen et al. ICLR 2023; `model.self_condition=true`). Steps per row: "
+        "see Cost.",
     ]
+    if args.occupancy_lock:
+        lines += ["", "Rows '<model> + lock <start>': the same trained model sampled with the occupancy lock "
+                  "(`xtalgen generate --occupancy-lock <start>`, `models/crystens/occupancy_lock.py`): slots whose Z "
+                  "entries are above the presence threshold but whose header is nearer an empty slot than an atom "
+                  "(lattice and space-group copies at the fill value) are set empty, from that fraction of the noise "
+                  "schedule on (diffusion) or in the final sample only (start 0; the one option for the one-step "
+                  "GANs). The rows without a lock are the raw models. 'slots locked / sample': slots emptied per "
+                  "sample; nsites: K–S of atoms per cell."]
     if not args.models:
         lines += ["", "Only diffusion variants were run for this report; the GAN, WGAN-GP and plain-MSE diffusion rows "
                   "on the same data and budgets are in the CrysTens generative models benchmark "
