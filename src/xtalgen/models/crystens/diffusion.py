@@ -70,6 +70,11 @@ class DiffusionConfig:
     # estimate of the clean tensor and, at every (i, j), that estimate's layer-0 header entries of row i and
     # column j; trained with the estimate on half of the batches (zeros on the others)
     self_condition: bool = False
+    # x0 preconditioning (Karras et al., NeurIPS 2022, "EDM", Table 1 / eq. 7, on the VP schedule):
+    # x0_hat = c_skip(t) x_t / sqrt(abar) + c_out(t) F(x_t), so at low noise the output is the input and the
+    # network learns the residual; trained on F's target (EDM's loss weight). Needs prediction_type "sample".
+    preconditioning: bool = False
+    sigma_data: float = 0.9  # RMS of the normalised entries (mostly empty at -1)
 
     def validate(self) -> None:
         if not self.block_out_channels:
@@ -96,6 +101,12 @@ class DiffusionConfig:
             raise ValueError(f"header_weight: must be > 0, got {self.header_weight}")
         if self.min_snr_gamma < 0:
             raise ValueError(f"min_snr_gamma: must be >= 0 (0 = off), got {self.min_snr_gamma}")
+        if self.preconditioning and self.prediction_type != "sample":
+            raise ValueError(f"preconditioning: needs prediction_type 'sample', got {self.prediction_type!r}")
+        if self.preconditioning and self.min_snr_gamma:
+            raise ValueError("preconditioning: brings its own timestep weighting; set min_snr_gamma to 0")
+        if not self.sigma_data > 0:
+            raise ValueError(f"sigma_data: must be > 0, got {self.sigma_data}")
 
 
 def input_channels(config: DiffusionConfig) -> int:
@@ -203,13 +214,25 @@ class CrysTensDiffusion(nn.Module):
         self, x: torch.Tensor, t: torch.Tensor, spacegroup: torch.Tensor | None = None,
         composition: torch.Tensor | None = None, x0_estimate: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        """The UNet output (noise, velocity or sample per ``prediction_type``) at timesteps ``t``.
+        """The model's prediction (noise, velocity or sample per ``prediction_type``) at timesteps ``t``:
+        the UNet output, or with ``preconditioning`` the x0 estimate ``c_skip x_t / sqrt(abar) + c_out F``.
 
         ``x0_estimate``: the previous clean-tensor estimate for a self-conditioned model (None: zeros).
         """
-        labels = self.condition(spacegroup, composition) if self.condition is not None else None
         if t.ndim == 0:
             t = t.expand(x.shape[0])
+        raw = self.network(x, t, spacegroup, composition, x0_estimate)
+        if not self.config.preconditioning:
+            return raw
+        c_skip, c_out, scale = self.preconditioning(t)
+        return c_skip * x * scale + c_out * raw
+
+    def network(
+        self, x: torch.Tensor, t: torch.Tensor, spacegroup: torch.Tensor | None = None,
+        composition: torch.Tensor | None = None, x0_estimate: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """The UNet's own output for inputs ``x`` (with context channels) at timesteps ``t`` (B,)."""
+        labels = self.condition(spacegroup, composition) if self.condition is not None else None
         x_in = with_axis_context(x) if self.config.axis_context else x
         if self.config.header_context:
             x_in = torch.cat([x_in, with_header_context(x)], dim=1)
@@ -217,6 +240,13 @@ class CrysTensDiffusion(nn.Module):
             estimate = torch.zeros_like(x) if x0_estimate is None else x0_estimate
             x_in = torch.cat([x_in, self_condition_channels(estimate)], dim=1)
         return self.unet(x_in, t, class_labels=labels).sample
+
+    def preconditioning(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(c_skip, c_out, 1/sqrt(abar)) at timesteps ``t``, shaped (B, 1, 1, 1): EDM's on the VP schedule."""
+        abar = self.scheduler.alphas_cumprod.to(t.device)[t.long()].reshape(-1, 1, 1, 1)
+        sigma2 = (1.0 - abar) / abar  # noise variance of x_t / sqrt(abar) = x0 + sigma eps
+        sd2 = self.config.sigma_data**2
+        return sd2 / (sigma2 + sd2), (sigma2 * sd2 / (sigma2 + sd2)).sqrt(), abar.rsqrt()
 
     def clean_estimate(self, out: torch.Tensor, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The clean-tensor estimate implied by a network output (clipped to [-1, 1] like the scheduler)."""
@@ -248,6 +278,10 @@ class CrysTensDiffusion(nn.Module):
         if self.config.self_condition and torch.rand(()) < 0.5:  # half the batches see a first estimate
             with torch.no_grad():
                 estimate = self.clean_estimate(self.predict(xt, t, spacegroup, composition), xt, t)
+        if self.config.preconditioning:  # loss on the network's own target (EDM's weighting 1 / c_out^2)
+            c_skip, c_out, scale = self.preconditioning(t)
+            raw = self.network(xt, t, spacegroup, composition, estimate)
+            return self.weighted_loss(raw, (x0 - c_skip * xt * scale) / c_out, t)
         pred = self.predict(xt, t, spacegroup, composition, estimate)
         if self.config.prediction_type == "epsilon":
             target = noise
