@@ -241,20 +241,25 @@ def lock_generation(kind: str, run: Path, args: argparse.Namespace, start: float
     facts_path = gen / "bench.json"
     if (gen / "summary.csv").is_file() and facts_path.is_file():
         return gen
+    console.print(f"generating {args.n} samples with {run.name}, occupancy lock from {start:g}")
+    wall, cpu = timed_generation(args.n, gen, checkpoint=run, seed=args.seed, workers=args.workers,
+                                 sampling_steps=args.sampling_steps, occupancy_lock=start)  # fmt: skip
+    _save_json(facts_path, {"generate_seconds": wall, "generate_cpu_seconds": cpu})
+    return gen
+
+
+def timed_generation(n: int, gen: Path, **kwargs: Any) -> tuple[float, float]:
+    """``generate_crystens(n, gen, progress=False, **kwargs)``; (wall, CPU incl. decoding workers) seconds."""
     import resource
 
     from xtalgen.pipelines.crystens_generate import generate_crystens
 
-    console.print(f"generating {args.n} samples with {run.name}, occupancy lock from {start:g}")
     t0, c0 = time.perf_counter(), time.process_time()
     ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    generate_crystens(args.n, gen, checkpoint=run, seed=args.seed, workers=args.workers, progress=False,
-                      sampling_steps=args.sampling_steps, occupancy_lock=start)  # fmt: skip
+    generate_crystens(n, gen, progress=False, **kwargs)
     ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     children = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
-    _save_json(facts_path, {"generate_seconds": time.perf_counter() - t0,
-                            "generate_cpu_seconds": time.process_time() - c0 + children})  # fmt: skip
-    return gen
+    return time.perf_counter() - t0, time.process_time() - c0 + children
 
 
 def request_matches(summary: pd.DataFrame, formula: str, spacegroup: int) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -298,22 +303,13 @@ def _run_step(run: Path) -> int:
 
 def _timed_generation(gen: Path, run: Path, args: argparse.Namespace, **kwargs: Any) -> dict[str, Any]:
     """Generate into ``gen`` unless a generation by the same checkpoint step is there; (wall, CPU) seconds."""
-    import resource
-
-    from xtalgen.pipelines.crystens_generate import generate_crystens
-
     facts_path, step = gen / "bench.json", _run_step(run)
     facts = json.loads(facts_path.read_text()) if facts_path.is_file() else {}
     if (gen / "summary.csv").is_file() and facts.get("model_step") == step:
         return facts
-    t0, c0 = time.perf_counter(), time.process_time()
-    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    generate_crystens(args.n_conditional, gen, checkpoint=run, seed=args.seed, workers=args.workers, progress=False,
-                      sampling_steps=args.sampling_steps, **kwargs)  # fmt: skip
-    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    children = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
-    facts = {"model_step": step, "wall_seconds": time.perf_counter() - t0,
-             "cpu_seconds": time.process_time() - c0 + children, **{k: v for k, v in kwargs.items()}}  # fmt: skip
+    wall, cpu = timed_generation(args.n_conditional, gen, checkpoint=run, seed=args.seed, workers=args.workers,
+                                 sampling_steps=args.sampling_steps, **kwargs)  # fmt: skip
+    facts = {"model_step": step, "wall_seconds": wall, "cpu_seconds": cpu, **kwargs}
     _save_json(facts_path, facts)
     return facts
 

@@ -208,8 +208,9 @@ def main() -> None:
         "| Σ pairwise / atom | atoms (train) | locked / sample | split | gap | diff. slope / corr. | CPU s / sample |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    train_atoms = {name: training_atoms(Path(path)) for name, path in trains.items()}  # once per set, not per row
     for name, sampler, steps, lock, r, step in results:
-        train = f" ({training_atoms(Path(trains[name])):.2f})" if name in trains else ""
+        train = f" ({train_atoms[name]:.2f})" if name in train_atoms else ""
         lock_s = "–" if lock is None else f"{lock:g}"
         lines.append(
             f"| {name} | {step} | {sampler} {steps} | {lock_s} | "

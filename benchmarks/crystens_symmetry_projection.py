@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -50,19 +49,14 @@ def _slug(label: str) -> str:
 
 def generate(gen: Path, checkpoint: Path, args: argparse.Namespace, **kwargs: Any) -> dict[str, Any]:
     """Generate into ``gen`` unless done; {wall_seconds, cpu_seconds (incl. decoding workers)}."""
-    from xtalgen.pipelines.crystens_generate import generate_crystens
+    from crystens_models import timed_generation
 
     facts_path = gen / "bench.json"
     if facts_path.is_file() and (gen / "summary.csv").is_file():
         return json.loads(facts_path.read_text())
-    t0, c0 = time.perf_counter(), time.process_time()
-    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    generate_crystens(args.n, gen, checkpoint=checkpoint, seed=args.seed, sampling_steps=args.steps,
-                      guidance_scale=args.guidance, workers=args.workers, progress=False, **kwargs)  # fmt: skip
-    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    children = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
-    facts = {"wall_seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0 + children,
-             "checkpoint": str(checkpoint), **kwargs}  # fmt: skip
+    wall, cpu = timed_generation(args.n, gen, checkpoint=checkpoint, seed=args.seed, sampling_steps=args.steps,
+                                 guidance_scale=args.guidance, workers=args.workers, **kwargs)  # fmt: skip
+    facts = {"wall_seconds": wall, "cpu_seconds": cpu, "checkpoint": str(checkpoint), **kwargs}
     gen.mkdir(parents=True, exist_ok=True)
     facts_path.write_text(json.dumps(facts, indent=2) + "\n")
     return facts
