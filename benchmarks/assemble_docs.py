@@ -21,6 +21,7 @@ ORDER = [
     "crystens_context.md",
     "crystens_occupancy_lock.md",
     "crystens_sampling.md",
+    "crystens_sampling_steps.md",
     "evaluation.md",
 ]
 
