@@ -48,6 +48,10 @@ DIFFUSION_VARIANTS: dict[str, tuple[str, ...]] = {
     # ... and reads its previous clean estimate (+ that estimate's header context): self-conditioning
     "diffusion_selfcond": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true",
                            "model.self_condition=true"),
+    # context model whose pair block is the differences / distances of its own header coordinates plus the UNet's
+    # residual (models/crystens/pair_skip.py)
+    "diffusion_pairskip": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true",
+                           "model.pair_skip=true"),
 }
 TABLE1 = ("var_length", "var_angle", "var_spacegroup", "var_frac_coord")
 TABLE2 = ("coord_agreement", "pairwise_diff_per_atom")

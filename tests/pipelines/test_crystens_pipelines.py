@@ -296,3 +296,17 @@ def test_generation_with_occupancy_lock(perov, tmp_path, monkeypatch):
     assert (pd.read_csv(out / "summary.csv")["slots_locked"] == 1).all()
     result = runner.invoke(app, ["generate", "--model", "pgcgm", "--occupancy-lock", "0.5", "-o", str(tmp_path / "p")])
     assert result.exit_code == 2 and "only to the CrysTens models" in result.output
+
+
+def test_pair_skip_model_trains_loads_and_generates(perov, tmp_path):
+    """The training tensors' CrysTens config reaches the pair skip at training and at loading time."""
+    path, _ = perov
+    run = tmp_path / "skip"
+    train_crystens("diffusion", path, CONFIGS / "crystens_diffusion_tiny.yaml", run,
+                   overrides=["max_steps=2", "model.pair_skip=true"])  # fmt: skip
+    kind, module, cfg, ct = load_crystens_model(run)
+    assert kind == "diffusion" and cfg.model.pair_skip and module.pair_skip is not None
+    assert module.pair_skip.distance_slope == pytest.approx(ct.pair_distance.slope)
+    frame = pd.read_csv(generate_crystens(2, tmp_path / "gen", checkpoint=run, sampling_steps=2, workers=1,
+                                          progress=False))  # fmt: skip
+    assert len(frame) == 2 and "coord_agreement" in frame.columns

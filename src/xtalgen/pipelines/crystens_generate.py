@@ -48,7 +48,7 @@ def load_crystens_model(
         gen.load_state_dict(ckpt.module_state("generator"))
         module: torch.nn.Module = gen
     else:
-        model = CrysTensDiffusion(size, cfg.model, cfg.conditioning)
+        model = CrysTensDiffusion(size, cfg.model, cfg.conditioning, ct)
         modules = ckpt.state.get("modules", [])
         if not use_ema and "model" not in modules:
             raise ValueError(f"{ckpt.path} holds only the EMA weights (a packaged model): load it with use_ema=True")

@@ -31,6 +31,7 @@ from xtalgen.models.crystens.gan import generator_loss as gan_generator_loss
 from xtalgen.models.crystens.wgan import generator_loss as wgan_generator_loss
 from xtalgen.pipelines.training import OptimizerConfig, TrainingConfig
 from xtalgen.pipelines.training.checkpoint import unwrap
+from xtalgen.representations.crystens.config import CrysTensConfig
 
 Kind = Literal["gan", "wgan", "diffusion"]
 KINDS: tuple[str, ...] = ("gan", "wgan", "diffusion")
@@ -253,7 +254,8 @@ class DiffusionTask(_Task):
     def setup(self, fabric: Any) -> None:
         self.fabric = fabric
         cfg: DiffusionTrainConfig = self.config
-        model = CrysTensDiffusion(self.size, cfg.model, cfg.conditioning)
+        tensor_config = CrysTensConfig.from_dict(self.meta["crystens"]) if "crystens" in self.meta else None
+        model = CrysTensDiffusion(self.size, cfg.model, cfg.conditioning, tensor_config)
         ema = EMA(model, cfg.ema_decay)
         self.model, self.opt = fabric.setup(model, cfg.optimizer.build(model.parameters()))
         self.ema = ema.to(fabric.device)

@@ -26,6 +26,8 @@ from xtalgen.models.crystens.axis_context import (
 from xtalgen.models.crystens.conditioning import ConditionEncoder, ConditioningConfig, drop_conditions, guided
 from xtalgen.models.crystens.imputation import Imputation, x0_from_output
 from xtalgen.models.crystens.loss_weights import ENTRY_WEIGHTINGS, entry_weights, min_snr_weights
+from xtalgen.models.crystens.pair_skip import PairSkip
+from xtalgen.representations.crystens.config import CrysTensConfig
 
 CHANNELS = 4
 
@@ -75,6 +77,9 @@ class DiffusionConfig:
     # network learns the residual; trained on F's target (EDM's loss weight). Needs prediction_type "sample".
     preconditioning: bool = False
     sigma_data: float = 0.9  # RMS of the normalised entries (mostly empty at -1)
+    # pair-block skip (:mod:`.pair_skip`): the atom-pair block of the x0 estimate is the differences / distances
+    # of the estimate's own header coordinates plus the UNet's residual. Needs prediction_type "sample".
+    pair_skip: bool = False
 
     def validate(self) -> None:
         if not self.block_out_channels:
@@ -105,6 +110,10 @@ class DiffusionConfig:
             raise ValueError(f"preconditioning: needs prediction_type 'sample', got {self.prediction_type!r}")
         if self.preconditioning and self.min_snr_gamma:
             raise ValueError("preconditioning: brings its own timestep weighting; set min_snr_gamma to 0")
+        if self.pair_skip and self.prediction_type != "sample":
+            raise ValueError(f"pair_skip: needs prediction_type 'sample' (x0), got {self.prediction_type!r}")
+        if self.pair_skip and self.preconditioning:
+            raise ValueError("pair_skip: does not combine with preconditioning (its loss is on the raw UNet output)")
         if not self.sigma_data > 0:
             raise ValueError(f"sigma_data: must be > 0, got {self.sigma_data}")
 
@@ -193,10 +202,15 @@ class CrysTensDiffusion(nn.Module):
     """UNet denoiser (+ optional condition encoder); ``forward`` returns the training loss of a batch."""
 
     def __init__(
-        self, size: int, config: DiffusionConfig, conditioning: ConditioningConfig | None = None
-    ) -> None:
+        self, size: int, config: DiffusionConfig, conditioning: ConditioningConfig | None = None,
+        tensor_config: CrysTensConfig | None = None,
+    ) -> None:  # fmt: skip
+        """``tensor_config``: the training tensors' CrysTens config; needed (its scales) by ``pair_skip``."""
         super().__init__()
         self.size, self.config = size, config
+        if config.pair_skip and tensor_config is None:
+            raise ValueError("pair_skip: the model needs the training tensors' CrysTens config (tensor_config=)")
+        self.pair_skip = PairSkip(tensor_config) if config.pair_skip and tensor_config is not None else None
         self.cond_config = conditioning if conditioning is not None and conditioning.enabled else None
         self.unet = build_unet(size, config, class_conditioned=self.cond_config is not None)
         time_dim = config.block_out_channels[0] * 4
@@ -215,13 +229,16 @@ class CrysTensDiffusion(nn.Module):
         composition: torch.Tensor | None = None, x0_estimate: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """The model's prediction (noise, velocity or sample per ``prediction_type``) at timesteps ``t``:
-        the UNet output, or with ``preconditioning`` the x0 estimate ``c_skip x_t / sqrt(abar) + c_out F``.
+        the UNet output, with ``pair_skip`` that output plus its pair-block skip (:mod:`.pair_skip`), or with
+        ``preconditioning`` the x0 estimate ``c_skip x_t / sqrt(abar) + c_out F``.
 
         ``x0_estimate``: the previous clean-tensor estimate for a self-conditioned model (None: zeros).
         """
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         raw = self.network(x, t, spacegroup, composition, x0_estimate)
+        if self.pair_skip is not None:
+            return self.pair_skip(raw)
         if not self.config.preconditioning:
             return raw
         c_skip, c_out, scale = self.preconditioning(t)
