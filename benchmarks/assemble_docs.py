@@ -20,6 +20,7 @@ ORDER = [
     "crystens_models.md",
     "crystens_context.md",
     "crystens_occupancy_lock.md",
+    "crystens_pair_skip.md",
     "crystens_sampling.md",
     "crystens_sampling_steps.md",
     "evaluation.md",

@@ -39,15 +39,19 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("gan", "wgan", "diffusion")
 #: extra diffusion rows (own run folder ``<dataset>/<name>``): the bundled diffusion config plus these overrides;
-#: trained when the name is in --variants. "diffusion" itself is pinned to plain MSE without context channels.
+#: trained when the name is in --variants. "diffusion" itself is pinned to plain MSE without context channels; rows
+#: measured before the bundled config switched on model.pair_skip pin it off so they stay what was measured.
 DIFFUSION_VARIANTS: dict[str, tuple[str, ...]] = {
-    "diffusion": ("model.loss_weights=uniform", "model.min_snr_gamma=0", "model.axis_context=false"),
-    "diffusion_weighted": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=false"),
+    "diffusion": ("model.loss_weights=uniform", "model.min_snr_gamma=0", "model.axis_context=false",
+                  "model.pair_skip=false"),
+    "diffusion_weighted": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=false",
+                           "model.pair_skip=false"),
     # the UNet also reads each entry's mirror and its row's / column's consensus (models/crystens/axis_context.py)
-    "diffusion_context": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true"),
+    "diffusion_context": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true",
+                          "model.pair_skip=false"),
     # ... and reads its previous clean estimate (+ that estimate's header context): self-conditioning
     "diffusion_selfcond": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true",
-                           "model.self_condition=true"),
+                           "model.self_condition=true", "model.pair_skip=false"),
     # context model whose pair block is the differences / distances of its own header coordinates plus the UNet's
     # residual (models/crystens/pair_skip.py)
     "diffusion_pairskip": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true",
@@ -403,8 +407,11 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         f"({', '.join(f'`{o}`' for o in DIFFUSION_VARIANTS['diffusion_context'])}: each entry's mirror and its row's "
         "and column's consensus over the atom slots, `models/crystens/axis_context.py`); `diffusion_selfcond` "
         "also reads its own previous clean-tensor estimate and, at every (i, j), that estimate's header entries of "
-        "row i and column j (self-conditioning, Chen et al. ICLR 2023; `model.self_condition=true`). Steps per row: "
-        "see Cost.",
+        "row i and column j (self-conditioning, Chen et al. ICLR 2023; `model.self_condition=true`); "
+        "`diffusion_pairskip` is the context model whose x0 estimate's pair block is the differences and fractional "
+        "distances of its own header coordinates plus the UNet's residual (`model.pair_skip=true`, "
+        "`models/crystens/pair_skip.py`) — an architectural tie, so its Table 2 measures the residual the network "
+        "learned rather than arithmetic it learned. Steps per row: see Cost.",
     ]
     if args.occupancy_lock:
         lines += ["", "Rows '<model> + lock <start>': the same trained model sampled with the occupancy lock "
@@ -417,7 +424,8 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
     if not args.models:
         lines += ["", "Only diffusion variants were run for this report; the GAN, WGAN-GP and plain-MSE diffusion rows "
                   "on the same data and budgets are in the CrysTens generative models benchmark "
-                  "(`docs/benchmarks/crystens_models.md`)."]
+                  "(`docs/benchmarks/crystens_models.md`), those with the occupancy lock in "
+                  "`docs/benchmarks/crystens_occupancy_lock.md`."]
     for dataset, rows in results.items():
         lines += ["", f"## {dataset}"]
         if "_gap" in dataset:
