@@ -56,6 +56,9 @@ DIFFUSION_VARIANTS: dict[str, tuple[str, ...]] = {
     # residual (models/crystens/pair_skip.py)
     "diffusion_pairskip": ("model.loss_weights=inverse_frequency", "model.min_snr_gamma=0", "model.axis_context=true",
                            "model.pair_skip=true"),
+    # ... trained with plain MSE (the pair block, most of the entries, then weighs most in the loss)
+    "diffusion_pairskip_uniform": ("model.loss_weights=uniform", "model.min_snr_gamma=0", "model.axis_context=true",
+                                   "model.pair_skip=true"),
 }
 TABLE1 = ("var_length", "var_angle", "var_spacegroup", "var_frac_coord")
 TABLE2 = ("coord_agreement", "pairwise_diff_per_atom")
@@ -411,7 +414,8 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         "`diffusion_pairskip` is the context model whose x0 estimate's pair block is the differences and fractional "
         "distances of its own header coordinates plus the UNet's residual (`model.pair_skip=true`, "
         "`models/crystens/pair_skip.py`) — an architectural tie, so its Table 2 measures the residual the network "
-        "learned rather than arithmetic it learned. Steps per row: see Cost.",
+        "learned rather than arithmetic it learned; `diffusion_pairskip_uniform` is the same model trained with plain "
+        "MSE (`model.loss_weights=uniform`). Steps per row: see Cost.",
     ]
     if args.occupancy_lock:
         lines += ["", "Rows '<model> + lock <start>': the same trained model sampled with the occupancy lock "

@@ -97,11 +97,12 @@ def test_loss_goes_down_with_header_weights_and_min_snr(overfit):
     assert after < 0.5 * before, (before, after)
 
 
-def test_bundled_cpu_config_uses_inverse_frequency_and_library_default_is_mse():
-    """The CPU config's choice was measured (docs/models/crystens.md); the class default stays plain MSE."""
+def test_bundled_cpu_config_pairs_plain_mse_with_the_pair_skip():
+    """The CPU config's choice was measured (docs/benchmarks/crystens_pair_skip.md): plain MSE with the pair skip;
+    the class defaults stay plain MSE without min-SNR weights."""
     from xtalgen.configs import bundled_config
     from xtalgen.pipelines.crystens_train import load_crystens_config
 
     assert DiffusionConfig().loss_weights == "uniform" and DiffusionConfig().min_snr_gamma == 0.0
     cfg = load_crystens_config("diffusion", bundled_config("crystens_diffusion_cpu"))
-    assert cfg.model.loss_weights == "inverse_frequency"
+    assert cfg.model.loss_weights == "uniform" and cfg.model.pair_skip
