@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from xtalgen.models.crystens.occupancy_lock import slot_headers
 from xtalgen.representations.crystens.config import FIRST_ATOM, ROW_X, ROW_Z, CrysTensConfig
 
 _EPS = 1e-8  # keeps the norm's gradient finite at zero difference (the diagonal)
@@ -46,20 +47,14 @@ class PairSkip(nn.Module):
         self.distance_slope = float(config.pair_distance.slope)
         self.difference_slope = float(config.difference.slope)
 
-    def header_mean(self, x: torch.Tensor, row: int) -> torch.Tensor:
-        """(B, A): mean over the 4 layers' row and column repeats of header row ``row`` for every atom slot."""
-        along_rows = x[:, :, row, FIRST_ATOM:]  # (B, 4, A)
-        down_cols = x[:, :, FIRST_ATOM:, row]  # (B, 4, A)
-        return 0.5 * (along_rows.mean(dim=1) + down_cols.mean(dim=1))
-
     def presence(self, x: torch.Tensor) -> torch.Tensor:
         """(B, A) soft occupancy of each atom slot: 0 at the fill value, 1 from hydrogen's Z up."""
-        z = self.header_mean(x, ROW_Z)
+        z = slot_headers(x)[:, ROW_Z]
         return ((z - self.fill) / (self.z_hydrogen - self.fill)).clamp(0.0, 1.0)
 
     def coordinates(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, A) physical fractional coordinates of every atom slot (consensus of the 8 repeats)."""
-        norm = torch.stack([self.header_mean(x, ROW_X + k) for k in range(3)], dim=1)
+        norm = slot_headers(x)[:, ROW_X : ROW_X + 3]
         return self.coord_lo + (norm - self.coord_out_lo) / self.coord_slope
 
     def skip(self, x: torch.Tensor) -> torch.Tensor:
