@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -34,26 +35,7 @@ def _cutoffs(text: str) -> tuple[float, float]:
     return struct, comp
 
 
-#: --skip names -> metric names.
-_SKIPPABLE = {"uniqueness": "unique", "novelty": "novel", "coverage": "cov_precision",
-              "distributions": "distributions", "consistency": "consistency"}  # fmt: skip
-
-
-def _metrics_without(skip: str) -> list | None:
-    from xtalgen.evaluation.runner import default_metrics
-
-    names = [n.strip() for n in skip.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(_SKIPPABLE))
-    if unknown:
-        raise typer.BadParameter(f"--skip: unknown {unknown}; choose from {sorted(_SKIPPABLE)}")
-    if not names:
-        return None
-    dropped = {_SKIPPABLE[n] for n in names}
-    return [m for m in default_metrics() if m.name not in dropped]
-
-
-def _with_stability(
-    metrics: list | None,
+def _stability_metric(
     energy_model: object,
     spec: str,
     train: Path | None,
@@ -61,13 +43,12 @@ def _with_stability(
     seed: int = 0,
     shipped_train: str = "",
 ) -> list:
-    """The metric list with a Stability metric that knows its reference energies (table or --train).
+    """A Stability metric that knows its reference energies (table or --train).
 
     ``shipped_train``: the pretrained model whose shipped training structures stand in for --train; they
     cannot make hull references (no elements or binaries), so the reference-energy table is required.
     """
     from xtalgen.evaluation.reference_table import reference_dir
-    from xtalgen.evaluation.runner import default_metrics
     from xtalgen.evaluation.stability import Stability
 
     try:
@@ -91,7 +72,7 @@ def _with_stability(
         raise typer.BadParameter(
             "--stability needs --train (hull references computed from it) or --reference-energies TABLE"
         )
-    return [stability if m.name == stability.name else m for m in (metrics or default_metrics())]
+    return stability
 
 
 def _shipped_training_set(generated: Path) -> tuple[Path | None, str, str]:
@@ -111,16 +92,6 @@ def _shipped_training_set(generated: Path) -> tuple[Path | None, str, str]:
         return None, name, str(exc)
     what = f"the {n:,} training structures" if n else "the training structures"
     return path, name, f"{what} shipped with pretrained model {name}"
-
-
-def _with_train_distributions(metrics: list | None) -> list:
-    """The metric list with distributions compared against the training set (no test set given)."""
-    from xtalgen.evaluation.distributions import Distributions
-    from xtalgen.evaluation.runner import default_metrics
-
-    return [
-        Distributions(reference="train") if m.name == "distributions" else m for m in (metrics or default_metrics())
-    ]
 
 
 @app.command("evaluate")
@@ -151,6 +122,11 @@ def evaluate_cmd(
         help="Hull reference energies: a table from `xtalgen data energies`, 'auto' (the table shipped "
         "for the model if any, else computed from --train) or 'train' (computed from --train).",
     ),
+    known: str = typer.Option(
+        "auto",
+        help="Known structures for novelty: 'auto' (the table of all Materials Project structures shipped with "
+        "xtalgen), a table made by xtalgen.evaluation.known_structures, or 'none' (novelty against --train only).",
+    ),
     skip: str = typer.Option("", help="Metrics to leave out, e.g. 'coverage' (the slowest) or 'novelty,coverage'."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
@@ -162,55 +138,79 @@ def evaluate_cmd(
     from xtalgen.evaluation.report import write_report
     from xtalgen.evaluation.runner import evaluate
 
-    struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
-    metrics = _metrics_without(skip)
+    settings = _settings(coverage_cutoffs, skip, known)
     notes: list[str] = []
     shipped = ""
     if train is None:
         path, name, note = _shipped_training_set(generated)
         if path is not None:
             train, shipped = path, name
-            notes.append(f"Novelty{' and distributions' if test is None else ''} against {note} (no --train given).")
-            if test is None:
-                metrics = _with_train_distributions(metrics)
+            notes.append(f"Training set: {note} (no --train given).")
         elif note:
-            console.print(f"[yellow]note:[/] no training set for novelty: {note}", soft_wrap=True)
+            console.print(f"[yellow]note:[/] no training set: {note}", soft_wrap=True)
     energy_model = None
     if stability:
         from xtalgen.postprocess.relax import CHGNetEnergyModel
 
         energy_model = CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references)
-        metrics = _with_stability(metrics, energy_model, reference_energies, train, stability_n or None,
-                                  stability_seed, shipped)  # fmt: skip
+        metric = _stability_metric(energy_model, reference_energies, train, stability_n or None, stability_seed,
+                                   shipped)  # fmt: skip
+        settings = replace(settings, stability=metric, potential=getattr(energy_model, "name", ""))
     try:
         result = evaluate(
             generated, train, test,
-            stability=stability, energy_model=energy_model, workers=workers, metrics=metrics,
+            stability=stability, energy_model=energy_model, workers=workers, settings=settings,
             cache_dir=cache_dir or _default_cache(), progress=not quiet,
             generated_split=generated_split, train_split=train_split, test_split=test_split,
             limit=limit, train_limit=train_limit, test_limit=test_limit,
-            options={"coverage_struct_cutoff": struct_cut, "coverage_comp_cutoff": comp_cut},
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
-    from xtalgen.cli.summary import plain_summary, stability_note
-    from xtalgen.evaluation.report import skipped_lines
-
     result.meta["notes"] = notes
     if stability:
         result.meta["stability_settings"] = {"steps": steps, "fmax": fmax, "subset": stability_n or None,
                                              "seed": stability_seed}  # fmt: skip
-        notes.append(stability_note(result))
-    page = write_report(result, output)
+    _print(result, write_report(result, output, source=generated, generation=_generation_record(generated)))
+
+
+def _print(result, page: Path) -> None:  # type: ignore[no-untyped-def]
+    """The metrics table, the skipped metrics and the plain summary the report wrote."""
+    from xtalgen.evaluation.report import SUMMARY_FILE, skipped_lines
+
     table = Table("metric", "value", title=f"{result.meta['n_samples']} samples")
     for key, value in result.metrics.items():
         table.add_row(key, f"{value:.4g}")
     console.print(table)
     for line in skipped_lines(result.meta.get("skipped", {})):
         console.print(f"[yellow]skipped[/] {line}", soft_wrap=True)
-    for line in plain_summary(result, generated, page, shipped):
-        console.print(line, soft_wrap=True, highlight=False)
+    console.print("\n[bold]What this shows[/]", highlight=False)
+    for line in (page.parent / SUMMARY_FILE).read_text(encoding="utf-8").splitlines()[1:]:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+
+
+def _settings(coverage_cutoffs: str, skip: str, known: str):  # type: ignore[no-untyped-def]
+    """The metric settings the flags ask for (errors name the flag)."""
+    from xtalgen.evaluation.assembly import MetricSettings, resolve_known
+
+    struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
+    try:
+        table = resolve_known(known)
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(f"--known: {exc}") from None
+    try:
+        return MetricSettings(coverage_cutoffs=(struct_cut, comp_cut), known_structures=table,
+                              skip=frozenset(n.strip() for n in skip.split(",") if n.strip()))  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(f"--skip: {exc}") from None
+
+
+def _generation_record(generated: Path) -> dict:
+    """The generation record of a generation folder (empty otherwise), with its rejected-list file name."""
+    from xtalgen.pipelines.output import REJECTED_FILE, read_generation_meta
+
+    record = read_generation_meta(generated) if generated.is_dir() else {}
+    return {**record, "rejected_file": REJECTED_FILE}
 
 
 @app.command("relax")

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from xtalgen.evaluation.cache import JsonlCache, structure_key
-from xtalgen.evaluation.features import basic_features
+from xtalgen.evaluation.features import basic_features, reduced_cell_features
 from xtalgen.evaluation.fingerprints import fingerprint_job
 from xtalgen.evaluation.parallel import make_pool, map_cached
 from xtalgen.evaluation.sources import GeneratedSet, ReferenceSet
+from xtalgen.evaluation.symmetry_keys import wyckoff_keys_job
 
 
 @runtime_checkable
@@ -133,6 +134,50 @@ class EvalContext:
         items = [(keys[i], self.generated.structures[i]) for i in idx]
         done = self.map(fingerprint_job, items, self.cache("generated", "fingerprint"), "sample fingerprints")
         return _stack([(i, done[keys[i]]) for i in idx])
+
+    def generated_cell_features(self) -> pd.DataFrame:
+        """Descriptors of the primitive Niggli-reduced cells of the valid samples (one row each)."""
+        if "gen_cells" not in self._memo:
+            keys = self.sample_keys
+            idx = [int(i) for i in np.nonzero(self.valid_mask())[0] if keys[i] is not None]
+            items = [(keys[i], self.generated.structures[i]) for i in idx]
+            done = self.map(reduced_cell_features, items, self.cache("generated", "reduced-cell"), "reduced cells")
+            rows = [done[keys[i]] for i in idx]
+            self._memo["gen_cells"] = pd.DataFrame([r for r in rows if "error" not in r])
+        return self._memo["gen_cells"]
+
+    def reference_cell_features(self, which: str) -> pd.DataFrame:
+        """Descriptors of the primitive Niggli-reduced cells of the train or test set (cached by id)."""
+        memo = f"ref_cells:{which}"
+        if memo not in self._memo:
+            ref = self.reference(which)
+            items = list(zip(ref.ids, range(len(ref)), strict=True))
+            cache = self.cache(f"ref-{ref.fingerprint}", "reduced-cell")
+            done = self.map(reduced_cell_features, items, cache, f"{which} reduced cells", load=ref.payload)
+            self._memo[memo] = pd.DataFrame([r for r in (done[rid] for rid in ref.ids) if "error" not in r])
+        return self._memo[memo]
+
+    def generated_wyckoff_keys(self) -> list[dict[str, Any] | None]:
+        """Per sample: :func:`~xtalgen.evaluation.symmetry_keys.wyckoff_keys` (None when invalid)."""
+        if "wyckoff" not in self._memo:
+            keys = self.sample_keys
+            idx = [int(i) for i in np.nonzero(self.valid_mask())[0] if keys[i] is not None]
+            items = [(keys[i], self.generated.structures[i]) for i in idx]
+            done = self.map(wyckoff_keys_job, items, self.cache("generated", "wyckoff"), "Wyckoff keys")
+            out: list[dict[str, Any] | None] = [None] * len(keys)
+            for i in idx:
+                rec = done[keys[i]]
+                out[i] = rec if isinstance(rec, dict) and "decoration" in rec else None
+            self._memo["wyckoff"] = out
+        return self._memo["wyckoff"]
+
+    def reference_wyckoff_keys(self, which: str) -> list[dict[str, Any]]:
+        """Wyckoff keys of every structure of the train or test set (cached by reference id)."""
+        ref = self.reference(which)
+        items = list(zip(ref.ids, range(len(ref)), strict=True))
+        cache = self.cache(f"ref-{ref.fingerprint}", "wyckoff")
+        done = self.map(wyckoff_keys_job, items, cache, f"{which} Wyckoff keys", load=ref.payload)
+        return [done[rid] for rid in ref.ids]
 
     # --- reference sets ---------------------------------------------------------------------------
     def reference(self, which: str) -> ReferenceSet:

@@ -75,8 +75,7 @@ class Coverage:
         self._recall = float("nan")
 
     def per_sample(self, ctx: EvalContext) -> np.ndarray:
-        struct_cut = float(ctx.options.get("coverage_struct_cutoff", self.struct_cutoff))
-        comp_cut = float(ctx.options.get("coverage_comp_cutoff", self.comp_cutoff))
+        struct_cut, comp_cut = self.struct_cutoff, self.comp_cutoff
         g_idx, g_struct, g_comp = ctx.generated_fingerprints(ctx.valid_mask())
         _, r_struct, r_comp = ctx.reference_fingerprints("test")
         r_comp_n, g_comp_n = standardise(r_comp, g_comp)

@@ -4,6 +4,11 @@ Wasserstein distance (scipy) of density (g/cm³) and number of elements, as CDVA
 Kolmogorov–Smirnov statistic (scipy, two-sample) of a, b, c (Å), α, β, γ (°), space-group number,
 atomic numbers (pooled over all sites) and sites per cell, the comparison of the CrysTens paper
 (Alverson et al., Digital Discovery 2024, Figs. 4–6). Only structurally valid samples enter.
+
+Like for like: both sides are described by their primitive, Niggli-reduced cells
+(:func:`xtalgen.evaluation.properties.reduced_cell`), so a generator that writes conventional cells
+(36 sites for an Fm-3m cell whose primitive cell has 9) is not told apart from a set of primitive
+cells by the cell convention alone.
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ def distribution_distances(generated: pd.DataFrame, reference: pd.DataFrame) -> 
 
 
 class Distributions:
-    """Wasserstein and K–S distances of generated (valid) vs reference property distributions.
+    """Wasserstein and K–S distances of generated (valid) vs reference property distributions, both
+    described by their primitive Niggli-reduced cells.
 
     ``reference``: the set compared with, ``"test"`` (default, as CDVAE) or ``"train"`` (e.g. when only
     a pretrained model's training structures are at hand).
@@ -60,10 +66,13 @@ class Distributions:
             raise ValueError(f"Distributions reference: 'test' or 'train', got {reference!r}")
         self.reference = reference
         self.needs = frozenset({"structures", reference})
+        self.meta: dict[str, object] = {}
 
     def per_sample(self, ctx: EvalContext) -> None:
         return None
 
     def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
-        gen = ctx.generated_features()[ctx.valid_mask()]
-        return distribution_distances(gen, ctx.reference_features(self.reference))
+        ref = ctx.reference(self.reference)
+        self.meta = {"distribution_reference": self.reference, "distribution_reference_size": len(ref),
+                     "distribution_cells": "primitive, Niggli-reduced"}  # fmt: skip
+        return distribution_distances(ctx.generated_cell_features(), ctx.reference_cell_features(self.reference))

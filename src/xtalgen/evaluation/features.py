@@ -21,3 +21,10 @@ def basic_features(payload: Any) -> dict[str, Any]:
     record.update(sample_composition_validity(structure.composition))
     record.update(structure_properties(structure, symprec=SYMPREC))
     return record
+
+
+def reduced_cell_features(payload: Any) -> dict[str, Any]:
+    """Descriptors of the primitive Niggli-reduced cell of one structure (distributions compare these)."""
+    from xtalgen.evaluation.properties import reduced_cell_properties
+
+    return reduced_cell_properties(to_structure(payload), symprec=SYMPREC)

@@ -48,9 +48,14 @@ def _bins(g: np.ndarray, r: np.ndarray, integer: bool) -> np.ndarray:
 
 
 def plot_distributions(
-    generated: pd.DataFrame, reference: pd.DataFrame, path: str | Path, metrics: dict[str, float] | None = None
+    generated: pd.DataFrame,
+    reference: pd.DataFrame,
+    path: str | Path,
+    metrics: dict[str, float] | None = None,
+    reference_label: str = "test",
 ) -> Path:
-    """Histogram overlays (probability per bin) of generated vs test descriptors; returns the PNG path."""
+    """Histogram overlays (probability per bin) of generated vs reference descriptors (``reference_label``
+    names the reference set in the legend, e.g. "training"); returns the PNG path."""
     import matplotlib.pyplot as plt
 
     fig, axes = _figure(3, 4, (16, 10))
@@ -61,7 +66,7 @@ def plot_distributions(
             ax.set_visible(False)
             continue
         bins = _bins(g, r, integer)
-        for values, name, colour in ((r, "test", "tab:blue"), (g, "generated", "tab:orange")):
+        for values, name, colour in ((r, reference_label, "tab:blue"), (g, "generated", "tab:orange")):
             if len(values):
                 weights = np.full(len(values), 1.0 / len(values))
                 ax.hist(values, bins=bins, weights=weights, alpha=0.55, color=colour, label=f"{name} ({len(values)})")

@@ -43,3 +43,23 @@ def structure_properties(structure: Structure, symprec: float = 0.1) -> dict[str
         "chemsys": comp.chemical_system,
         "atomic_numbers": [int(site.specie.Z) for site in structure],
     }
+
+
+def reduced_cell(structure: Structure, symprec: float = 0.1) -> Structure:
+    """The primitive cell (spglib at ``symprec`` Å), Niggli-reduced: one cell per crystal whatever cell
+    it was written in (conventional, primitive, supercell). The Niggli-reduced given cell when spglib fails."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        primitive = SpacegroupAnalyzer(structure, symprec=symprec).find_primitive()
+    except Exception:  # spglib gives up on degenerate cells
+        primitive = None
+    try:
+        return (primitive or structure).get_reduced_structure(reduction_algo="niggli")
+    except Exception:  # Niggli reduction fails on flat cells
+        return primitive or structure
+
+
+def reduced_cell_properties(structure: Structure, symprec: float = 0.1) -> dict[str, Any]:
+    """:func:`structure_properties` of the :func:`reduced_cell` of ``structure``."""
+    return structure_properties(reduced_cell(structure, symprec), symprec=symprec)

@@ -19,6 +19,10 @@ from xtalgen.data.atomic import atomic_write
 from xtalgen.evaluation.gallery import render_structure
 from xtalgen.evaluation.plots import plot_distributions, plot_ehull
 from xtalgen.evaluation.runner import EvaluationResult
+from xtalgen.evaluation.summary import plain_summary
+
+#: The plain-language summary beside the report (the text ``xtalgen evaluate`` prints).
+SUMMARY_FILE = "summary.txt"
 
 #: One-line definitions shown next to the numbers (prefix match on the metric key).
 DEFINITIONS = {
@@ -27,11 +31,30 @@ DEFINITIONS = {
     "validity.compositional": "SMACT charge neutrality + Pauling electronegativity (alloys valid)",
     "validity.overall": "structurally and compositionally valid",
     "uniqueness": "distinct structures / structurally valid samples (StructureMatcher 0.2/0.3/5°)",
-    "novelty": "valid samples matching no training structure / structurally valid samples",
+    "novelty": "valid samples that are none of the known structures (the novelty reference: same reduced formula, "
+    "space group and elements on the same Wyckoff orbits) / structurally valid samples",
+    "novelty.train": "valid samples matching no training structure (StructureMatcher 0.2/0.3/5°) / structurally "
+    "valid samples",
+    "symmetry.p1_share": "valid samples whose space group (spglib, symprec 0.1 Å) is P1 / valid samples",
+    "symmetry.n_spacegroups": "distinct space groups among the valid samples",
+    "symmetry.n_templates": "distinct Wyckoff templates (space group + multiset of occupied Wyckoff letters)",
+    "symmetry.template_novelty": "valid samples whose Wyckoff template no known structure has / valid samples",
+    "diversity.vendi": "Vendi score (Friedman & Dieng 2023), cosine kernel on CrystalNN structure fingerprints: "
+    "the effective number of distinct valid samples",
+    "diversity.vendi_fraction": "Vendi score / number of valid samples (1: all distinct, → 0: all alike)",
+    "sun.sun_rate": "SUN (LeMat-GenBench): E_hull ≤ 0 eV/atom, unique and novel, over all submitted samples",
+    "sun.msun_rate": "MetaSUN (LeMat-GenBench msun_rate): 0 < E_hull ≤ 0.1 eV/atom, unique and novel, over all "
+    "submitted samples",
+    "sun.combined_sun_msun_rate": "SUN + MetaSUN: E_hull ≤ 0.1 eV/atom, unique and novel (MatterGen's S.U.N.)",
+    "sun.ssun_rate": "S.S.U.N. (WyFormer): space group kept after relaxation, E_hull ≤ 0.1 eV/atom, unique and novel",
+    "sun.sun_count": "relaxed samples counted in SUN",
+    "sun.msun_count": "relaxed samples counted in MetaSUN",
+    "sun.ssun_count": "relaxed samples counted in S.S.U.N.",
+    "sun.symmetry_kept": "relaxed samples whose relaxed structure keeps the generated space group (spglib 0.1 Å)",
     "coverage.recall": "COV-R: test structures with a generated sample within 0.4 (struct) and 10 (comp)",
     "coverage.precision": "COV-P: valid samples within the thresholds of some test structure",
-    "wasserstein.": "Wasserstein distance, valid samples vs test",
-    "ks.": "Kolmogorov–Smirnov statistic, valid samples vs test",
+    "wasserstein.": "Wasserstein distance, valid samples vs test, primitive Niggli-reduced cells",
+    "ks.": "Kolmogorov–Smirnov statistic, valid samples vs test, primitive Niggli-reduced cells",
     "consistency.": "CrysTens self-consistency, mean over tensors",
     "stability.subset": "valid samples relaxed (all valid ones, or a seeded random subset: --stability-n)",
     "stability.too_dense": "subset samples not relaxed: denser than any known solid (< 4.3 Å³/atom), not stable",
@@ -64,13 +87,17 @@ def _definition(key: str, meta: dict[str, Any] | None = None) -> str:
 
 #: Metric keys that are counts (printed as integers).
 _COUNT_KEYS = ("n_samples", "stability.evaluated", "stability.n_references", "consistency.n", "stability.subset",
-               "stability.n_stable", "stability.n_metastable", "stability.n_sun", "stability.too_dense")  # fmt: skip
+               "stability.n_stable", "stability.n_metastable", "stability.n_sun", "stability.too_dense",
+               "symmetry.n_spacegroups", "symmetry.n_templates", "sun.sun_count", "sun.msun_count",
+               "sun.ssun_count")  # fmt: skip
 
 #: Readable names of metrics and of what a skipped one needed.
 METRIC_NAMES = {"novel": "novelty", "unique": "uniqueness", "cov_precision": "coverage (COV-R/COV-P)",
                 "distributions": "distributions (Wasserstein, K-S)", "e_hull": "stability (E_hull, S.U.N.)",
-                "consistency": "CrysTens self-consistency"}  # fmt: skip
-NEED_TEXT = {"train": "a training set (--train)", "test": "a test set (--test)", "stability": "--stability",
+                "consistency": "CrysTens self-consistency", "template_novel": "symmetry and Wyckoff templates",
+                "diversity": "diversity (Vendi score)", "sun": "SUN, MetaSUN and S.S.U.N."}  # fmt: skip
+NEED_TEXT = {"train": "a training set (--train) or a known-structures table", "test": "a test set (--test)",
+             "stability": "--stability",
              "crystens_diagnostics": "CrysTens generation output (raw tensor diagnostics)",
              "structures": "structures"}  # fmt: skip
 
@@ -111,13 +138,13 @@ def select_gallery(result: EvaluationResult, n: int = 12) -> list[tuple[str, Any
     ok = table["struct_valid"] & table["comp_valid"]
     if "e_hull" in table.columns and np.isfinite(table["e_hull"].to_numpy(dtype=float)).any():
         rows = table[ok & np.isfinite(table["e_hull"].astype(float))].copy()
-        sun = rows["sun"].astype(bool) if "sun" in rows.columns else pd.Series(False, index=rows.index)
-        rows["_order"] = ~sun
+        sun = rows["sun"].fillna(0).astype(float) if "sun" in rows.columns else pd.Series(0.0, index=rows.index)
+        rows["_order"] = -sun
         rows = rows.sort_values(["_order", "e_hull"]).head(n)
         out = []
         for _, r in rows.iterrows():
             s = result.relaxed.get(r["id"], result.structures.get(r["id"]))
-            tag = " S.U.N." if bool(r.get("sun", False)) else ""
+            tag = {1.0: " SUN", 0.5: " MetaSUN"}.get(float(np.nan_to_num(r.get("sun", 0.0))), "")
             out.append((r["id"], s, f"{r['id']}: {r['formula']}, E_hull {r['e_hull']:.3f} eV/atom{tag}"))
         return out
     for col in ("unique", "novel"):
@@ -135,9 +162,20 @@ def _img(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = "xtalgen evaluation",
-                 gallery_size: int = 12) -> Path:  # fmt: skip
-    """Write the report files into ``out_dir``; return the path of ``report.html``."""
+def write_report(
+    result: EvaluationResult,
+    out_dir: str | Path,
+    *,
+    title: str = "xtalgen evaluation",
+    gallery_size: int = 12,
+    source: str | Path | None = None,
+    generation: dict[str, Any] | None = None,
+) -> Path:
+    """Write the report files into ``out_dir`` (metrics.json/.md, per_sample.csv, relaxed CIFs, plots,
+    gallery, summary.txt, report.html); return the path of ``report.html``.
+
+    ``source`` (what was evaluated) and ``generation`` (its generation record, if it is a generation
+    folder) go into the plain summary (:func:`xtalgen.evaluation.summary.plain_summary`)."""
     out = Path(out_dir)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "metrics.json") as fh:
@@ -146,53 +184,73 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = 
         fh.write(metrics_markdown(result.metrics, title, result.meta))
     with atomic_write(out / "per_sample.csv", newline="") as fh:
         result.per_sample.to_csv(fh, index=False)
-
     for sid, structure in result.relaxed.items():
         with atomic_write(out / "relaxed" / f"{safe_name(sid)}.cif") as fh:
             fh.write(_cif(structure))
+    summary = [_unmarked(t) for t in plain_summary(result, Path(source or "."), out / "report.html", generation)]
+    with atomic_write(out / SUMMARY_FILE, encoding="utf-8") as fh:
+        fh.write("\n".join(t for t in summary if t) + "\n")
+    page = _page(result, title, _figures(result, out), _gallery(result, out, gallery_size), summary)
+    with atomic_write(out / "report.html", encoding="utf-8") as fh:
+        fh.write(page)
+    return out / "report.html"
 
+
+def _unmarked(text: str) -> str:
+    return text.replace("[bold]", "").replace("[/]", "")
+
+
+def _figures(result: EvaluationResult, out: Path) -> list[tuple[str, Path]]:
     figures: list[tuple[str, Path]] = []
     if result.test_properties is not None and len(result.test_properties):
-        p = plot_distributions(
-            result.generated_properties, result.test_properties, out / "plots" / "distributions.png", result.metrics
-        )
         ref = "training" if result.meta.get("distribution_reference") == "train" else "test"
-        figures.append((f"Generated (valid) vs {ref} distributions", p))
+        p = plot_distributions(result.generated_properties, result.test_properties, out / "plots" / "distributions.png",
+                               result.metrics, reference_label=ref)  # fmt: skip
+        figures.append((f"Generated (valid) vs {ref} distributions (primitive Niggli-reduced cells)", p))
     if "e_hull" in result.per_sample.columns:
         p = plot_ehull(result.per_sample["e_hull"].to_numpy(dtype=float), out / "plots" / "e_hull.png")
         figures.append(("Energy above hull", p))
-    gallery = []
-    for k, (sid, structure, caption) in enumerate(select_gallery(result, gallery_size)):
-        if structure is None:
-            continue
-        png = out / "gallery" / f"{k:02d}_{safe_name(sid)}.png"
-        gallery.append((caption, render_structure(structure, png, caption)))
+    return figures
 
+
+def _gallery(result: EvaluationResult, out: Path, size: int) -> list[tuple[str, Path]]:
+    gallery = []
+    for k, (sid, structure, caption) in enumerate(select_gallery(result, size)):
+        if structure is not None:
+            png = out / "gallery" / f"{k:02d}_{safe_name(sid)}.png"
+            gallery.append((caption, render_structure(structure, png, caption)))
+    return gallery
+
+
+def _page(result: EvaluationResult, title: str, figures: list[tuple[str, Path]], gallery: list[tuple[str, Path]],
+          summary: list[str]) -> str:  # fmt: skip
+    """The self-contained HTML page."""
+    meta = result.meta
     rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v, k)}</td><td>{html.escape(_definition(k, result.meta))}</td></tr>"
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v, k)}</td><td>{html.escape(_definition(k, meta))}</td></tr>"
         for k, v in result.metrics.items()
     )
-    skipped = "".join(f"<li>{html.escape(t)}</li>" for t in skipped_lines(result.meta.get("skipped", {})))
-    notes = "".join(f"<p>{html.escape(t)}</p>" for t in result.meta.get("notes", []))
+    skipped = "".join(f"<li>{html.escape(t)}</li>" for t in skipped_lines(meta.get("skipped", {})))
+    notes = "".join(f"<p>{html.escape(t)}</p>" for t in meta.get("notes", []))
+    plain = "".join(f"<p>{html.escape(t)}</p>" for t in summary if t and t != "What this shows")
     figs = "".join(f"<h2>{html.escape(t)}</h2>{_img(p, t)}" for t, p in figures)
     cells = "".join(f"<figure>{_img(p, c)}<figcaption>{html.escape(c)}</figcaption></figure>" for c, p in gallery)
-    meta = result.meta
-    page = f"""<!DOCTYPE html>
+    known = meta.get("novelty_reference")
+    novelty = f" Novelty reference: {html.escape(str(known))}." if known else ""
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}img{{max-width:100%}}
 figure{{display:inline-block;margin:4px;width:260px;vertical-align:top}}figcaption{{font-size:12px}}</style>
 </head><body><h1>{html.escape(title)}</h1>
 <p>{meta.get("n_samples", 0)} samples; {meta.get("n_train", 0)} training and {meta.get("n_test", 0)} test
-structures; energy model: {html.escape(str(meta.get("energy_model") or "none (no stability screen)"))}.</p>
+structures; energy model: {html.escape(str(meta.get("energy_model") or "none (no stability screen)"))}.{novelty}</p>
+<h2>What this shows</h2>{plain}
 {notes}
 <table><tr><th>metric</th><th>value</th><th>definition</th></tr>{rows}</table>
 {"<p>Skipped:</p><ul>" + skipped + "</ul>" if skipped else ""}
 {figs}<h2>Gallery of best candidates</h2><div>{cells or "<p>no candidates</p>"}</div>
 </body></html>"""
-    with atomic_write(out / "report.html", encoding="utf-8") as fh:
-        fh.write(page)
-    return out / "report.html"
 
 
 def _cif(structure: Any) -> str:

@@ -3,42 +3,31 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
+from xtalgen.evaluation.assembly import MetricSettings, choose_metrics
 from xtalgen.evaluation.base import EvalContext, Metric
-from xtalgen.evaluation.composition_validity import CompositionalValidity
-from xtalgen.evaluation.consistency import Consistency, consistency_columns
-from xtalgen.evaluation.coverage import Coverage
-from xtalgen.evaluation.distributions import Distributions
-from xtalgen.evaluation.novelty import Novelty
+from xtalgen.evaluation.consistency import consistency_columns
 from xtalgen.evaluation.parallel import JOB_CPU_SECONDS
-from xtalgen.evaluation.sources import load_generated, load_reference
-from xtalgen.evaluation.stability import METASTABLE_EHULL, EnergyModel, Stability
-from xtalgen.evaluation.uniqueness import Uniqueness
-from xtalgen.evaluation.validity import StructuralValidity
+from xtalgen.evaluation.sources import GeneratedSet, ReferenceSet, load_generated, load_reference
+from xtalgen.evaluation.stability import EnergyModel, Stability
 
 #: Per-sample descriptor columns copied into the results table.
 _FEATURE_COLUMNS = ("formula", "spacegroup", "nsites", "nelements", "density", "volume", "struct_reason")
 
 
-def default_metrics() -> list[Metric]:
-    """All metrics, in dependency order (S.U.N. needs uniqueness and novelty first)."""
-    return [
-        StructuralValidity(),
-        CompositionalValidity(),
-        Uniqueness(),
-        Novelty(),
-        Coverage(),
-        Distributions(),
-        Consistency(),
-        Stability(),
-    ]
+def default_metrics(settings: MetricSettings | None = None) -> list[Metric]:
+    """The metrics of an evaluation with every input at hand, in dependency order (S.U.N. needs
+    uniqueness and novelty first); see :func:`xtalgen.evaluation.assembly.choose_metrics`."""
+    settings = settings or MetricSettings()
+    if settings.stability is None:  # energy model from ``evaluate(energy_model=...)``
+        settings = replace(settings, stability=Stability())
+    return choose_metrics({"structures", "train", "test", "stability", "crystens_diagnostics"}, settings)
 
 
 @dataclass
@@ -64,6 +53,7 @@ def evaluate(
     workers: int = 2,
     cache_dir: str | Path | None = None,
     metrics: list[Metric] | None = None,
+    settings: MetricSettings | None = None,
     progress: bool = True,
     generated_split: str | None = None,
     train_split: str | None = "train",
@@ -73,13 +63,15 @@ def evaluate(
     test_limit: int | None = None,
     options: dict[str, Any] | None = None,
 ) -> EvaluationResult:
-    """Score ``generated`` samples against ``train`` (novelty, hull references) and ``test`` (coverage,
-    distributions); with ``stability=True`` also relax and compute E_hull with ``energy_model``.
+    """Score ``generated`` samples against the known structures and ``train`` (novelty, hull references)
+    and ``test`` (coverage, distributions); with ``stability=True`` also relax and compute E_hull with
+    ``energy_model``.
 
     Sources may be paths (generation dir, prepared dataset, CSV, folder, file) or in-memory sets;
     ``*_split`` selects a split when a source carries one; ``limit``, ``train_limit``, ``test_limit``
-    keep the first N entries. Per-sample results are cached under
-    ``cache_dir`` so an interrupted evaluation resumes; ``workers`` processes share the work.
+    keep the first N entries. ``metrics`` (default: :func:`choose_metrics` with ``settings``) run in
+    order; per-sample results are cached under ``cache_dir`` so an interrupted evaluation resumes;
+    ``workers`` processes share the work. ``options`` are read by the stability metric only.
     """
     if workers < 1:
         raise ValueError(f"workers must be ≥ 1, got {workers}")
@@ -93,44 +85,72 @@ def evaluate(
     if energy_model is not None:
         opts["energy_model"] = energy_model
     ctx = EvalContext(gen, tr, te, Path(cache_dir) if cache_dir else None, workers, progress, opts)
+    available = _available(gen, tr, te, stability)
+    if metrics is None:
+        settings = settings or MetricSettings()
+        if stability and settings.stability is None:
+            settings = replace(settings, stability=Stability(energy_model),
+                               potential=settings.potential or getattr(energy_model, "name", ""))  # fmt: skip
+        metrics = choose_metrics(available, settings)
+    try:
+        results, meta = _run(ctx, metrics, available)
+        dist = next((m for m in metrics if m.name == "distributions" and m.name not in meta["skipped"]), None)
+        ref = getattr(dist, "reference", None)
+        test_properties = ctx.reference_cell_features(ref) if ref in available else None
+        generated_properties = ctx.generated_cell_features() if test_properties is not None else pd.DataFrame()
+    finally:
+        ctx.close()
+    relaxed = {
+        gen.ids[i]: Structure.from_dict(d) for i, d in enumerate(ctx.columns.get("_relaxed", [])) if isinstance(d, dict)
+    }
+    meta.update(_meta(gen, tr, te, train_split, test_split, workers, energy_model))
+    meta.update(total_s=time.perf_counter() - t0, hull_reference_table=ctx.options.get("hull_reference_table"))
+    return EvaluationResult(
+        metrics=results,
+        per_sample=_per_sample_table(ctx),
+        generated_properties=generated_properties,
+        test_properties=test_properties,
+        structures={i: s for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None},
+        relaxed=relaxed,
+        meta=meta,
+    )
 
+
+def _available(gen: GeneratedSet, tr: ReferenceSet | None, te: ReferenceSet | None, stability: bool) -> set[str]:
+    """The inputs at hand, by the names metrics declare in ``needs``."""
     available = {"structures"}
     available |= {"train"} if tr is not None else set()
     available |= {"test"} if te is not None else set()
     available |= {"crystens_diagnostics"} if consistency_columns(gen.info) else set()
     available |= {"stability"} if stability else set()
+    return available
 
-    results: dict[str, float] = {"n_samples": float(len(gen))}
-    timings: dict[str, float] = {}
-    cpu_timings: dict[str, float] = {}
-    skipped: dict[str, list[str]] = {}
-    metric_list = metrics if metrics is not None else default_metrics()
-    dist_ref = next((getattr(m, "reference", "test") for m in metric_list if isinstance(m, Distributions)), "test")
-    try:
-        for metric in metric_list:
-            missing = sorted(set(metric.needs) - available)
-            if missing:
-                skipped[metric.name] = missing
-                continue
-            t, cpu, worker_cpu = time.perf_counter(), time.process_time(), sum(JOB_CPU_SECONDS.values())
-            values = metric.per_sample(ctx)
-            if values is not None:
-                ctx.results[metric.name] = values
-            results.update(metric.aggregate(ctx, values))
-            timings[metric.name] = time.perf_counter() - t
-            # CPU seconds: this process (incl. jobs it ran itself) + jobs run in worker processes
-            cpu_timings[metric.name] = time.process_time() - cpu + sum(JOB_CPU_SECONDS.values()) - worker_cpu
-        # the properties plotted against the generated ones: the set the distribution metric compared with
-        test_properties = ctx.reference_features(dist_ref) if dist_ref in available else None
-        generated_properties = ctx.generated_features()[ctx.valid_mask()].reset_index(drop=True)
-    finally:
-        ctx.close()
 
-    per_sample = _per_sample_table(ctx)
-    relaxed = {
-        gen.ids[i]: Structure.from_dict(d) for i, d in enumerate(ctx.columns.get("_relaxed", [])) if isinstance(d, dict)
-    }
-    meta = {
+def _run(ctx: EvalContext, metrics: list[Metric], available: set[str]) -> tuple[dict[str, float], dict[str, Any]]:
+    """Run the metrics in order: (aggregate numbers, meta with timings, skipped metrics and what the
+    metrics report about themselves, e.g. their reference sets)."""
+    results: dict[str, float] = {"n_samples": float(len(ctx.generated))}
+    meta: dict[str, Any] = {"timings_s": {}, "cpu_s": {}, "skipped": {}}
+    for metric in metrics:
+        missing = sorted(set(metric.needs) - available)
+        if missing:
+            meta["skipped"][metric.name] = missing
+            continue
+        t, cpu, worker_cpu = time.perf_counter(), time.process_time(), sum(JOB_CPU_SECONDS.values())
+        values = metric.per_sample(ctx)
+        if values is not None:
+            ctx.results[metric.name] = values
+        results.update(metric.aggregate(ctx, values))
+        meta.update(getattr(metric, "meta", None) or {})
+        meta["timings_s"][metric.name] = time.perf_counter() - t
+        # CPU seconds: this process (incl. jobs it ran itself) + jobs run in worker processes
+        meta["cpu_s"][metric.name] = time.process_time() - cpu + sum(JOB_CPU_SECONDS.values()) - worker_cpu
+    return results, meta
+
+
+def _meta(gen: GeneratedSet, tr: ReferenceSet | None, te: ReferenceSet | None, train_split: str | None,
+          test_split: str | None, workers: int, energy_model: Any) -> dict[str, Any]:  # fmt: skip
+    return {
         "n_samples": len(gen),
         "n_train": len(tr) if tr is not None else 0,
         "n_test": len(te) if te is not None else 0,
@@ -138,22 +158,7 @@ def evaluate(
         "test_split": test_split,
         "workers": workers,
         "energy_model": getattr(energy_model, "name", None),
-        "timings_s": timings,
-        "cpu_s": cpu_timings,
-        "total_s": time.perf_counter() - t0,
-        "skipped": skipped,
-        "distribution_reference": dist_ref,
-        "hull_reference_table": ctx.options.get("hull_reference_table"),
     }
-    return EvaluationResult(
-        metrics=results,
-        per_sample=per_sample,
-        generated_properties=generated_properties,
-        test_properties=test_properties,
-        structures={i: s for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None},
-        relaxed=relaxed,
-        meta=meta,
-    )
 
 
 def _per_sample_table(ctx: EvalContext) -> pd.DataFrame:
@@ -170,9 +175,4 @@ def _per_sample_table(ctx: EvalContext) -> pd.DataFrame:
     for name, values in ctx.columns.items():
         if not name.startswith("_"):
             table[name] = values
-    if "e_hull" in table.columns:
-        e = table["e_hull"].to_numpy(dtype=float)
-        unique = np.nan_to_num(table["unique"].to_numpy(dtype=float), nan=0) if "unique" in table else 0
-        novel = np.nan_to_num(table["novel"].to_numpy(dtype=float), nan=0) if "novel" in table else 0
-        table["sun"] = np.isfinite(e) & (e <= METASTABLE_EHULL) & (unique * novel > 0)
     return table
