@@ -29,7 +29,7 @@ def test_evaluate_test_split_against_prepared_dataset(prepared, tmp_path):
     runner = CliRunner()
     ds = str(prepared)
     args = ["evaluate", ds, "--generated-split", "test", "--train", ds, "--test", ds, "-o", str(tmp_path / "rep"),
-            "--workers", "1", "--cache-dir", str(tmp_path / "cache"), "--quiet"]  # fmt: skip
+            "--workers", "1", "--cache-dir", str(tmp_path / "cache"), "--quiet", "--known", "none"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "rep" / "metrics.json").read_text())["metrics"]

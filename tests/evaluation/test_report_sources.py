@@ -8,6 +8,7 @@ import pandas as pd
 from pymatgen.core import Lattice, Structure
 from tests.evaluation.conftest import cscl, rocksalt
 
+from xtalgen.evaluation.assembly import MetricSettings
 from xtalgen.evaluation.report import write_report
 from xtalgen.evaluation.runner import default_metrics, evaluate
 from xtalgen.evaluation.sources import load_generated, load_reference
@@ -65,6 +66,7 @@ def test_report_files_and_self_contained_html(tmp_path):
 
 def test_gallery_shows_valid_novel_samples(tmp_path):
     new = Structure(Lattice.cubic(5.0), ["K", "Br"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    result = evaluate([("new", new)], [("t0", rocksalt())], None, workers=1, progress=False)
+    result = evaluate([("new", new)], [("t0", rocksalt())], None, workers=1, progress=False,
+                      settings=MetricSettings(known_structures=None))  # novel against the training set
     write_report(result, tmp_path / "r")
     assert [p.name for p in (tmp_path / "r" / "gallery").glob("*.png")] == ["00_new.png"]

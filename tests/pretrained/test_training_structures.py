@@ -135,9 +135,11 @@ def test_evaluate_pretrained_output_without_a_training_set(
     n_train = len(load_structure_table(train))
     assert meta["n_train"] == n_train and meta["n_test"] == 0 and meta["distribution_reference"] == "train"
     per_sample = pd.read_csv(tmp_path / "rep" / "per_sample.csv").set_index("id")
-    # the copied training structure is found, the elements are new
-    assert per_sample.loc["copy", "novel"] == 0 and per_sample.loc["mp-10", "novel"] == 1
-    assert metrics["novelty"] == pytest.approx(2 / 3)
+    # the copied training structure is found among the training structures, the elements are not...
+    assert per_sample.loc["copy", "novel_train"] == 0 and per_sample.loc["mp-10", "novel_train"] == 1
+    assert metrics["novelty.train"] == pytest.approx(2 / 3)
+    # ... but all three are known Materials Project structures (the shipped known-structures table)
+    assert metrics["novelty"] == 0 and per_sample.loc["mp-10", "matched_known_id"] == "mp-10"
     assert np.isfinite(metrics["wasserstein.density"]) and "coverage.recall" not in metrics
     assert meta["skipped"]["cov_precision"] == ["test"] and "distributions" not in meta["skipped"]
     assert any("shipped with pretrained model pgcgm-test" in n for n in meta["notes"])

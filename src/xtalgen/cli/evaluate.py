@@ -168,6 +168,7 @@ def evaluate_cmd(
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     result.meta["notes"] = notes
+    result.meta["shipped_training_model"] = shipped or None
     if stability:
         result.meta["stability_settings"] = {"steps": steps, "fmax": fmax, "subset": stability_n or None,
                                              "seed": stability_seed}  # fmt: skip

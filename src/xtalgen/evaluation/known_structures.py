@@ -140,11 +140,14 @@ def _keys_chunk(payloads: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def build_known_structures(source: Any, out: str | Path, *, workers: int = 1, chunk: int = 200) -> Path:
+def build_known_structures(
+    source: Any, out: str | Path, *, workers: int = 1, chunk: int = 200, progress: bool = False
+) -> Path:
     """Compute the Wyckoff keys of every structure of ``source`` (any reference source, e.g. the MP CSV)
     on ``workers`` processes and write the table to ``out``; metadata records the source and its hash."""
     import datetime
     import hashlib
+    from contextlib import nullcontext
 
     from xtalgen.evaluation.parallel import make_pool
     from xtalgen.evaluation.sources import load_reference
@@ -152,11 +155,12 @@ def build_known_structures(source: Any, out: str | Path, *, workers: int = 1, ch
 
     ref = load_reference(source, name="known structures")
     batches = [[ref.payload(j) for j in range(s, min(s + chunk, len(ref)))] for s in range(0, len(ref), chunk)]
-    if workers > 1:
-        with make_pool(workers) as pool:
-            keys = [k for part in pool.map(_keys_chunk, batches) for k in part]
-    else:
-        keys = [k for b in batches for k in _keys_chunk(b)]
+    keys: list[dict[str, Any]] = []
+    with make_pool(workers) if workers > 1 else nullcontext() as pool:
+        for part in pool.map(_keys_chunk, batches) if pool is not None else map(_keys_chunk, batches):
+            keys += part
+            if progress:
+                print(f"{len(keys)}/{len(ref)} structures keyed", flush=True)
     rows = keys_rows(ref.ids, ref.formulas, keys)
     digest = hashlib.sha256(Path(source).read_bytes()).hexdigest() if isinstance(source, str | Path) else ""
     meta = {"source": Path(source).name if isinstance(source, str | Path) else "in-memory",

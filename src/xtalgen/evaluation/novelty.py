@@ -150,8 +150,8 @@ class Novelty:
             by_match, matched_train = train_novelty(ctx)
             ctx.columns["matched_train_id"] = matched_train
             if self.known is None:
-                self.meta = {"novelty_reference": f"the {len(ctx.train):,} training structures (structure matching)",
-                             "novelty_reference_size": len(ctx.train)}  # fmt: skip
+                self.meta = {"novelty_reference": f"the {len(ctx.train):,} training structures",
+                             "novelty_reference_size": len(ctx.train), "novelty_by": "structure matching"}  # fmt: skip
                 return by_match
             ctx.columns["novel_train"] = by_match
         ref = known_reference(ctx, self.known)
@@ -165,7 +165,7 @@ class Novelty:
             out[i] = 1.0 if hit is None else 0.0
             matched[i] = hit or ""
         ctx.columns["matched_known_id"] = matched
-        self.meta = {"novelty_reference": ref.name, "novelty_reference_size": len(ref)}
+        self.meta = {"novelty_reference": ref.name, "novelty_reference_size": len(ref), "novelty_by": "Wyckoff keys"}
         return out
 
     def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:

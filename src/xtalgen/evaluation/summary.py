@@ -56,13 +56,18 @@ def _source_line(n: int, generated: Path, record: dict[str, Any]) -> str:
 
 def _novelty_line(table: Any, meta: dict[str, Any], n_struct: int) -> str:
     parts = []
+    model = meta.get("shipped_training_model")
+    train = f"the {meta.get('n_train', 0):,} training structures" + (f" of {model}" if model else "")
     if "unique" in table.columns:
         parts.append(f"unique: {_pct(_count(table, 'unique'), n_struct)} valid structures")
     if "novel" in table.columns:
-        ref = meta.get("novelty_reference") or f"the {meta.get('n_train', 0):,} training structures"
-        parts.append(f"novel: {_pct(_count(table, 'novel'), n_struct)} are none of {ref}")
+        if meta.get("novelty_by") == "structure matching":  # no known-structures table
+            parts.append(f"novel: {_pct(_count(table, 'novel'), n_struct)} match none of {train}")
+        else:
+            ref = meta.get("novelty_reference") or "the known structures"
+            parts.append(f"novel: {_pct(_count(table, 'novel'), n_struct)} are none of the known structures ({ref})")
     if "novel_train" in table.columns:
-        parts.append(f"{_pct(_count(table, 'novel_train'), n_struct)} match none of the training structures")
+        parts.append(f"{_pct(_count(table, 'novel_train'), n_struct)} match none of {train}")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "." if text else ""
 
