@@ -5,6 +5,7 @@ import pytest
 from pymatgen.core import Composition, Lattice, Structure
 from tests.evaluation.conftest import cscl
 
+from xtalgen.evaluation.assembly import MetricSettings
 from xtalgen.evaluation.runner import default_metrics, evaluate
 from xtalgen.evaluation.stability import hull_energies, reference_indices, subsystems
 
@@ -77,7 +78,8 @@ def test_stability_rates_and_sun_over_all_samples():
         ("br", csbr),  # no Br reference: no E_hull
     ]
     model = FakeEnergyModel(table)
-    result = evaluate(gen, train, None, stability=True, energy_model=model, workers=1, progress=False)
+    result = evaluate(gen, train, None, stability=True, energy_model=model, workers=1, progress=False,
+                      settings=MetricSettings(known_structures=None))  # novelty against the training set
     m = result.metrics
     assert model.relaxed == 4  # the invalid sample is not relaxed
     e = result.per_sample.set_index("id")["e_hull"]
@@ -86,7 +88,10 @@ def test_stability_rates_and_sun_over_all_samples():
     assert m["stability.stable_rate"] == pytest.approx(1 / 5)
     assert m["stability.metastable_rate"] == pytest.approx(3 / 5)
     assert m["stability.sun_rate"] == pytest.approx(1 / 5)
-    assert list(result.per_sample["sun"]) == [False, True, False, False, False]
+    # LeMat-GenBench's per-structure values: 1 SUN, 0.5 MetaSUN (0 < E_hull <= 0.1), 0 neither, NaN: no E_hull
+    np.testing.assert_array_equal(result.per_sample["sun"], [0.0, 0.5, 0.0, np.nan, np.nan])
+    assert m["sun.sun_rate"] == 0 and m["sun.msun_rate"] == pytest.approx(1 / 5)
+    assert m["sun.combined_sun_msun_rate"] == m["stability.sun_rate"]
     assert "Br" in result.per_sample.set_index("id")["e_hull_note"]["br"]
 
 

@@ -90,7 +90,7 @@ def _stability_lines(result: Any, n: int) -> list[str]:
     dense = int(m.get("stability.too_dense", 0))
     skipped = f"{dense} not relaxed (denser than any known solid, counted as not stable), " if dense else ""
     n_stable, n_meta = int(m.get("stability.n_stable", 0)), int(m.get("stability.n_metastable", 0))
-    potential = result.meta.get("sun_potential") or result.meta.get("energy_model") or "ML potential"
+    potential = str(result.meta.get("sun_potential") or result.meta.get("energy_model") or "ML potential").split()[0]
     lines = [f"Stability ({potential}): of {drawn} structures screened, {skipped}{done} got an E_hull: {n_stable} "
              f"stable (E_hull ≤ 0), {n_meta} metastable (E_hull ≤ {METASTABLE_EHULL} eV/atom, the stable included)."]
     if "sun.sun_rate" in m:
