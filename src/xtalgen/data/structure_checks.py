@@ -75,6 +75,15 @@ def finite_problem(structure: Structure) -> tuple[str, str] | None:
     return None
 
 
+def numeric_problem(structure: Structure) -> tuple[str, str] | None:
+    """The checks that keep native code (spglib, neighbour lists) safe: finite numbers, sane edge lengths."""
+    problem = finite_problem(structure)
+    longest = float(max(structure.lattice.abc))
+    if problem is None and longest > MAX_CELL_LENGTH:
+        problem = "impossible cell", f"cell length {longest:g} Å is longer than {MAX_CELL_LENGTH:g} Å"
+    return problem
+
+
 def _first_bad(values: np.ndarray) -> str:
     flat = values.reshape(-1)
     return str(flat[~np.isfinite(flat)][0])
