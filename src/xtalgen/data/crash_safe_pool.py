@@ -54,7 +54,7 @@ def map_surviving_crashes(
     try:
         while True:
             while len(window) < limit and (job := next(pending, _END)) is not _END:
-                window.append((job, pool.submit(func, job)))  # type: ignore[arg-type]
+                window.append((job, _submit(pool, func, job)))  # type: ignore[arg-type]
             if not window:
                 return
             job, future = window.popleft()
@@ -64,13 +64,23 @@ def map_surviving_crashes(
                 pool.shutdown(wait=True, cancel_futures=True)
                 result = merge(_one_by_one(func, split(job), crashed, ctx))
                 pool = ProcessPoolExecutor(workers, mp_context=ctx)
-                window = deque((j, pool.submit(func, j)) for j, _ in window)
+                window = deque((j, _submit(pool, func, j)) for j, _ in window)
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 _END = object()
+
+
+def _submit(pool: ProcessPoolExecutor, func: Callable[[J], R], job: J) -> Future[R]:
+    """``pool.submit``, or a future already failed with BrokenProcessPool when the pool broke meanwhile."""
+    try:
+        return pool.submit(func, job)
+    except BrokenProcessPool as exc:
+        failed: Future[R] = Future()
+        failed.set_exception(exc)
+        return failed
 
 
 def _one_by_one(

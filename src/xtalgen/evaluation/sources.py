@@ -310,6 +310,8 @@ def _from_reader(path: Path, limit: int | None, name: str = "generated") -> Gene
     for rej in report.rejections:
         if limit is not None and len(ids) >= limit:
             break
+        if rej.reason == "no atoms in block":  # a CIF's bibliography block is no sample
+            continue
         ids.append(rej.id)
         structures.append(None)
         reasons.append(f"{rej.reason}: {rej.detail}"[:200])
