@@ -135,9 +135,9 @@ def parse_cif_blocks(text: str) -> list[CifBlockResult]:
             try:
                 structures = parser.parse_structures(primitive=False, on_error="raise")
             except Exception as exc:  # a property of this block
-                detail = " ".join(f"{type(exc).__name__}: {exc}".split()).replace(
-                    "No structure parsed for section 1 in CIF.", "block not readable:"
-                )
+                detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+                detail = detail.replace("No structure parsed for section 1 in CIF.", "block not readable:")
+                detail = detail.replace("Invalid CIF file with no structures!", "pymatgen built no structure from it")
                 results.append(CifBlockResult(name, rejection=("unparseable", detail)))
                 continue
             results.extend(CifBlockResult(name, structure=s) for s in structures)
