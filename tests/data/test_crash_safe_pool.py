@@ -65,3 +65,26 @@ def test_prepare_survives_a_parser_that_kills_its_worker(
     assert result.kept == 5
     assert [(r.id, r.reason) for r in result.report.rejections] == [("killer.cif", "crashed the parser")]
     assert sorted(load_dataset(tmp_path / "out.parquet").ids) == [f"ok{k}.cif" for k in range(5)]
+
+
+@pytest.mark.timeout(120)
+def test_the_per_entry_time_limit_still_fires_in_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from xtalgen.data import readers
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Structure(Lattice.cubic(4.2), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(src / "ok.cif"))
+    (src / "slow.cif").write_text((src / "ok.cif").read_text())
+    real = readers._parse_structures
+
+    def slow(entry, *args):  # noqa: ANN001, ANN002, ANN202
+        while entry.id == "slow.cif":
+            time.sleep(0.01)
+        return real(entry, *args)
+
+    monkeypatch.setattr(readers, "_parse_structures", slow)
+    result = prepare_dataset(src, tmp_path / "out.parquet", workers=2, chunk_size=1, timeout=0.5)
+    assert result.kept == 1
+    assert [(r.id, r.reason) for r in result.report.rejections] == [("slow.cif", "timeout")]
