@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -247,7 +248,7 @@ def prepare_dataset(
     ``symprec`` (Å) is the spglib tolerance, recorded in the file. Entries with a ``split`` column
     keep it; others get a seeded hash split with ``split_fractions`` (train, val, test).
     ``on_error="raise"`` stops at the first rejected entry (filters excluded) with a clear error.
-    ``progress`` is called with the number of entries finished after each chunk.
+    ``progress`` is called with the number of raw entries (files, CSV rows) finished after each chunk.
     """
     if symprec <= 0:
         raise ValueError(f"symprec must be > 0 Å, got {symprec}")
@@ -261,7 +262,15 @@ def prepare_dataset(
     report = ReadReport()
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    jobs = ((chunk, symprec, filters, timeout) for chunk in _chunks(iter_raw_entries(source, report), chunk_size))
+    sizes: deque[int] = deque()  # raw entries per chunk, in order (results come back in the same order)
+
+    def counted(chunks: Iterable[list[RawEntry]]) -> Iterator[list[RawEntry]]:
+        for chunk in chunks:
+            sizes.append(len(chunk))
+            yield chunk
+
+    chunks = counted(_chunks(iter_raw_entries(source, report), chunk_size))
+    jobs = ((chunk, symprec, filters, timeout) for chunk in chunks)
 
     def consume(result: tuple[list[dict], list[tuple]]) -> None:
         chunk_rows, chunk_rejections = result
@@ -275,8 +284,8 @@ def prepare_dataset(
                 continue
             seen.add(row["id"])
             rows.append(row)
-        if progress is not None:
-            progress(len(chunk_rows) + len(chunk_rejections))
+        if progress is not None:  # raw entries (files, CSV rows), not the structures they held
+            progress(sizes.popleft())
 
     if workers <= 1:
         for job in jobs:

@@ -150,9 +150,9 @@ def _file_entries(path: Path, report: ReadReport | None, id_prefix: str) -> Iter
 
 
 def _table_entries(path: Path) -> Iterator[RawEntry]:
-    import pandas as pd
+    from xtalgen.data.csv_table import read_csv_table
 
-    frame = pd.read_csv(path)
+    frame = read_csv_table(path)
     frame = frame.loc[:, [c for c in frame.columns if not str(c).startswith("Unnamed")]]
     if "cif" not in frame.columns:
         raise ValueError(f"{path}: a structure table needs a 'cif' column; found {list(frame.columns)}")

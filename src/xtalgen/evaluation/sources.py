@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from pymatgen.core import Composition, Structure
 
+from xtalgen.data.csv_table import read_csv_table
 from xtalgen.data.structure_table import StructureTable, is_structure_table, load_structure_table
 
 #: What a worker turns into a Structure: the Structure itself or CIF text.
@@ -119,7 +120,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     key = (str(path.resolve()), st.st_size, st.st_mtime)
     if key not in _CSV_MEMO:
         _CSV_MEMO.clear()
-        _CSV_MEMO[key] = pd.read_csv(path)
+        _CSV_MEMO[key] = read_csv_table(path)
     return _CSV_MEMO[key]
 
 
@@ -306,7 +307,7 @@ def _from_reader(path: Path, limit: int | None, name: str = "generated") -> Gene
 
 
 def _from_generation_dir(path: Path, limit: int | None, name: str) -> GeneratedSet:
-    df = pd.read_csv(path / "summary.csv", dtype={"id": str}, keep_default_na=False)
+    df = read_csv_table(path / "summary.csv", dtype={"id": str}, keep_default_na=False)
     if limit is not None:
         df = df.iloc[:limit].reset_index(drop=True)
     structures: list[Structure | None] = []
