@@ -34,10 +34,9 @@ def claim_output_dir(
                                      inputs=[p for p in inputs if p is not None])  # fmt: skip
     except OutputPathError as exc:
         raise fail(console, exc) from None
-    if removed:
-        what = "replacing" if overwrite else "continuing; rewriting"
+    if removed and overwrite:
         names = ", ".join(p.name for p in removed[:6]) + (f" and {len(removed) - 6} more" if len(removed) > 6 else "")
-        console.print(f"[yellow]note:[/] {what} the earlier output in {escape(str(path))} (removed {escape(names)})",
+        console.print(f"[yellow]note:[/] replacing the earlier output in {escape(str(path))} (removed {escape(names)})",
                       soft_wrap=True, highlight=False)  # fmt: skip
 
 
