@@ -103,9 +103,6 @@ def decode_cmd(
     from xtalgen.pipelines.output import GENERATION_ENTRIES, Candidate, write_generation
     from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, decode_many, load_encoded
 
-    if not file.exists():
-        console.print(f"[red]error:[/] {file} does not exist", soft_wrap=True)
-        raise typer.Exit(2)
     claim_output_dir(console, output, GENERATION_ENTRIES, overwrite=overwrite, inputs=[file])
     try:
         if config is None:
