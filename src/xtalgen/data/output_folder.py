@@ -29,14 +29,19 @@ def _nearest_existing(path: Path) -> Path:
     return probe
 
 
+def _try_write(folder: Path) -> None:
+    """Create and delete a temporary file in ``folder`` (OSError when the folder cannot be written)."""
+    with tempfile.TemporaryFile(dir=folder, prefix=".xtalgen-write-check-"):
+        pass
+
+
 def _check_can_write_in(folder: Path, path: Path, what: str) -> None:
     """Raise OutputPathError unless files can be written in ``folder`` (made if missing) for output ``path``."""
     base = _nearest_existing(folder.absolute())
     if not base.is_dir():
         raise OutputPathError(f"{what} {path}: {base} is a file, not a folder")
     try:
-        with tempfile.TemporaryFile(dir=base, prefix=".xtalgen-write-check-"):
-            pass
+        _try_write(base)
     except OSError as exc:
         raise OutputPathError(f"{what} {path}: cannot write into {base} ({exc.strerror or exc})") from None
 
