@@ -380,3 +380,13 @@ def test_crystens_diffusion_has_a_shipped_default():
     from xtalgen.pretrained import resolve_pretrained
 
     assert resolve_pretrained("crystens-diffusion").name == "crystens-diffusion-mp20"
+
+
+def test_a_kind_without_default_points_to_pretrained(tmp_path: Path):
+    from xtalgen.pretrained.registry import read_registry, resolve_pretrained, write_registry
+
+    raw = read_registry()
+    raw["defaults"] = {k: v for k, v in raw["defaults"].items() if k != "crystens-diffusion"}
+    write_registry(raw, tmp_path)
+    with pytest.raises(ValueError, match="choose one with --pretrained .*crystens-diffusion-mp20"):
+        resolve_pretrained("crystens-diffusion", root=tmp_path)
