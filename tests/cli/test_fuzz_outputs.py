@@ -209,6 +209,28 @@ def no_potcars(monkeypatch):
     monkeypatch.setitem(SETTINGS, "PMG_VASP_PSP_DIR", None)
 
 
+def test_report_relaxed_cifs_with_hostile_ids_stay_inside_and_export_finds_them(tmp_path: Path, no_potcars):
+    """The stability report's relaxed/ CIFs and gallery use the same names export vasp looks up."""
+    from xtalgen.evaluation.report import write_report
+    from xtalgen.evaluation.runner import EvaluationResult
+
+    ids = ["../../escaped_x", "..", "w" * 300]
+    structures = dict(zip(ids, [NACL, KBR, CSCL], strict=True))
+    per_sample = pd.DataFrame({"id": ids, "struct_valid": True, "comp_valid": True, "formula": ["NaCl", "KBr", "CsCl"],
+                               "e_hull": [0.05, 0.0, 0.2], "sun": [False, True, False]})  # fmt: skip
+    result = EvaluationResult({"n_samples": 3.0}, per_sample, pd.DataFrame(), None, structures, structures)
+    out = tmp_path / "a" / "report"
+    before = _snapshot(tmp_path)
+    write_report(result, out)
+    new = [p for p in _snapshot(tmp_path) if p not in before]
+    assert all(p == out or out in p.parents or p in out.parents for p in new), new
+    assert len(list((out / "relaxed").iterdir())) == 3 and len(list((out / "gallery").iterdir())) == 3
+    vasp = tmp_path / "vasp"
+    result = _run(["export", "vasp", out, "-o", vasp], tmp_path, [vasp])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(vasp / "candidates.csv", dtype=str)["id"].tolist() == ["..", "../../escaped_x", "w" * 300]
+
+
 def test_export_vasp_hostile_ids_and_overwrite(tmp_path: Path, no_potcars):
     ids = ["..", ".", "../up", "x" * 300]
     source = _write_csv(tmp_path / "c.csv", zip(ids, [NACL, KBR, CSCL, NACL], strict=True))
