@@ -49,10 +49,10 @@ def _count_entries(source: Path) -> int | None:
     if source.name.lower().endswith((".csv", ".csv.gz")):
         from xtalgen.data.csv_table import read_csv_table
 
-        frame = read_csv_table(source)
-        if "cif" not in frame.columns:
-            raise ValueError(f"{source}: a structure table needs a 'cif' column; found {list(frame.columns)}")
-        return len(frame)
+        header = read_csv_table(source, nrows=0).columns
+        if "cif" not in header:
+            raise ValueError(f"{source}: a structure table needs a 'cif' column; found {list(header)}")
+        return len(read_csv_table(source, usecols=["cif"]))
     return 1
 
 
