@@ -334,6 +334,22 @@ def test_crystens_decode_hostile_ids_and_used_folder(tmp_path: Path):
     assert result.exit_code == 0 and len(list((out / "cifs").iterdir())) == 1
 
 
+def test_duplicate_ids_are_named_or_kept_apart(tmp_path: Path, no_potcars):
+    source = _write_csv(tmp_path / "dup.csv", [("x", NACL), ("x", KBR)])
+    for args in (["relax", source, "--steps", "1", "--workers", "1", "--quiet"], ["export", "vasp", source],
+                 ["evaluate", source, "--workers", "1", "--quiet", "--cache-dir", tmp_path / "c"]):  # fmt: skip
+        out = tmp_path / f"out_{args[0]}"
+        _one_error(_run([*args, "-o", out], tmp_path, [out, tmp_path / "c"]), source, "'x' appears 2 times")
+    arr = tmp_path / "enc" / "t.npy"  # encoding keeps both; decoding must not write one over the other
+    assert _run(["crystens", "encode", source, "-o", arr, "--size", "32", "--workers", "1"], tmp_path,
+                [arr.parent]).exit_code == 0  # fmt: skip
+    out = tmp_path / "dec"
+    assert _run(["crystens", "decode", arr, "-o", out, "--workers", "1"], tmp_path, [out]).exit_code == 0
+    table = pd.read_csv(out / "summary.csv", dtype={"id": str})
+    assert table["id"].tolist() == ["x", "x"] and table["cif"].tolist() == ["cifs/x.cif", "cifs/x~2.cif"]
+    assert sorted(Structure.from_file(out / c).composition.reduced_formula for c in table["cif"]) == ["KBr", "NaCl"]
+
+
 # --- data prepare (items 7 and 11) ------------------------------------------------------------------
 @pytest.mark.parametrize("case", ["no cif column", "zero-byte CSV", "Latin-1 CSV"])
 def test_prepare_bad_csv_is_one_line(case, bad_sources, tmp_path: Path):

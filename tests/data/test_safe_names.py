@@ -35,3 +35,11 @@ def test_changed_names_are_unique_and_carry_a_hash():
     long = safe_filename("x" * 300)
     assert len(long) == MAX_NAME_LENGTH and long.startswith("x" * 80)
     assert safe_filename("x" * 300) == long  # deterministic
+
+
+def test_repeated_ids_get_distinct_names():
+    from xtalgen.data.safe_names import unique_filenames
+
+    names = unique_filenames(["x", "x", "a/b", "x", "a/b"])
+    assert names[0] == "x" and names[1] == "x~2" and names[3] == "x~3" and len(set(names)) == 5
+    assert names[4] == names[2] + "~2" and "~" not in safe_filename("x~2")

@@ -20,6 +20,11 @@ export_app = typer.Typer(help="Export structures for other codes (VASP inputs)."
 app.add_typer(export_app, name="export")
 
 
+def _naming(source: Path, exc: Exception) -> str:
+    """The error text, prefixed with SOURCE when it does not name it already."""
+    return str(exc) if str(source) in str(exc) else f"{source}: {exc}"
+
+
 def _default_cache() -> Path:
     root = os.environ.get("XTALGEN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "xtalgen")
     return Path(root) / "evaluation"
@@ -253,7 +258,7 @@ def relax_cmd(
     try:
         gen = load_generated(source, limit=limit)
     except (FileNotFoundError, ValueError) as exc:
-        raise fail(console, exc) from None
+        raise fail(console, _naming(source, exc)) from None
     if len(gen) == 0:
         raise fail(console, f"{source}: no structures found")
     items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
@@ -296,7 +301,7 @@ def export_vasp_cmd(
     try:
         chosen = select_candidates(source, top=top)
     except (FileNotFoundError, ValueError) as exc:
-        raise fail(console, exc) from None
+        raise fail(console, _naming(source, exc)) from None
     if not chosen:
         raise fail(console, f"no structures found in {source}")
     result = export_vasp(chosen, output)

@@ -39,3 +39,15 @@ def safe_filename(entry_id: object, max_length: int = MAX_NAME_LENGTH) -> str:
     digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_LENGTH]
     stem = name[: max_length - HASH_LENGTH - 1].rstrip(".") or "id"
     return f"{stem}-{digest}"
+
+
+def unique_filenames(entry_ids: list[object], max_length: int = MAX_NAME_LENGTH) -> list[str]:
+    """:func:`safe_filename` of each id; a repeated id gets ``~2``, ``~3``... appended (``~`` never occurs
+    in a safe name, so these cannot collide with another id's name)."""
+    used: dict[str, int] = {}
+    names = []
+    for entry_id in entry_ids:
+        name = safe_filename(entry_id, max_length)
+        used[name] = used.get(name, 0) + 1
+        names.append(name if used[name] == 1 else f"{name}~{used[name]}")
+    return names

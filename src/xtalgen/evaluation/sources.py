@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,8 @@ class GeneratedSet:
         if len(self.ids) != len(self.structures):
             raise ValueError(f"{len(self.ids)} ids but {len(self.structures)} structures")
         if len(set(self.ids)) != len(self.ids):
-            raise ValueError("generated sample ids must be unique")
+            dup, count = Counter(self.ids).most_common(1)[0]
+            raise ValueError(f"generated sample ids must be unique; {dup!r} appears {count} times")
         if not self.reasons:
             self.reasons = ["" if s is not None else "no structure" for s in self.structures]
         if self.info.empty:

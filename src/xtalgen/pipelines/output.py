@@ -13,7 +13,7 @@ from pymatgen.core import Structure
 from pymatgen.io.cif import CifWriter
 
 from xtalgen.data.atomic import atomic_write
-from xtalgen.data.safe_names import safe_filename
+from xtalgen.data.safe_names import unique_filenames
 
 #: Rejected candidates, when they are listed apart from ``summary.csv`` (``split_rejected``).
 REJECTED_FILE = "rejected.csv"
@@ -56,8 +56,8 @@ def write_generation(
 ) -> Path:
     """Write ``cifs/<name>.cif`` for each accepted candidate and ``summary.csv`` for all; return the summary path.
 
-    ``<name>`` is the id made safe as a file name (:func:`xtalgen.data.safe_names.safe_filename`); the
-    ``id`` column keeps the original id and the ``cif`` column the file written.
+    ``<name>`` is the id made safe as a file name (:func:`xtalgen.data.safe_names.unique_filenames`: a
+    repeated id gets ``~2``...); the ``id`` column keeps the original id and the ``cif`` column the file.
 
     With ``split_rejected`` the candidates that were not accepted go to ``rejected.csv`` instead, so
     ``summary.csv`` lists exactly the structures written (what ``xtalgen evaluate`` scores).
@@ -71,7 +71,9 @@ def write_generation(
     out = Path(out_dir)
     (out / "cifs").mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for cand in candidates:
+    candidates = list(candidates)
+    names = unique_filenames([c.id for c in candidates])
+    for cand, file_name in zip(candidates, names, strict=True):
         row: dict[str, Any] = {"id": cand.id, "accepted": cand.accepted, "reason": cand.reason}
         s = cand.structure
         if s is not None:
@@ -82,7 +84,7 @@ def write_generation(
             except Exception:
                 row["spacegroup"] = ""
         if cand.accepted and s is not None:
-            name = f"cifs/{safe_filename(cand.id)}.cif"
+            name = f"cifs/{file_name}.cif"
             with atomic_write(out / name) as fh:
                 fh.write(cif_text(s, symprec))
             row["cif"] = name

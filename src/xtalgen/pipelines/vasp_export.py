@@ -16,7 +16,7 @@ import pandas as pd
 from pymatgen.core import Structure
 
 from xtalgen.data.atomic import atomic_write
-from xtalgen.data.safe_names import safe_filename
+from xtalgen.data.safe_names import safe_filename, unique_filenames
 from xtalgen.evaluation.sources import load_generated
 
 #: Files MPRelaxSet writes into a candidate's folder.
@@ -67,8 +67,9 @@ def export_vasp(candidates: Sequence[tuple[str, Structure]], out_dir: str | Path
     have_potcar = potcar_available()
     result = VaspExport(out, potcar=have_potcar)
     index = []
-    for cid, structure in candidates:
-        folder = out / safe_filename(str(cid))
+    names = unique_filenames([str(cid) for cid, _ in candidates])
+    for (cid, structure), name in zip(candidates, names, strict=True):
+        folder = out / name
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
