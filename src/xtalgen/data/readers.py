@@ -126,9 +126,9 @@ def iter_raw_entries(source: str | Path, report: ReadReport | None = None) -> It
         raise FileNotFoundError(f"structure source not found: {path}")
     if path.is_dir():
         found = sorted(path.rglob("*"))
-        for p in found:
-            problem = _link_problem(p) if p.is_symlink() and (_format_of(p) is not None or p.is_dir()) else None
-            if problem is not None and report is not None:
+        for p in (p for p in found if p.is_symlink()):
+            problem = _link_problem(p)  # loops and folder links always; broken links of structure files
+            if problem and report is not None and (_format_of(p) is not None or not problem.startswith("broken")):
                 report.reject(str(p.relative_to(path)), "unparseable", f"cannot read file: {problem}")
         for p in (p for p in found if p.is_file() and _format_of(p) is not None):
             yield from _file_entries(p, report, id_prefix=str(p.relative_to(path)))
