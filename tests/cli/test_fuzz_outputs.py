@@ -167,8 +167,8 @@ def test_unwritable_output_is_refused_before_work(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(output_folder, "_try_write", refuse)  # root ignores chmod; fake the refusal
     source = _write_csv(tmp_path / "in.csv", [("c1", NACL)])
     for args in (["relax", source], ["evaluate", source], ["export", "vasp", source], ["data", "prepare", source],
-                 ["crystens", "encode", source]):  # fmt: skip
-        out = tmp_path / "ro" / ("x.parquet" if "prepare" in args else "x.npy" if "encode" in args else "x")
+                 ["crystens", "encode", source], ["data", "energies", source]):  # fmt: skip
+        out = tmp_path / "ro" / ("x.parquet" if args[0] == "data" else "x.npy" if "encode" in args else "x")
         _one_error(_run([*args, "-o", out], tmp_path, []), "cannot write into", "Permission denied", codes=(2,))
 
 
