@@ -171,6 +171,9 @@ def generate(
         help="PGCGM: 'accepted' draws candidates until N pass post-processing (rejects in rejected.csv); "
         "'candidates' draws exactly N and lists every one in summary.csv.",
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier run's output in OUTPUT (cifs/, summary.csv...)."
+    ),
 ) -> None:
     """Generate N structures with MODEL; write them as CIFs and list them in summary.csv."""
     model = _choose_model(model, pretrained)
@@ -187,6 +190,10 @@ def generate(
         console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}", soft_wrap=True)
         raise typer.Exit(2)
     element_sets = [[e.strip() for e in group.split(",") if e.strip()] for group in elements]
+    from xtalgen.cli.output_paths import claim_output_dir
+    from xtalgen.pipelines.output import GENERATION_ENTRIES
+
+    claim_output_dir(console, output, GENERATION_ENTRIES, overwrite=overwrite, inputs=[checkpoint, train_data])
     try:
         if model is GeneratorModel.pgcgm:
             from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
