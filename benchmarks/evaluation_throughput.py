@@ -92,7 +92,7 @@ def _throughput(
     n_gen: int, n_test: int, workers: int, work: Path, data: Path = MP, samples: Path | None = None
 ) -> dict[str, float]:
     from xtalgen.evaluation.sources import load_reference
-    from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
+    from xtalgen.pipelines.pyxtal.sample import generate_pyxtal_random
 
     t = time.perf_counter()
     train = load_reference(data, split="train", name="train")

@@ -67,8 +67,8 @@ def setup(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> di
 
     from xtalgen.data.prepare import PrepareFilters, prepare_dataset
     from xtalgen.evaluation.reference_table import table_from_rows, write_reference_table
-    from xtalgen.pipelines.crystens_train import train_crystens
-    from xtalgen.pipelines.pgcgm_train import train_pgcgm
+    from xtalgen.pipelines.crystens.train import train_crystens
+    from xtalgen.pipelines.pgcgm.train import train_pgcgm
     from xtalgen.representations.crystens import CrysTensConfig, encode_dataset
 
     root = tmp_path_factory.mktemp("h2h")
@@ -181,7 +181,7 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
     # sensitivity: the baseline put through PGCGM's default generation filters
     from pymatgen.core import Structure
 
-    from xtalgen.pipelines.pgcgm_generate import DEFAULT_PGCGM_DISTANCE_FACTOR
+    from xtalgen.pipelines.pgcgm.sample import DEFAULT_PGCGM_DISTANCE_FACTOR
     from xtalgen.postprocess.filters import check_min_distance
 
     screened = pd.read_csv(work / H.BASELINE / "pgcgm_filters.csv")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from pymatgen.core import Composition, Structure
 
-from xtalgen.pipelines import baseline_pyxtal
-from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
+from xtalgen.pipelines.pyxtal import sample as baseline_pyxtal
+from xtalgen.pipelines.pyxtal.sample import generate_pyxtal_random
 
 
 @pytest.fixture(scope="module")

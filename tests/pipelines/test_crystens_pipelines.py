@@ -13,14 +13,14 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xtalgen.configs import CONFIG_DIR
 from xtalgen.models.crystens.symmetry import present_atoms, symmetrise
-from xtalgen.pipelines.crystens_generate import (
+from xtalgen.pipelines.crystens.sample import (
     _decode_one,
     composition_vector,
     generate_crystens,
     load_crystens_model,
     sample_tensors,
 )
-from xtalgen.pipelines.crystens_train import conditions_from_tensors, load_crystens_config, train_crystens
+from xtalgen.pipelines.crystens.train import conditions_from_tensors, load_crystens_config, train_crystens
 from xtalgen.pipelines.training import ConfigError, load_checkpoint
 from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, encode_dataset, load_encoded
 
@@ -153,7 +153,7 @@ def test_generation_with_imputation_gives_the_requested_formula(perov, tmp_path)
     from typer.testing import CliRunner
 
     from xtalgen.cli.main import app
-    from xtalgen.pipelines.crystens_generate import request_imputation
+    from xtalgen.pipelines.crystens.sample import request_imputation
 
     path, _ = perov
     run = tmp_path / "cond"
@@ -245,7 +245,7 @@ def test_generation_with_occupancy_lock(perov, tmp_path, monkeypatch):
     """Sampling returns encoded Perov-5 tensors with one phantom slot each: the lock removes exactly it."""
     from typer.testing import CliRunner
 
-    import xtalgen.pipelines.crystens_generate as gen_module
+    import xtalgen.pipelines.crystens.sample as gen_module
     from xtalgen.cli.main import app
     from xtalgen.models.crystens import OccupancyLock
     from xtalgen.models.crystens.occupancy_lock import phantom_slots

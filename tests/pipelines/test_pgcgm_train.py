@@ -14,8 +14,8 @@ from safetensors.torch import load_file
 
 from xtalgen.configs import bundled_config
 from xtalgen.data.dataset import load_dataset
-from xtalgen.pipelines.pgcgm_task import PGCGMDataConfig, PGCGMTask
-from xtalgen.pipelines.pgcgm_train import (
+from xtalgen.pipelines.pgcgm.task import PGCGMDataConfig, PGCGMTask
+from xtalgen.pipelines.pgcgm.train import (
     ARRAYS_FILE,
     CONDITIONS_FILE,
     load_training_arrays,

@@ -94,7 +94,7 @@ def decode_cmd(
     """Decode CrysTens into CIFs (with their real space group) and a CSV of per-sample diagnostics."""
     import numpy as np
 
-    from xtalgen.pipelines.output import Candidate, write_generation
+    from xtalgen.data.generation_folder import Candidate, write_generation
     from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, decode_many, load_encoded
 
     try:

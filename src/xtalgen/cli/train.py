@@ -48,11 +48,11 @@ def train(
             raise typer.Exit(2) from None
     try:
         if model is TrainableModel.pgcgm:
-            from xtalgen.pipelines.pgcgm_train import train_pgcgm
+            from xtalgen.pipelines.pgcgm.train import train_pgcgm
 
             checkpoint = train_pgcgm(data, config_file, output, resume=resume, overrides=list(overrides))
         else:
-            from xtalgen.pipelines.crystens_train import train_crystens
+            from xtalgen.pipelines.crystens.train import train_crystens
 
             kind = model.value.removeprefix("crystens-")
             checkpoint = train_crystens(kind, data, config_file, output, resume=resume, overrides=list(overrides))

@@ -54,15 +54,15 @@ class PretrainedModel:
     def generate(self, n: int, out_dir: str | Path, **kwargs: Any) -> Path:
         """Generate ``n`` candidates into ``out_dir`` (CIFs + ``summary.csv``); return the summary path.
 
-        ``kwargs`` go to :func:`~xtalgen.pipelines.pgcgm_generate.generate_pgcgm` or
-        :func:`~xtalgen.pipelines.crystens_generate.generate_crystens` (seed, conditions, workers, ...).
+        ``kwargs`` go to :func:`~xtalgen.pipelines.pgcgm.sample.generate_pgcgm` or
+        :func:`~xtalgen.pipelines.crystens.sample.generate_crystens` (seed, conditions, workers, ...).
         """
         meta = {"pretrained": self.info.name, "pretrained_version": self.info.version, **kwargs.pop("meta", {})}
         if self.kind == "pgcgm":
-            from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
+            from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
 
             return generate_pgcgm(n, out_dir, checkpoint=self.checkpoint, meta=meta, **kwargs)
-        from xtalgen.pipelines.crystens_generate import generate_crystens
+        from xtalgen.pipelines.crystens.sample import generate_crystens
 
         return generate_crystens(n, out_dir, checkpoint=self.checkpoint, meta=meta, **kwargs)
 
@@ -75,11 +75,11 @@ def load_pretrained(name: str, root: str | Path | None = None) -> PretrainedMode
     info = pretrained_info(name, root)
     folder = pretrained_checkpoint(name, root)
     if info.kind == "pgcgm":
-        from xtalgen.pipelines.pgcgm_generate import load_pgcgm_generator
+        from xtalgen.pipelines.pgcgm.sample import load_pgcgm_generator
 
         module, cfg, _ = load_pgcgm_generator(folder)
         return PretrainedModel(info, folder, module, cfg)
-    from xtalgen.pipelines.crystens_generate import load_crystens_model
+    from xtalgen.pipelines.crystens.sample import load_crystens_model
 
     kind, module, cfg, ct = load_crystens_model(folder)
     if f"crystens-{kind}" != info.kind:

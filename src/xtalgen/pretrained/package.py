@@ -56,7 +56,7 @@ from xtalgen.pretrained.registry import (
 )
 
 _QUIET = Console(file=io.StringIO())
-CONDITIONS_FILE = "conditions.csv"  # = xtalgen.pipelines.pgcgm_train.CONDITIONS_FILE
+CONDITIONS_FILE = "conditions.csv"  # = xtalgen.pipelines.pgcgm.train.CONDITIONS_FILE
 CONFIG_FILE = "config.yaml"
 MAX_MB = 10.0
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -172,42 +172,18 @@ def _write_model_files(ckpt: Checkpoint, kind: str, folder: Path, max_mb: float)
 
 
 def training_rows(kind: str, config: Mapping[str, Any], dataset: Any, run: Path | None = None) -> np.ndarray:
-    """Rows of the prepared ``dataset`` a training run with ``config`` learned from.
+    """Rows of the prepared ``dataset`` a training run of ``kind`` with ``config`` learned from.
 
-    PGCGM: the config's split and filters (:func:`xtalgen.pipelines.pgcgm_train.select_materials`), then
-    only the materials that encode as base sites: exactly those in the run's ``train_arrays.npz`` when the
-    run folder is given and keeps it, else the ones the training encoder accepts (the same check,
-    repeated; materials it rejects never reached the model). Other kinds are not supported yet (ValueError).
+    Asks the family (e.g. :func:`xtalgen.pipelines.pgcgm.train.training_rows`); ValueError for a family
+    that cannot say.
     """
-    if kind != "pgcgm":
-        raise ValueError(f"training structures can only be packaged for PGCGM models so far, not {kind}")
-    from xtalgen.pipelines.pgcgm_task import PGCGMConfig
-    from xtalgen.pipelines.pgcgm_train import ARRAYS_FILE, select_materials
-    from xtalgen.pipelines.training import load_config
-
-    cfg = load_config(PGCGMConfig, {k: v for k, v in config.items() if k != "_class"})
-    split = cfg.data.split
-    base = np.arange(len(dataset))
-    if split != "all":
-        base = np.flatnonzero(dataset.frame["split"].to_numpy() == split)
-    rows = base[select_materials(dataset.subset(indices=base), cfg.data, seed=cfg.seed)]
-    from xtalgen.representations.basesites.batch import BaseSiteArrays, build_training_arrays
-
-    arrays = run / ARRAYS_FILE if run is not None else None
-    if arrays is not None and arrays.is_file():
-        encoded = BaseSiteArrays.load_npz(arrays)
-    else:  # one sample per material is enough to learn which materials encode
-        encoded = build_training_arrays(
-            dataset.subset(indices=rows), n_augment=1, n_sets=cfg.model.n_sets, max_base_sites=cfg.model.n_sites,
-            seed=cfg.seed, symprec=cfg.data.symprec, progress=False, console=_QUIET,
-        )  # fmt: skip
-    wanted = {str(i) for i in np.asarray(encoded.material_ids)[np.unique(encoded.material_index)]}
-    ids = dataset.frame["id"].astype(str).to_numpy()
-    kept = np.array([r for r in rows if ids[r] in wanted], dtype=int)
-    if len(kept) != len(wanted):
-        raise ValueError(f"{len(wanted) - len(kept)} training materials of {arrays} are not in the dataset "
-                         "(or not in its split/filters): give the dataset the run was trained on")  # fmt: skip
-    return kept
+    fam = get_family(kind)
+    rows = fam.packaging.training_rows if fam.packaging is not None else None
+    if rows is None:
+        supported = [k for k, f in families().items() if f.packaging is not None and f.packaging.training_rows]
+        raise ValueError(f"training structures can only be packaged for {', '.join(supported)} models so far, "
+                         f"not {kind}")  # fmt: skip
+    return rows(config, dataset, run)
 
 
 def write_training_structures(

@@ -1,6 +1,6 @@
 """CrysTens generative models (torch only): GAN, WGAN-GP, (conditional) diffusion, EMA, symmetrisation.
 
-Training and generation live in ``xtalgen.pipelines.crystens_train`` / ``crystens_generate``.
+Training and generation live in ``xtalgen.pipelines.crystens`` (train, sample).
 """
 
 from xtalgen.models.crystens.conditioning import (

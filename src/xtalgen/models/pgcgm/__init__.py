@@ -1,7 +1,7 @@
 """PGCGM: physics-guided crystal generative model (a conditional WGAN-GP over base atom sites).
 
 Torch modules and loss functions only; data preparation lives in ``xtalgen.representations.basesites``
-and training/generation in ``xtalgen.pipelines.pgcgm_train`` / ``pgcgm_generate``.
+and training/generation in ``xtalgen.pipelines.pgcgm`` (train, sample).
 """
 
 from xtalgen.models.pgcgm.conditions import ConditionEncoder, Conditions, OpsEncoder
