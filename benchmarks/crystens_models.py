@@ -357,8 +357,8 @@ def run_conditional(npy: Path, root: Path, args: argparse.Namespace, uncondition
 
 def run_references(npy: Path, root: Path, args: argparse.Namespace, items: list) -> None:
     """The encoded training tensors decoded by the same path, and PyXtal random structures."""
+    from xtalgen.pipelines.crystens.decode import decode_to_generation
     from xtalgen.pipelines.pyxtal.sample import generate_pyxtal_random
-    from xtalgen.pipelines.crystens.sample import decode_to_generation
     from xtalgen.representations.crystens import load_encoded
 
     enc = load_encoded(npy)

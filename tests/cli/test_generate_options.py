@@ -13,7 +13,7 @@ def test_generate_option_checks(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "gen"
     result = runner.invoke(app, ["generate", "--model", "pyxtal-random", "-n", "2", "-o", str(out)])
-    assert result.exit_code == 2 and "needs --train" in result.output
+    assert result.exit_code == 2 and "needs training data: --set train=DATASET" in result.output
     result = runner.invoke(app, ["generate", "--model", "crystens-gan", "-o", str(out)])
     assert result.exit_code == 2 and "needs --checkpoint" in result.output
     result = runner.invoke(
@@ -21,9 +21,18 @@ def test_generate_option_checks(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "does not exist" in result.output
     result = runner.invoke(app, ["generate", "--model", "pgcgm", "--checkpoint", str(tmp_path), "--formula", "NaCl"])
-    assert result.exit_code == 2 and "--formula conditions only crystens-diffusion" in result.output
+    assert result.exit_code == 2
+    assert "--formula: pgcgm does not take it (models that do: crystens-diffusion)" in result.output
     result = runner.invoke(app, ["generate", "--model", "pgcgm", "--checkpoint", str(tmp_path), "--spacegroup", "0"])
     assert result.exit_code == 2 and "1..230" in result.output
+    result = runner.invoke(app, ["generate", "--model", "pgcgm", "--set", "steps=3", "-o", str(out)])
+    assert result.exit_code == 2 and "unknown key steps" in result.output and "distance_factor" in result.output
+    result = runner.invoke(app, ["generate", "--model", "crystens-diffusion", "--impute", "-o", str(out)])
+    assert result.exit_code == 2 and "needs --checkpoint" in result.output  # --impute: a diffusion option
+    result = runner.invoke(app, ["generate", "--model", "pgcgm", "--impute", "-o", str(out)])
+    assert result.exit_code == 2 and "no such option: --impute" in result.output
+    result = runner.invoke(app, ["generate", "--model", "pgcgm", "--set", "distance_factor=3", "-o", str(out)])
+    assert result.exit_code == 2 and "distance_factor: must be in (0, 2)" in result.output
     assert not out.exists()
 
 

@@ -81,5 +81,5 @@ def test_failed_draws_are_counted_and_retried(train_csv, tmp_path, monkeypatch):
 def test_bad_arguments(train_csv, tmp_path):
     with pytest.raises(ValueError, match="volume"):
         generate_pyxtal_random(1, tmp_path, train=train_csv[0], volume="magic")
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(ValueError, match="n: must be"):
         generate_pyxtal_random(0, tmp_path, train=train_csv[0])

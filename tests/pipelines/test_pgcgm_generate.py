@@ -16,14 +16,9 @@ from pymatgen.io.cif import CifParser
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xtalgen.configs import bundled_config
-from xtalgen.pipelines.pgcgm.sample import (
-    choose_conditions,
-    generate_pgcgm,
-    load_pgcgm_generator,
-    order_species,
-    sample_base_sites,
-)
-from xtalgen.pipelines.pgcgm.train import CONDITIONS_FILE, train_pgcgm
+from xtalgen.pipelines.pgcgm.conditions import CONDITIONS_FILE, choose_conditions, order_species
+from xtalgen.pipelines.pgcgm.sample import generate_pgcgm, load_pgcgm_generator, sample_base_sites
+from xtalgen.pipelines.pgcgm.train import train_pgcgm
 from xtalgen.postprocess.candidates import postprocess_candidates
 from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw, expand_raw_arrays
 
@@ -260,4 +255,4 @@ def test_default_contact_bound_and_cell_limit_and_their_switches(run, tmp_path) 
     with pytest.raises(ValueError, match="distance_factor"):
         generate_pgcgm(2, tmp_path / "bad", checkpoint=run, distance_factor=0.0, progress=False)
     with pytest.raises(ValueError, match="max_primitive_sites"):
-        generate_pgcgm(2, tmp_path / "bad", checkpoint=run, max_primitive_sites=0, progress=False)
+        generate_pgcgm(2, tmp_path / "bad", checkpoint=run, max_primitive_sites=-1, progress=False)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from xtalgen.postprocess.dedupe import dedupe, find_duplicates, fingerprint, reduced_for_matching
 from xtalgen.postprocess.candidates import PostprocessResult, postprocess_candidates, rejection_counts
+from xtalgen.postprocess.dedupe import dedupe, find_duplicates, fingerprint, reduced_for_matching
 from xtalgen.representations.basesites.encode import encode_structure
 from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw, expand_raw_arrays
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from xtalgen.pipelines.crystens.sample import generate_crystens, load_crystens_model
+from xtalgen.pipelines.crystens.load import load_crystens_model
+from xtalgen.pipelines.crystens.sample import generate_crystens
 from xtalgen.pipelines.pgcgm.sample import generate_pgcgm, load_pgcgm_generator, sample_base_sites
 from xtalgen.pipelines.pgcgm.train import ARRAYS_FILE
 from xtalgen.pipelines.training import load_checkpoint

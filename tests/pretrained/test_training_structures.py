@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from xtalgen.cli.main import app
 from xtalgen.data.dataset import load_dataset
+from xtalgen.data.generation_folder import Candidate, read_generation_meta, write_generation
 from xtalgen.data.structure_table import load_structure_table
 from xtalgen.evaluation.reference_table import ENV_VAR as REFERENCE_ENV
-from xtalgen.data.generation_folder import Candidate, read_generation_meta, write_generation
 from xtalgen.pipelines.pgcgm.train import ARRAYS_FILE
 from xtalgen.pretrained import ENV_VAR, load_pretrained, package_checkpoint, pretrained_training_structures
 from xtalgen.pretrained.package import add_training_structures

@@ -226,8 +226,8 @@ def relax_cmd(
     """Relax structures with CHGNet (FIRE, cell free); resumable: re-run to continue."""
     from pymatgen.core import Structure
 
-    from xtalgen.evaluation.sources import load_generated
     from xtalgen.data.generation_folder import Candidate, write_generation
+    from xtalgen.evaluation.sources import load_generated
     from xtalgen.postprocess.relax import CHGNetEnergyModel
 
     try:

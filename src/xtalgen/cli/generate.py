@@ -8,6 +8,7 @@ earlier releases (``--steps 20``, ``--no-snap``, ``--train DATA``...) are read a
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import types
 import typing
 from pathlib import Path
@@ -108,7 +109,7 @@ def _print_options(family: Any) -> None:
     for key, default in family.option_defaults().items():
         console.print(f"  {key} ({getattr(hints[key], '__name__', None) or str(hints[key])}) = {default!r}",
                       soft_wrap=True, highlight=False, markup=False)  # fmt: skip
-    doc = (family.options.__doc__ or "").strip()
+    doc = inspect.cleandoc(family.options.__doc__ or "")
     if doc:
         console.print(doc, soft_wrap=True, highlight=False, markup=False)
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import re
 import shutil
@@ -38,12 +37,11 @@ from typing import Any
 
 import numpy as np
 import yaml
-from rich.console import Console
 from safetensors.torch import save_file
 
+from xtalgen.pipelines.families import families, family_of_checkpoint, get_family, trainable_kinds
 from xtalgen.pipelines.training.checkpoint import FORMAT_VERSION, STATE_FILE, WEIGHTS_FILE, Checkpoint, load_checkpoint
 from xtalgen.pretrained.registry import (
-    KINDS,
     MODELS_DIR,
     TRAINING_STRUCTURES_FILE,
     PretrainedInfo,
@@ -55,28 +53,26 @@ from xtalgen.pretrained.registry import (
     write_registry,
 )
 
-_QUIET = Console(file=io.StringIO())
-CONDITIONS_FILE = "conditions.csv"  # = xtalgen.pipelines.pgcgm.train.CONDITIONS_FILE
 CONFIG_FILE = "config.yaml"
 MAX_MB = 10.0
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def checkpoint_kind(ckpt: Checkpoint) -> str:
-    """``"pgcgm"`` or ``"crystens-<gan|wgan|diffusion>"`` of a loaded training checkpoint."""
-    if ckpt.config.get("_class") == "PGCGMConfig":
-        return "pgcgm"
-    kind = ckpt.state.get("extra", {}).get("kind")
-    if kind in ("gan", "wgan", "diffusion"):
-        return f"crystens-{kind}"
-    raise ValueError(f"{ckpt.path}: not a PGCGM or CrysTens checkpoint (config {ckpt.config.get('_class')!r})")
+    """The family kind (``"pgcgm"``, ``"crystens-diffusion"``...) of a loaded training checkpoint."""
+    return family_of_checkpoint(ckpt).kind
 
 
 def generation_modules(kind: str, modules: list[str]) -> list[str]:
-    """The modules generation loads: the generator, or the diffusion model's EMA (the raw model without one)."""
-    if kind == "crystens-diffusion":
-        return ["ema"] if "ema" in modules else ["model"]
-    return ["generator"]
+    """The modules generation loads (the generator, or the diffusion model's EMA weights)."""
+    return _packaging(kind).modules(modules)
+
+
+def _packaging(kind: str) -> Any:
+    fam = get_family(kind)
+    if fam.packaging is None:
+        raise ValueError(f"model {kind!r} cannot be packaged")
+    return fam.packaging
 
 
 def _run_folder(ckpt: Checkpoint) -> Path:
@@ -111,26 +107,11 @@ def _data_record(kind: str, ckpt: Checkpoint, run: Path, folder: Path, desc: str
     record: dict[str, Any] = dict(desc) if isinstance(desc, Mapping) else {"description": str(desc)}
     data_cfg = dict(ckpt.config.get("data", {}))
     record.setdefault("split", data_cfg.get("split"))
-    extra = ckpt.state.get("extra", {})
-    if kind == "pgcgm":
-        keys = ("nelements", "n_base_sites", "max_materials", "n_augment", "symprec")
-        with open(folder / CONDITIONS_FILE, newline="") as fh:
-            n = sum(int(r["count"]) for r in csv.DictReader(fh))
-    else:
-        keys = ("max_samples", "size", "cell", "distance")
-        n = extra.get("n_train")
-        data_file = data_file or extra.get("data") or None
+    keys, n, data_file = _packaging(kind).data_record(ckpt, folder, data_file)
     record.setdefault("filters", {k: data_cfg[k] for k in keys if k in data_cfg})
     record.setdefault("n_materials", int(n) if n is not None else None)
     record.setdefault("file", data_file)
     return record
-
-
-def _find_conditions(ckpt: Checkpoint) -> Path:
-    for folder in [ckpt.path, *ckpt.path.parents][:4]:
-        if (folder / CONDITIONS_FILE).is_file():
-            return folder / CONDITIONS_FILE
-    raise FileNotFoundError(f"no {CONDITIONS_FILE} in the run of {ckpt.path}: PGCGM generation needs it")
 
 
 def _write_model_files(ckpt: Checkpoint, kind: str, folder: Path, max_mb: float) -> list[str]:
@@ -165,9 +146,9 @@ def _write_model_files(ckpt: Checkpoint, kind: str, folder: Path, max_mb: float)
         plain = {k: v for k, v in ckpt.config.items() if not k.startswith("_")}
         (folder / CONFIG_FILE).write_text(yaml.safe_dump(plain, sort_keys=False))
     names = [WEIGHTS_FILE, STATE_FILE, CONFIG_FILE]
-    if kind == "pgcgm":
-        shutil.copyfile(_find_conditions(ckpt), folder / CONDITIONS_FILE)
-        names.append(CONDITIONS_FILE)
+    for extra in _packaging(kind).extra_files(ckpt):
+        shutil.copyfile(extra, folder / extra.name)
+        names.append(extra.name)
     return names
 
 
@@ -294,8 +275,6 @@ def package_checkpoint(
     found = checkpoint_kind(ckpt)
     if kind is not None and kind != found:
         raise ValueError(f"{ckpt.path} holds a {found} model, not {kind}")
-    if found not in KINDS:
-        raise ValueError(f"kind {found!r}: must be one of {list(KINDS)}")
     root = registry_dir(registry)
     raw = read_registry(root)
     if any(m["name"] == name for m in raw["models"]) and not overwrite:
@@ -348,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="add the training structures (--training-data) to model NAME already in the registry",
     )
-    p.add_argument("--kind", choices=KINDS, help="expected kind (read from the checkpoint)")
+    p.add_argument("--kind", choices=trainable_kinds(), help="expected kind (read from the checkpoint)")
     p.add_argument("--version", default="1.0")
     p.add_argument("--data-desc", default="", help="what the model was trained on (free text)")
     p.add_argument("--data-file", help="the training data file (recorded as given)")

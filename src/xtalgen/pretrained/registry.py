@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.pipelines.families import trainable_kinds
 
 REGISTRY_FILE = "registry.json"
 MODELS_DIR = "models"
 ENV_VAR = "XTALGEN_PRETRAINED_DIR"
 TRAINING_STRUCTURES_FILE = "training_structures.parquet"
 FORMAT_VERSION = 1
-KINDS = ("pgcgm", "crystens-gan", "crystens-wgan", "crystens-diffusion")
 
 
 @dataclass
@@ -116,8 +116,9 @@ def list_pretrained(root: str | Path | None = None) -> list[PretrainedInfo]:
 
 def default_pretrained(kind: str, root: str | Path | None = None) -> str | None:
     """The name of the default pretrained model of ``kind`` (e.g. ``"pgcgm"``), None if none ships."""
-    if kind not in KINDS:
-        raise ValueError(f"kind: must be one of {list(KINDS)}, got {kind!r}")
+    kinds = trainable_kinds()
+    if kind not in kinds:
+        raise ValueError(f"kind: must be one of {kinds}, got {kind!r}")
     return read_registry(root)["defaults"].get(kind)
 
 

@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from xtalgen.pipelines.crystens.sample import CrysTensOptions, sample_crystens
+from xtalgen.pipelines.crystens.sample import CrysTensOptions, DiffusionOptions, sample_crystens
 from xtalgen.pipelines.families import Family, LoadedModel, Packaging, register
 
 SUMMARIES = {
@@ -17,7 +17,7 @@ SUMMARIES = {
 
 
 def _load(folder: Path, kind: str) -> LoadedModel:
-    from xtalgen.pipelines.crystens.sample import load_crystens_model
+    from xtalgen.pipelines.crystens.load import load_crystens_model
 
     found, module, cfg, ct = load_crystens_model(folder)
     if found != kind:
@@ -52,7 +52,7 @@ for _kind, _summary in SUMMARIES.items():
     register(Family(
         kind=f"crystens-{_kind}",
         summary=_summary,
-        options=CrysTensOptions,
+        options=DiffusionOptions if _kind == "diffusion" else CrysTensOptions,
         sample=partial(sample_crystens, expect=_kind),
         conditions=frozenset({"spacegroup", "formula"}) if _kind == "diffusion" else frozenset(),
         load=partial(_load, kind=_kind),

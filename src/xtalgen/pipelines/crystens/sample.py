@@ -1,14 +1,8 @@
-"""Sample a trained CrysTens model: sample tensors -> symmetrise -> decode (in worker processes).
-
-Each row of ``summary.csv`` carries the decoder's diagnostics, the self-consistency metrics of the
-model's raw output (``var_length``, ``coord_agreement``, ...: before mirrored entries are averaged, as
-in the paper's Tables 1 and 2), the same metrics of the symmetrised tensor that was decoded
-(``sym_*``) and ``asymmetry`` (mean |change| made by symmetrisation, normalised units).
-"""
+"""Sample a trained CrysTens model: sample tensors (with imputation, symmetry projection, occupancy lock
+as the request asks) -> symmetrise -> decode (:mod:`xtalgen.pipelines.crystens.decode`)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,16 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from xtalgen.data.generation_folder import Candidate, write_generation
-from xtalgen.models.crystens import CrysTensDiffusion, Imputation, asymmetry, build_gan, build_wgan, symmetrise
+from xtalgen.models.crystens import Imputation
 from xtalgen.models.crystens.occupancy_lock import OccupancyLock
 from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
-from xtalgen.pipelines.crystens.tasks import CONFIG_CLASSES
-from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
-from xtalgen.pipelines.training import load_checkpoint, load_config
-from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, consistency_metrics, decode
+from xtalgen.pipelines.crystens.decode import _tensor_writer, decode_candidates
+from xtalgen.pipelines.crystens.load import checkpoint_kind, load_crystens_model
+from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions, get_family
+from xtalgen.representations.crystens import CrysTensConfig
 from xtalgen.representations.crystens.cell_composition import cell_numbers
-from xtalgen.representations.crystens.config import FIRST_ATOM
 from xtalgen.representations.crystens.known_entries import known_entries
 
 #: Tensors sampled per batch.
@@ -34,16 +26,32 @@ BATCH_SIZE = 64
 
 @dataclass
 class CrysTensOptions(SamplingOptions):
-    """CrysTens sampling options.
+    """CrysTens GAN / WGAN-GP sampling options.
 
-    ``steps``: DDIM sampling steps (diffusion; None: the model config's). ``guidance_scale``: classifier-free
-    guidance of a conditional diffusion model (1 = plain conditional). ``impute`` (default: on with a
-    formula): enforce the entries the request fixes (space group, the atoms of a cell of ``formula_units``
-    formula units, empty slots) at every denoising step. ``project_symmetry`` (default: on when imputing
-    with a space group and a formula): project every step onto the space group (lattice onto its crystal
-    system, atoms onto a Wyckoff assignment). ``occupancy_lock``: empty "phantom" slots from this fraction
-    of the noise schedule on (0: final sample only, also for the GANs; None: off). ``save_tensors``: also
+    ``occupancy_lock``: empty "phantom" slots of the final sample (0; None: off). ``save_tensors``: also
     write the raw outputs to ``tensors.npy``.
+    """
+
+    occupancy_lock: float | None = None
+    save_tensors: bool = False
+
+    def validate(self) -> None:
+        if self.occupancy_lock is not None and not 0 <= self.occupancy_lock <= 1:
+            raise ValueError(f"occupancy_lock: must be in [0, 1], got {self.occupancy_lock}")
+
+
+@dataclass
+class DiffusionOptions(CrysTensOptions):
+    """CrysTens diffusion sampling options.
+
+    ``steps``: DDIM sampling steps (None: the model config's). ``guidance_scale``: classifier-free guidance
+    of a conditional model (1 = plain conditional). ``impute`` (default: on with a formula): enforce the
+    entries the request fixes (space group, the atoms of a cell of ``formula_units`` formula units, empty
+    slots) at every denoising step. ``project_symmetry`` (default: on when imputing with a space group and
+    a formula): project every step onto the space group (lattice onto its crystal system, atoms onto a
+    Wyckoff assignment). ``occupancy_lock``: empty "phantom" slots from this fraction of the noise
+    schedule on (0: final sample only; None: off). ``save_tensors``: also write the raw outputs to
+    ``tensors.npy``.
     """
 
     steps: int | None = 50
@@ -51,16 +59,13 @@ class CrysTensOptions(SamplingOptions):
     impute: bool | None = None
     formula_units: int | None = None
     project_symmetry: bool | None = None
-    occupancy_lock: float | None = None
-    save_tensors: bool = False
 
     def validate(self) -> None:
+        super().validate()
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps: must be >= 1, got {self.steps}")
         if self.formula_units is not None and self.formula_units < 1:
             raise ValueError(f"formula_units: must be >= 1, got {self.formula_units}")
-        if self.occupancy_lock is not None and not 0 <= self.occupancy_lock <= 1:
-            raise ValueError(f"occupancy_lock: must be in [0, 1], got {self.occupancy_lock}")
 
 
 @dataclass
@@ -73,40 +78,6 @@ class _Hooks:
     numbers: np.ndarray | None = None
     projection: SymmetryProjection | None = None
     lock: OccupancyLock | None = None
-
-
-def load_crystens_model(
-    checkpoint: str | Path, use_ema: bool = True
-) -> tuple[str, torch.nn.Module, Any, CrysTensConfig]:
-    """(kind, sampling module, training config, CrysTens config) from a run folder or checkpoint.
-
-    The module is the generator for GANs and the (EMA, when ``use_ema``) diffusion model, in eval mode.
-    """
-    ckpt = load_checkpoint(checkpoint)
-    extra = ckpt.state.get("extra", {})
-    kind = extra.get("kind")
-    if kind not in CONFIG_CLASSES or "crystens" not in extra:
-        raise ValueError(f"{ckpt.path} is not a CrysTens checkpoint (kind={kind!r})")
-    raw_cfg = {k: v for k, v in ckpt.config.items() if not k.startswith("_")}
-    cfg = load_config(CONFIG_CLASSES[kind], raw_cfg)
-    ct = CrysTensConfig.from_dict(extra["crystens"])
-    size = int(extra["size"])
-    if kind in ("gan", "wgan"):
-        gen = (build_gan if kind == "gan" else build_wgan)(size, cfg.model)[0]
-        gen.load_state_dict(ckpt.module_state("generator"))
-        module: torch.nn.Module = gen
-    else:
-        model = CrysTensDiffusion(size, cfg.model, cfg.conditioning, ct)
-        modules = ckpt.state.get("modules", [])
-        if not use_ema and "model" not in modules:
-            raise ValueError(f"{ckpt.path} holds only the EMA weights (a packaged model): load it with use_ema=True")
-        if use_ema and "ema" in modules:
-            state = ckpt.module_state("ema")
-            model.load_state_dict({k[len("shadow.") :]: v for k, v in state.items() if k.startswith("shadow.")})
-        else:
-            model.load_state_dict(ckpt.module_state("model"))
-        module = model
-    return kind, module.eval(), cfg, ct
 
 
 def composition_vector(formula: str, n_elements: int) -> torch.Tensor:
@@ -189,35 +160,25 @@ def request_imputation(
     return Imputation.from_known(known_entries(ct, spacegroup, numbers), ct), numbers
 
 
-def _decode_one(args: tuple[np.ndarray, np.ndarray, dict[str, Any], DecodeOptions]) -> tuple[Any, dict[str, Any]]:
-    sym, raw, ct_dict, options = args
-    ct = CrysTensConfig.from_dict(ct_dict)
-    result = decode(sym, ct, options)
-    raw_metrics = {k: v for k, v in consistency_metrics(raw, ct).as_dict().items() if k != "n_atoms"}
-    # the decoder's metrics describe the symmetrised tensor: keep them as sym_*, and give the plain
-    # names (read by xtalgen.evaluation.consistency) to the raw output's metrics, as in the paper
-    info = {(f"sym_{k}" if k in raw_metrics else k): v for k, v in result.row().items()}
-    info.update(raw_metrics)
-    return result.structure, info
-
-
 def _imputation(kind: str, ct: CrysTensConfig, sg: int | None, formula: str | None, opts: CrysTensOptions) -> _Hooks:
     """Imputation and symmetry projection for a request (both off unless the request or options ask)."""
-    hooks = _Hooks(impute=formula is not None if opts.impute is None else bool(opts.impute))
-    if opts.formula_units is not None and not hooks.impute:
+    impute, formula_units = getattr(opts, "impute", None), getattr(opts, "formula_units", None)
+    project_symmetry = getattr(opts, "project_symmetry", None)
+    hooks = _Hooks(impute=formula is not None if impute is None else bool(impute))
+    if formula_units is not None and not hooks.impute:
         raise ValueError("formula_units: only used with imputation (impute=True)")
     if hooks.impute:
         if kind != "diffusion":
             raise ValueError(f"impute: needs a crystens-diffusion model (step-by-step sampling), not crystens-{kind}")
-        hooks.imputation, hooks.numbers = request_imputation(ct, sg, formula, opts.formula_units)
+        hooks.imputation, hooks.numbers = request_imputation(ct, sg, formula, formula_units)
     hooks.project = hooks.impute and sg is not None and formula is not None
-    if opts.project_symmetry is not None:
-        if opts.project_symmetry and (sg is None or formula is None):
+    if project_symmetry is not None:
+        if project_symmetry and (sg is None or formula is None):
             raise ValueError("project_symmetry: needs a space group and a formula (the Wyckoff assignment comes "
                              "from the cell's atoms)")  # fmt: skip
-        if opts.project_symmetry and not hooks.impute:
+        if project_symmetry and not hooks.impute:
             raise ValueError("project_symmetry: needs imputation (impute=True), which fixes the cell's atoms")
-        hooks.project = bool(opts.project_symmetry)
+        hooks.project = bool(project_symmetry)
     if hooks.project and hooks.numbers is not None and sg is not None:  # both set whenever project
         hooks.projection = SymmetryProjection.for_request(ct, int(sg), hooks.numbers, hooks.imputation)
     return hooks
@@ -261,21 +222,13 @@ def _sample_raw(kind: str, module: torch.nn.Module, cfg: Any, request: Generatio
         hook = hooks.lock
     raw = sample_tensors(
         kind, module, request.n, seed=request.seed, batch_size=BATCH_SIZE, spacegroup=sg if learned else None,
-        composition=composition, guidance_scale=opts.guidance_scale, sampling_steps=opts.steps,
+        composition=composition, guidance_scale=getattr(opts, "guidance_scale", 2.0),
+        sampling_steps=getattr(opts, "steps", None),
         progress=request.progress, impute=hook,
     )  # fmt: skip
     if hooks.lock is not None and kind != "diffusion":
         raw = hooks.lock.apply(torch.from_numpy(raw)).numpy()
     return raw
-
-
-def checkpoint_kind(checkpoint: str | Path) -> str:
-    """``gan``, ``wgan`` or ``diffusion``: the CrysTens kind a run folder or checkpoint holds (ValueError if none)."""
-    ckpt = load_checkpoint(checkpoint)
-    extra = ckpt.state.get("extra", {})
-    if extra.get("kind") not in CONFIG_CLASSES or "crystens" not in extra:
-        raise ValueError(f"{ckpt.path} is not a CrysTens checkpoint (kind={extra.get('kind')!r})")
-    return str(extra["kind"])
 
 
 def sample_crystens(request: GenerationRequest, opts: CrysTensOptions, expect: str | None = None) -> SampleBatch:
@@ -316,16 +269,6 @@ def sample_crystens(request: GenerationRequest, opts: CrysTensOptions, expect: s
     return SampleBatch(candidates, record, extra_files=[_tensor_writer(raw)] if opts.save_tensors else [])
 
 
-def _tensor_writer(raw: np.ndarray):
-    def write(out: Path) -> None:
-        from xtalgen.data.atomic import atomic_path
-
-        with atomic_path(out / "tensors.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, np.asarray(raw, dtype=np.float32))
-
-    return write
-
-
 def generate_crystens(
     n: int,
     out_dir: str | Path,
@@ -355,79 +298,8 @@ def generate_crystens(
         n, seed, workers, (int(spacegroup),) if spacegroup is not None else (), formula=formula,
         checkpoint=Path(checkpoint), progress=progress, meta=dict(meta or {}),
     )  # fmt: skip
-    return generate(kind, request, out_dir, {"steps": sampling_steps, **options}).summary
+    if "steps" in get_family(kind).option_defaults():
+        options = {"steps": sampling_steps, **options}
+    return generate(kind, request, out_dir, options).summary
 
 
-def decode_candidates(
-    raw: np.ndarray,
-    ct: CrysTensConfig,
-    *,
-    label: str,
-    info: dict[str, Any] | None = None,
-    per_sample: list[dict[str, Any]] | None = None,
-    workers: int = 2,
-    decode_options: DecodeOptions | None = None,
-    progress: bool = True,
-) -> list[Candidate]:
-    """Symmetrise and decode raw CrysTens (n, 4, N, N) into candidates (ids ``<label>-00000``...).
-
-    ``per_sample``: extra columns for each sample's row (one dict per sample).
-    """
-    center, thr = float(ct.difference.normalise(0.0)), ct.presence_threshold
-    raw = np.asarray(raw, dtype=np.float32)
-    raw_t = torch.from_numpy(raw)
-    sym = symmetrise(raw_t, FIRST_ATOM, center=center, presence_threshold=thr).numpy()
-    asym = asymmetry(raw_t, FIRST_ATOM, center=center, presence_threshold=thr).numpy()
-    options = decode_options or DecodeOptions()
-    jobs = [(sym[i], raw[i], ct.to_dict(), options) for i in range(len(raw))]
-    candidates = []
-    for i, (structure, row) in enumerate(_run(jobs, workers, progress)):
-        own = per_sample[i] if per_sample is not None else {}
-        row = {"model": label, **(info or {}), **own, "asymmetry": float(asym[i]), **row}
-        reason = str(row.pop("reason", "") or "")
-        candidates.append(Candidate(f"{label}-{i:05d}", structure, row, structure is not None, reason))
-    return candidates
-
-
-def decode_to_generation(
-    raw: np.ndarray,
-    ct: CrysTensConfig,
-    out_dir: str | Path,
-    *,
-    label: str,
-    symprec: float = 0.1,
-    save_tensors: bool = False,
-    meta: dict[str, Any] | None = None,
-    **decode_kwargs: Any,
-) -> Path:
-    """Decode raw CrysTens (:func:`decode_candidates`) and write them as a generation folder; return summary.csv.
-
-    Also usable on encoded real tensors (the representation's own round trip, a reference row).
-    """
-    candidates = decode_candidates(raw, ct, label=label, **decode_kwargs)
-    summary = write_generation(out_dir, candidates, symprec=symprec, meta=meta)
-    if save_tensors:
-        _tensor_writer(raw)(Path(out_dir))
-    return summary
-
-
-def _run(jobs: list[Any], workers: int, progress: bool) -> list[tuple[Any, dict[str, Any]]]:
-    from rich.progress import Progress
-
-    with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task("decoding", total=len(jobs))
-        if workers <= 1 or len(jobs) < 4:
-            out = []
-            for job in jobs:
-                out.append(_decode_one(job))
-                bar.advance(task)
-            return out
-        import multiprocessing as mp
-
-        # spawn: the parent has torch's thread pools initialised, which fork does not copy safely
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            out = []
-            for res in pool.map(_decode_one, jobs, chunksize=max(1, len(jobs) // (8 * workers))):
-                out.append(res)
-                bar.advance(task)
-            return out

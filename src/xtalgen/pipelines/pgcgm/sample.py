@@ -51,7 +51,7 @@ class PGCGMOptions(SamplingOptions):
     ``rescale_volume``: scale each cell to the volume its composition predicts (per-element volumes fitted
     to MP). ``max_formula_atoms`` / ``max_primitive_sites``: reject larger reduced formulas / primitive
     cells (0 or None: no limit). ``distance_factor``: reject contacts shorter than this fraction of the
-    summed atomic radii (the PGCGM paper's bound is 0.5).
+    summed atomic radii (the PGCGM paper's bound is 0.5). ``dedupe``: reject later copies of a structure.
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -61,6 +61,7 @@ class PGCGMOptions(SamplingOptions):
     distance_factor: float = DEFAULT_PGCGM_DISTANCE_FACTOR
     max_primitive_sites: int | None = DEFAULT_MAX_PRIMITIVE_SITES
     max_candidates: int | None = None
+    dedupe: bool = True
 
     def validate(self) -> None:
         if not 0 < self.distance_factor < 2:
@@ -170,9 +171,9 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
         for r in batch:
             r.index += start
         results.extend(batch)
-        # this round against itself and against the earlier rounds' accepted structures
-        dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
-                       since=start)  # fmt: skip
+        if opts.dedupe:  # this round against itself and against the earlier rounds' accepted structures
+            dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
+                           since=start)  # fmt: skip
         accepted = sum(r.accepted for r in results)
         if opts.count == "candidates" or accepted >= n or len(results) >= cap:
             break
