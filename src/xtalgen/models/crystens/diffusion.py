@@ -49,11 +49,8 @@ class DiffusionConfig:
     dropout: float = 0.0
     num_train_timesteps: int = 1000
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "linear"
-    # "sample" (the network predicts the clean tensor x0): CrysTens tensors are ~95 % empty entries
-    # at -1 (data mean -0.91, far from 0). With epsilon prediction the data mean enters the loss only
-    # through sqrt(alpha_bar) (0.006 at t = 999), so after 900 steps on Perov-5 sampling from noise
-    # ended at mean -0.16 with every atom slot filled; x0 prediction after 300 steps ended at -0.91
-    # with 5-7 atoms (real: 5). See docs/models/crystens.md.
+    # "sample" (the network predicts the clean tensor x0): CrysTens tensors are mostly empty entries at -1,
+    # a data mean epsilon prediction sees only through sqrt(alpha_bar) (provenance: docs/models/crystens.md).
     prediction_type: Literal["epsilon", "v_prediction", "sample"] = "sample"
     clip_sample: bool = True
     sampler: Literal["ddim", "ddpm"] = "ddim"
