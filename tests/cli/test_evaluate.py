@@ -11,7 +11,7 @@ from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
 from xtalgen.cli.main import app
-from xtalgen.pipelines.output import Candidate, write_generation
+from xtalgen.data.generation_folder import Candidate, write_generation
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mp_tiny.csv"
 

@@ -260,7 +260,7 @@ def test_export_vasp_bad_source_is_one_line(case, bad_sources, tmp_path: Path):
 
 # --- generate's output handling ---------------------------------------------------------------------
 def test_write_generation_keeps_hostile_ids_inside(tmp_path: Path):
-    from xtalgen.pipelines.output import Candidate, write_generation
+    from xtalgen.data.generation_folder import Candidate, write_generation
 
     out = tmp_path / "g" / "h"
     before = _snapshot(tmp_path)

@@ -8,10 +8,10 @@ import pandas as pd
 from pymatgen.core import Lattice, Structure
 from tests.evaluation.conftest import cscl, rocksalt
 
+from xtalgen.data.generation_folder import Candidate, write_generation
 from xtalgen.evaluation.report import write_report
 from xtalgen.evaluation.runner import default_metrics, evaluate
 from xtalgen.evaluation.sources import load_generated, load_reference
-from xtalgen.pipelines.output import Candidate, write_generation
 
 
 def _generation_dir(tmp_path):

@@ -106,7 +106,7 @@ def _with_stability(
 def _shipped_training_set(generated: Path) -> tuple[Path | None, str, str]:
     """(training structures, model name, note) when GENERATED was made by a shipped pretrained model that
     ships its training structures (``generation.json``); (None, name or "", why not) otherwise."""
-    from xtalgen.pipelines.output import read_generation_meta
+    from xtalgen.data.generation_folder import read_generation_meta
     from xtalgen.pretrained import pretrained_info, pretrained_training_structures
 
     record = read_generation_meta(generated) if generated.is_dir() else {}
@@ -246,8 +246,8 @@ def relax_cmd(
     """Relax structures with CHGNet (FIRE, cell free); resumable with --resume."""
     from pymatgen.core import Structure
 
+    from xtalgen.data.generation_folder import GENERATION_ENTRIES, Candidate, write_generation
     from xtalgen.evaluation.sources import load_generated
-    from xtalgen.pipelines.output import GENERATION_ENTRIES, Candidate, write_generation
     from xtalgen.postprocess.relax import CHGNetEnergyModel
     from xtalgen.postprocess.relax_resume import relax_resumable
 

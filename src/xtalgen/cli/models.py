@@ -63,15 +63,29 @@ def _print_blocks(console: Console, infos: list, defaults: set[str], checks: dic
         console.print(grid, highlight=False)
 
 
+def _print_families(console: Console) -> None:
+    """The registered model families: what `xtalgen generate --model` and `xtalgen train` accept."""
+    from xtalgen.pipelines.families import families
+
+    table = Table(title="model families (--model; family options: xtalgen generate --model M --help-options)")
+    for col in ("model", "conditions", "trainable", "about"):
+        table.add_column(col)
+    for kind, fam in families().items():
+        conditions = ", ".join(f"--{c}" for c in sorted(fam.conditions)) or "-"
+        table.add_row(kind, conditions, "yes" if fam.train is not None else "no", fam.summary)
+    console.print(table)
+
+
 @app.command("models")
 def models(
     verify: bool = typer.Option(False, "--verify", help="Also check every file against its recorded sha256."),
 ) -> None:
-    """List the shipped pretrained models (* marks the default of each kind, used by `xtalgen generate`)."""
+    """List the model families and the shipped pretrained models (* marks the default of each kind)."""
     from xtalgen.pretrained import list_pretrained, registry_dir, verify_files
     from xtalgen.pretrained.registry import read_registry
 
     console = Console()  # per call, so the terminal width (COLUMNS) is read when the command runs
+    _print_families(console)
     try:
         infos = list_pretrained()
         defaults = set(read_registry()["defaults"].values())

@@ -7,13 +7,13 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pymatgen.core import Structure
-from pymatgen.io.cif import CifWriter
+from typing import TYPE_CHECKING, Any
 
 from xtalgen.data.atomic import atomic_write
 from xtalgen.data.safe_names import unique_filenames
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
 
 #: Rejected candidates, when they are listed apart from ``summary.csv`` (``split_rejected``).
 REJECTED_FILE = "rejected.csv"
@@ -39,6 +39,8 @@ def cif_text(structure: Structure, symprec: float | None = 0.1) -> str:
 
     Falls back to P1 only when symmetry analysis fails.
     """
+    from pymatgen.io.cif import CifWriter
+
     if symprec is not None:
         try:
             return str(CifWriter(structure, symprec=symprec))
