@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.safe_names import safe_filename
 from xtalgen.evaluation.gallery import render_structure
 from xtalgen.evaluation.plots import plot_distributions, plot_ehull
 from xtalgen.evaluation.runner import EvaluationResult
@@ -23,6 +24,10 @@ from xtalgen.evaluation.summary import plain_summary
 
 #: The plain-language summary beside the report (the text ``xtalgen evaluate`` prints).
 SUMMARY_FILE = "summary.txt"
+
+#: What a report folder holds (``xtalgen evaluate --overwrite`` deletes exactly these).
+REPORT_ENTRIES = frozenset({"metrics.json", "metrics.md", "per_sample.csv", "relaxed", "gallery", "plots",
+                            "report.html", "summary.txt"})  # fmt: skip
 
 #: One-line definitions shown next to the numbers (prefix match on the metric key).
 DEFINITIONS = {
@@ -108,11 +113,6 @@ def skipped_lines(skipped: dict[str, list[str]]) -> list[str]:
             for m, need in skipped.items()]  # fmt: skip
 
 
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a sample id."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(text))
-
-
 def _fmt(value: float, key: str = "") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
@@ -185,7 +185,7 @@ def write_report(
     with atomic_write(out / "per_sample.csv", newline="") as fh:
         result.per_sample.to_csv(fh, index=False)
     for sid, structure in result.relaxed.items():
-        with atomic_write(out / "relaxed" / f"{safe_name(sid)}.cif") as fh:
+        with atomic_write(out / "relaxed" / f"{safe_filename(sid)}.cif") as fh:
             fh.write(_cif(structure))
     summary = [_unmarked(t) for t in plain_summary(result, Path(source or "."), out / "report.html", generation)]
     with atomic_write(out / SUMMARY_FILE, encoding="utf-8") as fh:
@@ -217,7 +217,7 @@ def _gallery(result: EvaluationResult, out: Path, size: int) -> list[tuple[str, 
     gallery = []
     for k, (sid, structure, caption) in enumerate(select_gallery(result, size)):
         if structure is not None:
-            png = out / "gallery" / f"{k:02d}_{safe_name(sid)}.png"
+            png = out / "gallery" / f"{k:02d}_{safe_filename(sid)}.png"
             gallery.append((caption, render_structure(structure, png, caption)))
     return gallery
 
