@@ -92,7 +92,7 @@ def test_the_shipped_table_is_the_default_reference(seeded_run: Path, tmp_path: 
     assert len(known) > 120_000 and known.meta["source"] == "mp_structures.csv.gz"
     assert known.covers(load_structure_table(pretrained_training_structures("pgcgm-mp-ternary")).ids)
     args = ["evaluate", str(seeded_run), "-o", str(tmp_path / "r"), "--workers", "1", "--quiet",
-            "--cache-dir", str(tmp_path / "cache"), "--skip", "diversity"]  # fmt: skip
+            "--cache-dir", str(tmp_path / "cache"), "--skip", "diversity,distributions"]  # fmt: skip
     result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "r" / "metrics.json").read_text())["meta"]

@@ -154,15 +154,7 @@ def evaluate_cmd(
     if not generated.exists():
         raise fail(console, f"generated source not found: {generated}")
     claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
-    notes: list[str] = []
-    shipped = ""
-    if train is None:
-        path, name, note = _shipped_training_set(generated)
-        if path is not None:
-            train, shipped = path, name
-            notes.append(f"Training set: {note} (no --train given).")
-        elif note:
-            console.print(f"[yellow]note:[/] no training set: {note}", soft_wrap=True)
+    train, shipped, notes = _training_set(generated, train)
     energy_model = None
     if stability:
         from xtalgen.postprocess.relax import CHGNetEnergyModel
@@ -187,6 +179,19 @@ def evaluate_cmd(
         result.meta["stability_settings"] = {"steps": steps, "fmax": fmax, "subset": stability_n or None,
                                              "seed": stability_seed}  # fmt: skip
     _print(result, write_report(result, output, source=generated, generation=_generation_record(generated)))
+
+
+def _training_set(generated: Path, train: Path | None) -> tuple[Path | None, str, list[str]]:
+    """(--train, or the training structures shipped with the model that made GENERATED; that model's name
+    or ""; notes for the report)."""
+    if train is not None:
+        return train, "", []
+    path, name, note = _shipped_training_set(generated)
+    if path is not None:
+        return path, name, [f"Training set: {note} (no --train given)."]
+    if note:
+        console.print(f"[yellow]note:[/] no training set: {note}", soft_wrap=True)
+    return None, "", []
 
 
 def _print(result, page: Path) -> None:  # type: ignore[no-untyped-def]
