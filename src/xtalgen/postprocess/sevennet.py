@@ -29,6 +29,11 @@ from xtalgen.postprocess.relax import _as_structure, displacement_rmsd, run_resu
 #: SevenNet checkpoint used by default (shipped in the ``sevenn`` wheel; trained on MPtrj).
 DEFAULT_MODEL = "7net-l3i5"
 
+#: A relaxation ending with a force above this (eV/Å) has run away (e.g. 7net-l3i5 on a PGCGM EuFe3H4 cell with
+#: 1.1 Å H-H contacts: -14 eV/atom and 3,000 eV/Å as given, -171 eV/atom after 3 FIRE steps); it is recorded as
+#: failed, so such a sample gets no E_hull instead of a hull energy far below any real compound.
+DIVERGED_FORCE = 50.0
+
 _CALC: dict[tuple[str, str], Any] = {}
 
 
@@ -95,6 +100,11 @@ def relax_structure(
     for prop in list(final.site_properties):  # e.g. magmom/charges copied from the calculator: not structure
         final.remove_site_property(prop)
     energy, max_force = static_energy(final, model_name, device)
+    if not max_force < DIVERGED_FORCE:
+        raise ValueError(
+            f"relaxation diverged: largest force {max_force:.3g} eV/Å after {optimizer.nsteps} steps "
+            f"(energy {energy:.3g} eV/atom); SevenNet {model_name} is outside its training domain here"
+        )
     return {
         "energy_per_atom": energy,
         "initial_energy_per_atom": e0,
