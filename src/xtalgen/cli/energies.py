@@ -27,12 +27,12 @@ def energies(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Static CHGNet or SevenNet energies of DATASET's structures as a compact table; re-run to resume."""
-    from xtalgen.cli.evaluate import _potential_names
+    from xtalgen.cli.evaluate import _fail, _potential_names
     from xtalgen.pipelines.reference_energies import compute_reference_energies, parts_dir
 
     names = _potential_names(potential)
     if len(names) > 1:
-        raise typer.BadParameter(f"one potential per table, got {', '.join(names)}")
+        _fail(f"--potential: one potential per table, got {', '.join(names)}")
     try:
         result = compute_reference_energies(
             dataset, output, split=split, batch_size=batch_size, chunk=chunk, workers=workers,

@@ -101,8 +101,16 @@ def _potential_names(text: str, option: str = "--potential") -> list[str]:
     try:
         return parse_potentials(text)
     except (ValueError, PotentialUnavailable) as exc:
-        console.print(f"[red]error:[/] {option}: {exc}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
+        _fail(f"{option}: {exc}")
+        raise  # unreachable: _fail exits
+
+
+def _fail(message: str) -> None:
+    """Print one error line and exit with status 2."""
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
 
 
 def _with_more_potentials(
@@ -210,7 +218,7 @@ def evaluate_cmd(
     struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
     names = _potential_names(potential)
     if not stability and names != ["chgnet"]:
-        raise typer.BadParameter("--potential chooses the potential of --stability; add --stability")
+        _fail("--potential chooses the potential of --stability; add --stability")
     metrics = _metrics_without(skip)
     notes: list[str] = []
     shipped = ""
@@ -291,7 +299,7 @@ def relax_cmd(
 
     names = _potential_names(potential)
     if len(names) > 1:
-        raise typer.BadParameter(f"relax takes one potential, got {', '.join(names)}; run it once per potential")
+        _fail(f"--potential: relax takes one potential, got {', '.join(names)}; run it once per potential")
     try:
         gen = load_generated(source, limit=limit)
     except (FileNotFoundError, ValueError) as exc:
