@@ -75,6 +75,7 @@ def test_sevennet_table_relax_and_two_potential_evaluation(elements_csv: Path, t
             "--cache-dir", str(cache), "--skip", "coverage", "--quiet"]  # fmt: skip
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
+    assert "Potentials agree (chgnet vs sevennet): of 2 with an E_hull under each" in _flat(res.output)
     out = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     m = out["metrics"]
     assert m["stability.evaluated"] == 2 and m["stability_sevennet.evaluated"] == 2

@@ -35,7 +35,7 @@ DEFINITIONS = {
     "consistency.": "CrysTens self-consistency, mean over tensors",
     "stability.subset": "valid samples relaxed (all valid ones, or a seeded random subset: --stability-n)",
     "stability.too_dense": "subset samples not relaxed: denser than any known solid (< 4.3 Å³/atom), not stable",
-    "stability.evaluated": "samples with a CHGNet E_hull",
+    "stability.evaluated": "samples with an E_hull",
     "stability.n_stable": "relaxed samples with E_hull ≤ 0 eV/atom",
     "stability.n_metastable": "relaxed samples with E_hull ≤ 0.1 eV/atom",
     "stability.n_sun": "relaxed samples that are metastable, unique and novel (S.U.N.)",
