@@ -81,3 +81,17 @@ def test_sevennet_energy_model_caches_records(tmp_path):
     assert np.isfinite(out["a"]["energy_per_atom"]) and path.is_file()
     ref = model.energies([("r", _cscl(4.12).to(fmt="cif"))], cache_path=None, progress=False)
     assert ref["r"]["formula"] == "Cs1 Cl1" and np.isfinite(ref["r"]["energy_per_atom"])
+
+
+def test_sevennet_runaway_relaxation_is_an_error(monkeypatch):
+    pytest.importorskip("sevenn", reason="SevenNet extra not installed")
+    from xtalgen.postprocess import sevennet
+
+    # a bound above CsCl's energy makes an ordinary relaxation look like a runaway one
+    monkeypatch.setattr(sevennet, "MIN_ENERGY_PER_ATOM", 0.0)
+    with pytest.raises(ValueError, match="relaxation diverged"):
+        relax_structure("sevennet", _cscl(4.3), steps=3)
+    monkeypatch.setattr(sevennet, "MIN_ENERGY_PER_ATOM", -20.0)
+    monkeypatch.setattr(sevennet, "DIVERGED_FORCE", 0.0)  # any force left at the end counts as runaway
+    with pytest.raises(ValueError, match="largest force"):
+        relax_structure("sevennet", _cscl(4.5), steps=1)

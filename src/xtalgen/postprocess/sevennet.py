@@ -33,6 +33,11 @@ DEFAULT_MODEL = "7net-l3i5"
 #: 1.1 Å H-H contacts: -14 eV/atom and 3,000 eV/Å as given, -171 eV/atom after 3 FIRE steps); it is recorded as
 #: failed, so such a sample gets no E_hull instead of a hull energy far below any real compound.
 DIVERGED_FORCE = 50.0
+#: A relaxation is stopped as diverged as soon as the energy falls below this (eV/atom): well below the lowest
+#: energy of any Materials Project structure with ≤ 20 sites (-14.25 eV/atom, Pu mp-571261, in the shipped
+#: CHGNet reference table), so no real relaxation reaches it, and a runaway one stops at once instead of
+#: spending all its steps on an ever denser, ever slower graph.
+MIN_ENERGY_PER_ATOM = -20.0
 
 _CALC: dict[tuple[str, str], Any] = {}
 
@@ -95,7 +100,13 @@ def relax_structure(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         optimizer = FIRE(FrechetCellFilter(atoms), logfile=None)
-        optimizer.run(fmax=fmax, steps=steps)
+        for _ in optimizer.irun(fmax=fmax, steps=steps):
+            energy = float(atoms.get_potential_energy()) / len(atoms)
+            if energy < MIN_ENERGY_PER_ATOM:
+                raise ValueError(
+                    f"relaxation diverged: {energy:.3g} eV/atom after {optimizer.nsteps} steps (started at "
+                    f"{e0:.3g}), below any known solid; SevenNet {model_name} is outside its training domain here"
+                )
     final = AseAtomsAdaptor.get_structure(atoms)
     for prop in list(final.site_properties):  # e.g. magmom/charges copied from the calculator: not structure
         final.remove_site_property(prop)
