@@ -7,9 +7,11 @@ against reference energies made by the same potential: the shipped table when on
 (CHGNet 0.3.0: static energies of the MP ≤ 20-site structures), else static energies of the
 ``--references`` structures (default: the shared MP file, ≤ ``--max-sites`` sites) in the chemical
 systems the samples need, computed on demand and cached in ``--cache`` (timed too). Model loading is
-not timed (one warm-up call first). Writes ``agreement.csv`` (one row per structure) and
-``agreement.md`` (Pearson and Spearman correlation of E_hull, mean |ΔE_hull|, confusion tables of
-metastable ≤ 0.1 and stable ≤ 0 eV/atom by both / one / neither, cost per structure) into ``--out``.
+not timed (one warm-up call first). Relaxation records (with their timings) are cached in ``--cache``
+too, so a rerun resumes, and separate runs per potential can be combined by a last run with both.
+Writes ``agreement.csv`` (one row per structure) and ``agreement.md`` (Pearson and Spearman
+correlation of E_hull, mean |ΔE_hull|, confusion tables of metastable ≤ 0.1 and stable ≤ 0 eV/atom
+by both / one / neither, cost per structure) into ``--out``.
 
 Usage:  python benchmarks/potential_agreement.py STRUCTURES --out DIR [--limit 200] [--device cuda|cpu]
         [--potentials chgnet,sevennet] [--steps 200] [--fmax 0.1] [--threads 1]
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     from xtalgen.evaluation.sources import load_generated
     from xtalgen.evaluation.stability import hull_analysis
     from xtalgen.postprocess.potentials import parse_potentials, relax_structure, static_energy
+    from xtalgen.postprocess.relax import read_jsonl
 
     potentials = parse_potentials(args.potentials)
     device = args.device
@@ -133,9 +136,16 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
 
     with threadpool_limits(args.threads if device == "cpu" else None):
         for pot in potentials:
-            static_energy(pot, items[0][1], device=device)  # load the model outside the timings
+            cache = Path(args.cache) / f"relax-{pot}-{device}-fire{args.steps}-{args.fmax}.jsonl"
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            done = read_jsonl(cache)  # a rerun (or a run per potential, then one with both) reuses the records
+            if any(sid not in done for sid, _ in items):
+                static_energy(pot, items[0][1], device=device)  # load the model outside the timings
             rows = []
             for k, (sid, s) in enumerate(items):
+                if sid in done:
+                    rows.append(done[sid])
+                    continue
                 t = time.perf_counter()
                 try:
                     static_energy(pot, s, device=device)
@@ -146,6 +156,9 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                     rec["static_s"] = t_static
                 except Exception as exc:
                     rec = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+                rec.pop("structure", None)
+                with open(cache, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"id": sid, **rec}) + "\n")
                 rows.append(rec)
                 print(f"{pot} {k + 1}/{len(items)} {sid}: {rec.get('energy_per_atom', rec.get('error'))} "
                       f"({rec.get('relax_s', 0):.1f} s)", flush=True)  # fmt: skip
