@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -102,10 +103,9 @@ def _potential_names(text: str, option: str = "--potential") -> list[str]:
         return parse_potentials(text)
     except (ValueError, PotentialUnavailable) as exc:
         _fail(f"{option}: {exc}")
-        raise  # unreachable: _fail exits
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """Print one error line and exit with status 2."""
     from rich.markup import escape
 
@@ -129,13 +129,9 @@ def _with_more_potentials(
         metric = PotentialStability(name, models[name], reference_energies="auto", subset=subset, seed=seed)  # type: ignore[arg-type]
         if "train" in metric.needs and (train is None or shipped_train):
             tag = getattr(models[name], "reference_tag", name)
-            console.print(
-                f"[red]error:[/] --potential {name}: no reference-energy table {tag}.parquet is installed, so its hull "
-                "references are computed from --train (only the chemical systems needed, cached): pass --train with "
-                "a prepared dataset that holds the elements and binaries (e.g. the Materials Project ≤ 20 sites).",
-                soft_wrap=True, highlight=False,
-            )  # fmt: skip
-            raise typer.Exit(2)
+            _fail(f"--potential {name}: no reference-energy table {tag}.parquet is installed, so its hull references "
+                  "are computed from --train (only the chemical systems needed, cached): pass --train with a prepared "
+                  "dataset that holds the elements and binaries (e.g. the Materials Project ≤ 20 sites).")
         extra.append(metric)
     extra.append(PotentialAgreement(names))
     k = next(i for i, m in enumerate(metrics) if m.name == "e_hull")
