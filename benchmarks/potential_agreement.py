@@ -219,7 +219,7 @@ def markdown(table: pd.DataFrame, args: argparse.Namespace) -> str:
         ref_text = f"{ref['n']} from {ref['source']}"
         if ref.get("s_each") is not None:
             ref_text += f"; {ref['computed']} computed now, {ref['s_each']:.2f} s each"
-        conv = np.asarray(table[f"converged_{p}"].fillna(False), dtype=bool)
+        conv = np.array([v is True or v == 1.0 for v in table[f"converged_{p}"]], dtype=bool)
         lines.append(
             f"| {p} | {int(np.isfinite(relax_s).sum())} | {int(conv.sum())} | {np.nanmedian(e):.3f} | "
             f"{np.nanmedian(table[f'static_s_{p}'].to_numpy(dtype=float)):.2f} | "
