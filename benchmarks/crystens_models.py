@@ -100,7 +100,7 @@ def section_name(dataset: str, gap: float) -> str:
 def encoded_set(dataset: str, root: Path, max_train: int, seed: int, workers: int, gap: float = 0.0) -> Path:
     """``root/<section>/train.npy`` (N = 32 CrysTens, empty gap ``gap``), encoded once."""
     from xtalgen.representations.crystens import CrysTensConfig, encode_dataset
-    from xtalgen.representations.crystens.batch import sidecar_paths
+    from xtalgen.representations.crystens.encoded_set import sidecar_paths
 
     section = section_name(dataset, gap)
     out = root / section / "train.npy"
@@ -209,8 +209,8 @@ def run_model(
     kind: str, npy: Path, root: Path, args: argparse.Namespace, name: str | None = None, extra: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """Train (resumably), generate and time one model; returns timing/throughput facts."""
-    from xtalgen.pipelines.crystens_generate import generate_crystens
-    from xtalgen.pipelines.crystens_train import load_crystens_config, train_crystens
+    from xtalgen.pipelines.crystens.sample import generate_crystens
+    from xtalgen.pipelines.crystens.train import load_crystens_config, train_crystens
     from xtalgen.pipelines.training import find_checkpoint
 
     label = name or kind
@@ -263,7 +263,7 @@ def timed_generation(n: int, gen: Path, **kwargs: Any) -> tuple[float, float]:
     """``generate_crystens(n, gen, progress=False, **kwargs)``; (wall, CPU incl. decoding workers) seconds."""
     import resource
 
-    from xtalgen.pipelines.crystens_generate import generate_crystens
+    from xtalgen.pipelines.crystens.sample import generate_crystens
 
     t0, c0 = time.perf_counter(), time.process_time()
     ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -357,8 +357,8 @@ def run_conditional(npy: Path, root: Path, args: argparse.Namespace, uncondition
 
 def run_references(npy: Path, root: Path, args: argparse.Namespace, items: list) -> None:
     """The encoded training tensors decoded by the same path, and PyXtal random structures."""
-    from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
-    from xtalgen.pipelines.crystens_generate import decode_to_generation
+    from xtalgen.pipelines.crystens.decode import decode_to_generation
+    from xtalgen.pipelines.pyxtal.sample import generate_pyxtal_random
     from xtalgen.representations.crystens import load_encoded
 
     enc = load_encoded(npy)

@@ -68,7 +68,8 @@ def measure(run: Path, n: int, sampler: str, steps: int, lock: float | None, see
     import torch
 
     from xtalgen.models.crystens import OccupancyLock
-    from xtalgen.pipelines.crystens_generate import load_crystens_model, sample_tensors
+    from xtalgen.pipelines.crystens.load import load_crystens_model
+    from xtalgen.pipelines.crystens.sample import sample_tensors
     from xtalgen.representations.crystens import consistency_metrics
 
     kind, module, cfg, ct = load_crystens_model(run)
@@ -95,7 +96,7 @@ def denoising_probe(run: Path, npy: Path, timesteps: list[int], n: int = 64, see
     header coordinates and of each pair-block layer, next to the input's own error (normalised units)."""
     import torch
 
-    from xtalgen.pipelines.crystens_generate import load_crystens_model
+    from xtalgen.pipelines.crystens.load import load_crystens_model
     from xtalgen.representations.crystens import load_encoded
     from xtalgen.representations.crystens.config import FIRST_ATOM
 

@@ -174,21 +174,21 @@ def generate(kind: str, out: Path, source: dict[str, Any] | None, args: argparse
 
     torch.set_num_threads(1)
     if kind == BASELINE:
-        from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
+        from xtalgen.pipelines.pyxtal.sample import generate_pyxtal_random
 
         generate_pyxtal_random(args.n, out, train=_train_source(args), seed=args.seed, workers=args.workers,
                                progress=False)  # fmt: skip
     elif kind == "pgcgm":
-        from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
+        from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
 
         generate_pgcgm(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
                        count=args.pgcgm_count, progress=False)  # fmt: skip
     else:
-        from xtalgen.pipelines.crystens_generate import generate_crystens
+        from xtalgen.pipelines.crystens.sample import generate_crystens
 
         generate_crystens(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
                           sampling_steps=args.sampling_steps, progress=False)  # fmt: skip
-    from xtalgen.pipelines.output import read_generation_meta
+    from xtalgen.data.generation_folder import read_generation_meta
 
     summary = pd.read_csv(out / "summary.csv")
     drawn = int(read_generation_meta(out).get("n_candidates", len(summary)))
@@ -267,12 +267,12 @@ def generator_filter_pass(gen: Path, out_csv: Path) -> dict[str, Any]:
     reduced-formula size, primitive-cell size): the baseline put through the same screen as PGCGM, by the
     same post-processing code (structures as they are: no merging, no space-group target, no dedupe)."""
     from xtalgen.evaluation.sources import load_generated
-    from xtalgen.pipelines.pgcgm_generate import (
+    from xtalgen.pipelines.pgcgm.sample import (
         DEFAULT_MAX_FORMULA_ATOMS,
         DEFAULT_MAX_PRIMITIVE_SITES,
         DEFAULT_PGCGM_DISTANCE_FACTOR,
     )
-    from xtalgen.postprocess.pipeline import postprocess_candidates
+    from xtalgen.postprocess.candidates import postprocess_candidates
 
     full = load_generated(gen)
     results = postprocess_candidates(
@@ -358,10 +358,12 @@ def copy_plots(kinds: Sequence[str], args: argparse.Namespace) -> dict[str, list
 def _warm_evaluation() -> None:
     """Import the evaluation libraries once in the parent (after generation), so each forked evaluation
     stage inherits them instead of spending several CPU seconds importing them again."""
-    import xtalgen.evaluation.report  # noqa: F401  (matplotlib, gallery)
-    from xtalgen.evaluation.base import _warm_imports
+    import pymatgen.analysis.structure_matcher  # noqa: F401
+    import pymatgen.symmetry.analyzer  # noqa: F401
+    import smact.screening  # noqa: F401
 
-    _warm_imports()
+    import xtalgen.evaluation.fingerprints  # noqa: F401
+    import xtalgen.evaluation.report  # noqa: F401  (matplotlib, gallery)
 
 
 def main(argv: Sequence[str] | None = None) -> Path:

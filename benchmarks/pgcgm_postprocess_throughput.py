@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
-from xtalgen.postprocess.pipeline import postprocess_candidates, rejection_counts
+from xtalgen.postprocess.candidates import postprocess_candidates, rejection_counts
 from xtalgen.representations.basesites.augment import augment_sets
 from xtalgen.representations.basesites.encode import encode_structure
 from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw, expand_raw_arrays

@@ -40,11 +40,11 @@ from xtalgen.configs import bundled_config
 from xtalgen.data.atomic import atomic_write
 from xtalgen.data.prepare import PrepareFilters, prepare_dataset
 from xtalgen.models.pgcgm import distance_losses
-from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
-from xtalgen.pipelines.pgcgm_task import PGCGMConfig
-from xtalgen.pipelines.pgcgm_train import ARRAYS_FILE, train_pgcgm
+from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
+from xtalgen.pipelines.pgcgm.task import PGCGMConfig
+from xtalgen.pipelines.pgcgm.train import ARRAYS_FILE, train_pgcgm
 from xtalgen.pipelines.training import find_checkpoint, load_config
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pgcgm_report as R  # noqa: E402
@@ -146,7 +146,7 @@ def variant_tag(name: str, snap: bool, seed: int) -> str:
 
 def stage_baseline(work: Path, data: Path, n: int, workers: int) -> pd.DataFrame | None:
     from xtalgen.data.dataset import load_dataset
-    from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
+    from xtalgen.pipelines.pyxtal.sample import generate_pyxtal_random
 
     out = work / "pyxtal_generated"
     if not (out / "summary.csv").is_file():
@@ -161,7 +161,7 @@ def baseline_filtered(work: Path, baseline: pd.DataFrame, workers: int) -> pd.Da
     """The PyXtal structures put through the same merge/filter/dedupe chain as PGCGM's candidates."""
     from pymatgen.core import Structure
 
-    from xtalgen.postprocess.pipeline import postprocess_candidates
+    from xtalgen.postprocess.candidates import postprocess_candidates
 
     out = work / "pyxtal_filtered.csv"
     if out.is_file():
@@ -246,7 +246,7 @@ def report(work: Path, args, counts: dict, calib: dict, rows: dict[str, tuple[st
         "per element); clashes between different elements are not a symmetry artefact and no generation-side "
         "step removes them without moving atoms against the model's output.",
         "- **Snapping** base sites onto the special position their own images point to "
-        "(`xtalgen.postprocess.snap`: threshold = the merge threshold, one atomic radius; applied before "
+        "(`xtalgen.representations.basesites.snap`: threshold = the merge threshold, one atomic radius; applied before "
         "expansion; a site moves only when the end point is an exact special position less than one radius "
         "away; real MP crystals are unchanged; the distance filter is unchanged and the space-group filter "
         f"runs after it) raises physics-on acceptance from {on_ns[1]:.1f}% to {on[1]:.1f}% and physics-off "

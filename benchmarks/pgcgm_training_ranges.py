@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Lattice, Structure
 
+from xtalgen.postprocess.candidates import primitive_from_dataset
 from xtalgen.postprocess.filters import check_min_distance, symmetry_dataset
-from xtalgen.postprocess.pipeline import primitive_from_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 QUANTILES = (0.001, 0.01, 0.05, 0.5, 0.95, 0.99, 1.0)

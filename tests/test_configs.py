@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from xtalgen.cli.main import app
 from xtalgen.configs import CONFIG_DIR, bundled_config, list_configs, resolve_config
-from xtalgen.pipelines.crystens_train import load_crystens_config
-from xtalgen.pipelines.pgcgm_task import PGCGMConfig
+from xtalgen.pipelines.crystens.train import load_crystens_config
+from xtalgen.pipelines.pgcgm.task import PGCGMConfig
 from xtalgen.pipelines.training import load_config
 
 EXPECTED = {

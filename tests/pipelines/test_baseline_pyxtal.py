@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from pymatgen.core import Composition, Structure
 
-from xtalgen.pipelines import baseline_pyxtal
-from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
+from xtalgen.pipelines.pyxtal import sample as baseline_pyxtal
+from xtalgen.pipelines.pyxtal.sample import generate_pyxtal_random
 
 
 @pytest.fixture(scope="module")
@@ -81,5 +81,5 @@ def test_failed_draws_are_counted_and_retried(train_csv, tmp_path, monkeypatch):
 def test_bad_arguments(train_csv, tmp_path):
     with pytest.raises(ValueError, match="volume"):
         generate_pyxtal_random(1, tmp_path, train=train_csv[0], volume="magic")
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(ValueError, match="n: must be"):
         generate_pyxtal_random(0, tmp_path, train=train_csv[0])

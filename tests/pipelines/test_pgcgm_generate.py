@@ -16,15 +16,10 @@ from pymatgen.io.cif import CifParser
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xtalgen.configs import bundled_config
-from xtalgen.pipelines.pgcgm_generate import (
-    choose_conditions,
-    generate_pgcgm,
-    load_pgcgm_generator,
-    order_species,
-    sample_base_sites,
-)
-from xtalgen.pipelines.pgcgm_train import CONDITIONS_FILE, train_pgcgm
-from xtalgen.postprocess.pipeline import postprocess_candidates
+from xtalgen.pipelines.pgcgm.conditions import CONDITIONS_FILE, choose_conditions, order_species
+from xtalgen.pipelines.pgcgm.sample import generate_pgcgm, load_pgcgm_generator, sample_base_sites
+from xtalgen.pipelines.pgcgm.train import train_pgcgm
+from xtalgen.postprocess.candidates import postprocess_candidates
 from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw, expand_raw_arrays
 
 TINY = bundled_config("pgcgm_tiny")
@@ -162,7 +157,7 @@ def test_snapping_records_its_moves_and_never_adds_atoms(run, tmp_path) -> None:
     assert (snapped["snap_max_move"] < 2.15).all()
     assert ((snapped["sites_snapped"] == 0) == (snapped["snap_max_move"] == 0)).all()
     # the distance filter's per-kind ratios explain each verdict (PGCGM's default contact bound)
-    from xtalgen.pipelines.pgcgm_generate import DEFAULT_PGCGM_DISTANCE_FACTOR
+    from xtalgen.pipelines.pgcgm.sample import DEFAULT_PGCGM_DISTANCE_FACTOR
 
     worst = snapped[["min_ratio_same_element", "min_ratio_other_elements"]].min(axis=1)
     assert ((worst < DEFAULT_PGCGM_DISTANCE_FACTOR) == (snapped["reason"] == "atoms too close")).all()
@@ -225,7 +220,7 @@ def test_rescale_volume_records_factor_and_sets_predicted_volume(run, tmp_path) 
 def test_default_formula_size_limit_and_its_switch(run, tmp_path) -> None:
     from pymatgen.core import Composition
 
-    from xtalgen.pipelines.pgcgm_generate import DEFAULT_MAX_FORMULA_ATOMS
+    from xtalgen.pipelines.pgcgm.sample import DEFAULT_MAX_FORMULA_ATOMS
 
     kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False,
               distance_factor=0.5)
@@ -242,7 +237,7 @@ def test_default_formula_size_limit_and_its_switch(run, tmp_path) -> None:
 
 
 def test_default_contact_bound_and_cell_limit_and_their_switches(run, tmp_path) -> None:
-    from xtalgen.pipelines.pgcgm_generate import DEFAULT_MAX_PRIMITIVE_SITES, DEFAULT_PGCGM_DISTANCE_FACTOR
+    from xtalgen.pipelines.pgcgm.sample import DEFAULT_MAX_PRIMITIVE_SITES, DEFAULT_PGCGM_DISTANCE_FACTOR
 
     kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False)
     strict = pd.read_csv(generate_pgcgm(30, tmp_path / "strict", **kw))  # defaults: 0.73, 20 sites
@@ -260,4 +255,4 @@ def test_default_contact_bound_and_cell_limit_and_their_switches(run, tmp_path) 
     with pytest.raises(ValueError, match="distance_factor"):
         generate_pgcgm(2, tmp_path / "bad", checkpoint=run, distance_factor=0.0, progress=False)
     with pytest.raises(ValueError, match="max_primitive_sites"):
-        generate_pgcgm(2, tmp_path / "bad", checkpoint=run, max_primitive_sites=0, progress=False)
+        generate_pgcgm(2, tmp_path / "bad", checkpoint=run, max_primitive_sites=-1, progress=False)

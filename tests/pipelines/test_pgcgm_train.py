@@ -14,15 +14,15 @@ from safetensors.torch import load_file
 
 from xtalgen.configs import bundled_config
 from xtalgen.data.dataset import load_dataset
-from xtalgen.pipelines.pgcgm_task import PGCGMDataConfig, PGCGMTask
-from xtalgen.pipelines.pgcgm_train import (
+from xtalgen.pipelines.pgcgm.task import PGCGMDataConfig, PGCGMTask
+from xtalgen.pipelines.pgcgm.train import (
     ARRAYS_FILE,
     CONDITIONS_FILE,
     load_training_arrays,
     train_pgcgm,
 )
 from xtalgen.pipelines.training import ConfigError
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 TINY = bundled_config("pgcgm_tiny")
 

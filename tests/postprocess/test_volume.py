@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from xtalgen.postprocess.pipeline import postprocess_candidates
+from xtalgen.postprocess.candidates import postprocess_candidates
 from xtalgen.postprocess.volume import ElementVolumes, fit_element_volumes, rescale_matrix
 
 TRUE = {"Na": 24.0, "Cl": 30.0, "O": 8.0, "Ti": 12.0}

@@ -23,7 +23,7 @@ def pgcgm_run(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) -
     from pymatgen.core import Composition
 
     from xtalgen.data.prepare import PrepareFilters, prepare_dataset
-    from xtalgen.pipelines.pgcgm_train import train_pgcgm
+    from xtalgen.pipelines.pgcgm.train import train_pgcgm
 
     folder = tmp_path_factory.mktemp("pgcgm_pretrained")
     rows = pd.read_csv(shared_datasets / "perov_5" / "val.csv.gz", nrows=300)
@@ -40,7 +40,7 @@ def pgcgm_run(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 def diffusion_run(perov_rows: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Conditional CrysTens diffusion (tiny config, N = 32) trained 2 steps on 8 Perov-5 structures."""
-    from xtalgen.pipelines.crystens_train import train_crystens
+    from xtalgen.pipelines.crystens.train import train_crystens
     from xtalgen.representations.crystens import CrysTensConfig, encode_dataset
 
     folder = tmp_path_factory.mktemp("diffusion_pretrained")

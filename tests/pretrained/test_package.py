@@ -12,9 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from xtalgen.pipelines.crystens_generate import generate_crystens, load_crystens_model
-from xtalgen.pipelines.pgcgm_generate import generate_pgcgm, load_pgcgm_generator, sample_base_sites
-from xtalgen.pipelines.pgcgm_train import ARRAYS_FILE
+from xtalgen.pipelines.crystens.load import load_crystens_model
+from xtalgen.pipelines.crystens.sample import generate_crystens
+from xtalgen.pipelines.pgcgm.sample import generate_pgcgm, load_pgcgm_generator, sample_base_sites
+from xtalgen.pipelines.pgcgm.train import ARRAYS_FILE
 from xtalgen.pipelines.training import load_checkpoint
 from xtalgen.pretrained import (
     PretrainedModel,
@@ -25,7 +26,7 @@ from xtalgen.pretrained import (
     pretrained_checkpoint,
 )
 from xtalgen.pretrained.package import main as package_main
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 
 def _sha(path: Path) -> str:

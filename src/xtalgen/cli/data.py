@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xtalgen.cli.main import app
+from xtalgen.cli.output_paths import claim_output_file, fail
 from xtalgen.progress import progress_bar
 
 data_app = typer.Typer(help="Prepare, describe and fetch structure datasets.", no_args_is_help=True)
@@ -34,23 +36,55 @@ def _int_set(text: str | None, what: str) -> frozenset[int] | None:
     return frozenset(values)
 
 
+def _species(text: str | None) -> tuple[str, ...] | None:
+    """``--species``: comma-separated element symbols, checked."""
+    if not text:
+        return None
+    from pymatgen.core import Element
+
+    symbols = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [s for s in symbols if not Element.is_valid_symbol(s)]
+    if bad or not symbols:
+        raise typer.BadParameter(f"--species: {bad or text!r} are not element symbols (e.g. 'Na,Cl')")
+    return symbols
+
+
+#: File suffixes of a prepared dataset (`data prepare -o NAME` without one writes NAME.parquet).
+PREPARED_SUFFIXES = (".parquet", ".pq")
+
+
 def _count_entries(source: Path) -> int | None:
-    """Number of entries for the progress bar (None when unknown without parsing)."""
+    """Number of raw entries (files, or CSV rows) for the progress bar; ValueError for an unusable CSV."""
     from xtalgen.data.readers import iter_raw_entries
 
     if source.is_dir():
         return sum(1 for _ in iter_raw_entries(source))
     if source.name.lower().endswith((".csv", ".csv.gz")):
-        import pandas as pd
+        from xtalgen.data.csv_table import read_csv_table
 
-        return len(pd.read_csv(source, usecols=["cif"]))
+        header = read_csv_table(source, nrows=0).columns
+        if "cif" not in header:
+            raise ValueError(f"{source}: a structure table needs a 'cif' column; found {list(header)}")
+        return len(read_csv_table(source, usecols=["cif"]))
     return 1
+
+
+def _dataset_path(output: Path) -> Path:
+    """OUTPUT with the .parquet suffix a prepared dataset is recognised by (added, and said, when missing)."""
+    if output.suffix.lower() in PREPARED_SUFFIXES:
+        return output
+    named = output.with_name(output.name + ".parquet")
+    console.print(f"[yellow]note:[/] writing {escape(str(named))} (a prepared dataset is a .parquet file)",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+    return named
 
 
 @data_app.command("prepare")
 def prepare(
     source: Path = typer.Argument(..., help="CSV/CSV.GZ with a 'cif' column, a folder of structure files, or a file."),
-    output: Path = typer.Option(..., "-o", "--output", help="Prepared dataset file to write (.parquet)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Prepared dataset file to write (.parquet is added when missing)."
+    ),
     symprec: float = typer.Option(0.1, help="spglib symmetry tolerance in Å (recorded in the dataset)."),
     max_sites: int | None = typer.Option(None, help="Reject structures with more sites than this."),
     elements: str | None = typer.Option(None, help="Keep only structures made of these elements, e.g. 'Ba,Ti,O'."),
@@ -61,6 +95,9 @@ def prepare(
     workers: int = typer.Option(2, min=1, help="Worker processes."),
     timeout: float = typer.Option(10.0, help="Seconds allowed to parse one entry."),
     strict: bool = typer.Option(False, "--strict", help="Stop with an error at the first bad entry."),
+    species: str | None = typer.Option(
+        None, help="Element symbols, in order, for POSCARs without a species line, e.g. 'Na,Cl'."
+    ),
 ) -> None:
     """Parse SOURCE once, analyse symmetry, filter, split and write one cached dataset file."""
     from xtalgen.data.prepare import PrepareFilters, prepare_dataset
@@ -75,16 +112,23 @@ def prepare(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    species_list = _species(species)
     if not source.exists():
         console.print(f"[red]error:[/] {source} does not exist", soft_wrap=True)
         raise typer.Exit(2)
+    output = _dataset_path(output)
+    claim_output_file(console, output, "output dataset")
     start = time.perf_counter()
+    try:
+        total = _count_entries(source)
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(console, exc, code=1) from None
     with progress_bar("preparing", console=console, remaining=False) as bar:
-        task = bar.add_task("prepare", total=_count_entries(source))
+        task = bar.add_task("prepare", total=total)
         try:
             result = prepare_dataset(
                 source, output, symprec=symprec, filters=filters, split_seed=split_seed, workers=workers,
-                timeout=timeout, on_error="raise" if strict else "skip",
+                timeout=timeout, on_error="raise" if strict else "skip", species=species_list,
                 progress=lambda k: bar.advance(task, k),
             )  # fmt: skip
         except (ValueError, FileNotFoundError) as exc:

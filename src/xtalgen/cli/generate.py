@@ -1,9 +1,18 @@
-"""``xtalgen generate``: sample structures from a model and write CIFs plus ``summary.csv``."""
+"""``xtalgen generate``: sample structures from a model family and write CIFs plus ``summary.csv``.
+
+The options every family shares are command-line options; a family's own options are set with
+``--set key=value`` and validated by its options class (``--help-options`` lists them). The flags of
+earlier releases (``--steps 20``, ``--no-snap``, ``--train DATA``...) are read as ``--set`` entries.
+"""
 
 from __future__ import annotations
 
-from enum import Enum
+import dataclasses
+import inspect
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -11,232 +20,190 @@ from rich.console import Console
 from xtalgen.cli.main import app
 
 console = Console()
+DEFAULT_MODEL = "pgcgm"
 
 
-class GeneratorModel(str, Enum):
-    pgcgm = "pgcgm"
-    crystens_gan = "crystens-gan"
-    crystens_wgan = "crystens-wgan"
-    crystens_diffusion = "crystens-diffusion"
-    pyxtal_random = "pyxtal-random"
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
 
 
-CRYSTENS_MODELS = (GeneratorModel.crystens_gan, GeneratorModel.crystens_wgan, GeneratorModel.crystens_diffusion)
-
-
-class CountMode(str, Enum):
-    accepted = "accepted"
-    candidates = "candidates"
-
-
-def _choose_model(model: GeneratorModel | None, pretrained: str | None) -> GeneratorModel:
-    """--model as given; without it, the kind of --pretrained, else pgcgm."""
-    if model is not None or pretrained is None:
-        return model or GeneratorModel.pgcgm
-    from xtalgen.pretrained import pretrained_info
+def _choose_family(model: str | None, pretrained: str | None) -> Any:
+    """The family of --model; without it, that of --pretrained's kind, else pgcgm."""
+    from xtalgen.pipelines.families import get_family
 
     try:
-        return GeneratorModel(pretrained_info(pretrained).kind)
+        if model is None and pretrained is not None:
+            from xtalgen.pretrained import pretrained_info
+
+            model = pretrained_info(pretrained).kind
+        return get_family(model or DEFAULT_MODEL)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
 
 
-def _pretrained_checkpoint(model: GeneratorModel, pretrained: str | None) -> tuple[Path | None, str, dict]:
-    """(checkpoint folder, problem, generation.json record): the named or default shipped model of MODEL's
-    kind, sha256-checked."""
+def _checkpoint(family: Any, checkpoint: Path | None, pretrained: str | None) -> tuple[Path | None, dict]:
+    """(checkpoint folder, generation.json record): --checkpoint, or the named / default shipped model."""
+    kind = family.kind
+    if not family.needs_checkpoint:
+        if checkpoint is not None or pretrained is not None:
+            raise _fail(f"--model {kind} has no checkpoint")
+        return None, {}
+    if checkpoint is not None and pretrained is not None:
+        raise _fail("give either --checkpoint or --pretrained, not both")
+    if checkpoint is not None:
+        if not checkpoint.exists():
+            raise _fail(f"checkpoint {checkpoint} does not exist")
+        return checkpoint, {}
     from xtalgen.pretrained import pretrained_checkpoint, resolve_pretrained
 
     try:
-        info = resolve_pretrained(model.value, pretrained)
+        info = resolve_pretrained(kind, pretrained)
         folder = pretrained_checkpoint(info.name)
     except ValueError as exc:
         if pretrained is None:  # no default of this kind ships
-            return None, (f"--model {model.value} needs --checkpoint (a run folder or checkpoint from "
-                          f"`xtalgen train`): {exc}"), {}  # fmt: skip
-        return None, str(exc), {}
+            raise _fail(f"--model {kind} needs --checkpoint (a run folder or checkpoint from `xtalgen train`): "
+                        f"{exc}") from None  # fmt: skip
+        raise _fail(str(exc)) from None
     except FileNotFoundError as exc:
-        return None, str(exc), {}
+        raise _fail(str(exc)) from None
     console.print(f"using pretrained model [bold]{info.name}[/] (version {info.version}, {info.kind})")
-    return folder, "", {"pretrained": info.name, "pretrained_version": info.version}
+    return folder, {"pretrained": info.name, "pretrained_version": info.version}
 
 
-def _check_options(
-    model: GeneratorModel,
-    checkpoint: Path | None,
-    train_data: Path | None,
-    elements: list[str],
-    formula: str | None,
-    pretrained: str | None = None,
-) -> tuple[Path | None, dict]:
-    """Reject option combinations that make no sense for MODEL, before any work starts; return the checkpoint
-    and what ``generation.json`` records about a shipped model.
+def _is_shipped(name: str) -> bool:
+    """True if ``name`` is a shipped pretrained model's name."""
+    from xtalgen.pretrained import pretrained_info
 
-    A learned MODEL without --checkpoint uses the shipped model --pretrained NAME, or the default one.
-    """
-    problems = []
-    record: dict = {}
-    if model is GeneratorModel.pyxtal_random:
-        if train_data is None:
-            problems.append("--model pyxtal-random needs --train (compositions and space groups are drawn from it)")
-        if checkpoint is not None or pretrained is not None:
-            problems.append("--model pyxtal-random has no checkpoint")
-    elif checkpoint is not None and pretrained is not None:
-        problems.append("give either --checkpoint or --pretrained, not both")
-    elif checkpoint is None:
-        checkpoint, problem, record = _pretrained_checkpoint(model, pretrained)
-        if problem:
-            problems.append(problem)
-    elif not checkpoint.exists():
-        problems.append(f"checkpoint {checkpoint} does not exist")
-    if elements and model is not GeneratorModel.pgcgm:
-        problems.append("--elements is a PGCGM condition; use --formula with crystens-diffusion")
-    if formula and model is not GeneratorModel.crystens_diffusion:
-        problems.append("--formula conditions only crystens-diffusion")
-    if train_data is not None and not train_data.exists():
-        problems.append(f"training data {train_data} does not exist")
-    if problems:
-        for p in problems:
-            console.print(f"[red]error:[/] {p}", soft_wrap=True)
-        raise typer.Exit(2)
-    return checkpoint, record
+    try:
+        pretrained_info(name)
+    except (ValueError, KeyError, FileNotFoundError):
+        return False
+    return True
 
 
-@app.command("generate")
+def _is_flag(tp: Any) -> bool:
+    return tp is bool or (typing.get_origin(tp) in (typing.Union, types.UnionType) and bool in typing.get_args(tp))
+
+
+def legacy_settings(args: list[str], options: type) -> list[str]:
+    """Earlier releases' family flags as ``key=value`` entries: ``--steps 20`` -> ``steps=20``,
+    ``--no-snap`` -> ``snap=false``, ``--impute`` -> ``impute=true``. ValueError for anything else."""
+    hints = typing.get_type_hints(options)
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        name, eq, value = args[i].partition("=")
+        key = name.removeprefix("--").replace("-", "_")
+        i += 1
+        if not name.startswith("--"):
+            raise ValueError(f"unexpected argument {args[i - 1]!r}")
+        if key not in hints and key.startswith("no_") and _is_flag(hints.get(key[3:])):
+            out.append(f"{key[3:]}=false")
+        elif key not in hints:
+            raise ValueError(f"no such option: {name} (family options: {', '.join(hints)}; see --help-options)")
+        elif _is_flag(hints[key]) and not eq:
+            out.append(f"{key}=true")
+        else:
+            if not eq:
+                if i >= len(args):
+                    raise ValueError(f"option {name} needs a value")
+                value, i = args[i], i + 1
+            out.append(f"{key}={value}")
+    return out
+
+
+def _type_text(tp: Any) -> str:
+    """``float``, ``int | None``, ``accepted|candidates`` (the allowed values of a Literal)."""
+    if typing.get_origin(tp) is typing.Literal:
+        return "|".join(str(v) for v in typing.get_args(tp))
+    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+
+
+def _print_options(family: Any) -> None:
+    hints = typing.get_type_hints(family.options)
+    console.print(f"[bold]{family.kind}[/]: {family.summary}")
+    console.print("options (--set key=value):")
+    for key, default in family.option_defaults().items():
+        console.print(f"  {key} ({_type_text(hints[key])}) = {default!r}",
+                      soft_wrap=True, highlight=False, markup=False)  # fmt: skip
+    doc = inspect.cleandoc(family.options.__doc__ or "")
+    if doc:
+        console.print(doc, soft_wrap=True, highlight=False, markup=False)
+
+
+@app.command("generate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def generate(
-    model: GeneratorModel | None = typer.Option(
-        None, "--model", help="Generator to sample from (default: pgcgm, or the kind of --pretrained)."
+    ctx: typer.Context,
+    model: str | None = typer.Option(
+        None, "--model", help="Model family (see `xtalgen models`); default: pgcgm, or the kind of --pretrained."
     ),
-    n: int = typer.Option(100, "-n", min=1, help="Number of structures (PGCGM: see --count) to generate."),
+    n: int = typer.Option(100, "-n", min=1, help="Number of structures (PGCGM: see count in --help-options)."),
     output: Path = typer.Option(Path("generated"), "-o", "--output", help="Output folder (cifs/, summary.csv)."),
     checkpoint: Path | None = typer.Option(
-        None, "--checkpoint", help="Trained model (run folder or checkpoint); default: the shipped pretrained model."
+        None, "--checkpoint",
+        help="Trained model: a run folder, a checkpoint, or a shipped model's name (`xtalgen models`); "
+        "default: the family's shipped model.",
     ),
     pretrained: str | None = typer.Option(
-        None, "--pretrained", help="Shipped pretrained model to use, by name (see `xtalgen models`)."
+        None, "--pretrained", hidden=True, help="Shipped pretrained model by name (same as --checkpoint NAME)."
     ),
     spacegroup: list[int] = typer.Option([], "--spacegroup", help="Space group number(s) to condition on."),
     elements: list[str] = typer.Option([], "--elements", help="PGCGM element sets, e.g. --elements Ba,Ti,O."),
     formula: str | None = typer.Option(None, "--formula", help="Composition for crystens-diffusion, e.g. SrTiO3."),
-    train_data: Path | None = typer.Option(None, "--train", help="Prepared training set (pyxtal-random)."),
-    guidance_scale: float = typer.Option(2.0, help="Classifier-free guidance scale (crystens-diffusion)."),
-    impute: bool | None = typer.Option(
-        None,
-        "--impute/--no-impute",
-        help="crystens-diffusion: enforce the requested space group / formula entries at every denoising step "
-        "(default: on with --formula).",
-    ),
-    formula_units: int | None = typer.Option(
-        None, "--formula-units", min=1, help="crystens-diffusion with imputation: formula units per cell."
-    ),
-    project_symmetry: bool | None = typer.Option(
-        None,
-        "--project-symmetry/--no-project-symmetry",
-        help="crystens-diffusion: project every denoising step onto the requested space group (lattice onto its "
-        "crystal system, atoms onto a Wyckoff assignment of the cell); default: on with --impute, --spacegroup "
-        "and --formula.",
-    ),
-    occupancy_lock: float | None = typer.Option(
-        None, "--occupancy-lock", min=0.0, max=1.0,
-        help="CrysTens: empty 'phantom' slots (Z entries just above the presence threshold, the rest of the "
-        "slot's header empty) from this fraction of the noise schedule on (0.5: the second half of the reverse "
-        "process; 0: final sample only, also for the GANs). Off by default.",
-    ),
-    steps: int = typer.Option(50, help="Sampling steps (crystens-diffusion, DDIM)."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(2, min=1, help="Worker processes for post-processing."),
-    symprec: float = typer.Option(0.1, help="spglib tolerance (Å) for the space group written in each CIF."),
-    snap: bool = typer.Option(
-        True, "--snap/--no-snap", help="PGCGM: move base sites onto the special positions their images point to."
+    settings: list[str] = typer.Option(
+        [], "--set", help="A family option, e.g. --set steps=20 (keys and defaults: --help-options)."
     ),
-    rescale_volume: bool = typer.Option(
-        True, "--rescale-volume/--no-rescale-volume",
-        help="PGCGM: scale each cell to the volume its composition predicts (per-element volumes fitted to MP).",
+    help_options: bool = typer.Option(
+        False, "--help-options", help="List the family options of --model (keys for --set) with defaults; exit."
     ),
-    max_formula_atoms: int = typer.Option(
-        10, "--max-formula-atoms", min=0,
-        help="PGCGM: reject reduced formulas with more atoms (99th percentile of its training materials); 0: no limit.",
-    ),
-    distance_factor: float = typer.Option(
-        0.73, "--distance-factor", min=0.01, max=1.99,
-        help="PGCGM: reject contacts shorter than this fraction of the summed atomic radii (1st percentile "
-        "of its training materials; the paper's bound is 0.5).",
-    ),
-    max_primitive_sites: int = typer.Option(
-        20, "--max-primitive-sites", min=0,
-        help="PGCGM: reject primitive cells with more atoms (largest training cell); 0: no limit.",
-    ),
-    count: CountMode = typer.Option(
-        CountMode.accepted, "--count",
-        help="PGCGM: 'accepted' draws candidates until N pass post-processing (rejects in rejected.csv); "
-        "'candidates' draws exactly N and lists every one in summary.csv.",
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier run's output in OUTPUT (cifs/, summary.csv...)."
     ),
 ) -> None:
     """Generate N structures with MODEL; write them as CIFs and list them in summary.csv."""
-    model = _choose_model(model, pretrained)
-    checkpoint, record = _check_options(model, checkpoint, train_data, elements, formula, pretrained)
-    own_options = impute is not None or formula_units is not None or project_symmetry is not None
-    if own_options and model is not GeneratorModel.crystens_diffusion:
-        console.print("[red]error:[/] --impute/--no-impute, --formula-units and --project-symmetry apply only to "
-                      "crystens-diffusion", soft_wrap=True)  # fmt: skip
-        raise typer.Exit(2)
-    if occupancy_lock is not None and model not in CRYSTENS_MODELS:
-        console.print("[red]error:[/] --occupancy-lock applies only to the CrysTens models", soft_wrap=True)
-        raise typer.Exit(2)
-    if any(not 1 <= sg <= 230 for sg in spacegroup):
-        console.print(f"[red]error:[/] space group numbers must be in 1..230, got {spacegroup}", soft_wrap=True)
-        raise typer.Exit(2)
-    element_sets = [[e.strip() for e in group.split(",") if e.strip()] for group in elements]
+    from xtalgen.pipelines.families import GenerationRequest
+    from xtalgen.pipelines.generation import generate as run_generation
+    from xtalgen.pipelines.generation import prepare
+
+    if pretrained is None and checkpoint is not None and not checkpoint.exists() and _is_shipped(str(checkpoint)):
+        checkpoint, pretrained = None, str(checkpoint)  # --checkpoint NAME: a shipped model
+    family = _choose_family(model, pretrained)
+    if help_options:
+        _print_options(family)
+        return
+    element_sets = tuple(tuple(e.strip() for e in group.split(",") if e.strip()) for group in elements)
+    request = GenerationRequest(n, seed, workers, tuple(spacegroup), element_sets, formula)
     try:
-        if model is GeneratorModel.pgcgm:
-            from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
+        entries = [*settings, *legacy_settings(list(ctx.args), family.options)]
+        family, opts = prepare(family, request, entries)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    folder, record = _checkpoint(family, checkpoint, pretrained)
+    request = dataclasses.replace(request, checkpoint=folder, meta=record)
+    from xtalgen.cli.output_paths import claim_output_dir
+    from xtalgen.data.generation_folder import GENERATION_ENTRIES
 
-            summary = generate_pgcgm(
-                n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup or None,
-                elements=element_sets or None, workers=workers, symprec=symprec, snap=snap,
-                rescale_volume=rescale_volume, max_formula_atoms=max_formula_atoms or None, count=count.value,
-                distance_factor=distance_factor, max_primitive_sites=max_primitive_sites or None,
-                meta=record,
-            )  # fmt: skip
-        elif model is GeneratorModel.pyxtal_random:
-            from xtalgen.pipelines.baseline_pyxtal import generate_pyxtal_random
-
-            summary = generate_pyxtal_random(n, output, train=train_data, seed=seed, workers=workers, symprec=symprec)
-        else:
-            from xtalgen.pipelines.crystens_generate import generate_crystens
-
-            summary = generate_crystens(
-                n, output, checkpoint=checkpoint, seed=seed, spacegroup=spacegroup[0] if spacegroup else None,
-                formula=formula, guidance_scale=guidance_scale, impute=impute, formula_units=formula_units,
-                project_symmetry=project_symmetry, occupancy_lock=occupancy_lock,
-                sampling_steps=steps, workers=workers, symprec=symprec, meta=record,
-            )  # fmt: skip
+    train = getattr(opts, "train", None)
+    claim_output_dir(console, output, GENERATION_ENTRIES, overwrite=overwrite,
+                     inputs=[folder, Path(train) if train else None])  # fmt: skip
+    try:
+        result = run_generation(family, request, output, opts)
     except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(1) from None
-    _print_summary(Path(summary))
+        raise _fail(str(exc), 1) from None
+    _print_result(result)
 
 
-def _print_summary(summary: Path) -> None:
-    import pandas as pd
-
-    frame = pd.read_csv(summary)
-    from xtalgen.pipelines.output import REJECTED_FILE, read_generation_meta
-
-    rejected_csv = summary.parent / REJECTED_FILE
-    if rejected_csv.is_file():  # only the columns counted below (all-NA columns would warn in pandas)
-        cols = [c for c in ("accepted", "reason") if c in frame]
-        rejected = pd.read_csv(rejected_csv)
-        frame = pd.concat([frame[cols], rejected.reindex(columns=cols)], ignore_index=True)
-    accepted = int(frame["accepted"].sum()) if "accepted" in frame else len(frame)
-    console.print(f"{accepted} of {len(frame)} candidates accepted; CIFs in [bold]{summary.parent / 'cifs'}[/]")
-    meta = read_generation_meta(summary.parent)
-    if meta.get("count") == "accepted" and accepted < int(meta.get("n", 0)):
-        console.print(f"[yellow]warning:[/] only {accepted} of the {meta['n']} requested structures passed "
-                      f"post-processing within {len(frame)} candidates (the limit); see the rejection reasons",
+def _print_result(result: Any) -> None:
+    """The counts of a generation run, the most frequent rejection reasons and where the files are."""
+    accepted, total = len(result.accepted), len(result.candidates)
+    console.print(f"{accepted} of {total} candidates accepted; CIFs in [bold]{result.folder / 'cifs'}[/]")
+    if result.shortfall:
+        console.print(f"[yellow]warning:[/] only {accepted} of the {result.record['n']} requested structures "
+                      f"passed post-processing within {total} candidates (the limit); see the rejection reasons",
                       soft_wrap=True)  # fmt: skip
-    if "reason" in frame and accepted < len(frame):
-        reasons = frame.loc[~frame["accepted"].astype(bool), "reason"].fillna("").value_counts().head(8)
-        for reason, count in reasons.items():
-            console.print(f"  rejected: {reason or 'unspecified'}: {count}")
-    console.print(f"summary: [bold]{summary}[/]")
+    for reason, count in result.rejection_counts(8):
+        console.print(f"  rejected: {reason or 'unspecified'}: {count}")
+    console.print(f"summary: [bold]{result.summary}[/]")

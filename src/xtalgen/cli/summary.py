@@ -41,7 +41,7 @@ def stability_note(result: Any) -> str:
 def plain_summary(result: Any, generated: Path, page: Path, shipped_model: str = "") -> list[str]:
     """Short sentences: what was evaluated, validity, uniqueness, novelty, stability, and where the files are
     (the skipped metrics are printed just before, with what they need)."""
-    from xtalgen.pipelines.output import REJECTED_FILE, read_generation_meta
+    from xtalgen.data.generation_folder import REJECTED_FILE, read_generation_meta
 
     table, meta, m = result.per_sample, result.meta, result.metrics
     n = int(meta.get("n_samples", len(table)))

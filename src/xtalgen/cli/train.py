@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -13,16 +12,9 @@ from xtalgen.cli.main import app
 console = Console()
 
 
-class TrainableModel(str, Enum):
-    pgcgm = "pgcgm"
-    crystens_gan = "crystens-gan"
-    crystens_wgan = "crystens-wgan"
-    crystens_diffusion = "crystens-diffusion"
-
-
 @app.command("train")
 def train(
-    model: TrainableModel = typer.Argument(..., help="Which model to train."),
+    model: str = typer.Argument(..., help="Which model family to train (see `xtalgen models`)."),
     data: Path = typer.Option(..., "--data", help="Prepared dataset (.parquet) or encoded training arrays."),
     config: str | None = typer.Option(
         None, "--config",
@@ -34,6 +26,17 @@ def train(
     overrides: list[str] = typer.Option([], "--set", help="Override a config entry, e.g. --set max_steps=500."),
 ) -> None:
     """Train MODEL on DATA; checkpoints (safetensors + JSON) go to OUTPUT and can be resumed."""
+    from xtalgen.pipelines.families import get_family, trainable_kinds
+
+    try:
+        family = get_family(model)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if family.train is None:
+        console.print(f"[red]error:[/] model {model!r} is not trained (trainable: {', '.join(trainable_kinds())})",
+                      soft_wrap=True)  # fmt: skip
+        raise typer.Exit(2)
     if not data.exists():
         console.print(f"[red]error:[/] training data {data} does not exist", soft_wrap=True)
         raise typer.Exit(2)
@@ -42,20 +45,12 @@ def train(
         from xtalgen.configs import resolve_config
 
         try:
-            config_file = resolve_config(config, model.value)
+            config_file = resolve_config(config, model)
         except ValueError as exc:
             console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(2) from None
     try:
-        if model is TrainableModel.pgcgm:
-            from xtalgen.pipelines.pgcgm_train import train_pgcgm
-
-            checkpoint = train_pgcgm(data, config_file, output, resume=resume, overrides=list(overrides))
-        else:
-            from xtalgen.pipelines.crystens_train import train_crystens
-
-            kind = model.value.removeprefix("crystens-")
-            checkpoint = train_crystens(kind, data, config_file, output, resume=resume, overrides=list(overrides))
+        checkpoint = family.train(data, config_file, output, resume=resume, overrides=list(overrides))
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 from pymatgen.core import Composition, Structure
 
+from xtalgen.data.csv_table import read_csv_table
 from xtalgen.data.structure_table import StructureTable, is_structure_table, load_structure_table
 
 #: What a worker turns into a Structure: the Structure itself or CIF text.
@@ -54,7 +56,8 @@ class GeneratedSet:
         if len(self.ids) != len(self.structures):
             raise ValueError(f"{len(self.ids)} ids but {len(self.structures)} structures")
         if len(set(self.ids)) != len(self.ids):
-            raise ValueError("generated sample ids must be unique")
+            dup, count = Counter(self.ids).most_common(1)[0]
+            raise ValueError(f"generated sample ids must be unique; {dup!r} appears {count} times")
         if not self.reasons:
             self.reasons = ["" if s is not None else "no structure" for s in self.structures]
         if self.info.empty:
@@ -119,7 +122,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     key = (str(path.resolve()), st.st_size, st.st_mtime)
     if key not in _CSV_MEMO:
         _CSV_MEMO.clear()
-        _CSV_MEMO[key] = pd.read_csv(path)
+        _CSV_MEMO[key] = read_csv_table(path)
     return _CSV_MEMO[key]
 
 
@@ -262,11 +265,11 @@ def load_generated(
             reasons: list[str] = []
             for cif in df["cif"].astype(str):
                 try:
-                    structures.append(to_structure(cif))
-                    reasons.append("")
+                    structure, reason = _checked(to_structure(cif))
                 except Exception as exc:
-                    structures.append(None)
-                    reasons.append(f"unparseable: {exc}"[:200])
+                    structure, reason = None, f"unparseable: {exc}"[:200]
+                structures.append(structure)
+                reasons.append(reason)
             info = df.drop(columns=["cif"])
             return GeneratedSet(_csv_ids(df), structures, info, reasons, name)
         else:
@@ -282,6 +285,16 @@ def load_generated(
     return GeneratedSet(ids, list(structs), name=name)
 
 
+def _checked(structure: Structure) -> tuple[Structure | None, str]:
+    """The structure, or None and the reason when its numbers would crash native code (NaN, 1e30 Å)."""
+    from xtalgen.data.structure_checks import numeric_problem
+
+    problem = numeric_problem(structure)
+    if problem is None:
+        return structure, ""
+    return None, f"{problem[0]}: {problem[1]}"[:200]
+
+
 def _from_reader(path: Path, limit: int | None, name: str = "generated") -> GeneratedSet:
     from xtalgen.data.readers import read_structures
     from xtalgen.data.records import ReadReport
@@ -290,7 +303,8 @@ def _from_reader(path: Path, limit: int | None, name: str = "generated") -> Gene
     ids: list[str] = []
     structures: list[Structure | None] = []
     reasons: list[str] = []
-    for rec in read_structures(path, on_error="skip", report=report):
+    # overlapping atoms are kept: structural validity scores them
+    for rec in read_structures(path, on_error="skip", report=report, min_distance=None):
         ids.append(rec.id)
         structures.append(rec.structure)
         reasons.append("")
@@ -299,6 +313,8 @@ def _from_reader(path: Path, limit: int | None, name: str = "generated") -> Gene
     for rej in report.rejections:
         if limit is not None and len(ids) >= limit:
             break
+        if rej.reason == "no atoms in block":  # a CIF's bibliography block is no sample
+            continue
         ids.append(rej.id)
         structures.append(None)
         reasons.append(f"{rej.reason}: {rej.detail}"[:200])
@@ -306,7 +322,7 @@ def _from_reader(path: Path, limit: int | None, name: str = "generated") -> Gene
 
 
 def _from_generation_dir(path: Path, limit: int | None, name: str) -> GeneratedSet:
-    df = pd.read_csv(path / "summary.csv", dtype={"id": str}, keep_default_na=False)
+    df = read_csv_table(path / "summary.csv", dtype={"id": str}, keep_default_na=False)
     if limit is not None:
         df = df.iloc[:limit].reset_index(drop=True)
     structures: list[Structure | None] = []
@@ -321,10 +337,10 @@ def _from_generation_dir(path: Path, limit: int | None, name: str) -> GeneratedS
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                structures.append(Structure.from_file(path / cif))
-            reasons.append("")
+                structure, reason = _checked(Structure.from_file(path / cif))
         except Exception as exc:
-            structures.append(None)
-            reasons.append(f"unparseable: {exc}"[:200])
+            structure, reason = None, f"unparseable: {exc}"[:200]
+        structures.append(structure)
+        reasons.append(reason)
     info = df.drop(columns=[c for c in ("cif",) if c in df.columns])
     return GeneratedSet([str(i) for i in df["id"]], structures, info, reasons, name)

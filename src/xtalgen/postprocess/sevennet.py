@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.postprocess.relax import _as_structure, displacement_rmsd, run_resumable
+from xtalgen.postprocess.relax import CELL_FILTER, _as_structure, displacement_rmsd, run_resumable
 
 #: SevenNet checkpoint used by default (shipped in the ``sevenn`` wheel; trained on MPtrj).
 DEFAULT_MODEL = "7net-l3i5"
@@ -169,6 +169,12 @@ class SevenNetEnergyModel:
         return f"sevennet-{self.model_name}-fire{self.steps}-{self.fmax}"
 
     @property
+    def relax_settings(self) -> dict[str, Any]:
+        """Every setting that changes a relaxation's result (part of ``xtalgen relax``'s resume key)."""
+        return {"potential": "sevennet", "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
+                "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
+
+    @property
     def reference_tag(self) -> str:
         """Identifies how reference energies are made (part of their cache file name)."""
         return f"sevennet-{self.model_name}-" + (
@@ -182,11 +188,15 @@ class SevenNetEnergyModel:
         cache_path: Path | None,
         workers: int = 1,
         progress: bool = True,
+        item_meta: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``)."""
+        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``).
+
+        ``item_meta``: see :func:`xtalgen.postprocess.relax.run_resumable`."""
         job = partial(_relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
         return run_resumable(
-            job, items, cache_path, workers=workers, description="SevenNet relax", progress=progress
+            job, items, cache_path, workers=workers, description="SevenNet relax", progress=progress,
+            item_meta=item_meta,
         )
 
     def energies(

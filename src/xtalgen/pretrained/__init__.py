@@ -8,7 +8,6 @@
 from xtalgen.pretrained.load import PretrainedModel, load_pretrained
 from xtalgen.pretrained.registry import (
     ENV_VAR,
-    KINDS,
     PretrainedInfo,
     default_pretrained,
     list_pretrained,
@@ -22,7 +21,6 @@ from xtalgen.pretrained.registry import (
 
 __all__ = [
     "ENV_VAR",
-    "KINDS",
     "PretrainedInfo",
     "PretrainedModel",
     "default_pretrained",

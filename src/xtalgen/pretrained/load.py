@@ -54,17 +54,24 @@ class PretrainedModel:
     def generate(self, n: int, out_dir: str | Path, **kwargs: Any) -> Path:
         """Generate ``n`` candidates into ``out_dir`` (CIFs + ``summary.csv``); return the summary path.
 
-        ``kwargs`` go to :func:`~xtalgen.pipelines.pgcgm_generate.generate_pgcgm` or
-        :func:`~xtalgen.pipelines.crystens_generate.generate_crystens` (seed, conditions, workers, ...).
+        ``kwargs``: ``seed``, ``workers``, ``progress``, ``spacegroup`` (a number or a list), ``elements``
+        (element sets), ``formula``, ``meta``, and the family's sampling options (``--help-options``);
+        ``sampling_steps`` is the CrysTens option ``steps``.
         """
+        from xtalgen.pipelines.families import GenerationRequest
+        from xtalgen.pipelines.generation import generate
+
         meta = {"pretrained": self.info.name, "pretrained_version": self.info.version, **kwargs.pop("meta", {})}
-        if self.kind == "pgcgm":
-            from xtalgen.pipelines.pgcgm_generate import generate_pgcgm
-
-            return generate_pgcgm(n, out_dir, checkpoint=self.checkpoint, meta=meta, **kwargs)
-        from xtalgen.pipelines.crystens_generate import generate_crystens
-
-        return generate_crystens(n, out_dir, checkpoint=self.checkpoint, meta=meta, **kwargs)
+        sg = kwargs.pop("spacegroup", None)
+        spacegroup = () if sg is None else tuple(int(s) for s in (sg if isinstance(sg, list | tuple) else [sg]))
+        request = GenerationRequest(
+            n, kwargs.pop("seed", 0), kwargs.pop("workers", 2), spacegroup,
+            tuple(tuple(e) for e in kwargs.pop("elements", None) or ()), kwargs.pop("formula", None),
+            checkpoint=self.checkpoint, progress=kwargs.pop("progress", True), meta=meta,
+        )  # fmt: skip
+        if "sampling_steps" in kwargs:
+            kwargs["steps"] = kwargs.pop("sampling_steps")
+        return generate(self.kind, request, out_dir, kwargs).summary
 
 
 def load_pretrained(name: str, root: str | Path | None = None) -> PretrainedModel:
@@ -72,16 +79,15 @@ def load_pretrained(name: str, root: str | Path | None = None) -> PretrainedMode
 
     Raises ValueError for an unknown name (listing the available ones) or a damaged file.
     """
+    from xtalgen.pipelines.families import get_family
+
     info = pretrained_info(name, root)
     folder = pretrained_checkpoint(name, root)
-    if info.kind == "pgcgm":
-        from xtalgen.pipelines.pgcgm_generate import load_pgcgm_generator
-
-        module, cfg, _ = load_pgcgm_generator(folder)
-        return PretrainedModel(info, folder, module, cfg)
-    from xtalgen.pipelines.crystens_generate import load_crystens_model
-
-    kind, module, cfg, ct = load_crystens_model(folder)
-    if f"crystens-{kind}" != info.kind:
-        raise ValueError(f"pretrained model {name!r}: registry says {info.kind}, checkpoint holds crystens-{kind}")
-    return PretrainedModel(info, folder, module, cfg, ct)
+    family = get_family(info.kind)
+    if family.load is None:
+        raise ValueError(f"pretrained model {name!r}: model {info.kind} cannot be loaded")
+    try:
+        loaded = family.load(folder)
+    except ValueError as exc:
+        raise ValueError(f"pretrained model {name!r}: registry says {info.kind}; {exc}") from None
+    return PretrainedModel(info, folder, loaded.module, loaded.config, loaded.representation)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import re
 import shutil
@@ -38,16 +37,15 @@ from typing import Any
 
 import numpy as np
 import yaml
-from rich.console import Console
 from safetensors.torch import save_file
 
+from xtalgen.data.hashing import file_sha256
+from xtalgen.pipelines.families import families, family_of_checkpoint, get_family, trainable_kinds
 from xtalgen.pipelines.training.checkpoint import FORMAT_VERSION, STATE_FILE, WEIGHTS_FILE, Checkpoint, load_checkpoint
 from xtalgen.pretrained.registry import (
-    KINDS,
     MODELS_DIR,
     TRAINING_STRUCTURES_FILE,
     PretrainedInfo,
-    file_digest,
     pretrained_info,
     read_registry,
     registry_dir,
@@ -55,28 +53,26 @@ from xtalgen.pretrained.registry import (
     write_registry,
 )
 
-_QUIET = Console(file=io.StringIO())
-CONDITIONS_FILE = "conditions.csv"  # = xtalgen.pipelines.pgcgm_train.CONDITIONS_FILE
 CONFIG_FILE = "config.yaml"
 MAX_MB = 10.0
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def checkpoint_kind(ckpt: Checkpoint) -> str:
-    """``"pgcgm"`` or ``"crystens-<gan|wgan|diffusion>"`` of a loaded training checkpoint."""
-    if ckpt.config.get("_class") == "PGCGMConfig":
-        return "pgcgm"
-    kind = ckpt.state.get("extra", {}).get("kind")
-    if kind in ("gan", "wgan", "diffusion"):
-        return f"crystens-{kind}"
-    raise ValueError(f"{ckpt.path}: not a PGCGM or CrysTens checkpoint (config {ckpt.config.get('_class')!r})")
+    """The family kind (``"pgcgm"``, ``"crystens-diffusion"``...) of a loaded training checkpoint."""
+    return family_of_checkpoint(ckpt).kind
 
 
 def generation_modules(kind: str, modules: list[str]) -> list[str]:
-    """The modules generation loads: the generator, or the diffusion model's EMA (the raw model without one)."""
-    if kind == "crystens-diffusion":
-        return ["ema"] if "ema" in modules else ["model"]
-    return ["generator"]
+    """The modules generation loads (the generator, or the diffusion model's EMA weights)."""
+    return _packaging(kind).modules(modules)
+
+
+def _packaging(kind: str) -> Any:
+    fam = get_family(kind)
+    if fam.packaging is None:
+        raise ValueError(f"model {kind!r} cannot be packaged")
+    return fam.packaging
 
 
 def _run_folder(ckpt: Checkpoint) -> Path:
@@ -111,26 +107,11 @@ def _data_record(kind: str, ckpt: Checkpoint, run: Path, folder: Path, desc: str
     record: dict[str, Any] = dict(desc) if isinstance(desc, Mapping) else {"description": str(desc)}
     data_cfg = dict(ckpt.config.get("data", {}))
     record.setdefault("split", data_cfg.get("split"))
-    extra = ckpt.state.get("extra", {})
-    if kind == "pgcgm":
-        keys = ("nelements", "n_base_sites", "max_materials", "n_augment", "symprec")
-        with open(folder / CONDITIONS_FILE, newline="") as fh:
-            n = sum(int(r["count"]) for r in csv.DictReader(fh))
-    else:
-        keys = ("max_samples", "size", "cell", "distance")
-        n = extra.get("n_train")
-        data_file = data_file or extra.get("data") or None
+    keys, n, data_file = _packaging(kind).data_record(ckpt, folder, data_file)
     record.setdefault("filters", {k: data_cfg[k] for k in keys if k in data_cfg})
     record.setdefault("n_materials", int(n) if n is not None else None)
     record.setdefault("file", data_file)
     return record
-
-
-def _find_conditions(ckpt: Checkpoint) -> Path:
-    for folder in [ckpt.path, *ckpt.path.parents][:4]:
-        if (folder / CONDITIONS_FILE).is_file():
-            return folder / CONDITIONS_FILE
-    raise FileNotFoundError(f"no {CONDITIONS_FILE} in the run of {ckpt.path}: PGCGM generation needs it")
 
 
 def _write_model_files(ckpt: Checkpoint, kind: str, folder: Path, max_mb: float) -> list[str]:
@@ -165,49 +146,25 @@ def _write_model_files(ckpt: Checkpoint, kind: str, folder: Path, max_mb: float)
         plain = {k: v for k, v in ckpt.config.items() if not k.startswith("_")}
         (folder / CONFIG_FILE).write_text(yaml.safe_dump(plain, sort_keys=False))
     names = [WEIGHTS_FILE, STATE_FILE, CONFIG_FILE]
-    if kind == "pgcgm":
-        shutil.copyfile(_find_conditions(ckpt), folder / CONDITIONS_FILE)
-        names.append(CONDITIONS_FILE)
+    for extra in _packaging(kind).extra_files(ckpt):
+        shutil.copyfile(extra, folder / extra.name)
+        names.append(extra.name)
     return names
 
 
 def training_rows(kind: str, config: Mapping[str, Any], dataset: Any, run: Path | None = None) -> np.ndarray:
-    """Rows of the prepared ``dataset`` a training run with ``config`` learned from.
+    """Rows of the prepared ``dataset`` a training run of ``kind`` with ``config`` learned from.
 
-    PGCGM: the config's split and filters (:func:`xtalgen.pipelines.pgcgm_train.select_materials`), then
-    only the materials that encode as base sites: exactly those in the run's ``train_arrays.npz`` when the
-    run folder is given and keeps it, else the ones the training encoder accepts (the same check,
-    repeated; materials it rejects never reached the model). Other kinds are not supported yet (ValueError).
+    Asks the family (e.g. :func:`xtalgen.pipelines.pgcgm.train.training_rows`); ValueError for a family
+    that cannot say.
     """
-    if kind != "pgcgm":
-        raise ValueError(f"training structures can only be packaged for PGCGM models so far, not {kind}")
-    from xtalgen.pipelines.pgcgm_task import PGCGMConfig
-    from xtalgen.pipelines.pgcgm_train import ARRAYS_FILE, select_materials
-    from xtalgen.pipelines.training import load_config
-
-    cfg = load_config(PGCGMConfig, {k: v for k, v in config.items() if k != "_class"})
-    split = cfg.data.split
-    base = np.arange(len(dataset))
-    if split != "all":
-        base = np.flatnonzero(dataset.frame["split"].to_numpy() == split)
-    rows = base[select_materials(dataset.subset(indices=base), cfg.data, seed=cfg.seed)]
-    from xtalgen.representations.basesites.batch import BaseSiteArrays, build_training_arrays
-
-    arrays = run / ARRAYS_FILE if run is not None else None
-    if arrays is not None and arrays.is_file():
-        encoded = BaseSiteArrays.load_npz(arrays)
-    else:  # one sample per material is enough to learn which materials encode
-        encoded = build_training_arrays(
-            dataset.subset(indices=rows), n_augment=1, n_sets=cfg.model.n_sets, max_base_sites=cfg.model.n_sites,
-            seed=cfg.seed, symprec=cfg.data.symprec, progress=False, console=_QUIET,
-        )  # fmt: skip
-    wanted = {str(i) for i in np.asarray(encoded.material_ids)[np.unique(encoded.material_index)]}
-    ids = dataset.frame["id"].astype(str).to_numpy()
-    kept = np.array([r for r in rows if ids[r] in wanted], dtype=int)
-    if len(kept) != len(wanted):
-        raise ValueError(f"{len(wanted) - len(kept)} training materials of {arrays} are not in the dataset "
-                         "(or not in its split/filters): give the dataset the run was trained on")  # fmt: skip
-    return kept
+    fam = get_family(kind)
+    rows = fam.packaging.training_rows if fam.packaging is not None else None
+    if rows is None:
+        supported = [k for k, f in families().items() if f.packaging is not None and f.packaging.training_rows]
+        raise ValueError(f"training structures can only be packaged for {', '.join(supported)} models so far, "
+                         f"not {kind}")  # fmt: skip
+    return rows(config, dataset, run)
 
 
 def write_training_structures(
@@ -242,7 +199,7 @@ def write_training_structures(
         "file": TRAINING_STRUCTURES_FILE,
         "n_structures": int(len(rows)),
         "source": path.name,
-        "source_sha256": file_digest(path),
+        "source_sha256": file_sha256(path),
         "split": dict(config.get("data", {})).get("split"),
     }
     meta = {**record, "symprec": dataset.symprec, "filters": dict(config.get("data", {}))}
@@ -267,7 +224,7 @@ def add_training_structures(
     target = folder / TRAINING_STRUCTURES_FILE
     record = write_training_structures(info.kind, state.get("config", {}), dataset_path, target,
                                        expected=info.data.get("n_materials"))  # fmt: skip
-    files = {**kept, TRAINING_STRUCTURES_FILE: {"sha256": file_digest(target), "size": target.stat().st_size}}
+    files = {**kept, TRAINING_STRUCTURES_FILE: {"sha256": file_sha256(target), "size": target.stat().st_size}}
     total = sum(meta["size"] for meta in files.values())
     if total > max_mb * 1e6:
         target.unlink()
@@ -318,8 +275,6 @@ def package_checkpoint(
     found = checkpoint_kind(ckpt)
     if kind is not None and kind != found:
         raise ValueError(f"{ckpt.path} holds a {found} model, not {kind}")
-    if found not in KINDS:
-        raise ValueError(f"kind {found!r}: must be one of {list(KINDS)}")
     root = registry_dir(registry)
     raw = read_registry(root)
     if any(m["name"] == name for m in raw["models"]) and not overwrite:
@@ -336,7 +291,7 @@ def package_checkpoint(
                 expected=data.get("n_materials"),
             )  # fmt: skip
             names.append(TRAINING_STRUCTURES_FILE)
-        files = {f: {"sha256": file_digest(tmp / f), "size": (tmp / f).stat().st_size} for f in names}
+        files = {f: {"sha256": file_sha256(tmp / f), "size": (tmp / f).stat().st_size} for f in names}
         total = sum(meta["size"] for meta in files.values())
         if total > max_mb * 1e6:
             raise ValueError(f"pretrained model {name!r}: {total / 1e6:.1f} MB in all; the limit is {max_mb:g} MB")
@@ -372,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="add the training structures (--training-data) to model NAME already in the registry",
     )
-    p.add_argument("--kind", choices=KINDS, help="expected kind (read from the checkpoint)")
+    p.add_argument("--kind", choices=trainable_kinds(), help="expected kind (read from the checkpoint)")
     p.add_argument("--version", default="1.0")
     p.add_argument("--data-desc", default="", help="what the model was trained on (free text)")
     p.add_argument("--data-file", help="the training data file (recorded as given)")

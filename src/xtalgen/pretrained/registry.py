@@ -16,7 +16,6 @@ Every file's sha256 and size are recorded in the entry and checked before a mode
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -25,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.hashing import file_sha256
+from xtalgen.pipelines.families import trainable_kinds
 
 REGISTRY_FILE = "registry.json"
 MODELS_DIR = "models"
 ENV_VAR = "XTALGEN_PRETRAINED_DIR"
 TRAINING_STRUCTURES_FILE = "training_structures.parquet"
 FORMAT_VERSION = 1
-KINDS = ("pgcgm", "crystens-gan", "crystens-wgan", "crystens-diffusion")
 
 
 @dataclass
@@ -116,8 +116,9 @@ def list_pretrained(root: str | Path | None = None) -> list[PretrainedInfo]:
 
 def default_pretrained(kind: str, root: str | Path | None = None) -> str | None:
     """The name of the default pretrained model of ``kind`` (e.g. ``"pgcgm"``), None if none ships."""
-    if kind not in KINDS:
-        raise ValueError(f"kind: must be one of {list(KINDS)}, got {kind!r}")
+    kinds = trainable_kinds()
+    if kind not in kinds:
+        raise ValueError(f"kind: must be one of {kinds}, got {kind!r}")
     return read_registry(root)["defaults"].get(kind)
 
 
@@ -131,15 +132,6 @@ def pretrained_info(name: str, root: str | Path | None = None) -> PretrainedInfo
     raise ValueError(f"unknown pretrained model {name!r}; available: {available} (see `xtalgen models`)")
 
 
-def file_digest(path: Path) -> str:
-    """sha256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_files(info: PretrainedInfo, root: str | Path | None = None) -> Path:
     """Check every file of ``info`` against its recorded size and sha256; return the model folder.
 
@@ -151,7 +143,7 @@ def verify_files(info: PretrainedInfo, root: str | Path | None = None) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"pretrained model {info.name!r}: file {path} is missing (reinstall xtalgen)")
         size = path.stat().st_size
-        digest = file_digest(path)
+        digest = file_sha256(path)
         if size != meta["size"] or digest != meta["sha256"]:
             raise ValueError(
                 f"pretrained model {info.name!r}: {fname} does not match the registry (sha256 {digest[:12]}..., "
@@ -185,6 +177,10 @@ def resolve_pretrained(kind: str, name: str | None = None, root: str | Path | No
         return info
     default = default_pretrained(kind, root)
     if default is None:
+        of_kind = [info.name for info in list_pretrained(root) if info.kind == kind]
+        if of_kind:
+            raise ValueError(f"no default pretrained {kind} model is set; choose one with --pretrained "
+                             f"({', '.join(of_kind)})")  # fmt: skip
         raise ValueError(f"no pretrained {kind} model ships (see `xtalgen models`)")
     return pretrained_info(default, root)
 

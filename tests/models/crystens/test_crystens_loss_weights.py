@@ -101,7 +101,7 @@ def test_bundled_cpu_config_pairs_plain_mse_with_the_pair_skip():
     """The CPU config's choice was measured (docs/benchmarks/crystens_pair_skip.md): plain MSE with the pair skip;
     the class defaults stay plain MSE without min-SNR weights."""
     from xtalgen.configs import bundled_config
-    from xtalgen.pipelines.crystens_train import load_crystens_config
+    from xtalgen.pipelines.crystens.train import load_crystens_config
 
     assert DiffusionConfig().loss_weights == "uniform" and DiffusionConfig().min_snr_gamma == 0.0
     cfg = load_crystens_config("diffusion", bundled_config("crystens_diffusion_cpu"))

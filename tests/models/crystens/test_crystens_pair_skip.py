@@ -73,8 +73,6 @@ def test_option_errors():
         PairSkip(CT.with_options(distance="cartesian"))
     with pytest.raises(ValueError, match="pair_skip: needs prediction_type 'sample'"):
         dataclasses.replace(TINY, prediction_type="epsilon").validate()
-    with pytest.raises(ValueError, match="does not combine with preconditioning"):
-        dataclasses.replace(TINY, preconditioning=True).validate()
     with pytest.raises(ValueError, match="needs the training tensors' CrysTens config"):
         CrysTensDiffusion(20, TINY)
 
@@ -98,7 +96,7 @@ def test_pair_skip_diffusion_trains_and_samples(trains_and_samples):
 def test_bundled_cpu_config_switches_the_skip_on_and_the_library_default_is_off():
     """The CPU config's choice was measured (docs/benchmarks/crystens_pair_skip.md); the class default stays off."""
     from xtalgen.configs import bundled_config
-    from xtalgen.pipelines.crystens_train import load_crystens_config
+    from xtalgen.pipelines.crystens.train import load_crystens_config
 
     assert DiffusionConfig().pair_skip is False
     assert load_crystens_config("diffusion", bundled_config("crystens_diffusion_cpu")).model.pair_skip is True

@@ -9,7 +9,7 @@ import pytest
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 
-from xtalgen.pipelines.output import cif_text
+from xtalgen.data.generation_folder import cif_text
 from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, decode, decode_many, encode
 from xtalgen.representations.crystens.config import FIRST_ATOM
 

@@ -138,41 +138,10 @@ def fit(
     if ckpt is not None:
         _check_resumable(ckpt.state.get("sampler", {}), sampler)
 
-    seed_all(config.seed)
-    task.setup(fabric)
-    start = 0
-    if ckpt is not None:
-        ckpt.restore(task.modules(), task.optimizers(), rng=True)
-        if hasattr(task, "load_extra_state"):
-            task.load_extra_state(ckpt.state.get("extra", {}))
-        start = ckpt.step
-    if fabric.is_global_zero:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, out_dir / "config.yaml")
-    logger = (
-        MetricsLogger(
-            out_dir / "logs", resume_step=start if ckpt is not None else None, tensorboard=config.tensorboard
-        )
-        if fabric.is_global_zero
-        else None
-    )
+    start, logger = _open_run(task, fabric, config, ckpt, out_dir)
 
     def checkpoint(step: int) -> Path:
-        folder = ckpt_root / f"step_{step:09d}"
-        if fabric.is_global_zero:
-            extra = task.extra_state() if hasattr(task, "extra_state") else {}
-            folder = save_checkpoint(
-                ckpt_root,
-                step,
-                task.modules(),
-                task.optimizers(),
-                config={**config_to_dict(config), "_class": type(config).__name__},
-                sampler=sampler.state(step),
-                extra={"task": type(task).__name__, **extra},
-                keep_last=config.keep_last,
-            )
-        fabric.barrier()
-        return folder
+        return _save_step(task, fabric, config, sampler, ckpt_root, step)
 
     final = ckpt.path if ckpt is not None else ckpt_root
     t0, done_since = time.perf_counter(), 0
@@ -201,6 +170,49 @@ def fit(
     if logger is not None:
         logger.close()
     return Path(final)
+
+
+def _open_run(task: TrainingTask, fabric: Any, config: TrainingConfig, ckpt: Any, out_dir: Path) -> tuple[int, Any]:
+    """Seed, set up the task, restore a checkpoint; write the config; return (first step, metrics logger)."""
+    seed_all(config.seed)
+    task.setup(fabric)
+    start = 0
+    if ckpt is not None:
+        ckpt.restore(task.modules(), task.optimizers(), rng=True)
+        if hasattr(task, "load_extra_state"):
+            task.load_extra_state(ckpt.state.get("extra", {}))
+        start = ckpt.step
+    if fabric.is_global_zero:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, out_dir / "config.yaml")
+    logger = (
+        MetricsLogger(
+            out_dir / "logs", resume_step=start if ckpt is not None else None, tensorboard=config.tensorboard
+        )
+        if fabric.is_global_zero
+        else None
+    )
+    return start, logger
+
+
+def _save_step(task: TrainingTask, fabric: Any, config: TrainingConfig, sampler: SeededSampler, ckpt_root: Path,
+               step: int) -> Path:  # fmt: skip
+    """Save the checkpoint of ``step`` (first process), then wait for every process."""
+    folder = ckpt_root / f"step_{step:09d}"
+    if fabric.is_global_zero:
+        extra = task.extra_state() if hasattr(task, "extra_state") else {}
+        folder = save_checkpoint(
+            ckpt_root,
+            step,
+            task.modules(),
+            task.optimizers(),
+            config={**config_to_dict(config), "_class": type(config).__name__},
+            sampler=sampler.state(step),
+            extra={"task": type(task).__name__, **extra},
+            keep_last=config.keep_last,
+        )
+    fabric.barrier()
+    return folder
 
 
 def _has_checkpoint(out_dir: Path) -> bool:

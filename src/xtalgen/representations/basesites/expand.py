@@ -102,7 +102,7 @@ class RawBaseSites:
 def expand_raw_arrays(raw: RawBaseSites, tol: float = DEFAULT_TOL) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Like :func:`expand_raw` but returns plain arrays (row lattice matrix (3, 3) Å, symbols (N,),
     fractional coords (N, 3)): skips building a pymatgen Structure of the (often large) unmerged cell.
-    ``xtalgen.postprocess.pipeline`` accepts this triple from its ``expand`` callable.
+    ``xtalgen.postprocess.candidates`` accepts this triple from its ``expand`` callable.
     """
     lat = np.asarray(raw.lattice, dtype=np.float64).reshape(-1)
     if lat.shape != (6,) or not np.all(np.isfinite(lat)) or np.any(lat[:3] <= 0):

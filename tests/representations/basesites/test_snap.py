@@ -8,8 +8,8 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xtalgen.data.radii import atomic_radius
-from xtalgen.postprocess.snap import snap_base_sites, snap_to_special_position
 from xtalgen.representations.basesites.expand import expand_positions, expand_to_structure
+from xtalgen.representations.basesites.snap import snap_base_sites, snap_to_special_position
 from xtalgen.representations.basesites.symops import spacegroup_ops
 
 

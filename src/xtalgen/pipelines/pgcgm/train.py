@@ -11,8 +11,7 @@ Run folder layout (``out_dir``)::
 
 from __future__ import annotations
 
-import csv
-from collections import Counter
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from xtalgen.data.atomic import atomic_write
 from xtalgen.data.records import ReadReport
-from xtalgen.pipelines.pgcgm_task import (
+from xtalgen.pipelines.pgcgm.conditions import CONDITIONS_FILE, write_condition_table
+from xtalgen.pipelines.pgcgm.task import (
     BaseSiteBatches,
     PGCGMConfig,
     PGCGMDataConfig,
@@ -30,17 +29,10 @@ from xtalgen.pipelines.pgcgm_task import (
     lattice_stats,
 )
 from xtalgen.pipelines.training import fit, load_config
-from xtalgen.representations.basesites.batch import BaseSiteArrays, build_training_arrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays, build_training_arrays
 
 ARRAYS_FILE = "train_arrays.npz"
-CONDITIONS_FILE = "conditions.csv"
 REJECTIONS_FILE = "rejected_materials.csv"
-
-
-def _symbol(z: int) -> str:
-    from pymatgen.core import Element
-
-    return Element.from_Z(int(z)).symbol
 
 
 def select_materials(ds: Any, data_cfg: PGCGMDataConfig, *, seed: int = 0) -> np.ndarray:
@@ -106,29 +98,6 @@ def load_training_arrays(
     return arrays
 
 
-def condition_table(arrays: BaseSiteArrays) -> list[dict[str, Any]]:
-    """One row per distinct (space group, base-site elements) of the training materials, with counts."""
-    first = np.unique(arrays.material_index, return_index=True)[1]
-    counts: Counter[tuple[int, str]] = Counter()
-    for i in first:
-        zs = arrays.element_z[i][arrays.site_mask[i]]
-        elems = " ".join(_symbol(z) for z in zs)
-        counts[(int(arrays.spacegroup[i]), elems)] += 1
-    return [
-        {"spacegroup": sg, "elements": elems, "count": n}
-        for (sg, elems), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-
-
-def write_condition_table(arrays: BaseSiteArrays, path: Path) -> Path:
-    """Write :func:`condition_table` as CSV (atomic)."""
-    with atomic_write(path, newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["spacegroup", "elements", "count"])
-        writer.writeheader()
-        writer.writerows(condition_table(arrays))
-    return path
-
-
 def train_pgcgm(
     data: str | Path | BaseSiteArrays,
     config: str | Path | Mapping[str, Any] | PGCGMConfig | None,
@@ -164,3 +133,34 @@ def train_pgcgm(
     write_condition_table(arrays, out / CONDITIONS_FILE)
     task = PGCGMTask(cfg, lattice_stats(arrays), element_dim=arrays.element_features.shape[-1])
     return fit(task, BaseSiteBatches(arrays), cfg, resume=resume)
+
+
+def training_rows(config: Mapping[str, Any], dataset: Any, run: Path | None = None) -> np.ndarray:
+    """Rows of the prepared ``dataset`` a training run with ``config`` learned from.
+
+    The config's split and filters (:func:`select_materials`), then only the materials that encode as
+    base sites: exactly those in the run's ``train_arrays.npz`` when the run folder is given and keeps
+    it, else the ones the training encoder accepts (the same check, repeated; materials it rejects never
+    reached the model).
+    """
+    cfg = load_config(PGCGMConfig, {k: v for k, v in config.items() if k != "_class"})
+    split = cfg.data.split
+    base = np.arange(len(dataset))
+    if split != "all":
+        base = np.flatnonzero(dataset.frame["split"].to_numpy() == split)
+    rows = base[select_materials(dataset.subset(indices=base), cfg.data, seed=cfg.seed)]
+    arrays = run / ARRAYS_FILE if run is not None else None
+    if arrays is not None and arrays.is_file():
+        encoded = BaseSiteArrays.load_npz(arrays)
+    else:  # one sample per material is enough to learn which materials encode
+        encoded = build_training_arrays(
+            dataset.subset(indices=rows), n_augment=1, n_sets=cfg.model.n_sets, max_base_sites=cfg.model.n_sites,
+            seed=cfg.seed, symprec=cfg.data.symprec, progress=False, console=Console(file=io.StringIO()),
+        )  # fmt: skip
+    wanted = {str(i) for i in np.asarray(encoded.material_ids)[np.unique(encoded.material_index)]}
+    ids = dataset.frame["id"].astype(str).to_numpy()
+    kept = np.array([r for r in rows if ids[r] in wanted], dtype=int)
+    if len(kept) != len(wanted):
+        raise ValueError(f"{len(wanted) - len(kept)} training materials of {arrays} are not in the dataset "
+                         "(or not in its split/filters): give the dataset the run was trained on")  # fmt: skip
+    return kept

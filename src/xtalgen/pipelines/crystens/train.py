@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from xtalgen.pipelines.crystens_tasks import CONFIG_CLASSES, KINDS, TASKS, CrysTensBatches
+from xtalgen.pipelines.crystens.tasks import CONFIG_CLASSES, KINDS, TASKS, CrysTensBatches
 from xtalgen.pipelines.training import TrainingConfig, fit, load_config, make_fabric
 from xtalgen.representations.crystens import CrysTensConfig, EncodedSet, encode_dataset, load_encoded
 from xtalgen.representations.crystens.config import FIRST_ATOM, ROW_SG, ROW_Z

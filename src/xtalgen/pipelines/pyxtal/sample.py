@@ -16,19 +16,23 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pymatgen.core import Structure
 from rich.progress import Progress
 
+from xtalgen.data.generation_folder import Candidate
 from xtalgen.data.symmetry import analyse_symmetry
 from xtalgen.evaluation.sources import load_reference
-from xtalgen.pipelines.output import Candidate, write_generation
+from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
 
 #: Draws tried per sample before it is recorded as failed.
 MAX_DRAWS = 20
+#: PyXtal's volume factor (its default) for the radius-based cell estimate.
+PYXTAL_FACTOR = 1.1
 
 
 class _TrainingDraws:
@@ -113,6 +117,119 @@ def _pyxtal_job(task: dict[str, Any]) -> dict[str, Any]:
     return {"structure": structure.as_dict()}
 
 
+@dataclass
+class PyXtalOptions(SamplingOptions):
+    """PyXtal baseline options.
+
+    ``train``: the training materials compositions and space groups are drawn from (a prepared dataset
+    file, a CSV with a ``cif`` column (its ``train`` split if it has one) or any structure source).
+    ``volume``: "formula" (a training polymorph's volume per atom) or "pyxtal" (PyXtal's estimate).
+    """
+
+    train: Any = None
+    volume: Literal["formula", "pyxtal"] = "formula"
+
+
+class _Draws:
+    """Per-sample state of the baseline: rngs, failed draws, the material each sample came from."""
+
+    def __init__(self, draws: _TrainingDraws, n: int, seed: int, volume: str) -> None:
+        self.draws, self.volume = draws, volume
+        self.rngs = [np.random.default_rng([seed, k]) for k in range(n)]
+        self.failures = [0] * n
+        self.last_error = [""] * n
+        self.sources: list[int] = [-1] * n
+        self.results: list[Structure | None] = [None] * n
+
+    def next_task(self, k: int) -> dict[str, Any] | None:
+        draws, rng = self.draws, self.rngs[k]
+        while self.failures[k] < MAX_DRAWS:
+            j = int(rng.integers(len(draws)))
+            spec = draws.spec(j)
+            if spec is None:
+                self.failures[k] += 1
+                self.last_error[k] = "training material without usable symmetry"
+                continue
+            sg, species, counts = spec
+            vpa = None
+            if self.volume == "formula":
+                vpa = draws.volume_per_atom(int(rng.choice(draws.by_formula[draws.formulas[j]])))
+            self.sources[k] = j
+            return {"k": k, "spacegroup": sg, "species": species, "counts": counts, "factor": PYXTAL_FACTOR,
+                    "seed": int(rng.integers(2**31)), "volume_per_atom": vpa}  # fmt: skip
+        return None
+
+    def finish(self, task: dict[str, Any], out: dict[str, Any]) -> dict[str, Any] | None:
+        k = task["k"]
+        if "structure" in out:
+            self.results[k] = Structure.from_dict(out["structure"])
+            return None
+        self.failures[k] += 1
+        self.last_error[k] = out["error"]
+        return self.next_task(k)
+
+
+def _run_draws(state: _Draws, n: int, workers: int, progress: bool) -> None:
+    """Run PyXtal until every sample has a structure or ran out of draws (serial or in a process pool)."""
+    with Progress(transient=False, disable=not progress) as prog:
+        bar = prog.add_task("PyXtal random structures", total=n)
+        queue = [t for t in (state.next_task(k) for k in range(n)) if t is not None]
+        prog.advance(bar, n - len(queue))
+        if workers <= 1:
+            while queue:
+                task = queue.pop()
+                nxt = state.finish(task, _pyxtal_job(task))
+                if nxt is not None:
+                    queue.append(nxt)
+                else:
+                    prog.advance(bar)
+            return
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            pending = {pool.submit(_pyxtal_job, t): t for t in queue}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = pending.pop(fut)
+                    nxt = state.finish(task, fut.result())
+                    if nxt is not None:
+                        pending[pool.submit(_pyxtal_job, nxt)] = nxt
+                    else:
+                        prog.advance(bar)
+
+
+def check_pyxtal(request: GenerationRequest, opts: PyXtalOptions) -> None:
+    """The baseline needs training data (ValueError before any work otherwise)."""
+    if opts.train is None:
+        raise ValueError("pyxtal-random needs training data: --set train=DATASET (compositions and space groups "
+                         "are drawn from it)")  # fmt: skip
+    if isinstance(opts.train, str | Path) and not Path(opts.train).exists():
+        raise ValueError(f"training data {opts.train} does not exist")
+
+
+def sample_pyxtal(request: GenerationRequest, opts: PyXtalOptions) -> SampleBatch:
+    """``request.n`` random symmetric structures, each from a (composition, space group) of a training material."""
+    check_pyxtal(request, opts)
+    n, seed = request.n, request.seed
+    draws = _TrainingDraws(opts.train, opts.symprec)
+    state = _Draws(draws, n, seed, opts.volume)
+    _run_draws(state, n, request.workers, request.progress)
+    candidates = []
+    for k in range(n):
+        j = state.sources[k]
+        info = {
+            "source_id": _entry_id(draws, j) if j >= 0 else "",
+            "target_spacegroup": draws.spec(j)[0] if j >= 0 and draws.spec(j) else "",
+            "failed_draws": state.failures[k],
+            "model": "pyxtal-random",
+            "seed": seed,
+        }
+        s = state.results[k]
+        reason = "" if s is not None else f"no structure after {state.failures[k]} draws: {state.last_error[k]}"
+        candidates.append(Candidate(f"pyxtal-{k:06d}", s, info, accepted=s is not None, reason=reason))
+    source = str(opts.train) if isinstance(opts.train, str | Path) else type(opts.train).__name__
+    return SampleBatch(candidates, {"model": "pyxtal-random", "train": source, "n": n, "seed": seed, **request.meta})
+
+
 def generate_pyxtal_random(
     n: int,
     out_dir: str | Path,
@@ -122,92 +239,17 @@ def generate_pyxtal_random(
     workers: int = 2,
     symprec: float = 0.1,
     volume: str = "formula",
-    factor: float = 1.1,
     progress: bool = True,
 ) -> Path:
     """Generate ``n`` random symmetric structures into ``out_dir`` (CIFs + summary.csv); return summary path.
 
-    ``train``: a PreparedDataset, a prepared-dataset file, a CSV with a ``cif`` column (its ``train``
-    split if it has a split column) or any structure source. ``volume``: ``"formula"`` or ``"pyxtal"``.
+    ``train`` and ``volume``: see :class:`PyXtalOptions`.
     """
-    if n < 1:
-        raise ValueError(f"n must be ≥ 1, got {n}")
-    if volume not in ("formula", "pyxtal"):
-        raise ValueError(f"volume must be 'formula' or 'pyxtal', got {volume!r}")
-    draws = _TrainingDraws(train, symprec)
-    rngs = [np.random.default_rng([seed, k]) for k in range(n)]
-    failures = [0] * n
-    last_error = [""] * n
-    sources: list[int] = [-1] * n
-    results: list[Structure | None] = [None] * n
+    from xtalgen.pipelines.generation import generate
 
-    def next_task(k: int) -> dict[str, Any] | None:
-        while failures[k] < MAX_DRAWS:
-            j = int(rngs[k].integers(len(draws)))
-            spec = draws.spec(j)
-            if spec is None:
-                failures[k] += 1
-                last_error[k] = "training material without usable symmetry"
-                continue
-            sg, species, counts = spec
-            vpa = None
-            if volume == "formula":
-                vpa = draws.volume_per_atom(int(rngs[k].choice(draws.by_formula[draws.formulas[j]])))
-            sources[k] = j
-            return {"k": k, "spacegroup": sg, "species": species, "counts": counts, "factor": factor,
-                    "seed": int(rngs[k].integers(2**31)), "volume_per_atom": vpa}  # fmt: skip
-        return None
-
-    def finish(task: dict[str, Any], out: dict[str, Any]) -> dict[str, Any] | None:
-        k = task["k"]
-        if "structure" in out:
-            results[k] = Structure.from_dict(out["structure"])
-            return None
-        failures[k] += 1
-        last_error[k] = out["error"]
-        return next_task(k)
-
-    with Progress(transient=False, disable=not progress) as prog:
-        bar = prog.add_task("PyXtal random structures", total=n)
-        queue = [t for t in (next_task(k) for k in range(n)) if t is not None]
-        prog.advance(bar, n - len(queue))
-        if workers <= 1:
-            while queue:
-                task = queue.pop()
-                nxt = finish(task, _pyxtal_job(task))
-                if nxt is not None:
-                    queue.append(nxt)
-                else:
-                    prog.advance(bar)
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                pending = {pool.submit(_pyxtal_job, t): t for t in queue}
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        task = pending.pop(fut)
-                        nxt = finish(task, fut.result())
-                        if nxt is not None:
-                            pending[pool.submit(_pyxtal_job, nxt)] = nxt
-                        else:
-                            prog.advance(bar)
-
-    candidates = []
-    for k in range(n):
-        j = sources[k]
-        info = {
-            "source_id": _entry_id(draws, j) if j >= 0 else "",
-            "target_spacegroup": draws.spec(j)[0] if j >= 0 and draws.spec(j) else "",
-            "failed_draws": failures[k],
-            "model": "pyxtal-random",
-            "seed": seed,
-        }
-        s = results[k]
-        reason = "" if s is not None else f"no structure after {failures[k]} draws: {last_error[k]}"
-        candidates.append(Candidate(f"pyxtal-{k:06d}", s, info, accepted=s is not None, reason=reason))
-    source = str(train) if isinstance(train, str | Path) else type(train).__name__
-    meta = {"model": "pyxtal-random", "train": source, "n": n, "seed": seed}
-    return write_generation(out_dir, candidates, symprec=symprec, meta=meta)
+    request = GenerationRequest(n, seed, workers, progress=progress)
+    options = {"symprec": symprec, "train": train, "volume": volume}
+    return generate("pyxtal-random", request, out_dir, options).summary
 
 
 def _entry_id(draws: _TrainingDraws, j: int) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
+import head_to_head as H
+import head_to_head_report as R
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,11 +20,6 @@ import torch
 from pymatgen.core import Element, Structure
 
 from xtalgen.configs import bundled_config
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-import head_to_head as H  # noqa: E402
-import head_to_head_report as R  # noqa: E402
 
 TAG = "fake-h2h"
 
@@ -67,8 +63,8 @@ def setup(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> di
 
     from xtalgen.data.prepare import PrepareFilters, prepare_dataset
     from xtalgen.evaluation.reference_table import table_from_rows, write_reference_table
-    from xtalgen.pipelines.crystens_train import train_crystens
-    from xtalgen.pipelines.pgcgm_train import train_pgcgm
+    from xtalgen.pipelines.crystens.train import train_crystens
+    from xtalgen.pipelines.pgcgm.train import train_pgcgm
     from xtalgen.representations.crystens import CrysTensConfig, encode_dataset
 
     root = tmp_path_factory.mktemp("h2h")
@@ -181,7 +177,7 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
     # sensitivity: the baseline put through PGCGM's default generation filters
     from pymatgen.core import Structure
 
-    from xtalgen.pipelines.pgcgm_generate import DEFAULT_PGCGM_DISTANCE_FACTOR
+    from xtalgen.pipelines.pgcgm.sample import DEFAULT_PGCGM_DISTANCE_FACTOR
     from xtalgen.postprocess.filters import check_min_distance
 
     screened = pd.read_csv(work / H.BASELINE / "pgcgm_filters.csv")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from xtalgen.postprocess.candidates import PostprocessResult, postprocess_candidates, rejection_counts
 from xtalgen.postprocess.dedupe import dedupe, find_duplicates, fingerprint, reduced_for_matching
-from xtalgen.postprocess.pipeline import PostprocessResult, postprocess_candidates, rejection_counts
 from xtalgen.representations.basesites.encode import encode_structure
 from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw, expand_raw_arrays
 
@@ -101,7 +101,7 @@ def test_pipeline_options_and_errors():
 def test_dedupe_results_compares_only_groups_with_new_members() -> None:
     from pymatgen.core import Lattice, Structure
 
-    from xtalgen.postprocess.pipeline import dedupe_results
+    from xtalgen.postprocess.candidates import dedupe_results
 
     rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     kw = dict(spacegroups=225, dedupe=False, workers=1, progress=False)

@@ -27,8 +27,8 @@ from xtalgen.models.pgcgm import (
     physics_loss_terms,
 )
 from xtalgen.pipelines.training import ConfigError, OptimizerConfig, TrainingConfig
-from xtalgen.representations.basesites.batch import BaseSiteArrays
 from xtalgen.representations.basesites.symops import ops_table
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 GEN_METRICS = ("g_adv", "inter", "intra", "volume", "abc", "physics", "g_total")
 

@@ -1,0 +1,1 @@
+"""CrysTens GAN, WGAN-GP and diffusion: training, sampling, their family entries."""

@@ -1,0 +1,1 @@
+"""PGCGM: physics-guided crystal generation from base sites (training, sampling, its family entry)."""

@@ -1,0 +1,245 @@
+"""Sample a trained PGCGM: draw conditions, generate base sites, decode and post-process them in rounds.
+
+Conditions (space group + base-site elements) come from the request or are drawn from the training
+run's table (:mod:`xtalgen.pipelines.pgcgm.conditions`). The generator outputs several sets of base
+sites; the first is, in the post-processing worker processes, snapped onto the special positions its
+own images point to and expanded with the space group's operations
+(:class:`xtalgen.representations.basesites.decode.SnapExpand`; plain exact expansion with
+``snap=False``), then merged, filtered and deduplicated (:mod:`xtalgen.postprocess.candidates`).
+``summary.csv`` records per candidate how many sites were snapped and the largest move (Å).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from xtalgen.data.crystal_systems import crystal_systems
+from xtalgen.data.generation_folder import Candidate
+from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
+from xtalgen.pipelines.pgcgm.conditions import Condition, choose_conditions, read_condition_table
+from xtalgen.pipelines.pgcgm.task import OpsLookup, PGCGMConfig, build_networks
+from xtalgen.pipelines.training import load_checkpoint, load_config
+from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
+from xtalgen.representations.basesites.decode import SnapExpand
+from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw_arrays
+from xtalgen.representations.basesites.training_arrays import N_FEATURES
+
+#: Largest reduced formula (atoms per formula unit) submitted by default (provenance: docs/benchmarks.md).
+DEFAULT_MAX_FORMULA_ATOMS = 10
+#: Shortest contact submitted by default, as a fraction of the summed atomic radii (provenance:
+#: docs/benchmarks.md, training ranges; the generic post-processing bound is 0.5).
+DEFAULT_PGCGM_DISTANCE_FACTOR = 0.73
+#: Largest primitive cell submitted by default: the training materials have at most 20 sites.
+DEFAULT_MAX_PRIMITIVE_SITES = 20
+#: Candidates drawn per batch of the generator.
+BATCH_SIZE = 512
+
+
+@dataclass
+class PGCGMOptions(SamplingOptions):
+    """PGCGM sampling options.
+
+    ``count``: "accepted" draws candidates in rounds until ``n`` pass post-processing (rejects go to
+    rejected.csv; at most ``max_candidates``, default 50 n); "candidates" draws exactly ``n`` and lists
+    each in summary.csv. ``snap``: move base sites onto the special positions their images point to.
+    ``rescale_volume``: scale each cell to the volume its composition predicts (per-element volumes fitted
+    to MP). ``max_formula_atoms`` / ``max_primitive_sites``: reject larger reduced formulas / primitive
+    cells (0 or None: no limit). ``distance_factor``: reject contacts shorter than this fraction of the
+    summed atomic radii (the PGCGM paper's bound is 0.5). ``dedupe``: reject later copies of a structure.
+    """
+
+    count: Literal["accepted", "candidates"] = "accepted"
+    snap: bool = True
+    rescale_volume: bool = True
+    max_formula_atoms: int | None = DEFAULT_MAX_FORMULA_ATOMS
+    distance_factor: float = DEFAULT_PGCGM_DISTANCE_FACTOR
+    max_primitive_sites: int | None = DEFAULT_MAX_PRIMITIVE_SITES
+    max_candidates: int | None = None
+    dedupe: bool = True
+
+    def validate(self) -> None:
+        if not 0 < self.distance_factor < 2:
+            raise ValueError(f"distance_factor: must be in (0, 2), got {self.distance_factor}")
+        for name in ("max_formula_atoms", "max_primitive_sites"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name}: must be >= 0 (0: no limit), got {value}")
+
+
+def load_pgcgm_generator(checkpoint: str | Path) -> tuple[torch.nn.Module, PGCGMConfig, Path]:
+    """The trained generator (eval mode, CPU), its config and the checkpoint folder."""
+    ckpt = load_checkpoint(checkpoint)
+    raw = {k: v for k, v in ckpt.config.items() if k != "_class"}
+    if ckpt.config.get("_class", "PGCGMConfig") != "PGCGMConfig":
+        raise ValueError(f"checkpoint {ckpt.path} was trained by {ckpt.config.get('_class')}, not PGCGM")
+    cfg = load_config(PGCGMConfig, raw)
+    gen, _ = build_networks(cfg.model, element_dim=N_FEATURES)
+    gen.load_state_dict(ckpt.module_state("generator"), strict=True)
+    return gen.eval(), cfg, ckpt.path
+
+
+def sample_base_sites(
+    generator: torch.nn.Module,
+    conditions: list[Condition],
+    *,
+    seed: int = 0,
+    batch_size: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Generated coords (n, S, K, 3) and lattices (n, 6) (Å, degrees) for the given conditions."""
+    from xtalgen.data.elements import element_features
+
+    k = generator.n_sites
+    n = len(conditions)
+    feats = np.zeros((n, k, N_FEATURES), np.float32)
+    mask = np.zeros((n, k), bool)
+    for i, (_, els) in enumerate(conditions):
+        feats[i, : len(els)] = [element_features(e) for e in els]
+        mask[i, : len(els)] = True
+    sgs = np.array([c[0] for c in conditions], dtype=np.int64)
+    systems = crystal_systems(sgs)
+    lookup = OpsLookup("cpu")
+    rng = torch.Generator().manual_seed(int(seed))
+    coords, lattices = [], []
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            sl = slice(start, min(n, start + batch_size))
+            cond = lookup.conditions(
+                torch.from_numpy(sgs[sl]), torch.from_numpy(feats[sl]), torch.from_numpy(mask[sl]),
+                torch.from_numpy(systems[sl]),
+            )  # fmt: skip
+            noise = generator.sample_noise(sl.stop - sl.start, generator=rng)
+            c, lat = generator(noise, cond)
+            coords.append(c.numpy())
+            lattices.append(lat.numpy())
+    return np.concatenate(coords), np.concatenate(lattices)
+
+
+def _raw_candidates(
+    conditions: list[Condition], coords: np.ndarray, lattices: np.ndarray, k: int
+) -> list[RawBaseSites]:
+    """The first set of base sites of each sample, with its condition's species (padded to ``k`` sites)."""
+    raws = []
+    for i, (sg, els) in enumerate(conditions):
+        species = list(els) + [""] * (k - len(els))
+        site_mask = np.arange(k) < len(els)
+        raws.append(RawBaseSites(species, coords[i, 0].astype(np.float64), lattices[i].astype(np.float64),
+                                 int(sg), site_mask))  # fmt: skip
+    return raws
+
+
+def _postprocess(raws: list[RawBaseSites], conditions: list[Condition], opts: PGCGMOptions, workers: int,
+                 progress: bool) -> list[Any]:  # fmt: skip
+    from xtalgen.postprocess.candidates import postprocess_candidates
+    from xtalgen.postprocess.volume import ElementVolumes
+
+    conds = [{"spacegroup": sg, "elements": " ".join(els)} for sg, els in conditions]
+    return postprocess_candidates(
+        raws, spacegroups=[c[0] for c in conditions], conditions=conds,
+        expand=SnapExpand(DEFAULT_MERGE_FACTOR) if opts.snap else expand_raw_arrays, symprec=opts.symprec,
+        dedupe=False, volumes=ElementVolumes.default() if opts.rescale_volume else None,
+        max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
+        max_primitive_sites=opts.max_primitive_sites or None, workers=workers, progress=progress,
+    )  # fmt: skip
+
+
+def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequest, opts: PGCGMOptions) -> list[Any]:
+    """Post-processed, deduplicated candidates: one round ("candidates"), or rounds until ``n`` are accepted."""
+    from xtalgen.postprocess.candidates import dedupe_results
+
+    n, seed = request.n, request.seed
+    cap = opts.max_candidates if opts.max_candidates is not None else 50 * n
+    if cap < n:
+        raise ValueError(f"max_candidates: must be >= n ({n}), got {cap}")
+    spacegroup = list(request.spacegroup) or None
+    elements = [list(e) for e in request.elements] or None
+    rng = np.random.default_rng([seed, 1])
+    results: list[Any] = []
+    want = n
+    for round_no in range(1000):
+        conditions = choose_conditions(want, table, spacegroup, elements, generator.n_sites, rng)
+        round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
+        coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
+        batch = _postprocess(_raw_candidates(conditions, coords, lattices, generator.n_sites), conditions, opts,
+                             request.workers, request.progress)  # fmt: skip
+        start = len(results)
+        for r in batch:
+            r.index += start
+        results.extend(batch)
+        if opts.dedupe:  # this round against itself and against the earlier rounds' accepted structures
+            dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
+                           since=start)  # fmt: skip
+        accepted = sum(r.accepted for r in results)
+        if opts.count == "candidates" or accepted >= n or len(results) >= cap:
+            break
+        rate = max(accepted / len(results), 0.02)
+        want = min(cap - len(results), max(8, math.ceil(1.2 * (n - accepted) / rate)))
+    return results
+
+
+def _accepted_prefix(results: list[Any], n: int) -> list[Any]:
+    """The shortest prefix of the candidate stream holding ``n`` accepted candidates (all if fewer)."""
+    seen = 0
+    for i, r in enumerate(results):
+        seen += r.accepted
+        if seen == n:
+            return results[: i + 1]
+    return results
+
+
+def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
+    """PGCGM candidates for ``request`` (module docstring); accepted mode keeps the prefix holding ``n``.
+
+    Both count modes share their leading candidates (the first round is the "candidates" run).
+    """
+    if request.checkpoint is None:
+        raise ValueError("pgcgm needs a checkpoint: a training run folder or a shipped model")
+    generator, _cfg, ckpt_dir = load_pgcgm_generator(request.checkpoint)
+    table = None
+    if not (request.spacegroup and request.elements):
+        table = read_condition_table(ckpt_dir)
+    results = _draw_rounds(generator, table, request, opts)
+    if opts.count == "accepted":
+        results = _accepted_prefix(results, request.n)
+    width = max(6, len(str(len(results) - 1)))
+    # Rejected candidates go without their structure: their formula, found space group and atom counts
+    # are already in ``info`` and re-analysing them in the writer would double the symmetry work.
+    candidates = [Candidate(f"pgcgm_{r.index:0{width}d}", r.structure if r.accepted else None, r.info(),
+                            r.accepted, r.reason) for r in results]  # fmt: skip
+    record = {"model": "pgcgm", "checkpoint": str(ckpt_dir), "n": request.n, "seed": request.seed,
+              "count": opts.count, "rescale_volume": opts.rescale_volume,
+              "max_formula_atoms": opts.max_formula_atoms or None, "distance_factor": opts.distance_factor,
+              "max_primitive_sites": opts.max_primitive_sites or None, **request.meta}  # fmt: skip
+    return SampleBatch(candidates, record, split_rejected=opts.count == "accepted")
+
+
+def generate_pgcgm(
+    n: int,
+    out_dir: str | Path,
+    *,
+    checkpoint: str | Path,
+    seed: int = 0,
+    spacegroup: list[int] | None = None,
+    elements: list[list[str]] | None = None,
+    workers: int = 2,
+    progress: bool = True,
+    meta: dict[str, Any] | None = None,
+    **options: Any,
+) -> Path:
+    """Generate PGCGM candidates into ``out_dir`` (CIFs, summary.csv); return the summary path.
+
+    ``options``: :class:`PGCGMOptions` fields (count, snap, rescale_volume, distance_factor, ...).
+    Same as :func:`xtalgen.pipelines.generation.generate` with model ``pgcgm``.
+    """
+    from xtalgen.pipelines.generation import generate
+
+    request = GenerationRequest(
+        n, seed, workers, tuple(spacegroup or ()), tuple(tuple(e) for e in elements or ()),
+        checkpoint=Path(checkpoint), progress=progress, meta=dict(meta or {}),
+    )  # fmt: skip
+    return generate("pgcgm", request, out_dir, options).summary

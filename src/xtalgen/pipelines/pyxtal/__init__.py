@@ -1,0 +1,1 @@
+"""The PyXtal random-structure baseline: sampling and its family entry."""
