@@ -66,7 +66,7 @@ def test_sevennet_table_relax_and_two_potential_evaluation(elements_csv: Path, t
     res = runner.invoke(app, ["relax", str(elements_csv), "-o", str(tmp_path / "relaxed"), "--potential", "sevennet",
                               "--steps", "2", "--workers", "1", "--quiet"])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "relaxed" / "relax-sevennet.jsonl").is_file() and "relaxed 2/2" in res.output
+    assert (tmp_path / "relaxed" / "relax.jsonl").is_file() and "relaxed 2/2" in res.output
 
     # both potentials: CHGNet with its shipped table, SevenNet with references computed from --train (cached)
     cache = tmp_path / "cache"

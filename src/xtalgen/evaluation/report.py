@@ -23,7 +23,7 @@ from xtalgen.evaluation.runner import EvaluationResult
 
 #: What a report folder holds (``xtalgen evaluate --overwrite`` deletes exactly these).
 REPORT_ENTRIES = frozenset({"metrics.json", "metrics.md", "per_sample.csv", "relaxed", "gallery", "plots",
-                            "report.html"})  # fmt: skip
+                            "report.html", "relaxed_chgnet", "relaxed_sevennet"})  # fmt: skip
 
 #: One-line definitions shown next to the numbers (prefix match on the metric key).
 DEFINITIONS = {
