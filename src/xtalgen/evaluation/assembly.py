@@ -37,13 +37,15 @@ class MetricSettings:
     not installed), a table path or object, or None (novelty against the training set only).
     ``distribution_reference``: ``"test"``, ``"train"`` or None (the test set when given, else the
     training set). ``stability``: a configured stability metric (it holds the energy model); ``potential``
-    names its potential. ``skip``: names from :data:`SKIPPABLE`.
+    names its potential; ``more_stability``: metrics run after it (other potentials, their agreement).
+    ``skip``: names from :data:`SKIPPABLE`.
     """
 
     coverage_cutoffs: tuple[float, float] = MP_CUTOFFS
     known_structures: KnownStructures | str | Path | None = "auto"
     distribution_reference: str | None = None
     stability: Metric | None = None
+    more_stability: tuple[Metric, ...] = ()
     potential: str = ""
     skip: frozenset[str] = field(default_factory=frozenset)
 
@@ -82,6 +84,6 @@ def choose_metrics(available: set[str], settings: MetricSettings | None = None) 
         Consistency(),
     ]
     if s.stability is not None:
-        metrics += [s.stability, SUN(potential=s.potential)]
+        metrics += [s.stability, *s.more_stability, SUN(potential=s.potential)]
     dropped = {SKIPPABLE[n] for n in s.skip}
     return [m for m in metrics if m.name not in dropped]

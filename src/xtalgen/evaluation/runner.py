@@ -41,6 +41,8 @@ class EvaluationResult:
     structures: dict[str, Structure]
     relaxed: dict[str, Structure] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: relaxed structures under each further potential (``--potential chgnet,sevennet``), by potential name
+    relaxed_by_potential: dict[str, dict[str, Structure]] = field(default_factory=dict)
 
 
 def evaluate(
@@ -121,7 +123,17 @@ def evaluate(
         structures={i: s for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None},
         relaxed=relaxed,
         meta=meta,
+        relaxed_by_potential=_relaxed_by_potential(ctx),
     )
+
+
+def _relaxed_by_potential(ctx: EvalContext) -> dict[str, dict[str, Structure]]:
+    """Relaxed structures under each further potential (columns ``_relaxed_<potential>``), by potential."""
+    ids = ctx.generated.ids
+    return {
+        name[len("_relaxed_"):]: {ids[i]: Structure.from_dict(d) for i, d in enumerate(col) if isinstance(d, dict)}
+        for name, col in ctx.columns.items() if name.startswith("_relaxed_")
+    }  # fmt: skip
 
 
 def _available(gen: GeneratedSet, tr: ReferenceSet | None, te: ReferenceSet | None, stability: bool) -> set[str]:

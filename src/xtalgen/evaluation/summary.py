@@ -90,9 +90,18 @@ def _stability_lines(result: Any, n: int) -> list[str]:
     dense = int(m.get("stability.too_dense", 0))
     skipped = f"{dense} not relaxed (denser than any known solid, counted as not stable), " if dense else ""
     n_stable, n_meta = int(m.get("stability.n_stable", 0)), int(m.get("stability.n_metastable", 0))
-    potential = str(result.meta.get("sun_potential") or result.meta.get("energy_model") or "ML potential").split()[0]
+    potential = str(result.meta.get("energy_model") or result.meta.get("sun_potential") or "CHGNet").split()[0]
     lines = [f"Stability ({potential}): of {drawn} structures screened, {skipped}{done} got an E_hull: {n_stable} "
              f"stable (E_hull ≤ 0), {n_meta} metastable (E_hull ≤ {METASTABLE_EHULL} eV/atom, the stable included)."]
+    if "agreement.n_compared" in m:
+        names = result.meta.get("stability_settings", {}).get("potentials", [])
+        lines.append(
+            f"Potentials agree ({' vs '.join(names)}): of {int(m['agreement.n_compared'])} with an E_hull under "
+            f"each, {int(m['agreement.metastable_all'])} metastable under all, "
+            + ", ".join(f"{int(m.get(f'agreement.metastable_only_{p}', 0))} only under {p}" for p in names)
+            + f", {int(m['agreement.metastable_none'])} under none; S.U.N. by agreement "
+            f"{int(m['agreement.n_sun'])} ({100 * m['agreement.sun_rate']:.1f} % of all {n} submitted)."
+        )
     if "sun.sun_rate" in m:
         lines.append(
             f"SUN (stable, unique, novel): {int(m['sun.sun_count'])}, rate {100 * m['sun.sun_rate']:.1f} %; MetaSUN "
