@@ -204,17 +204,15 @@ def evaluate_cmd(
         raise fail(console, f"generated source not found: {generated}")
     claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
     train, shipped, notes = _training_set(generated, train)
-    energy_model = None
+    models: dict[str, object] = {}
     if stability:
-        from xtalgen.postprocess.potentials import energy_model as make_energy_model
-
-        models = {n: make_energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references) for n in names}
-        energy_model = models[names[0]]
-        metric = _stability_metric(energy_model, reference_energies, train, stability_n or None, stability_seed,
+        models = _energy_models(names, steps, fmax, relax_references)
+        metric = _stability_metric(models[names[0]], reference_energies, train, stability_n or None, stability_seed,
                                    shipped)  # fmt: skip
         more = _more_potentials(names, models, train, shipped, stability_n or None, stability_seed)
         settings = replace(settings, stability=metric, more_stability=tuple(more),
-                           potential=getattr(energy_model, "name", ""))  # fmt: skip
+                           potential=getattr(models[names[0]], "name", ""))  # fmt: skip
+    energy_model = models.get(names[0])
     try:
         result = evaluate(
             generated, train, test,
@@ -233,6 +231,13 @@ def evaluate_cmd(
         if len(names) > 1:
             _note_potentials(result, names, models)
     _print(result, write_report(result, output, source=generated, generation=_generation_record(generated)))
+
+
+def _energy_models(names: list[str], steps: int, fmax: float, relax_references: bool) -> dict[str, object]:
+    """One energy model per potential name, with the relaxation settings of the flags."""
+    from xtalgen.postprocess.potentials import energy_model
+
+    return {n: energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references) for n in names}
 
 
 def _note_potentials(result, names: list[str], models: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
