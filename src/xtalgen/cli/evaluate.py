@@ -204,33 +204,35 @@ def evaluate_cmd(
         raise fail(console, f"generated source not found: {generated}")
     claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
     train, shipped, notes = _training_set(generated, train)
-    models: dict[str, object] = {}
+    models = _energy_models(names, steps, fmax, relax_references) if stability else {}
     if stability:
-        models = _energy_models(names, steps, fmax, relax_references)
-        metric = _stability_metric(models[names[0]], reference_energies, train, stability_n or None, stability_seed,
-                                   shipped)  # fmt: skip
-        more = _more_potentials(names, models, train, shipped, stability_n or None, stability_seed)
-        settings = replace(settings, stability=metric, more_stability=tuple(more),
-                           potential=getattr(models[names[0]], "name", ""))  # fmt: skip
-    energy_model = models.get(names[0])
+        settings = _with_stability(settings, names, models, reference_energies, train, shipped, stability_n or None,
+                                   stability_seed)  # fmt: skip
     try:
         result = evaluate(
             generated, train, test,
-            stability=stability, energy_model=energy_model, workers=workers, settings=settings,
+            stability=stability, energy_model=models.get(names[0]), workers=workers, settings=settings,
             cache_dir=cache_dir or _default_cache(), progress=not quiet,
             generated_split=generated_split, train_split=train_split, test_split=test_split,
             limit=limit, train_limit=train_limit, test_limit=test_limit,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         raise fail(console, exc) from None
-    result.meta["notes"] = notes
-    result.meta["shipped_training_model"] = shipped or None
+    result.meta.update(notes=notes, shipped_training_model=shipped or None)
     if stability:
         result.meta["stability_settings"] = {"steps": steps, "fmax": fmax, "subset": stability_n or None,
                                              "seed": stability_seed, "potentials": names}  # fmt: skip
-        if len(names) > 1:
-            _note_potentials(result, names, models)
+        _note_potentials(result, names, models)
     _print(result, write_report(result, output, source=generated, generation=_generation_record(generated)))
+
+
+def _with_stability(settings, names: list[str], models: dict[str, object], reference_energies: str,  # type: ignore[no-untyped-def]
+                    train: Path | None, shipped: str, subset: int | None, seed: int):
+    """``settings`` with the stability metric of the first potential and those of the others."""
+    metric = _stability_metric(models[names[0]], reference_energies, train, subset, seed, shipped)
+    more = _more_potentials(names, models, train, shipped, subset, seed)
+    return replace(settings, stability=metric, more_stability=tuple(more),
+                   potential=getattr(models[names[0]], "name", ""))  # fmt: skip
 
 
 def _energy_models(names: list[str], steps: int, fmax: float, relax_references: bool) -> dict[str, object]:
@@ -242,6 +244,8 @@ def _energy_models(names: list[str], steps: int, fmax: float, relax_references: 
 
 def _note_potentials(result, names: list[str], models: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
     """Record the further potentials of a --potential a,b run in the report's meta and notes."""
+    if len(names) < 2:
+        return
     result.meta["energy_models"] = {n: m.name for n, m in models.items()}  # type: ignore[attr-defined]
     result.meta["notes"].append(
         f"Stability under {len(names)} potentials: {', '.join(names)}. Per-sample columns e_hull, relax_* and the "
