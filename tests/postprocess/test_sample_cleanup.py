@@ -55,7 +55,9 @@ def test_symmetry_step_records_groups_and_displacement() -> None:
 
 
 def test_options_are_checked() -> None:
-    for bad in (CleanupOptions(volume_limit=0.5), CleanupOptions(merge_factor=-1), CleanupOptions(symmetry_tolerance=0)):
+    bad_options = (CleanupOptions(volume_limit=0.5), CleanupOptions(merge_factor=-1),
+                   CleanupOptions(symmetry_tolerance=0))  # fmt: skip
+    for bad in bad_options:
         with pytest.raises(ValueError):
             bad.validate()
     assert CleanupOptions(symmetry_tolerance=0.15).tolerances == (0.01, 0.05, 0.1, 0.15)

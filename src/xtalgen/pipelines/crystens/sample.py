@@ -36,7 +36,9 @@ class CrysTensOptions(SamplingOptions):
     Decoding a tensor into a crystal (each step recorded per sample in summary.csv; None or false: off):
     ``consensus``: each atom's coordinates = mean of its header entries and the estimates from the
     difference layers (false: header entries only); ``presence_threshold``: normalised Z level above which
-    a slot holds an atom (None: the config's, halfway between empty and hydrogen); ``volume_limit``:
+    a slot holds an atom (None: the config's, halfway between empty and hydrogen); ``z_noise_floor``:
+    smallest noise (Z units) assumed when atomic numbers are grouped into elements (larger: fewer distinct
+    elements); ``volume_limit``:
     rescale a cell whose volume is more than this factor off the one predicted from its elements;
     ``merge_factor``: merge atoms of one element closer than this x atomic radius (PGCGM's merge);
     ``symmetry_tolerance``: loosest spglib tolerance (Å) at which the space group (the requested or
@@ -48,6 +50,7 @@ class CrysTensOptions(SamplingOptions):
     save_tensors: bool = False
     consensus: bool = True
     presence_threshold: float | None = None
+    z_noise_floor: float = 0.1
     volume_limit: float | None = DEFAULT_VOLUME_LIMIT
     merge_factor: float | None = DEFAULT_MERGE_FACTOR
     symmetry_tolerance: float | None = DEFAULT_SYMMETRY_TOLERANCE
@@ -55,6 +58,8 @@ class CrysTensOptions(SamplingOptions):
     def validate(self) -> None:
         if self.occupancy_lock is not None and not 0 <= self.occupancy_lock <= 1:
             raise ValueError(f"occupancy_lock: must be in [0, 1], got {self.occupancy_lock}")
+        if not self.z_noise_floor > 0:
+            raise ValueError(f"z_noise_floor: must be > 0, got {self.z_noise_floor}")
         self.cleanup().validate()
 
     def cleanup(self) -> CleanupOptions:
@@ -63,7 +68,8 @@ class CrysTensOptions(SamplingOptions):
 
     def decode_options(self) -> DecodeOptions:
         """How tensors are read back (consensus, atom-count threshold)."""
-        return DecodeOptions(presence_threshold=self.presence_threshold, coordinate_consensus=self.consensus)
+        return DecodeOptions(presence_threshold=self.presence_threshold, z_noise_floor=self.z_noise_floor,
+                             coordinate_consensus=self.consensus)
 
 
 @dataclass
