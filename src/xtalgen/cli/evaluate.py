@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xtalgen.cli.main import app
+from xtalgen.cli.output_paths import claim_output_dir, fail
 
 console = Console()
+#: ``xtalgen relax``'s resume record in its output folder (one JSON line per relaxed id).
+RELAX_RECORD = "relax.jsonl"
 export_app = typer.Typer(help="Export structures for other codes (VASP inputs).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+
+
+def _naming(source: Path, exc: Exception) -> str:
+    """The error text, prefixed with SOURCE when it does not name it already."""
+    return str(exc) if str(source) in str(exc) else f"{source}: {exc}"
 
 
 def _default_cache() -> Path:
@@ -94,6 +104,46 @@ def _with_stability(
     return [stability if m.name == stability.name else m for m in (metrics or default_metrics())]
 
 
+def _potential_names(text: str, option: str = "--potential") -> list[str]:
+    """The potentials ``text`` names, checked now (unknown name, missing extra) with a one-line error."""
+    from xtalgen.postprocess.potentials import PotentialUnavailable, parse_potentials
+
+    try:
+        return parse_potentials(text)
+    except (ValueError, PotentialUnavailable) as exc:
+        _fail(f"{option}: {exc}")
+
+
+def _fail(message: str) -> NoReturn:
+    """Print one error line and exit with status 2."""
+    raise fail(console, message)
+
+
+def _with_more_potentials(
+    metrics: list, names: list[str], models: dict[str, object], train: Path | None, shipped_train: str,
+    subset: int | None, seed: int,
+) -> list:  # fmt: skip
+    """The metric list with stability under each further potential and their agreement, after ``e_hull``.
+
+    Reference energies of a further potential: its shipped table if there is one, else computed from
+    --train for the chemical systems needed and cached in the cache folder.
+    """
+    from xtalgen.evaluation.potential_agreement import PotentialAgreement, PotentialStability
+
+    extra: list = []
+    for name in names[1:]:
+        metric = PotentialStability(name, models[name], reference_energies="auto", subset=subset, seed=seed)  # type: ignore[arg-type]
+        if "train" in metric.needs and (train is None or shipped_train):
+            tag = getattr(models[name], "reference_tag", name)
+            _fail(f"--potential {name}: no reference-energy table {tag}.parquet is installed, so its hull references "
+                  "are computed from --train (only the chemical systems needed, cached): pass --train with a prepared "
+                  "dataset that holds the elements and binaries (e.g. the Materials Project ≤ 20 sites).")
+        extra.append(metric)
+    extra.append(PotentialAgreement(names))
+    k = next(i for i, m in enumerate(metrics) if m.name == "e_hull")
+    return [*metrics[: k + 1], *extra, *metrics[k + 1 :]]
+
+
 def _shipped_training_set(generated: Path) -> tuple[Path | None, str, str]:
     """(training structures, model name, note) when GENERATED was made by a shipped pretrained model that
     ships its training structures (``generation.json``); (None, name or "", why not) otherwise."""
@@ -129,7 +179,12 @@ def evaluate_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Report directory to write."),
     train: Path | None = typer.Option(None, "--train", help="Training structures (prepared dataset or any source)."),
     test: Path | None = typer.Option(None, "--test", help="Test structures (prepared dataset or any source)."),
-    stability: bool = typer.Option(False, "--stability", help="Relax with CHGNet and compute E_hull and S.U.N."),
+    stability: bool = typer.Option(False, "--stability", help="Relax (--potential) and compute E_hull and S.U.N."),
+    potential: str = typer.Option(
+        "chgnet", "--potential",
+        help="Potential(s) for --stability: chgnet, sevennet (extra xtalgen[sevennet]) or chgnet,sevennet "
+        "(each reported, with their agreement; the first drives S.U.N.).",
+    ),  # fmt: skip
     workers: int = typer.Option(2, min=1, help="Worker processes."),
     cache_dir: Path | None = typer.Option(None, help="Cache of per-sample results [default: ~/.cache/xtalgen]."),
     limit: int | None = typer.Option(None, min=1, help="Evaluate only the first N generated samples."),
@@ -143,7 +198,7 @@ def evaluate_cmd(
         0, "--stability-n", min=0, help="Relax only a seeded random subset of N valid samples (0: all of them)."
     ),
     stability_seed: int = typer.Option(0, help="Seed of the --stability-n subset."),
-    steps: int = typer.Option(200, min=0, help="Maximum CHGNet FIRE steps per relaxation."),
+    steps: int = typer.Option(200, min=0, help="Maximum FIRE steps per relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
     reference_energies: str = typer.Option(
@@ -153,17 +208,26 @@ def evaluate_cmd(
     ),
     skip: str = typer.Option("", help="Metrics to leave out, e.g. 'coverage' (the slowest) or 'novelty,coverage'."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the report files of an earlier run in OUTPUT (other files stay)."
+    ),
 ) -> None:
     """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report.
 
     Without --train, output of a shipped pretrained model is compared with the training structures that
     ship with the model (novelty; distributions too when there is no --test).
     """
-    from xtalgen.evaluation.report import write_report
+    from xtalgen.evaluation.report import REPORT_ENTRIES, write_report
     from xtalgen.evaluation.runner import evaluate
 
     struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
+    names = _potential_names(potential)
+    if not stability and names != ["chgnet"]:
+        _fail("--potential chooses the potential of --stability; add --stability")
     metrics = _metrics_without(skip)
+    if not generated.exists():
+        raise fail(console, f"generated source not found: {generated}")
+    claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
     notes: list[str] = []
     shipped = ""
     if train is None:
@@ -177,11 +241,15 @@ def evaluate_cmd(
             console.print(f"[yellow]note:[/] no training set for novelty: {note}", soft_wrap=True)
     energy_model = None
     if stability:
-        from xtalgen.postprocess.relax import CHGNetEnergyModel
+        from xtalgen.postprocess.potentials import energy_model as make_energy_model
 
-        energy_model = CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references)
+        models = {n: make_energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references) for n in names}
+        energy_model = models[names[0]]
         metrics = _with_stability(metrics, energy_model, reference_energies, train, stability_n or None,
                                   stability_seed, shipped)  # fmt: skip
+        if len(names) > 1:
+            metrics = _with_more_potentials(metrics, names, models, train, shipped, stability_n or None,
+                                            stability_seed)  # fmt: skip
     try:
         result = evaluate(
             generated, train, test,
@@ -192,15 +260,20 @@ def evaluate_cmd(
             options={"coverage_struct_cutoff": struct_cut, "coverage_comp_cutoff": comp_cut},
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(console, exc) from None
     from xtalgen.cli.summary import plain_summary, stability_note
     from xtalgen.evaluation.report import skipped_lines
 
     result.meta["notes"] = notes
     if stability:
         result.meta["stability_settings"] = {"steps": steps, "fmax": fmax, "subset": stability_n or None,
-                                             "seed": stability_seed}  # fmt: skip
+                                             "seed": stability_seed, "potentials": names}  # fmt: skip
+        if len(names) > 1:
+            result.meta["energy_models"] = {n: m.name for n, m in models.items()}  # type: ignore[attr-defined]
+            notes.append(f"Stability under {len(names)} potentials: {', '.join(names)}. Per-sample columns e_hull, "
+                         f"relax_* and the relaxed/ CIFs are {names[0]}'s; e_hull_<potential>, relax_*_<potential> "
+                         "and relaxed_<potential>/ the others'. S.U.N. (stability.sun_rate) uses "
+                         f"{names[0]}; agreement.sun_rate asks for metastability under every potential.")  # fmt: skip
         notes.append(stability_note(result))
     page = write_report(result, output)
     table = Table("metric", "value", title=f"{result.meta['n_samples']} samples")
@@ -221,23 +294,43 @@ def relax_cmd(
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     workers: int = typer.Option(2, min=1, help="Worker processes."),
     limit: int | None = typer.Option(None, min=1, help="Relax only the first N structures."),
+    potential: str = typer.Option("chgnet", "--potential", help="chgnet or sevennet (extra xtalgen[sevennet])."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in OUTPUT: reuse its relax.jsonl records whose structure and "
+        "settings match, relax the rest."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier run in OUTPUT (its CIFs, tables and relax.jsonl)."
+    ),
 ) -> None:
-    """Relax structures with CHGNet (FIRE, cell free); resumable: re-run to continue."""
+    """Relax structures with CHGNet or SevenNet (FIRE, cell free); resumable with --resume."""
     from pymatgen.core import Structure
 
-    from xtalgen.data.generation_folder import Candidate, write_generation
+    from xtalgen.data.generation_folder import GENERATION_ENTRIES, Candidate, write_generation
     from xtalgen.evaluation.sources import load_generated
-    from xtalgen.postprocess.relax import CHGNetEnergyModel
+    from xtalgen.postprocess.potentials import energy_model
+    from xtalgen.postprocess.relax_resume import relax_resumable
 
+    names = _potential_names(potential)
+    if len(names) > 1:
+        _fail(f"--potential: relax takes one potential, got {', '.join(names)}; run it once per potential")
+    if not source.exists():
+        raise fail(console, f"generated source not found: {source}")
+    claim_output_dir(console, output, GENERATION_ENTRIES | {RELAX_RECORD}, overwrite=overwrite, resume=resume,
+                     resume_files={RELAX_RECORD}, inputs=[source])  # fmt: skip
     try:
         gen = load_generated(source, limit=limit)
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(console, _naming(source, exc)) from None
+    if len(gen) == 0:
+        raise fail(console, f"{source}: no structures found")
     items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
-    model = CHGNetEnergyModel(steps=steps, fmax=fmax)
-    done = model.relax(items, cache_path=output / "relax.jsonl", workers=workers, progress=not quiet)
+    model = energy_model(names[0], steps=steps, fmax=fmax)
+    done, stale = relax_resumable(model, items, output / RELAX_RECORD, workers=workers, progress=not quiet)
+    for sid, why in list(stale.items())[:5]:
+        console.print(f"[yellow]note:[/] relaxed {escape(sid)} again: {escape(why)}", soft_wrap=True, highlight=False)
+    if len(stale) > 5:
+        console.print(f"[yellow]note:[/] relaxed {len(stale) - 5} more structures again for the same reasons")
     candidates = []
     for sid, reason in zip(gen.ids, gen.reasons, strict=True):
         rec = done.get(sid)
@@ -250,7 +343,7 @@ def relax_cmd(
         candidates.append(Candidate(sid, Structure.from_dict(rec["structure"]), info))
     summary = write_generation(output, candidates)
     ok = sum(c.accepted for c in candidates)
-    console.print(f"relaxed {ok}/{len(candidates)} structures; {summary}")
+    console.print(f"relaxed {ok}/{len(candidates)} structures; {summary}", highlight=False)
 
 
 @export_app.command("vasp")
@@ -258,21 +351,25 @@ def export_vasp_cmd(
     source: Path = typer.Argument(..., help="Evaluation report dir (ranked by E_hull) or any structure source."),
     output: Path = typer.Option(..., "-o", "--output", help="Directory: one VASP input folder per candidate."),
     top: int | None = typer.Option(None, min=1, help="Export only the best N candidates."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier export in OUTPUT (candidate folders, candidates.csv)."
+    ),
 ) -> None:
     """Write MPRelaxSet inputs (POSCAR, INCAR, KPOINTS, POTCAR or POTCAR.spec) for candidates."""
-    from xtalgen.pipelines.vasp_export import export_vasp, select_candidates
+    from xtalgen.pipelines.vasp_export import export_vasp, owned_by_export, select_candidates
 
+    if not source.exists():
+        raise fail(console, f"source not found: {source}")
+    claim_output_dir(console, output, owned_by_export, overwrite=overwrite, inputs=[source])
     try:
         chosen = select_candidates(source, top=top)
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(console, _naming(source, exc)) from None
     if not chosen:
-        console.print(f"[red]error:[/] no structures found in {source}", soft_wrap=True)
-        raise typer.Exit(2)
+        raise fail(console, f"no structures found in {source}")
     result = export_vasp(chosen, output)
-    console.print(f"wrote VASP inputs for {len(result.written)} candidates into {result.out_dir}")
+    console.print(f"wrote VASP inputs for {len(result.written)} candidates into {result.out_dir}", highlight=False)
     for cid, why in result.failed.items():
-        console.print(f"[yellow]skipped[/] {cid}: {why}")
+        console.print(f"[yellow]skipped[/] {escape(cid)}: {escape(why)}", soft_wrap=True, highlight=False)
     if result.message:
         console.print(f"[yellow]note:[/] {result.message}")

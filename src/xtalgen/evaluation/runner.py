@@ -52,6 +52,8 @@ class EvaluationResult:
     structures: dict[str, Structure]
     relaxed: dict[str, Structure] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: relaxed structures under each further potential (``--potential chgnet,sevennet``), by potential name
+    relaxed_by_potential: dict[str, dict[str, Structure]] = field(default_factory=dict)
 
 
 def evaluate(
@@ -86,7 +88,15 @@ def evaluate(
     if stability and energy_model is None:
         raise ValueError("stability=True needs energy_model (e.g. xtalgen.postprocess.relax.CHGNetEnergyModel())")
     t0 = time.perf_counter()
-    gen = load_generated(generated, split=generated_split, limit=limit)
+    try:
+        gen = load_generated(generated, split=generated_split, limit=limit)
+    except ValueError as exc:  # name the input when the reason does not
+        if isinstance(generated, str | Path) and str(generated) not in str(exc):
+            raise ValueError(f"{generated}: {exc}") from None
+        raise
+    if len(gen) == 0:
+        where = generated if isinstance(generated, str | Path) else "the generated set"
+        raise ValueError(f"{where}: no structures to evaluate (no readable structure files or rows)")
     tr = load_reference(train, split=train_split, limit=train_limit, name="train") if train is not None else None
     te = load_reference(test, split=test_split, limit=test_limit, name="test") if test is not None else None
     opts = dict(options or {})
@@ -130,6 +140,10 @@ def evaluate(
     relaxed = {
         gen.ids[i]: Structure.from_dict(d) for i, d in enumerate(ctx.columns.get("_relaxed", [])) if isinstance(d, dict)
     }
+    relaxed_by_potential = {
+        name[len("_relaxed_"):]: {gen.ids[i]: Structure.from_dict(d) for i, d in enumerate(col) if isinstance(d, dict)}
+        for name, col in ctx.columns.items() if name.startswith("_relaxed_")
+    }  # fmt: skip
     meta = {
         "n_samples": len(gen),
         "n_train": len(tr) if tr is not None else 0,
@@ -153,6 +167,7 @@ def evaluate(
         structures={i: s for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None},
         relaxed=relaxed,
         meta=meta,
+        relaxed_by_potential=relaxed_by_potential,
     )
 
 

@@ -22,7 +22,7 @@ import math
 import multiprocessing as mp
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from functools import partial
@@ -35,23 +35,27 @@ from pymatgen.core import Structure
 #: CHGNet model version used by default (trained on MPtrj, PBE/PBE+U energies).
 DEFAULT_MODEL = "0.3.0"
 
+#: ASE filter that lets the cell relax with the atoms (CHGNet's default since 0.3).
+CELL_FILTER = "FrechetCellFilter"
+
 _MODEL: dict[str, Any] = {}
 
 
-def chgnet_model(name: str = DEFAULT_MODEL) -> Any:
-    """The CHGNet model, loaded once per process on the CPU.
+def chgnet_model(name: str = DEFAULT_MODEL, device: str = "cpu") -> Any:
+    """The CHGNet model, loaded once per process and device (``cpu`` or ``cuda``).
 
     Its graph converter always refuses structures with an isolated atom (no neighbour within
     CHGNet's 6 Å cutoff): CHGNet's ASE calculator switches the shared converter to "warn" when a
     relaxation starts, which would make later static energies of such structures silently succeed.
     """
-    if name not in _MODEL:
+    key = name if device == "cpu" else f"{name}@{device}"
+    if key not in _MODEL:
         from chgnet.model import CHGNet
 
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # "CHGNet ... initialized"
             warnings.simplefilter("ignore")
-            _MODEL[name] = CHGNet.load(model_name=name, use_device="cpu", verbose=False)
-    model = _MODEL[name]
+            _MODEL[key] = CHGNet.load(model_name=name, use_device=device, verbose=False)
+    model = _MODEL[key]
     model.graph_converter.set_isolated_atom_response("error")
     return model
 
@@ -81,16 +85,16 @@ def displacement_rmsd(initial: Structure, final: Structure) -> float:
     return float(np.sqrt(np.mean(np.sum(dcart**2, axis=1))))
 
 
-def static_energy(structure: Structure, model_name: str = DEFAULT_MODEL) -> tuple[float, float]:
+def static_energy(structure: Structure, model_name: str = DEFAULT_MODEL, device: str = "cpu") -> tuple[float, float]:
     """(CHGNet energy in eV/atom, largest force in eV/Å) of a structure as given."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pred = chgnet_model(model_name).predict_structure(structure, task="ef")
+        pred = chgnet_model(model_name, device).predict_structure(structure, task="ef")
     return float(pred["e"]), float(np.max(np.linalg.norm(pred["f"], axis=1)))
 
 
 def relax_structure(
-    structure: Structure, *, steps: int = 200, fmax: float = 0.1, model_name: str = DEFAULT_MODEL
+    structure: Structure, *, steps: int = 200, fmax: float = 0.1, model_name: str = DEFAULT_MODEL, device: str = "cpu"
 ) -> dict[str, Any]:
     """Relax one structure (FIRE, cell free); return energies (eV/atom), RMSD (Å), steps and the result.
 
@@ -99,16 +103,19 @@ def relax_structure(
     """
     from chgnet.model import StructOptimizer
 
-    e0, _ = static_energy(structure, model_name)
+    e0, _ = static_energy(structure, model_name, device)
     with contextlib.redirect_stdout(io.StringIO()):  # "CHGNet will run on cpu", once per structure
         optimizer = StructOptimizer(
-            model=chgnet_model(model_name), optimizer_class="FIRE", use_device="cpu", on_isolated_atoms="error"
-        )
+            model=chgnet_model(model_name, device), optimizer_class="FIRE", use_device=device,
+            on_isolated_atoms="error",
+        )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = optimizer.relax(structure, fmax=fmax, steps=steps, relax_cell=True, verbose=False)
+        result = optimizer.relax(
+            structure, fmax=fmax, steps=steps, relax_cell=True, ase_filter=CELL_FILTER, verbose=False
+        )
     final: Structure = result["final_structure"]
-    energy, max_force = static_energy(final, model_name)
+    energy, max_force = static_energy(final, model_name, device)
     return {
         "energy_per_atom": energy,
         "initial_energy_per_atom": e0,
@@ -197,13 +204,21 @@ def run_resumable(
     workers: int = 1,
     description: str = "CHGNet",
     progress: bool = True,
+    item_meta: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run ``func`` on each ``(id, payload)`` not yet in ``cache_path``; append one JSON line per result.
 
-    Returns every requested id's record. Workers are spawned processes with one torch thread each.
+    ``item_meta``: fields stored with each id's record (e.g. a content hash and the settings); a recorded
+    result is reused only when its stored fields equal them, otherwise the id is run again and its new
+    record (the last line of that id) replaces the old one. Returns every requested id's record.
+    Workers are spawned processes with one torch thread each.
     """
     path = Path(cache_path) if cache_path is not None else None
     done = read_jsonl(path)
+    meta = {k: dict(v) for k, v in (item_meta or {}).items()}
+    for key, fields in meta.items():
+        if key in done and any(done[key].get(f) != v for f, v in fields.items()):
+            del done[key]
     todo = [(k, p) for k, p in dict(items).items() if k not in done]
     fh = None
     if path is not None:
@@ -211,6 +226,7 @@ def run_resumable(
         fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the whole run
 
     def record(row: dict[str, Any]) -> None:
+        row.update(meta.get(row["id"], {}))
         done[row["id"]] = row
         if fh is not None:
             fh.write(json.dumps(row, separators=(",", ":")) + "\n")
@@ -281,6 +297,12 @@ class CHGNetEnergyModel:
         return f"chgnet-{self.model_name}-fire{self.steps}-{self.fmax}"
 
     @property
+    def relax_settings(self) -> dict[str, Any]:
+        """Every setting that changes a relaxation's result (part of ``xtalgen relax``'s resume key)."""
+        return {"potential": "chgnet", "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
+                "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
+
+    @property
     def reference_tag(self) -> str:
         """Identifies how reference energies are made (part of their cache file name)."""
         return f"chgnet-{self.model_name}-" + (
@@ -294,11 +316,15 @@ class CHGNetEnergyModel:
         cache_path: Path | None,
         workers: int = 1,
         progress: bool = True,
+        item_meta: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``)."""
+        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``).
+
+        ``item_meta``: see :func:`run_resumable` (a recorded result is reused only if its fields match)."""
         job = partial(_relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
         return run_resumable(
-            job, items, cache_path, workers=workers, description="CHGNet relax", progress=progress
+            job, items, cache_path, workers=workers, description="CHGNet relax", progress=progress,
+            item_meta=item_meta,
         )
 
     def energies(
