@@ -10,7 +10,7 @@
 # Environment:
 #   OUT                    output folder (default runs/crystens_gpu_out)
 #   CRYSTENS_GPU_DATA      encoded training tensors, .npy or .npy.xz with its .config.json / .ids.txt beside it
-#                          (default .gpu/crystens/mp20_n32_train16k.npy.xz)
+#                          (default .gpu/crystens/mp20_n32_train14k.npy.xz)
 #   CRYSTENS_GPU_STEPS     optimisation steps per model (default 6000)
 #   CRYSTENS_GPU_WALL_S    wall-clock limit per run in s (default 200); when it is hit the latest periodic
 #                          checkpoint (every CRYSTENS_GPU_EVERY steps, default 500) is exported
@@ -18,7 +18,7 @@
 set -euo pipefail
 PY=${PYTHON:-python3}
 OUT=${OUT:-runs/crystens_gpu_out}
-DATA=${CRYSTENS_GPU_DATA:-.gpu/crystens/mp20_n32_train16k.npy.xz}
+DATA=${CRYSTENS_GPU_DATA:-.gpu/crystens/mp20_n32_train14k.npy.xz}
 STEPS=${CRYSTENS_GPU_STEPS:-6000}
 WALL=${CRYSTENS_GPU_WALL_S:-200}
 EVERY=${CRYSTENS_GPU_EVERY:-500}
