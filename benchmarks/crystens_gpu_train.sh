@@ -12,7 +12,7 @@
 #   CRYSTENS_GPU_DATA      encoded training tensors, .npy or .npy.xz with its .config.json / .ids.txt beside it
 #                          (default .gpu/crystens/mp20_n32_train14k.npy.xz)
 #   CRYSTENS_GPU_STEPS     optimisation steps per model (default 6000)
-#   CRYSTENS_GPU_WALL_S    wall-clock limit per run in s (default 200); when it is hit the latest periodic
+#   CRYSTENS_GPU_WALL_S    wall-clock limit per run in s (default 190); when it is hit the latest periodic
 #                          checkpoint (every CRYSTENS_GPU_EVERY steps, default 500) is exported
 #   CRYSTENS_GPU_TINY=1    CPU smoke test: accelerator cpu, batch 8, 4 steps, checkpoint every 2
 set -euo pipefail
@@ -20,7 +20,7 @@ PY=${PYTHON:-python3}
 OUT=${OUT:-runs/crystens_gpu_out}
 DATA=${CRYSTENS_GPU_DATA:-.gpu/crystens/mp20_n32_train14k.npy.xz}
 STEPS=${CRYSTENS_GPU_STEPS:-6000}
-WALL=${CRYSTENS_GPU_WALL_S:-200}
+WALL=${CRYSTENS_GPU_WALL_S:-190}
 EVERY=${CRYSTENS_GPU_EVERY:-500}
 WORK=${CRYSTENS_GPU_WORK:-$(mktemp -d /tmp/crystens_gpu.XXXXXX)}
 CONFIG=src/xtalgen/configs/crystens_diffusion_gpu.yaml
@@ -73,3 +73,5 @@ for name in ("uncond", "cond"):
     print(f"{name}: step {ckpt.step}, {mb:.1f} MB -> {folder}")
 PY
 tail -n 3 "$WORK"/*.log
+[[ -n "${local_npy:-}" ]] && rm -f "$local_npy"  # the decompressed copy (the run folders and logs stay)
+true
