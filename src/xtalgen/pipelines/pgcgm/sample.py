@@ -52,6 +52,8 @@ class PGCGMOptions(SamplingOptions):
     to MP). ``max_formula_atoms`` / ``max_primitive_sites``: reject larger reduced formulas / primitive
     cells (0 or None: no limit). ``distance_factor``: reject contacts shorter than this fraction of the
     summed atomic radii (the PGCGM paper's bound is 0.5). ``dedupe``: reject later copies of a structure.
+    ``early_reject``: reject distance failures before merging or symmetry analysis where the outcome is
+    certain (same accepted structures and reasons; such rejects lack their found space group).
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -62,6 +64,7 @@ class PGCGMOptions(SamplingOptions):
     max_primitive_sites: int | None = DEFAULT_MAX_PRIMITIVE_SITES
     max_candidates: int | None = None
     dedupe: bool = True
+    early_reject: bool = True
 
     def validate(self) -> None:
         if not 0 < self.distance_factor < 2:
@@ -144,7 +147,8 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Condition], opts: PG
         expand=SnapExpand(DEFAULT_MERGE_FACTOR) if opts.snap else expand_raw_arrays, symprec=opts.symprec,
         dedupe=False, volumes=ElementVolumes.default() if opts.rescale_volume else None,
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
-        max_primitive_sites=opts.max_primitive_sites or None, workers=workers, progress=progress,
+        max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.early_reject, workers=workers,
+        progress=progress,
     )  # fmt: skip
 
 
