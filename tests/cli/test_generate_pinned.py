@@ -3,6 +3,11 @@
 The hashes were computed before the family registry / shared generation loop refactor; any change to
 sampling, post-processing, decoding or writing that alters a single byte fails here. They hold on the
 reference CPU build of torch (single thread); another BLAS may move the last bits of a float.
+
+PGCGM is pinned on both post-processing paths: the fast path (default) writes the same CIFs and accepted
+rows as the full path (``--set fast_postprocess=false``, the pre-refactor hashes); only the rows of candidates
+it rejected early differ (no found space group, later filters not run), hence their own rejected.csv /
+candidates-mode summary.csv hashes.
 """
 
 from __future__ import annotations
