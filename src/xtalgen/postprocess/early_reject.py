@@ -32,6 +32,19 @@ MARGIN = 1e-6
 MAX_ATOMS = 1500
 
 
+def nearest_image_distances(matrix: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, float]:
+    """Distances (N, N) in Å between fractional points (N, 3) via the nearest image of each fractional
+    difference, and half the smallest interplanar spacing of the cell (Å): every distance below it is the
+    true minimum-image distance, every other one is at least it."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    frac = np.asarray(frac, dtype=np.float64).reshape(-1, 3)
+    half_spacing = 0.5 / np.linalg.norm(np.linalg.inv(matrix), axis=0).max()
+    diff = frac[:, None, :] - frac[None, :, :]
+    diff -= np.round(diff)
+    cart = diff @ matrix
+    return np.sqrt(np.einsum("ijk,ijk->ij", cart, cart)), float(half_spacing)
+
+
 def surely_too_close(
     matrix: np.ndarray,
     symbols: Sequence[str],
@@ -61,14 +74,12 @@ def surely_too_close(
     self_len = shortest_lattice_vector(Lattice(matrix))
     if self_len < 2 * distance_factor * r_max * (1 - MARGIN):
         return f"shortest lattice vector {self_len:.3f} Å < {distance_factor} × 2 r_max before merging"
-    spacing = 1.0 / np.linalg.norm(inv, axis=0).max()
     merge_t = 0.0 if merge_factor is None else merge_factor * r_max
-    if max(2 * distance_factor * r_max, merge_t) * (1 + MARGIN) >= 0.5 * spacing or n < 2:
+    if n < 2:
         return None
-    diff = frac[:, None, :] - frac[None, :, :]
-    diff -= np.round(diff)
-    cart = diff @ matrix
-    dist = np.sqrt(np.einsum("ijk,ijk->ij", cart, cart))
+    dist, half_spacing = nearest_image_distances(matrix, frac)
+    if max(2 * distance_factor * r_max, merge_t) * (1 + MARGIN) >= half_spacing:
+        return None
     np.fill_diagonal(dist, np.inf)
     arr = np.asarray(symbols)
     if merge_factor is None:
