@@ -60,7 +60,7 @@ def report(rows: list[dict], n: int, seed: int, workers: int, load: tuple[float,
         f"`python benchmarks/pgcgm_generation_speed.py --n {n} --seed {seed} --workers {workers}`: "
         f"`generate --model pgcgm -n {n} --seed {seed} --workers {workers}` with the shipped model "
         f"({MODEL}) and the default acceptance criteria, once with `--set fast_postprocess=false` (old path) and "
-        "once with the default (early rejection), in one process, one after the other.",
+        "once with the default (fast path), in one process, one after the other.",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; load average before the "
         f"runs {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min; other jobs share the CPUs, so wall "
