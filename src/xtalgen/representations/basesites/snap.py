@@ -91,10 +91,12 @@ def snap_base_sites(
     *,
     factor: float = DEFAULT_SNAP_FACTOR,
     site_mask: np.ndarray | None = None,
+    multiplicity: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Snap every base site (K, 3) with threshold ``factor × r(species)``; returns coords (K, 3), moves (K,) Å.
 
-    Masked-out sites (``site_mask`` False) are returned unchanged with move 0.
+    Masked-out sites (``site_mask`` False) are returned unchanged with move 0. With ``multiplicity`` (K,)
+    (the Wyckoff multiplicities the conditions ask for) each site goes to :func:`snap_to_multiplicity`.
     """
     if factor < 0:
         raise ValueError(f"snap factor must be >= 0, got {factor}")
@@ -104,5 +106,43 @@ def snap_base_sites(
     mask = np.ones(len(coords), bool) if site_mask is None else np.asarray(site_mask, dtype=bool)
     moves = np.zeros(len(coords))
     for k in np.flatnonzero(mask):
-        coords[k], moves[k] = snap_to_special_position(coords[k], ops, matrix, factor * atomic_radius(species[k]))
+        start = factor * atomic_radius(species[k])
+        if multiplicity is not None and multiplicity[k] > 0:
+            coords[k], moves[k] = snap_to_multiplicity(coords[k], ops, matrix, int(multiplicity[k]), start)
+        else:
+            coords[k], moves[k] = snap_to_special_position(coords[k], ops, matrix, start)
     return coords, moves
+
+
+def orbit_size(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, tol: float = 0.01) -> int:
+    """Number of distinct images (atoms in the cell) of one fractional position (3,); images closer than
+    ``tol`` Å count as one."""
+    diff, _ = _image_offsets(np.asarray(frac, dtype=np.float64), ops, matrix)
+    images = np.asarray(frac, dtype=np.float64) + diff
+    d = images[:, None, :] - images[None, :, :]
+    d -= np.round(d)
+    close = np.linalg.norm(d @ matrix, axis=-1) < tol
+    return int((close.argmax(axis=1) == np.arange(len(images))).sum())
+
+
+def snap_to_multiplicity(
+    frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, multiplicity: int, start: float, *, steps: int = 12
+) -> tuple[np.ndarray, float]:
+    """Snap a site onto a special position with ``multiplicity`` images (the Wyckoff site its condition asks for).
+
+    Tries :func:`snap_to_special_position` with thresholds growing geometrically from ``start`` Å to half the
+    shortest cell edge and keeps the first result whose orbit has exactly ``multiplicity`` atoms. A site
+    already of that multiplicity, or one that no threshold brings there, stays as generated (move 0).
+    Returns the position in [0, 1) and the move in Å.
+    """
+    x0 = np.asarray(frac, dtype=np.float64).reshape(3)
+    x0 = x0 - np.floor(x0)
+    ops = np.asarray(ops, dtype=np.float64)
+    if orbit_size(x0, ops, matrix) == multiplicity or not np.all(np.isfinite(x0)):
+        return x0, 0.0
+    stop = 0.5 * float(np.linalg.norm(matrix, axis=1).min())
+    for threshold in np.geomspace(max(start, 1e-3), max(stop, start * 1.01), steps):
+        y, move = snap_to_special_position(x0, ops, matrix, float(threshold))
+        if move > 0 and orbit_size(y, ops, matrix) == multiplicity:
+            return y, move
+    return x0, 0.0
