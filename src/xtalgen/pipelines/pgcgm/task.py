@@ -105,7 +105,9 @@ class PGCGMConfig(TrainingConfig):
     """Everything a PGCGM training run needs (learning rates and loss weights from the seed).
 
     ``torch_threads`` > 0 sets torch's intra-op thread count for the run (1 is fastest for the small
-    CPU models on a shared machine); 0 leaves torch's default.
+    CPU models on a shared machine); 0 leaves torch's default. ``matmul_tf32``: let float32 matrix
+    products use TensorFloat-32 on GPUs that have it (``torch.set_float32_matmul_precision("high")``);
+    unlike bf16 autocast it keeps the generated coordinates in float32.
     """
 
     model: PGCGMModelConfig = field(default_factory=PGCGMModelConfig)
@@ -116,6 +118,7 @@ class PGCGMConfig(TrainingConfig):
     n_critic: int = 5
     gp_weight: float = 10.0
     torch_threads: int = 0
+    matmul_tf32: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -209,6 +212,8 @@ class PGCGMTask:
     # --- TrainingTask protocol --------------------------------------------------------------
     def setup(self, fabric: Any) -> None:
         self.fabric = fabric
+        if self.config.matmul_tf32:
+            torch.set_float32_matmul_precision("high")
         gen, critic = build_networks(self.config.model, self.stats, self.element_dim)
         opt_g = self.config.generator_optimizer.build(gen.parameters())
         opt_c = self.config.critic_optimizer.build(critic.parameters())
