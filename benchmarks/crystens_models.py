@@ -100,7 +100,7 @@ def section_name(dataset: str, gap: float) -> str:
 def encoded_set(dataset: str, root: Path, max_train: int, seed: int, workers: int, gap: float = 0.0) -> Path:
     """``root/<section>/train.npy`` (N = 32 CrysTens, empty gap ``gap``), encoded once."""
     from xtalgen.representations.crystens import CrysTensConfig, encode_dataset
-    from xtalgen.representations.crystens.batch import sidecar_paths
+    from xtalgen.representations.crystens.encoded_set import sidecar_paths
 
     section = section_name(dataset, gap)
     out = root / section / "train.npy"

@@ -37,21 +37,22 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+#: Default location of the raw MP table (the shared datasets beside the checkout); --dataset overrides it.
 MP = REPO / ".." / "shared" / "datasets" / "mp" / "mp_structures.csv.gz"
 
 
-def _sanity(n_test: int, n_train: int, workers: int, cache: Path) -> dict[str, float]:
+def _sanity(n_test: int, n_train: int, workers: int, cache: Path, mp: Path = MP) -> dict[str, float]:
     from smact.screening import smact_validity
 
     from xtalgen.evaluation.runner import evaluate
     from xtalgen.evaluation.sources import load_generated
 
     t = time.perf_counter()
-    r = evaluate(MP, MP, MP, generated_split="test", limit=n_test, train_limit=n_train, test_limit=n_test,
+    r = evaluate(mp, mp, mp, generated_split="test", limit=n_test, train_limit=n_train, test_limit=n_test,
                  workers=workers, cache_dir=cache, progress=False)  # fmt: skip
-    gen = load_generated(MP, split="test", limit=n_test)
+    gen = load_generated(mp, split="test", limit=n_test)
     smact = np.mean([smact_validity(s.composition, oxidation_states_set="smact14") for s in gen.structures])
-    own = evaluate(MP, MP, None, generated_split="train", limit=n_test, train_limit=n_train, workers=workers,
+    own = evaluate(mp, mp, None, generated_split="train", limit=n_test, train_limit=n_train, workers=workers,
                    cache_dir=cache, progress=False)  # fmt: skip
     m = r.metrics
     return {
@@ -166,7 +167,7 @@ def _reference_metrics() -> list[object]:
     return [Coverage(), Distributions()]
 
 
-def _relax_rate(n: int, workers: int, work: Path) -> dict[str, float]:
+def _relax_rate(n: int, workers: int, work: Path, mp: Path = MP) -> dict[str, float]:
     from xtalgen.evaluation.sources import load_generated, load_reference
     from xtalgen.postprocess.relax import CHGNetEnergyModel
 
@@ -176,7 +177,7 @@ def _relax_rate(n: int, workers: int, work: Path) -> dict[str, float]:
     t = time.perf_counter()
     done = model.relax(items, cache_path=None, workers=workers, progress=False)
     t_relax = time.perf_counter() - t
-    ref = load_reference(MP, split="train", limit=4 * n, name="train")
+    ref = load_reference(mp, split="train", limit=4 * n, name="train")
     t = time.perf_counter()
     model.energies([(ref.ids[j], ref.payload(j)) for j in range(len(ref))], cache_path=None, workers=workers,
                    progress=False)  # fmt: skip
@@ -225,7 +226,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or Path(tmp)
         if "sanity" not in skip:
-            res["Sanity on MP"] = _sanity(args.sanity_test, args.sanity_train, args.workers, work / "sanity")
+            res["Sanity on MP"] = _sanity(args.sanity_test, args.sanity_train, args.workers, work / "sanity",
+                                           args.dataset)
             print(json.dumps(res["Sanity on MP"], indent=1), flush=True)
         if "throughput" not in skip:
             res["Non-stability metrics"] = _throughput(
@@ -233,7 +235,7 @@ def main() -> None:
             )
             print(json.dumps(res["Non-stability metrics"], indent=1), flush=True)
         if "relax" not in skip and "throughput" not in skip:
-            res["CHGNet"] = _relax_rate(args.relax, args.workers, work)
+            res["CHGNet"] = _relax_rate(args.relax, args.workers, work, args.dataset)
             print(json.dumps(res["CHGNet"], indent=1), flush=True)
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     text = _markdown(res, f"{machine}, {load_end:.1f} at the end")

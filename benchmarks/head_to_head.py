@@ -358,10 +358,12 @@ def copy_plots(kinds: Sequence[str], args: argparse.Namespace) -> dict[str, list
 def _warm_evaluation() -> None:
     """Import the evaluation libraries once in the parent (after generation), so each forked evaluation
     stage inherits them instead of spending several CPU seconds importing them again."""
-    import xtalgen.evaluation.report  # noqa: F401  (matplotlib, gallery)
-    from xtalgen.evaluation.base import _warm_imports
+    import pymatgen.analysis.structure_matcher  # noqa: F401
+    import pymatgen.symmetry.analyzer  # noqa: F401
+    import smact.screening  # noqa: F401
 
-    _warm_imports()
+    import xtalgen.evaluation.fingerprints  # noqa: F401
+    import xtalgen.evaluation.report  # noqa: F401  (matplotlib, gallery)
 
 
 def main(argv: Sequence[str] | None = None) -> Path:

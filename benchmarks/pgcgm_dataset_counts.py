@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import multiprocessing as mp
 import time
 import warnings
 from pathlib import Path
@@ -56,8 +55,8 @@ def encode_row(row: tuple[str, str, int, int, str]) -> dict:
     return out
 
 
-def survey(cache: Path, workers: int, elements: tuple[int, ...]) -> pd.DataFrame:
-    df = pd.read_csv(MP)
+def survey(cache: Path, workers: int, elements: tuple[int, ...], mp: Path = MP) -> pd.DataFrame:
+    df = pd.read_csv(mp)
     df["n_elements"] = df.elements.str.count(",") + 1
     df = df[df.n_elements.isin(elements)]
     done = set(pd.read_csv(cache).material_id) if cache.exists() else set()
@@ -141,13 +140,14 @@ def summarise(res: pd.DataFrame, threshold: int, max_k: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--mp", type=Path, default=MP, help="the raw MP table (material_id, split, cif columns)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/xtalgen_pgcgm_dataset_cache.csv"))
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "pgcgm_dataset.md")
     ap.add_argument("--threshold", type=int, default=390)
     ap.add_argument("--max-k", type=int, default=5)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    res = survey(args.cache, args.workers, (3, 4))
+    res = survey(args.cache, args.workers, (3, 4), args.mp)
     text = summarise(res, args.threshold, args.max_k)
     text += f"\nSurvey time (this run, incl. cached rows): {time.perf_counter() - t0:.0f} s.\n"
     print(text)

@@ -44,7 +44,7 @@ from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
 from xtalgen.pipelines.pgcgm.task import PGCGMConfig
 from xtalgen.pipelines.pgcgm.train import ARRAYS_FILE, train_pgcgm
 from xtalgen.pipelines.training import find_checkpoint, load_config
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pgcgm_report as R  # noqa: E402

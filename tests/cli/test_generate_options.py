@@ -43,3 +43,19 @@ def test_train_option_checks(tmp_path: Path) -> None:
     assert result.exit_code == 2 and f"{missing} does not exist" in result.output
     result = runner.invoke(app, ["train", "diffusion", "--data", str(tmp_path), "-o", str(tmp_path / "r")])
     assert result.exit_code != 0
+
+
+def test_generate_has_at_most_12_options_and_lists_family_options() -> None:
+    import typer.main
+
+    command = typer.main.get_command(app).commands["generate"]
+    visible = [p for p in command.params if getattr(p, "param_type_name", "") == "option" and not p.hidden]
+    assert len(visible) <= 12, [p.opts for p in visible]
+    runner = CliRunner()
+    result = runner.invoke(app, ["generate", "--model", "pgcgm", "--help-options"])
+    assert result.exit_code == 0
+    for line in ("distance_factor (float) = 0.73", "count (accepted|candidates) = 'accepted'",
+                 "symprec (float) = 0.1"):  # fmt: skip
+        assert line in result.output
+    result = runner.invoke(app, ["generate", "--model", "crystens-diffusion", "--help-options"])
+    assert "steps (int | None) = 50" in result.output and "impute (bool | None) = None" in result.output

@@ -12,7 +12,7 @@ from pymatgen.core import Composition, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xtalgen.configs import CONFIG_DIR
-from xtalgen.models.crystens.symmetry import present_atoms, symmetrise
+from xtalgen.models.crystens.mirror_average import present_atoms, symmetrise
 from xtalgen.pipelines.crystens.decode import _decode_one
 from xtalgen.pipelines.crystens.load import load_crystens_model
 from xtalgen.pipelines.crystens.sample import composition_vector, generate_crystens, sample_tensors

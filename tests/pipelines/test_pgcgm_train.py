@@ -22,7 +22,7 @@ from xtalgen.pipelines.pgcgm.train import (
     train_pgcgm,
 )
 from xtalgen.pipelines.training import ConfigError
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 TINY = bundled_config("pgcgm_tiny")
 

@@ -26,7 +26,7 @@ from xtalgen.pretrained import (
     pretrained_checkpoint,
 )
 from xtalgen.pretrained.package import main as package_main
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 
 def _sha(path: Path) -> str:

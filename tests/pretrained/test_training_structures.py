@@ -16,14 +16,15 @@ from typer.testing import CliRunner
 from xtalgen.cli.main import app
 from xtalgen.data.dataset import load_dataset
 from xtalgen.data.generation_folder import Candidate, read_generation_meta, write_generation
+from xtalgen.data.hashing import file_sha256
 from xtalgen.data.structure_table import load_structure_table
 from xtalgen.evaluation.reference_table import ENV_VAR as REFERENCE_ENV
 from xtalgen.pipelines.pgcgm.train import ARRAYS_FILE
 from xtalgen.pretrained import ENV_VAR, load_pretrained, package_checkpoint, pretrained_training_structures
 from xtalgen.pretrained.package import add_training_structures
 from xtalgen.pretrained.package import main as package_main
-from xtalgen.pretrained.registry import TRAINING_STRUCTURES_FILE, file_digest, pretrained_info
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.pretrained.registry import TRAINING_STRUCTURES_FILE, pretrained_info
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 
 def _training_ids(run: Path) -> set[str]:
@@ -43,7 +44,7 @@ def test_packaged_with_the_run_training_structures(registry: Path, pgcgm_run: Pa
     info = pretrained_info("pgcgm-test", registry)
     path = pretrained_training_structures("pgcgm-test", registry)
     assert path == registry / "models" / "pgcgm-test" / TRAINING_STRUCTURES_FILE
-    assert info.files[TRAINING_STRUCTURES_FILE] == {"sha256": file_digest(path), "size": path.stat().st_size}
+    assert info.files[TRAINING_STRUCTURES_FILE] == {"sha256": file_sha256(path), "size": path.stat().st_size}
     assert info.size_bytes == sum(f["size"] for f in info.files.values())
     record = info.data["training_structures"]
     table = load_structure_table(path)
@@ -51,7 +52,7 @@ def test_packaged_with_the_run_training_structures(registry: Path, pgcgm_run: Pa
     assert set(table.ids) == _training_ids(pgcgm_run)
     assert len(table) == info.data["n_materials"] == record["n_structures"]
     assert record["source"] == "perov.parquet" and record["split"] == "train"
-    assert record["source_sha256"] == file_digest(pgcgm_run.parent / "perov.parquet")
+    assert record["source_sha256"] == file_sha256(pgcgm_run.parent / "perov.parquet")
     # the structures are the dataset's (float32 storage: 1e-5 Å)
     ds = load_dataset(pgcgm_run.parent / "perov.parquet")
     row = {i: k for k, i in enumerate(ds.ids)}

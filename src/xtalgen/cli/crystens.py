@@ -42,7 +42,7 @@ def encode_cmd(
     symprec: float = typer.Option(0.1, help="spglib tolerance (Å) for the space group and standard cells."),
     empty_gap: float = typer.Option(
         0.0, "--empty-gap", help="Map every quantity onto [-1 + GAP, 1] so filled and empty entries differ by at "
-        "least GAP (0: paper-like scales; measured effect of 0.5 on MP <= 20 diffusion: docs/models/crystens.md)."),
+        "least GAP (0: paper-like scales; see docs/models/crystens.md)."),
     config: Path | None = typer.Option(None, help="A CrysTens config JSON to use instead of the options above."),
     split: str | None = typer.Option(None, help="Only this split of a prepared dataset (train, val, test)."),
     workers: int = typer.Option(2, min=1, help="Worker processes."),

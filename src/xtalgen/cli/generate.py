@@ -102,12 +102,19 @@ def legacy_settings(args: list[str], options: type) -> list[str]:
     return out
 
 
+def _type_text(tp: Any) -> str:
+    """``float``, ``int | None``, ``accepted|candidates`` (the allowed values of a Literal)."""
+    if typing.get_origin(tp) is typing.Literal:
+        return "|".join(str(v) for v in typing.get_args(tp))
+    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+
+
 def _print_options(family: Any) -> None:
     hints = typing.get_type_hints(family.options)
     console.print(f"[bold]{family.kind}[/]: {family.summary}")
     console.print("options (--set key=value):")
     for key, default in family.option_defaults().items():
-        console.print(f"  {key} ({getattr(hints[key], '__name__', None) or str(hints[key])}) = {default!r}",
+        console.print(f"  {key} ({_type_text(hints[key])}) = {default!r}",
                       soft_wrap=True, highlight=False, markup=False)  # fmt: skip
     doc = inspect.cleandoc(family.options.__doc__ or "")
     if doc:

@@ -7,7 +7,6 @@ folder. Files whose SHA-256 we know are verified; for the others the digest is c
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import urllib.error
 import urllib.request
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xtalgen.data.atomic import atomic_path
+from xtalgen.data.hashing import file_sha256
 
 CDVAE_DATA_URL = "https://raw.githubusercontent.com/txie-93/cdvae/main/data"
 
@@ -47,18 +47,9 @@ class FetchError(RuntimeError):
     """A download failed (offline, HTTP error) or a file did not match its checksum."""
 
 
-def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_file(path: str | Path, expected: str | None) -> str:
     """Return the file's SHA-256; raise :class:`FetchError` when ``expected`` is given and differs."""
-    actual = sha256_of(path)
+    actual = file_sha256(path)
     if expected is not None and actual != expected.lower():
         raise FetchError(f"{path}: checksum mismatch (expected sha256 {expected}, got {actual}); file removed")
     return actual
@@ -95,7 +86,7 @@ def fetch_benchmark(
     sums: list[str] = []
     for remote in BENCHMARKS[name]:
         target = out / remote.name
-        if not (target.is_file() and remote.sha256 and sha256_of(target) == remote.sha256):
+        if not (target.is_file() and remote.sha256 and file_sha256(target) == remote.sha256):
             _download(f"{base_url.rstrip('/')}/{name}/{remote.name}", target, timeout)
         try:
             digest = verify_file(target, remote.sha256)

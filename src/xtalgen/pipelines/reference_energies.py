@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from pymatgen.core import Structure
 
 from xtalgen.data.atomic import atomic_path, atomic_write
+from xtalgen.data.hashing import file_sha256
 from xtalgen.evaluation.reference_table import (
     COLUMNS,
     cell_formula,
@@ -77,14 +78,6 @@ class EnergyTableResult:
     chunks_reused: int
     wall_s: float
     cpu_s: float
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def open_source(source: str | Path, split: str | None = None, limit: int | None = None) -> EnergySource:

@@ -4,9 +4,8 @@ The energy is CHGNet's own prediction, exactly as :func:`xtalgen.postprocess.rel
 returns it for one structure (the number E_hull uses for generated samples): no correction is added
 by xtalgen. CHGNet 0.3.0 was trained on MPtrj energies that already include the Materials Project
 2020 compatibility corrections, so its raw output is on that (MP2020-corrected) scale; applying the
-corrections again would count them twice. Batching graphs is ~1.5x cheaper per structure than one at
-a time (0.09 vs 0.13 CPU-s for MP structures of ≤ 20 sites, measured on this project's machine);
-batched and single predictions agree to float32 rounding (< 1e-6 eV/atom).
+corrections again would count them twice. Graphs are batched (cheaper per structure; cost in
+docs/benchmarks.md); batched and single predictions agree to float32 rounding (< 1e-6 eV/atom).
 """
 
 from __future__ import annotations

@@ -39,13 +39,13 @@ import numpy as np
 import yaml
 from safetensors.torch import save_file
 
+from xtalgen.data.hashing import file_sha256
 from xtalgen.pipelines.families import families, family_of_checkpoint, get_family, trainable_kinds
 from xtalgen.pipelines.training.checkpoint import FORMAT_VERSION, STATE_FILE, WEIGHTS_FILE, Checkpoint, load_checkpoint
 from xtalgen.pretrained.registry import (
     MODELS_DIR,
     TRAINING_STRUCTURES_FILE,
     PretrainedInfo,
-    file_digest,
     pretrained_info,
     read_registry,
     registry_dir,
@@ -199,7 +199,7 @@ def write_training_structures(
         "file": TRAINING_STRUCTURES_FILE,
         "n_structures": int(len(rows)),
         "source": path.name,
-        "source_sha256": file_digest(path),
+        "source_sha256": file_sha256(path),
         "split": dict(config.get("data", {})).get("split"),
     }
     meta = {**record, "symprec": dataset.symprec, "filters": dict(config.get("data", {}))}
@@ -224,7 +224,7 @@ def add_training_structures(
     target = folder / TRAINING_STRUCTURES_FILE
     record = write_training_structures(info.kind, state.get("config", {}), dataset_path, target,
                                        expected=info.data.get("n_materials"))  # fmt: skip
-    files = {**kept, TRAINING_STRUCTURES_FILE: {"sha256": file_digest(target), "size": target.stat().st_size}}
+    files = {**kept, TRAINING_STRUCTURES_FILE: {"sha256": file_sha256(target), "size": target.stat().st_size}}
     total = sum(meta["size"] for meta in files.values())
     if total > max_mb * 1e6:
         target.unlink()
@@ -291,7 +291,7 @@ def package_checkpoint(
                 expected=data.get("n_materials"),
             )  # fmt: skip
             names.append(TRAINING_STRUCTURES_FILE)
-        files = {f: {"sha256": file_digest(tmp / f), "size": (tmp / f).stat().st_size} for f in names}
+        files = {f: {"sha256": file_sha256(tmp / f), "size": (tmp / f).stat().st_size} for f in names}
         total = sum(meta["size"] for meta in files.values())
         if total > max_mb * 1e6:
             raise ValueError(f"pretrained model {name!r}: {total / 1e6:.1f} MB in all; the limit is {max_mb:g} MB")

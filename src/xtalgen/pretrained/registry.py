@@ -16,7 +16,6 @@ Every file's sha256 and size are recorded in the entry and checked before a mode
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.hashing import file_sha256
 from xtalgen.pipelines.families import trainable_kinds
 
 REGISTRY_FILE = "registry.json"
@@ -132,15 +132,6 @@ def pretrained_info(name: str, root: str | Path | None = None) -> PretrainedInfo
     raise ValueError(f"unknown pretrained model {name!r}; available: {available} (see `xtalgen models`)")
 
 
-def file_digest(path: Path) -> str:
-    """sha256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_files(info: PretrainedInfo, root: str | Path | None = None) -> Path:
     """Check every file of ``info`` against its recorded size and sha256; return the model folder.
 
@@ -152,7 +143,7 @@ def verify_files(info: PretrainedInfo, root: str | Path | None = None) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"pretrained model {info.name!r}: file {path} is missing (reinstall xtalgen)")
         size = path.stat().st_size
-        digest = file_digest(path)
+        digest = file_sha256(path)
         if size != meta["size"] or digest != meta["sha256"]:
             raise ValueError(
                 f"pretrained model {info.name!r}: {fname} does not match the registry (sha256 {digest[:12]}..., "

@@ -3,8 +3,6 @@ that uses them."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
@@ -72,9 +70,8 @@ def test_bad_shapes_are_rejected(fn, shape):
         fn(torch.zeros(shape))
 
 
-@pytest.mark.parametrize("header", [False, True])
-def test_diffusion_with_context_trains_and_samples(trains_and_samples, header):
+def test_diffusion_with_context_trains_and_samples(trains_and_samples):
     torch.manual_seed(0)
-    model = CrysTensDiffusion(16, dataclasses.replace(TINY, header_context=header))
-    assert model.unet.config.in_channels == 4 * (CONTEXT_FACTOR + (HEADER_CONTEXT_FACTOR if header else 0))
+    model = CrysTensDiffusion(16, TINY)
+    assert model.unet.config.in_channels == 4 * CONTEXT_FACTOR
     trains_and_samples(model)

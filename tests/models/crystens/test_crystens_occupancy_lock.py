@@ -8,7 +8,8 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from xtalgen.models.crystens import CrysTensDiffusion, DiffusionConfig, Imputation, denoise, make_sampler
-from xtalgen.models.crystens.occupancy_lock import OccupancyLock, phantom_slots, slot_headers, slot_mask
+from xtalgen.models.crystens.occupancy_lock import OccupancyLock, phantom_slots
+from xtalgen.models.crystens.tensor_layout import slot_headers, slot_mask
 from xtalgen.representations.crystens import CrysTensConfig, decode, encode
 from xtalgen.representations.crystens.config import FIRST_ATOM, ROW_Z
 from xtalgen.representations.crystens.known_entries import known_entries

@@ -73,8 +73,6 @@ def test_option_errors():
         PairSkip(CT.with_options(distance="cartesian"))
     with pytest.raises(ValueError, match="pair_skip: needs prediction_type 'sample'"):
         dataclasses.replace(TINY, prediction_type="epsilon").validate()
-    with pytest.raises(ValueError, match="does not combine with preconditioning"):
-        dataclasses.replace(TINY, preconditioning=True).validate()
     with pytest.raises(ValueError, match="needs the training tensors' CrysTens config"):
         CrysTensDiffusion(20, TINY)
 

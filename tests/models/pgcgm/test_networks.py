@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from xtalgen.data.crystal_systems import crystal_system
 from xtalgen.models.pgcgm import (
     Conditions,
     PGCGMCritic,
@@ -12,7 +13,6 @@ from xtalgen.models.pgcgm import (
     critic_scores_and_penalty,
     gradient_penalty,
 )
-from xtalgen.representations.basesites.lattice import crystal_system
 from xtalgen.representations.basesites.symops import padded_ops
 
 torch.set_num_threads(1)

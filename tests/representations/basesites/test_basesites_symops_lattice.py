@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from pyxtal.symmetry import Group
 
+from xtalgen.data.crystal_systems import crystal_system, crystal_systems
 from xtalgen.representations.basesites.lattice import (
     FREE_PARAMETERS,
     apply_constraints,
-    crystal_system,
-    crystal_systems,
     from_free_parameters,
     from_log_lengths,
     log_lengths,

@@ -7,8 +7,8 @@ import pytest
 import spglib
 from pymatgen.core import Lattice, Structure
 
+from xtalgen.data.crystal_systems import lattice_system
 from xtalgen.representations.crystens.wyckoff_projection import (
-    crystal_system,
     generic_spacegroup,
     lattice_matrix,
     periodic_distances,
@@ -72,7 +72,7 @@ def test_lattice_constraints_per_crystal_system():
     assert np.allclose(project_lattice(raw, 14), [4, 5, 6, 90, 95, 90])
     assert np.allclose(project_lattice(raw, 1), raw)
     assert np.allclose(project_lattice([0.0, 100.0, 5.0, 90, 90, 90], 62), [1, 60, 5, 90, 90, 90])
-    assert [crystal_system(n) for n in (1, 3, 16, 75, 143, 168, 195)] == [
+    assert [lattice_system(n) for n in (1, 3, 16, 75, 143, 168, 195)] == [
         "triclinic", "monoclinic", "orthorhombic", "tetragonal", "hexagonal", "hexagonal", "cubic",
     ]  # fmt: skip
 

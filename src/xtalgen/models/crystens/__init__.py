@@ -27,8 +27,8 @@ from xtalgen.models.crystens.gan import (
     discriminator_loss,
 )
 from xtalgen.models.crystens.imputation import Imputation
+from xtalgen.models.crystens.mirror_average import asymmetry, symmetrise
 from xtalgen.models.crystens.occupancy_lock import OccupancyLock
-from xtalgen.models.crystens.symmetry import asymmetry, symmetrise
 from xtalgen.models.crystens.wgan import WGANConfig, build_wgan, critic_loss, gradient_penalty, interpolate
 
 __all__ = [

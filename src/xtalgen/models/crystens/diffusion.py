@@ -49,11 +49,8 @@ class DiffusionConfig:
     dropout: float = 0.0
     num_train_timesteps: int = 1000
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "linear"
-    # "sample" (the network predicts the clean tensor x0): CrysTens tensors are ~95 % empty entries
-    # at -1 (data mean -0.91, far from 0). With epsilon prediction the data mean enters the loss only
-    # through sqrt(alpha_bar) (0.006 at t = 999), so after 900 steps on Perov-5 sampling from noise
-    # ended at mean -0.16 with every atom slot filled; x0 prediction after 300 steps ended at -0.91
-    # with 5-7 atoms (real: 5). See docs/models/crystens.md.
+    # "sample" (the network predicts the clean tensor x0): CrysTens tensors are mostly empty entries at -1,
+    # a data mean epsilon prediction sees only through sqrt(alpha_bar) (provenance: docs/models/crystens.md).
     prediction_type: Literal["epsilon", "v_prediction", "sample"] = "sample"
     clip_sample: bool = True
     sampler: Literal["ddim", "ddpm"] = "ddim"
@@ -66,17 +63,10 @@ class DiffusionConfig:
     # the UNet also reads each position's mirror entry and its row's / column's consensus over the atom slots
     # (:mod:`.axis_context`)
     axis_context: bool = False
-    # ... and, at every position (i, j), the header entries of row i and of column j (pair block = f(both))
-    header_context: bool = False
     # self-conditioning (Chen, Zhang & Hinton, "Analog Bits", ICLR 2023): the UNet also reads its previous
     # estimate of the clean tensor and, at every (i, j), that estimate's layer-0 header entries of row i and
     # column j; trained with the estimate on half of the batches (zeros on the others)
     self_condition: bool = False
-    # x0 preconditioning (Karras et al., NeurIPS 2022, "EDM", Table 1 / eq. 7, on the VP schedule):
-    # x0_hat = c_skip(t) x_t / sqrt(abar) + c_out(t) F(x_t), so at low noise the output is the input and the
-    # network learns the residual; trained on F's target (EDM's loss weight). Needs prediction_type "sample".
-    preconditioning: bool = False
-    sigma_data: float = 0.9  # RMS of the normalised entries (mostly empty at -1)
     # pair-block skip (:mod:`.pair_skip`): the atom-pair block of the x0 estimate is the differences / distances
     # of the estimate's own header coordinates plus the UNet's residual. Needs prediction_type "sample".
     pair_skip: bool = False
@@ -106,23 +96,14 @@ class DiffusionConfig:
             raise ValueError(f"header_weight: must be > 0, got {self.header_weight}")
         if self.min_snr_gamma < 0:
             raise ValueError(f"min_snr_gamma: must be >= 0 (0 = off), got {self.min_snr_gamma}")
-        if self.preconditioning and self.prediction_type != "sample":
-            raise ValueError(f"preconditioning: needs prediction_type 'sample', got {self.prediction_type!r}")
-        if self.preconditioning and self.min_snr_gamma:
-            raise ValueError("preconditioning: brings its own timestep weighting; set min_snr_gamma to 0")
         if self.pair_skip and self.prediction_type != "sample":
             raise ValueError(f"pair_skip: needs prediction_type 'sample' (x0), got {self.prediction_type!r}")
-        if self.pair_skip and self.preconditioning:
-            raise ValueError("pair_skip: does not combine with preconditioning (its loss is on the raw UNet output)")
-        if not self.sigma_data > 0:
-            raise ValueError(f"sigma_data: must be > 0, got {self.sigma_data}")
 
 
 def input_channels(config: DiffusionConfig) -> int:
     """UNet input channels: the 4 tensor channels plus the context channels the config switches on."""
     factor = CONTEXT_FACTOR if config.axis_context else 1
-    own = CHANNELS * (factor + (HEADER_CONTEXT_FACTOR if config.header_context else 0))
-    return own + (CHANNELS + HEADER_CONTEXT_FACTOR if config.self_condition else 0)
+    return CHANNELS * factor + (CHANNELS + HEADER_CONTEXT_FACTOR if config.self_condition else 0)
 
 
 def self_condition_channels(x0_estimate: torch.Tensor) -> torch.Tensor:
@@ -229,20 +210,14 @@ class CrysTensDiffusion(nn.Module):
         composition: torch.Tensor | None = None, x0_estimate: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """The model's prediction (noise, velocity or sample per ``prediction_type``) at timesteps ``t``:
-        the UNet output, with ``pair_skip`` that output plus its pair-block skip (:mod:`.pair_skip`), or with
-        ``preconditioning`` the x0 estimate ``c_skip x_t / sqrt(abar) + c_out F``.
+        the UNet output, or with ``pair_skip`` that output plus its pair-block skip (:mod:`.pair_skip`).
 
         ``x0_estimate``: the previous clean-tensor estimate for a self-conditioned model (None: zeros).
         """
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         raw = self.network(x, t, spacegroup, composition, x0_estimate)
-        if self.pair_skip is not None:
-            return self.pair_skip(raw)
-        if not self.config.preconditioning:
-            return raw
-        c_skip, c_out, scale = self.preconditioning(t)
-        return c_skip * x * scale + c_out * raw
+        return self.pair_skip(raw) if self.pair_skip is not None else raw
 
     def network(
         self, x: torch.Tensor, t: torch.Tensor, spacegroup: torch.Tensor | None = None,
@@ -251,19 +226,10 @@ class CrysTensDiffusion(nn.Module):
         """The UNet's own output for inputs ``x`` (with context channels) at timesteps ``t`` (B,)."""
         labels = self.condition(spacegroup, composition) if self.condition is not None else None
         x_in = with_axis_context(x) if self.config.axis_context else x
-        if self.config.header_context:
-            x_in = torch.cat([x_in, with_header_context(x)], dim=1)
         if self.config.self_condition:
             estimate = torch.zeros_like(x) if x0_estimate is None else x0_estimate
             x_in = torch.cat([x_in, self_condition_channels(estimate)], dim=1)
         return self.unet(x_in, t, class_labels=labels).sample
-
-    def preconditioning(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(c_skip, c_out, 1/sqrt(abar)) at timesteps ``t``, shaped (B, 1, 1, 1): EDM's on the VP schedule."""
-        abar = self.scheduler.alphas_cumprod.to(t.device)[t.long()].reshape(-1, 1, 1, 1)
-        sigma2 = (1.0 - abar) / abar  # noise variance of x_t / sqrt(abar) = x0 + sigma eps
-        sd2 = self.config.sigma_data**2
-        return sd2 / (sigma2 + sd2), (sigma2 * sd2 / (sigma2 + sd2)).sqrt(), abar.rsqrt()
 
     def clean_estimate(self, out: torch.Tensor, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The clean-tensor estimate implied by a network output (clipped to [-1, 1] like the scheduler)."""
@@ -295,10 +261,6 @@ class CrysTensDiffusion(nn.Module):
         if self.config.self_condition and torch.rand(()) < 0.5:  # half the batches see a first estimate
             with torch.no_grad():
                 estimate = self.clean_estimate(self.predict(xt, t, spacegroup, composition), xt, t)
-        if self.config.preconditioning:  # loss on the network's own target (EDM's weighting 1 / c_out^2)
-            c_skip, c_out, scale = self.preconditioning(t)
-            raw = self.network(xt, t, spacegroup, composition, estimate)
-            return self.weighted_loss(raw, (x0 - c_skip * xt * scale) / c_out, t)
         pred = self.predict(xt, t, spacegroup, composition, estimate)
         if self.config.prediction_type == "epsilon":
             target = noise

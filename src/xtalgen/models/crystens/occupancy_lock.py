@@ -27,15 +27,8 @@ from typing import Any
 import torch
 
 from xtalgen.models.crystens.imputation import output_from_x0, x0_from_output
-from xtalgen.representations.crystens.config import FIRST_ATOM, ROW_A, ROW_SG, ROW_Z, CrysTensConfig
-
-
-def slot_headers(x0: torch.Tensor) -> torch.Tensor:
-    """Mean of the 8 repeats (header row and column, 4 layers) of each header entry: (B, 11, A)."""
-    atoms = slice(FIRST_ATOM, x0.shape[-1])
-    rows = x0[:, :, :ROW_SG + 1, atoms]  # (B, 4, 11, A)
-    cols = x0[:, :, atoms, :ROW_SG + 1].transpose(-1, -2)  # (B, 4, 11, A)
-    return 0.5 * (rows.mean(dim=1) + cols.mean(dim=1))  # exact for 8 equal repeats (a mean over 8 is not)
+from xtalgen.models.crystens.tensor_layout import slot_headers, slot_mask
+from xtalgen.representations.crystens.config import ROW_A, ROW_SG, ROW_Z, CrysTensConfig
 
 
 def phantom_slots(x0: torch.Tensor, config: CrysTensConfig) -> torch.Tensor:
@@ -50,14 +43,6 @@ def phantom_slots(x0: torch.Tensor, config: CrysTensConfig) -> torch.Tensor:
     d_atom = (z - z.clamp(min=z_h)) ** 2 + ((shared - consensus) ** 2).sum(dim=1)
     d_empty = (z - fill) ** 2 + ((shared - fill) ** 2).sum(dim=1)
     return present & (d_empty < d_atom)
-
-
-def slot_mask(slots: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, 4, N, N) bool: the rows and columns of the given (B, A) atom slots, in all layers."""
-    full = torch.zeros(slots.shape[0], size, dtype=torch.bool, device=slots.device)
-    full[:, FIRST_ATOM:] = slots
-    mask = full[:, :, None] | full[:, None, :]
-    return mask[:, None].expand(-1, 4, -1, -1)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xtalgen.models.crystens.occupancy_lock import slot_headers
+from xtalgen.models.crystens.tensor_layout import slot_headers
 from xtalgen.representations.crystens.config import FIRST_ATOM, ROW_X, ROW_Z, CrysTensConfig
 
 _EPS = 1e-8  # keeps the norm's gradient finite at zero difference (the diagonal)

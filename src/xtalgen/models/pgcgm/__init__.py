@@ -4,12 +4,12 @@ Torch modules and loss functions only; data preparation lives in ``xtalgen.repre
 and training/generation in ``xtalgen.pipelines.pgcgm`` (train, sample).
 """
 
+from xtalgen.data.crystal_systems import CRYSTAL_SYSTEMS
 from xtalgen.models.pgcgm.conditions import ConditionEncoder, Conditions, OpsEncoder
 from xtalgen.models.pgcgm.critic import PGCGMCritic
 from xtalgen.models.pgcgm.expansion import expand_base_sites, periodic_distance, to_cartesian
 from xtalgen.models.pgcgm.generator import PGCGMGenerator
 from xtalgen.models.pgcgm.lattice import (
-    CRYSTAL_SYSTEMS,
     LatticeScaler,
     cell_volume,
     constrain_lattice,

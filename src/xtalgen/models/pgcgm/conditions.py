@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor, nn
 
-from xtalgen.models.pgcgm.lattice import N_CRYSTAL_SYSTEMS
+from xtalgen.data.crystal_systems import N_CRYSTAL_SYSTEMS
 
 
 @dataclass

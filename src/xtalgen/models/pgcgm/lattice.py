@@ -10,39 +10,15 @@ Crystal systems are numbered 0 triclinic, 1 monoclinic, 2 orthorhombic, 3 tetrag
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
-N_CRYSTAL_SYSTEMS = len(CRYSTAL_SYSTEMS)
+from xtalgen.data.crystal_systems import FIXED_ANGLES, LENGTH_SOURCE, N_CRYSTAL_SYSTEMS
 
-# Which generated length each of a, b, c copies (tied lengths share one output), per crystal system.
-_LENGTH_SOURCE = torch.tensor(
-    [
-        [0, 1, 2],  # triclinic
-        [0, 1, 2],  # monoclinic
-        [0, 1, 2],  # orthorhombic
-        [0, 0, 2],  # tetragonal a = b
-        [0, 0, 2],  # trigonal (hexagonal axes) a = b
-        [0, 0, 2],  # hexagonal a = b
-        [0, 0, 0],  # cubic a = b = c
-    ],
-    dtype=torch.long,
-)
-# Fixed angles (degrees); NaN marks an angle that is generated.
-_FIXED_ANGLES = torch.tensor(
-    [
-        [math.nan, math.nan, math.nan],
-        [90.0, math.nan, 90.0],
-        [90.0, 90.0, 90.0],
-        [90.0, 90.0, 90.0],
-        [90.0, 90.0, 120.0],
-        [90.0, 90.0, 120.0],
-        [90.0, 90.0, 90.0],
-    ]
-)
+# Which generated length each of a, b, c copies (tied lengths share one output), and the fixed angles
+# (degrees; NaN marks an angle that is generated), per crystal system.
+_LENGTH_SOURCE = torch.from_numpy(LENGTH_SOURCE)
+_FIXED_ANGLES = torch.tensor(FIXED_ANGLES, dtype=torch.float32)
 
 
 def lattice_matrix(params: Tensor) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import torch
 from xtalgen.models.crystens import CrysTensDiffusion, build_gan, build_wgan
 from xtalgen.pipelines.crystens.tasks import CONFIG_CLASSES
 from xtalgen.pipelines.training import load_checkpoint, load_config
+from xtalgen.pipelines.training.checkpoint import STATE_FILE, find_checkpoint
 from xtalgen.representations.crystens import CrysTensConfig
 
 
@@ -49,8 +51,10 @@ def load_crystens_model(
 
 def checkpoint_kind(checkpoint: str | Path) -> str:
     """``gan``, ``wgan`` or ``diffusion``: the CrysTens kind a run folder or checkpoint holds (ValueError if none)."""
-    ckpt = load_checkpoint(checkpoint)
-    extra = ckpt.state.get("extra", {})
+    folder = find_checkpoint(checkpoint)
+    if folder is None:
+        raise FileNotFoundError(f"no complete checkpoint found at {checkpoint}")
+    extra = json.loads((folder / STATE_FILE).read_text()).get("extra", {})  # the state alone, not the weights
     if extra.get("kind") not in CONFIG_CLASSES or "crystens" not in extra:
-        raise ValueError(f"{ckpt.path} is not a CrysTens checkpoint (kind={extra.get('kind')!r})")
+        raise ValueError(f"{folder} is not a CrysTens checkpoint (kind={extra.get('kind')!r})")
     return str(extra["kind"])

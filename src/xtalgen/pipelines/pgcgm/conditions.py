@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from xtalgen.data.atomic import atomic_write
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 #: The condition table's file name, in a PGCGM run folder and a packaged PGCGM model.
 CONDITIONS_FILE = "conditions.csv"

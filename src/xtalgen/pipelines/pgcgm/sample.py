@@ -19,16 +19,16 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from xtalgen.data.crystal_systems import crystal_systems
 from xtalgen.data.generation_folder import Candidate
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
 from xtalgen.pipelines.pgcgm.conditions import choose_conditions, read_condition_table
 from xtalgen.pipelines.pgcgm.task import OpsLookup, PGCGMConfig, build_networks
 from xtalgen.pipelines.training import load_checkpoint, load_config
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
-from xtalgen.representations.basesites.batch import N_FEATURES
 from xtalgen.representations.basesites.decode import SnapExpand
 from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw_arrays
-from xtalgen.representations.basesites.lattice import crystal_systems
+from xtalgen.representations.basesites.training_arrays import N_FEATURES
 
 #: Largest reduced formula (atoms per formula unit) submitted by default (provenance: docs/benchmarks.md).
 DEFAULT_MAX_FORMULA_ATOMS = 10

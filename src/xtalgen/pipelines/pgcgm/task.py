@@ -28,8 +28,8 @@ from xtalgen.models.pgcgm import (
 )
 from xtalgen.models.pgcgm.conditions import SITE_FEATURES, site_symmetry_features
 from xtalgen.pipelines.training import ConfigError, OptimizerConfig, TrainingConfig
-from xtalgen.representations.basesites.batch import BaseSiteArrays
 from xtalgen.representations.basesites.symops import ops_table
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 GEN_METRICS = ("g_adv", "inter", "intra", "volume", "abc", "physics", "g_total")
 

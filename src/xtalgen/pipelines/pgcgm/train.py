@@ -29,7 +29,7 @@ from xtalgen.pipelines.pgcgm.task import (
     lattice_stats,
 )
 from xtalgen.pipelines.training import fit, load_config
-from xtalgen.representations.basesites.batch import BaseSiteArrays, build_training_arrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays, build_training_arrays
 
 ARRAYS_FILE = "train_arrays.npz"
 REJECTIONS_FILE = "rejected_materials.csv"

@@ -16,7 +16,8 @@ import numpy as np
 import spglib
 from pymatgen.core import Element, Lattice, Structure
 
-from xtalgen.representations.basesites.lattice import crystal_system, symmetrize
+from xtalgen.data.crystal_systems import crystal_system
+from xtalgen.representations.basesites.lattice import symmetrize
 from xtalgen.representations.basesites.symops import apply_ops, default_hall_number, spacegroup_ops
 
 

@@ -23,49 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
+from xtalgen.data.crystal_systems import CRYSTAL_SYSTEMS, FIXED_ANGLES, LENGTH_SOURCE
 
-#: Last space-group number of each crystal system.
-_LAST_SG = (2, 15, 74, 142, 167, 194, 230)
-
-#: LENGTH_SOURCE[cs, i] = index (0 = a, 1 = b, 2 = c) of the length that length i equals.
-LENGTH_SOURCE = np.array(
-    [[0, 1, 2], [0, 1, 2], [0, 1, 2], [0, 0, 2], [0, 0, 2], [0, 0, 2], [0, 0, 0]], dtype=np.int64
-)
-#: FIXED_ANGLES[cs, i] = fixed value of angle i (α, β, γ) in degrees, NaN if free.
-FIXED_ANGLES = np.array(
-    [
-        [np.nan, np.nan, np.nan],
-        [90.0, np.nan, 90.0],
-        [90.0, 90.0, 90.0],
-        [90.0, 90.0, 90.0],
-        [90.0, 90.0, 120.0],
-        [90.0, 90.0, 120.0],
-        [90.0, 90.0, 90.0],
-    ]
-)
 #: FREE_PARAMETERS[cs] = indices into (a, b, c, α, β, γ) of the free parameters.
 FREE_PARAMETERS: tuple[tuple[int, ...], ...] = tuple(
     tuple(i for i in range(3) if LENGTH_SOURCE[cs, i] == i)
     + tuple(3 + i for i in range(3) if np.isnan(FIXED_ANGLES[cs, i]))
     for cs in range(7)
 )
-
-
-def crystal_system(spacegroup: int) -> int:
-    """Crystal-system code 0 (triclinic) … 6 (cubic) of a space group 1..230."""
-    sg = int(spacegroup)
-    if not 1 <= sg <= 230:
-        raise ValueError(f"space group number must be in 1..230, got {spacegroup!r}")
-    return int(np.searchsorted(_LAST_SG, sg))
-
-
-def crystal_systems(spacegroups: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`crystal_system` → int64 array."""
-    sg = np.asarray(spacegroups, dtype=np.int64)
-    if sg.size and (sg.min() < 1 or sg.max() > 230):
-        raise ValueError("space group numbers must be in 1..230")
-    return np.searchsorted(np.asarray(_LAST_SG), sg).astype(np.int64)
 
 
 def _check_cs(cs: np.ndarray) -> np.ndarray:

@@ -4,8 +4,7 @@ A generated base site that lies slightly off a special position (on a rotation a
 inversion centre...) is mapped by the space-group ops to a small cloud of images around that
 position instead of one atom. :mod:`.merge` clusters such clouds after expansion, but complete-linkage
 clustering splits a cloud wider than its threshold into several atoms that are still closer than the
-distance filter allows (for one element, ``d < 0.5 (r + r) = r``): in the PGCGM benchmark these
-same-site clashes alone rejected 177 of 1,000 physics-on candidates (``docs/benchmarks/pgcgm.md``).
+distance filter allows (for one element, ``d < 0.5 (r + r) = r``; how often: docs/benchmarks/pgcgm.md).
 
 This step works on the base site instead, before expansion, and keeps the symmetry exact. With
 ``threshold = factor × r`` (the merge threshold; r the element's atomic radius, Å):

@@ -6,12 +6,12 @@ into a Structure with diagnostics, ``consistency_metrics`` scores how self-consi
 one :class:`CrysTensConfig` saved next to tensors and models.
 """
 
-from xtalgen.representations.crystens.batch import EncodedSet, EncodeReport, encode_dataset, load_encoded
 from xtalgen.representations.crystens.cell import CapacityError
 from xtalgen.representations.crystens.config import HEADER_NAMES, CrysTensConfig, Scale
 from xtalgen.representations.crystens.consistency import ConsistencyMetrics, consistency_metrics
 from xtalgen.representations.crystens.decode import DecodeOptions, DecodeResult, decode, decode_many
 from xtalgen.representations.crystens.encode import OutOfRangeError, encode, encode_arrays
+from xtalgen.representations.crystens.encoded_set import EncodedSet, EncodeReport, encode_dataset, load_encoded
 
 __all__ = [
     "HEADER_NAMES",

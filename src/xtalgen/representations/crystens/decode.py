@@ -22,7 +22,7 @@ from xtalgen.representations.crystens.cluster import cluster_integers, cluster_p
 from xtalgen.representations.crystens.config import CrysTensConfig
 from xtalgen.representations.crystens.consistency import ConsistencyMetrics, _empty, consistency_metrics
 from xtalgen.representations.crystens.reconstruct import average, check_tensor, present_slots
-from xtalgen.representations.crystens.symmetry import DEFAULT_SNAP_TOLERANCES, snap_cell
+from xtalgen.representations.crystens.spacegroup_snap import DEFAULT_SNAP_TOLERANCES, snap_cell
 
 MAX_Z = 118
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from xtalgen.data.crystal_systems import lattice_system
+
 _SHIFTS = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=np.float64)  # (27, 3)
 
 
@@ -163,16 +165,6 @@ def generic_spacegroup(choice: WyckoffChoice, seed: int = 0) -> int | None:
     return int(ds.number) if ds is not None else None
 
 
-def crystal_system(spacegroup: int) -> str:
-    """The crystal system of a space group number (trigonal groups in hexagonal axes count as hexagonal)."""
-    sg = int(spacegroup)
-    for last, name in ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"), (142, "tetragonal"),
-                       (194, "hexagonal"), (230, "cubic")):  # fmt: skip
-        if sg <= last:
-            return name
-    raise ValueError(f"spacegroup: must be in 1..230, got {spacegroup}")
-
-
 def project_lattice(params: Sequence[float] | np.ndarray, spacegroup: int, min_length: float = 1.0,
                     max_length: float = 60.0) -> np.ndarray:  # fmt: skip
     """Lattice parameters (a, b, c in Å, alpha, beta, gamma in degrees) with the group's crystal-system
@@ -181,7 +173,7 @@ def project_lattice(params: Sequence[float] | np.ndarray, spacegroup: int, min_l
     a, b, c, al, be, ga = (float(v) for v in params)
     a, b, c = (float(np.clip(v, min_length, max_length)) for v in (a, b, c))
     al, be, ga = (float(np.clip(v, 30.0, 150.0)) for v in (al, be, ga))
-    system = crystal_system(spacegroup)
+    system = lattice_system(spacegroup)
     if system == "monoclinic":  # spglib standard: unique axis b
         al = ga = 90.0
     elif system == "orthorhombic":

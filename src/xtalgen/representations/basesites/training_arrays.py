@@ -43,13 +43,13 @@ import numpy as np
 from rich.console import Console
 
 from xtalgen.data.atomic import atomic_path
+from xtalgen.data.crystal_systems import crystal_systems
 from xtalgen.data.radii import atomic_radius
 from xtalgen.data.records import ReadReport
 from xtalgen.progress import progress_bar
 from xtalgen.representations.basesites.augment import augment_sets
 from xtalgen.representations.basesites.encode import BaseSites, encode_structure, wrap01
 from xtalgen.representations.basesites.expand import RawBaseSites
-from xtalgen.representations.basesites.lattice import crystal_systems
 from xtalgen.representations.basesites.symops import ops_for
 
 N_FEATURES = 23

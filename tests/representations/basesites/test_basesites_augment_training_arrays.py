@@ -10,9 +10,9 @@ from pymatgen.core import Lattice, Structure
 from xtalgen.data.elements import element_features
 from xtalgen.data.records import ReadReport, StructureRecord
 from xtalgen.representations.basesites.augment import augment_sets, n_distinct_choices
-from xtalgen.representations.basesites.batch import BaseSiteArrays, build_training_arrays
 from xtalgen.representations.basesites.encode import encode_structure
 from xtalgen.representations.basesites.expand import expand_raw, expand_to_structure
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays, build_training_arrays
 
 MATCHER = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5, primitive_cell=False, scale=False)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
+import head_to_head as H
+import head_to_head_report as R
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,11 +20,6 @@ import torch
 from pymatgen.core import Element, Structure
 
 from xtalgen.configs import bundled_config
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-import head_to_head as H  # noqa: E402
-import head_to_head_report as R  # noqa: E402
 
 TAG = "fake-h2h"
 
