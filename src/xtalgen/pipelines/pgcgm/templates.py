@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from xtalgen.pipelines.pgcgm.conditions import CONDITIONS_FILE, _order_key, _symbol
-from xtalgen.representations.basesites.batch import BaseSiteArrays
+from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 #: (space group, element per base site, Wyckoff multiplicity per base site).
 SiteCondition = tuple[int, tuple[str, ...], tuple[int, ...]]
