@@ -5,8 +5,8 @@
 # Run from the repository root on the GPU machine:
 #   OUT=/path/to/out bash benchmarks/pgcgm_general_gpu_train.sh
 # Environment (all optional): DATA (base-site table, default .gpu/pgcgm_general_train.parquet, written by
-# benchmarks/pgcgm_general_data.py), CONFIG (default pgcgm_general_gpu), STEPS (default 6000), MINUTES
-# (wall-clock cap of the training itself, default 5; the newest checkpoint is packed when it is hit),
+# benchmarks/pgcgm_general_data.py), CONFIG (default pgcgm_general_gpu), STEPS (default 4000), MINUTES
+# (wall-clock cap of the training itself, default 6; the newest checkpoint is packed when it is hit),
 # EVERY (checkpoint interval, default 500), SET (extra "--set key=value" arguments, space-separated).
 #
 # $OUT receives two files: pgcgm_general_model.tar.gz (the packaged model: generator weights, state.json,
@@ -18,8 +18,8 @@ export PYTHONUNBUFFERED=1
 : "${OUT:?set OUT to the output folder}"
 DATA=${DATA:-.gpu/pgcgm_general_train.parquet}
 CONFIG=${CONFIG:-pgcgm_general_gpu}
-STEPS=${STEPS:-6000}
-MINUTES=${MINUTES:-5}
+STEPS=${STEPS:-4000}
+MINUTES=${MINUTES:-6}
 EVERY=${EVERY:-500}
 RUN=${RUN:-/tmp/pgcgm_general_run}
 WORK=$(mktemp -d)
