@@ -62,8 +62,8 @@ def arrays_from_table(
     table's own split is used as is. Samples of the j-th kept material come from ``SeedSequence([seed, j])``.
     """
     from xtalgen.representations.basesites.augment import augment_sets
-    from xtalgen.representations.basesites.training_arrays import encode_arrays
     from xtalgen.representations.basesites.table import read_base_site_table
+    from xtalgen.representations.basesites.training_arrays import encode_arrays
 
     bases = read_base_site_table(path)
     n_read = len(bases)
