@@ -42,3 +42,20 @@ def test_bad_options_are_clear(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "not found" in result.output
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and "xtalgen" in result.output
+
+
+def test_species_option_names_the_atoms_of_a_poscar_without_symbols(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "POSCAR").write_text("CsCl\n1.0\n4.2 0 0\n0 4.2 0\n0 0 4.2\n1 1\nDirect\n0 0 0\n0.5 0.5 0.5\n")
+    runner = CliRunner()
+    out = tmp_path / "x.parquet"
+    result = runner.invoke(app, ["data", "prepare", str(src), "-o", str(out), "--workers", "1"])
+    assert result.exit_code == 0 and "no element symbols" in result.output, result.output
+    result = runner.invoke(app, ["data", "prepare", str(src), "-o", str(out), "--workers", "1", "--species", "Cs,Cl"])
+    assert result.exit_code == 0, result.output
+    from xtalgen.data.dataset import load_dataset
+
+    assert list(load_dataset(out).frame["formula"]) == ["CsCl"]
+    bad = runner.invoke(app, ["data", "prepare", str(src), "-o", str(out), "--species", "Cs,Qq"])
+    assert bad.exit_code == 2 and "Qq" in bad.output

@@ -68,3 +68,14 @@ def test_gallery_shows_valid_novel_samples(tmp_path):
     result = evaluate([("new", new)], [("t0", rocksalt())], None, workers=1, progress=False)
     write_report(result, tmp_path / "r")
     assert [p.name for p in (tmp_path / "r" / "gallery").glob("*.png")] == ["00_new.png"]
+
+
+def test_generated_csv_with_nan_or_huge_cells_gives_reasons_not_structures(tmp_path):
+    good = cscl().to(fmt="cif")
+    nan = good.replace("_cell_length_a   4.", "_cell_length_a   nan #", 1)
+    assert nan != good
+    huge = Structure(Lattice.cubic(1e30), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(fmt="cif")
+    pd.DataFrame({"id": ["ok", "nan", "huge"], "cif": [good, nan, huge]}).to_csv(tmp_path / "g.csv", index=False)
+    gen = load_generated(tmp_path / "g.csv")
+    assert gen.structures[0] is not None and gen.structures[1] is None and gen.structures[2] is None
+    assert gen.reasons[1].startswith("non-finite numbers") and gen.reasons[2].startswith("impossible cell")

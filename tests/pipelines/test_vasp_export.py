@@ -45,3 +45,13 @@ def test_select_from_report_ranks_sun_then_ehull(tmp_path):
     assert [i for i, _ in select_candidates(report, top=2)] == ["c", "b"]
     with pytest.raises(ValueError, match="top"):
         select_candidates(report, top=0)
+
+
+def test_impossible_cells_are_not_written(tmp_path, no_potcars):
+    huge = _s("Cs", 1e30)
+    overlap = Structure(Lattice.cubic(4.1), ["Na", "Cl"], [[0, 0, 0], [0, 0, 0.01]])
+    result = export_vasp([("huge", huge), ("overlap", overlap), ("ok", _s("Cs", 4.12))], tmp_path / "vasp")
+    assert result.written == ["ok"]
+    assert result.failed["huge"].startswith("impossible cell") and "1000" in result.failed["huge"]
+    assert result.failed["overlap"].startswith("overlapping atoms")
+    assert sorted(p.name for p in (tmp_path / "vasp").iterdir()) == ["ok"]

@@ -34,6 +34,19 @@ def _int_set(text: str | None, what: str) -> frozenset[int] | None:
     return frozenset(values)
 
 
+def _species(text: str | None) -> tuple[str, ...] | None:
+    """``--species``: comma-separated element symbols, checked."""
+    if not text:
+        return None
+    from pymatgen.core import Element
+
+    symbols = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [s for s in symbols if not Element.is_valid_symbol(s)]
+    if bad or not symbols:
+        raise typer.BadParameter(f"--species: {bad or text!r} are not element symbols (e.g. 'Na,Cl')")
+    return symbols
+
+
 def _count_entries(source: Path) -> int | None:
     """Number of entries for the progress bar (None when unknown without parsing)."""
     from xtalgen.data.readers import iter_raw_entries
@@ -61,6 +74,9 @@ def prepare(
     workers: int = typer.Option(2, min=1, help="Worker processes."),
     timeout: float = typer.Option(10.0, help="Seconds allowed to parse one entry."),
     strict: bool = typer.Option(False, "--strict", help="Stop with an error at the first bad entry."),
+    species: str | None = typer.Option(
+        None, help="Element symbols, in order, for POSCARs without a species line, e.g. 'Na,Cl'."
+    ),
 ) -> None:
     """Parse SOURCE once, analyse symmetry, filter, split and write one cached dataset file."""
     from xtalgen.data.prepare import PrepareFilters, prepare_dataset
@@ -75,6 +91,7 @@ def prepare(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    species_list = _species(species)
     if not source.exists():
         console.print(f"[red]error:[/] {source} does not exist", soft_wrap=True)
         raise typer.Exit(2)
@@ -84,7 +101,7 @@ def prepare(
         try:
             result = prepare_dataset(
                 source, output, symprec=symprec, filters=filters, split_seed=split_seed, workers=workers,
-                timeout=timeout, on_error="raise" if strict else "skip",
+                timeout=timeout, on_error="raise" if strict else "skip", species=species_list,
                 progress=lambda k: bar.advance(task, k),
             )  # fmt: skip
         except (ValueError, FileNotFoundError) as exc:

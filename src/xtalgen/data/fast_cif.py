@@ -3,7 +3,8 @@
 Large benchmark tables (MP-20, Perov-5, Carbon-24) store every structure as such a P1 CIF written by
 pymatgen; parsing them with the general CIF parser dominates dataset preparation. This reader handles
 only that narrow form and returns ``None`` for anything else (symmetry operations, several blocks,
-partial occupancy, missing columns, unknown tokens), so the caller falls back to pymatgen's parser.
+partial occupancy, missing columns, unknown tokens, impossible cell parameters), so the caller falls
+back to pymatgen's parser.
 Its output is checked against pymatgen's in the tests.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
+
+from xtalgen.data.structure_checks import cell_parameter_problem
 
 _CELL_KEYS = (
     "_cell_length_a", "_cell_length_b", "_cell_length_c",
@@ -87,6 +90,9 @@ def parse_p1_cif(text: str) -> Structure | None:
         return None
     if not ops_seen or symbols is None or len(cell) != 6 or not symbols:
         return None
+    names = ("a", "b", "c", "alpha", "beta", "gamma")
+    if cell_parameter_problem(dict(zip(names, (cell[k] for k in _CELL_KEYS), strict=True))) is not None:
+        return None  # the general reader rejects it with the reason
     lattice = Lattice.from_parameters(*(cell[k] for k in _CELL_KEYS))
     frac = np.mod(np.asarray(coords, dtype=float), 1.0)
     frac[np.isclose(frac, 1.0, atol=1e-8)] = 0.0

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from itertools import islice
@@ -21,9 +20,11 @@ import numpy as np
 from pymatgen.core import Structure
 
 from xtalgen import __version__
+from xtalgen.data.crash_safe_pool import CRASH_DETAIL, map_surviving_crashes
 from xtalgen.data.dataset import build_table, save_dataset
 from xtalgen.data.readers import RawEntry, iter_raw_entries, parse_entry
 from xtalgen.data.records import OnError, ReadReport, StructureReadError
+from xtalgen.data.structure_checks import MIN_INTERATOMIC_DISTANCE
 from xtalgen.data.symmetry import DEFAULT_SYMPREC, analyse_symmetry
 
 SPLITS = ("train", "val", "test")
@@ -155,13 +156,39 @@ def _row(
     return row, None
 
 
-def _process_chunk(args: tuple[list[RawEntry], float, PrepareFilters, float | None]) -> tuple[list[dict], list[tuple]]:
+@dataclass(frozen=True)
+class _ChunkJob:
+    """A chunk of raw entries and the settings to parse, check and analyse them with."""
+
+    entries: list[RawEntry]
+    symprec: float
+    filters: PrepareFilters
+    timeout: float | None
+    min_distance: float | None
+    species: tuple[str, ...] | None
+
+
+def _split_job(job: _ChunkJob) -> list[_ChunkJob]:
+    return [replace(job, entries=[entry]) for entry in job.entries]
+
+
+def _merge_results(results: list[tuple[list[dict], list[tuple]]]) -> tuple[list[dict], list[tuple]]:
+    return [row for rows, _ in results for row in rows], [rej for _, rejs in results for rej in rejs]
+
+
+def _crashed(job: _ChunkJob) -> tuple[list[dict], list[tuple]]:
+    return [], [(entry.id, "crashed the parser", CRASH_DETAIL) for entry in job.entries]
+
+
+def _process_chunk(job: _ChunkJob) -> tuple[list[dict], list[tuple]]:
     """Worker: parse, check, filter and analyse a chunk of raw entries."""
-    entries, symprec, filters, timeout = args
+    symprec, filters = job.symprec, job.filters
     rows: list[dict[str, Any]] = []
     rejections: list[tuple[str, str, str]] = []
-    for entry in entries:
-        outcome = parse_entry(entry, max_sites=filters.max_sites, timeout=timeout)
+    for entry in job.entries:
+        outcome = parse_entry(
+            entry, max_sites=filters.max_sites, timeout=job.timeout, min_distance=job.min_distance, species=job.species
+        )
         rejections.extend(outcome.rejections)
         for record in outcome.records:
             row, rejection = _row(record.id, record.structure, record.properties, symprec, filters)
@@ -241,6 +268,8 @@ def prepare_dataset(
     on_error: OnError = "skip",
     chunk_size: int = 200,
     progress: Callable[[int], None] | None = None,
+    species: tuple[str, ...] | None = None,
+    min_distance: float | None = MIN_INTERATOMIC_DISTANCE,
 ) -> PrepareResult:
     """Parse ``source`` once and write a prepared dataset to ``output`` (Parquet).
 
@@ -248,6 +277,12 @@ def prepare_dataset(
     keep it; others get a seeded hash split with ``split_fractions`` (train, val, test).
     ``on_error="raise"`` stops at the first rejected entry (filters excluded) with a clear error.
     ``progress`` is called with the number of entries finished after each chunk.
+    ``species``: element symbols for POSCARs without a species line; ``min_distance`` (Å): closest
+    two atoms may be (None keeps overlapping atoms).
+
+    With ``workers >= 1`` entries are parsed in that many worker processes; a worker that dies
+    (a crash in native code) costs only the entry it was reading, rejected as "crashed the parser".
+    ``workers=0`` parses in this process (no protection; for debugging).
     """
     if symprec <= 0:
         raise ValueError(f"symprec must be > 0 Å, got {symprec}")
@@ -261,7 +296,10 @@ def prepare_dataset(
     report = ReadReport()
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    jobs = ((chunk, symprec, filters, timeout) for chunk in _chunks(iter_raw_entries(source, report), chunk_size))
+    jobs = (
+        _ChunkJob(chunk, symprec, filters, timeout, min_distance, species)
+        for chunk in _chunks(iter_raw_entries(source, report), chunk_size)
+    )
 
     def consume(result: tuple[list[dict], list[tuple]]) -> None:
         chunk_rows, chunk_rejections = result
@@ -278,14 +316,18 @@ def prepare_dataset(
         if progress is not None:
             progress(len(chunk_rows) + len(chunk_rejections))
 
-    if workers <= 1:
+    if workers < 1:
         for job in jobs:
             consume(_process_chunk(job))
     else:
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-        with ctx.Pool(workers) as pool:
-            for result in pool.imap(_process_chunk, jobs):
+        results = map_surviving_crashes(
+            _process_chunk, jobs, workers, split=_split_job, merge=_merge_results, crashed=_crashed
+        )
+        try:
+            for result in results:
                 consume(result)
+        finally:
+            results.close()  # type: ignore[attr-defined]
 
     for row in rows:
         if row["split"] is None:

@@ -13,26 +13,41 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 import signal
 import threading
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pymatgen.core import Element, Structure
+from pymatgen.core import Structure
 
+from xtalgen.data.cif_blocks import parse_cif_blocks
 from xtalgen.data.fast_cif import parse_p1_cif
-from xtalgen.data.records import OnError, ReadReport, StructureReadError, StructureRecord
+from xtalgen.data.json_structure import structures_from_json
+from xtalgen.data.records import EntryRejected, OnError, ReadReport, StructureReadError, StructureRecord
+from xtalgen.data.structure_checks import (
+    MAX_SUPPORTED_Z,
+    MIN_CELL_HEIGHT,
+    MIN_INTERATOMIC_DISTANCE,
+    check_structure,
+    finite_problem,
+)
 
-#: Highest atomic number we accept (Pu); heavier elements have no element features or CHGNet support.
-MAX_SUPPORTED_Z = 94
-
-#: Thinnest cell (Å, distance between opposite faces) we accept; flatter cells are degenerate.
-MIN_CELL_HEIGHT = 0.1
+__all__ = [
+    "MAX_SUPPORTED_Z",
+    "MIN_CELL_HEIGHT",
+    "MIN_INTERATOMIC_DISTANCE",
+    "ParseOutcome",
+    "RawEntry",
+    "check_structure",
+    "iter_raw_entries",
+    "parse_entry",
+    "read_structures",
+]
 
 _CIF_SUFFIXES = (".cif", ".mcif")
 _XYZ_SUFFIXES = (".extxyz", ".xyz")
@@ -142,9 +157,10 @@ def _file_entries(path: Path, report: ReadReport | None, id_prefix: str) -> Iter
     assert fmt is not None  # filtered by the caller
     try:
         text = _read_text(path)
-    except OSError as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a corrupt / truncated gzip
         if report is not None:
-            report.reject(id_prefix, "unparseable", f"cannot read file: {exc}")
+            what = "corrupt gzip" if path.name.lower().endswith(".gz") else "cannot read file"
+            report.reject(id_prefix, "unreadable file", f"{what}: {type(exc).__name__}: {exc}")
         return
     yield RawEntry(id=id_prefix, text=text, fmt=fmt, properties={"source_file": str(path)})
 
@@ -176,33 +192,74 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _parse_structures(entry: RawEntry) -> list[tuple[str, Structure]]:
-    """Parse an entry's text; multi-block CIFs give one structure per block (``id#block``)."""
-    if not entry.text.strip():
-        return []
+def _poscar_structure(text: str, species: tuple[str, ...] | None) -> Structure:
+    """A POSCAR's structure; without a species line the symbols come from ``species`` or it is rejected."""
+    from pymatgen.io.vasp import Poscar
+    from pymatgen.io.vasp.inputs import BadPoscarWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if entry.fmt == "cif":
-            from pymatgen.io.cif import CifParser
+        warnings.filterwarnings("error", message="Elements in POSCAR cannot be determined", category=BadPoscarWarning)
+        try:
+            return Poscar.from_str(text).structure
+        except BadPoscarWarning as exc:
+            if "cannot be determined" not in str(exc):
+                raise
+    lines = text.strip().splitlines()
+    n_types = len(lines[5].split()) if len(lines) > 5 else 0
+    if not species:
+        raise EntryRejected(
+            "no element symbols",
+            f"POSCAR has no species line and no symbols after the coordinates ({n_types} atom types); "
+            "give them in order with --species",
+        )
+    if len(species) != n_types:
+        raise EntryRejected(
+            "no element symbols", f"POSCAR has {n_types} atom types but {len(species)} species were given"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Poscar.from_str(text, default_names=list(species)).structure
 
-            fast = parse_p1_cif(entry.text)
-            if fast is not None:
-                return [(entry.id, fast)]
 
-            parser = CifParser.from_str(entry.text, occupancy_tolerance=1.0)
-            blocks = list(parser._cif.data.keys())  # noqa: SLF001 - block names for ids only
-            structures = parser.parse_structures(primitive=False, on_error="raise")
+def _parse_structures(
+    entry: RawEntry, species: tuple[str, ...] | None = None
+) -> list[tuple[str, Structure | tuple[str, str]]]:
+    """Parse an entry's text into ``(id, structure or (reason, detail))`` pairs.
+
+    Multi-block CIFs give one item per data block (``id#block``), blocks without atoms included (as
+    the rejection "no atoms in block"); a single-block file keeps ``id``.
+    """
+    if not entry.text.strip():
+        return []
+    if entry.fmt == "cif":
+        fast = parse_p1_cif(entry.text)
+        if fast is not None:
+            return [(entry.id, fast)]
+        blocks = parse_cif_blocks(entry.text)
+        if not blocks:
+            return []
+        if all(b.rejection is not None and b.rejection[0] == "no atoms in block" for b in blocks):
+            where = "the data block" if len(blocks) == 1 else f"none of the {len(blocks)} data blocks"
+            raise EntryRejected("empty", f"{where} holds atoms" if len(blocks) > 1 else f"{where} holds no atoms")
+        if len(blocks) == 1:
+            b = blocks[0]
+            return [(entry.id, b.structure if b.structure is not None else b.rejection)]  # type: ignore[list-item]
+        out: list[tuple[str, Structure | tuple[str, str]]] = []
+        names = [b.name for b in blocks]
+        for k, b in enumerate(blocks):
+            name = b.name if names.count(b.name) == 1 else f"{b.name}.{k}"
+            out.append((f"{entry.id}#{name}", b.structure if b.structure is not None else b.rejection))  # type: ignore[arg-type]
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if entry.fmt == "poscar":
+            return [(entry.id, _poscar_structure(entry.text, species))]
+        if entry.fmt == "json":
+            structures = structures_from_json(entry.text)
             if len(structures) == 1:
                 return [(entry.id, structures[0])]
-            names = blocks if len(blocks) == len(structures) else [str(i) for i in range(len(structures))]
-            return [(f"{entry.id}#{n}", s) for n, s in zip(names, structures, strict=True)]
-        if entry.fmt == "poscar":
-            from pymatgen.io.vasp import Poscar
-
-            return [(entry.id, Poscar.from_str(entry.text).structure)]
-        if entry.fmt == "json":
-            data = json.loads(entry.text)
-            return [(entry.id, Structure.from_dict(data))]
+            return [(f"{entry.id}#{i}", s) for i, s in enumerate(structures)]
         if entry.fmt == "extxyz":
             import io
 
@@ -213,44 +270,36 @@ def _parse_structures(entry: RawEntry) -> list[tuple[str, Structure]]:
             out = []
             for i, atoms in enumerate(frames):
                 eid = entry.id if len(frames) == 1 else f"{entry.id}#{i}"
+                if not np.isfinite(atoms.cell.array).all() or not np.isfinite(atoms.positions).all():
+                    out.append((eid, ("non-finite numbers", "cell or positions hold NaN or infinity")))
+                    continue
                 out.append((eid, AseAtomsAdaptor.get_structure(atoms)))
             return out
     raise ValueError(f"unknown format {entry.fmt!r}")
 
 
-def check_structure(structure: Structure, max_sites: int | None = None) -> tuple[str, str] | None:
-    """Return ``(reason, detail)`` if the structure cannot be used as an ordered crystal, else None."""
-    if len(structure) == 0:
-        return "empty", "no atoms"
-    if not structure.is_ordered:
-        for site in structure:
-            occ = sum(site.species.values())
-            if occ < 1 - 1e-3:
-                return "partial occupancy", f"site {site.label or site.species_string} occupancy {occ:.3f}"
-        return "disordered", "a site holds more than one species"
-    for el in structure.composition.elements:
-        if not isinstance(el, Element) and not hasattr(el, "element"):
-            return "unsupported element", f"{el} is not a chemical element"
-        z = getattr(el, "Z", None)
-        if z is None or z < 1 or z > MAX_SUPPORTED_Z:
-            return "unsupported element", f"{el} (Z={z}) is outside 1..{MAX_SUPPORTED_Z}"
-    if max_sites is not None and len(structure) > max_sites:
-        return "too many sites", f"{len(structure)} sites > {max_sites}"
-    lattice = structure.lattice
-    heights = lattice.volume / np.linalg.norm(np.cross(lattice.matrix[[1, 2, 0]], lattice.matrix[[2, 0, 1]]), axis=1)
-    if heights.min() < MIN_CELL_HEIGHT:
-        return "degenerate cell", f"cell is {heights.min():.3g} Å thick (volume {lattice.volume:.3g} Å³)"
-    return None
+def parse_entry(
+    entry: RawEntry,
+    *,
+    max_sites: int | None = None,
+    timeout: float | None = 10.0,
+    min_distance: float | None = MIN_INTERATOMIC_DISTANCE,
+    species: tuple[str, ...] | None = None,
+) -> ParseOutcome:
+    """Parse and check one raw entry; never raises for bad input (see the rejections).
 
-
-def parse_entry(entry: RawEntry, *, max_sites: int | None = None, timeout: float | None = 10.0) -> ParseOutcome:
-    """Parse and check one raw entry; never raises for bad input (see the rejections)."""
+    ``min_distance`` (Å): reject atoms closer than this (None: keep them). ``species``: element
+    symbols, in order, for POSCARs without a species line (otherwise rejected: "no element symbols").
+    """
     outcome = ParseOutcome()
     try:
         with _time_limit(timeout):
-            parsed = _parse_structures(entry)
+            parsed = _parse_structures(entry, species)
     except _Timeout:
         outcome.rejections.append((entry.id, "timeout", f"parsing took longer than {timeout} s"))
+        return outcome
+    except EntryRejected as exc:
+        outcome.rejections.append((entry.id, exc.reason, exc.detail))
         return outcome
     except Exception as exc:  # any parser failure is a property of the input
         outcome.rejections.append((entry.id, "unparseable", f"{type(exc).__name__}: {exc}"))
@@ -259,9 +308,14 @@ def parse_entry(entry: RawEntry, *, max_sites: int | None = None, timeout: float
         outcome.rejections.append((entry.id, "empty", "no structure in entry"))
         return outcome
     for eid, structure in parsed:
-        with contextlib.suppress(Exception):
-            structure.remove_oxidation_states()
-        problem = check_structure(structure, max_sites)
+        if isinstance(structure, tuple):
+            outcome.rejections.append((eid, *structure))
+            continue
+        problem = finite_problem(structure)
+        if problem is None:
+            with contextlib.suppress(Exception):
+                structure.remove_oxidation_states()
+            problem = check_structure(structure, max_sites, min_distance=min_distance)
         if problem is not None:
             outcome.rejections.append((eid, *problem))
             continue
@@ -278,12 +332,15 @@ def read_structures(
     max_sites: int | None = None,
     timeout: float | None = 10.0,
     report: ReadReport | None = None,
+    min_distance: float | None = MIN_INTERATOMIC_DISTANCE,
+    species: tuple[str, ...] | None = None,
 ) -> Iterator[StructureRecord]:
     """Yield :class:`StructureRecord` objects from a CSV(.gz) with a ``cif`` column, a folder, or a file.
 
     ``on_error="skip"`` records each rejected entry (id and reason) in ``report``;
     ``on_error="raise"`` raises :class:`StructureReadError` at the first one.
     ``timeout`` (s) bounds the parsing of one entry (a CIF that makes the parser loop forever).
+    ``min_distance`` (Å) and ``species`` are passed to :func:`parse_entry`.
     """
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
@@ -292,7 +349,7 @@ def read_structures(
         if on_error == "raise" and report.rejections:
             first = report.rejections[0]
             raise StructureReadError(first.id, first.reason, first.detail)
-        outcome = parse_entry(entry, max_sites=max_sites, timeout=timeout)
+        outcome = parse_entry(entry, max_sites=max_sites, timeout=timeout, min_distance=min_distance, species=species)
         for eid, reason, detail in outcome.rejections:
             if on_error == "raise":
                 raise StructureReadError(eid, reason, detail)

@@ -23,7 +23,24 @@ REJECTION_REASONS = (
     "filtered",
     "duplicate id",
     "degenerate cell",
+    "non-finite numbers",
+    "impossible cell",
+    "overlapping atoms",
+    "no element symbols",
+    "no atoms in block",
+    "not a structure",
+    "unreadable file",
+    "crashed the parser",
 )
+
+
+class EntryRejected(Exception):
+    """Raised by a reader for input that is well understood but unusable; becomes a rejection."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
 class StructureReadError(ValueError):

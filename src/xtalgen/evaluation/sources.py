@@ -262,11 +262,11 @@ def load_generated(
             reasons: list[str] = []
             for cif in df["cif"].astype(str):
                 try:
-                    structures.append(to_structure(cif))
-                    reasons.append("")
+                    structure, reason = _checked(to_structure(cif))
                 except Exception as exc:
-                    structures.append(None)
-                    reasons.append(f"unparseable: {exc}"[:200])
+                    structure, reason = None, f"unparseable: {exc}"[:200]
+                structures.append(structure)
+                reasons.append(reason)
             info = df.drop(columns=["cif"])
             return GeneratedSet(_csv_ids(df), structures, info, reasons, name)
         else:
@@ -282,6 +282,16 @@ def load_generated(
     return GeneratedSet(ids, list(structs), name=name)
 
 
+def _checked(structure: Structure) -> tuple[Structure | None, str]:
+    """The structure, or None and the reason when its numbers would crash native code (NaN, 1e30 Å)."""
+    from xtalgen.data.structure_checks import numeric_problem
+
+    problem = numeric_problem(structure)
+    if problem is None:
+        return structure, ""
+    return None, f"{problem[0]}: {problem[1]}"[:200]
+
+
 def _from_reader(path: Path, limit: int | None, name: str = "generated") -> GeneratedSet:
     from xtalgen.data.readers import read_structures
     from xtalgen.data.records import ReadReport
@@ -290,7 +300,8 @@ def _from_reader(path: Path, limit: int | None, name: str = "generated") -> Gene
     ids: list[str] = []
     structures: list[Structure | None] = []
     reasons: list[str] = []
-    for rec in read_structures(path, on_error="skip", report=report):
+    # overlapping atoms are kept: structural validity scores them
+    for rec in read_structures(path, on_error="skip", report=report, min_distance=None):
         ids.append(rec.id)
         structures.append(rec.structure)
         reasons.append("")
@@ -299,6 +310,8 @@ def _from_reader(path: Path, limit: int | None, name: str = "generated") -> Gene
     for rej in report.rejections:
         if limit is not None and len(ids) >= limit:
             break
+        if rej.reason == "no atoms in block":  # a CIF's bibliography block is no sample
+            continue
         ids.append(rej.id)
         structures.append(None)
         reasons.append(f"{rej.reason}: {rej.detail}"[:200])
@@ -321,10 +334,10 @@ def _from_generation_dir(path: Path, limit: int | None, name: str) -> GeneratedS
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                structures.append(Structure.from_file(path / cif))
-            reasons.append("")
+                structure, reason = _checked(Structure.from_file(path / cif))
         except Exception as exc:
-            structures.append(None)
-            reasons.append(f"unparseable: {exc}"[:200])
+            structure, reason = None, f"unparseable: {exc}"[:200]
+        structures.append(structure)
+        reasons.append(reason)
     info = df.drop(columns=[c for c in ("cif",) if c in df.columns])
     return GeneratedSet([str(i) for i in df["id"]], structures, info, reasons, name)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
+from xtalgen.data.structure_checks import check_structure
 from xtalgen.evaluation.report import safe_name
 from xtalgen.evaluation.sources import load_generated
 
@@ -42,6 +43,8 @@ def export_vasp(candidates: Sequence[tuple[str, Structure]], out_dir: str | Path
     """Write ``out_dir/<id>/`` with MPRelaxSet inputs for each ``(id, structure)``.
 
     Without a POTCAR library: POSCAR, INCAR, KPOINTS and POTCAR.spec, and ``message`` says so.
+    Structures that :func:`xtalgen.data.structure_checks.check_structure` rejects (non-finite or
+    impossible cell, overlapping atoms, ...) are not written; ``failed`` gives the reason.
     """
     from pymatgen.io.vasp.sets import MPRelaxSet
 
@@ -50,6 +53,10 @@ def export_vasp(candidates: Sequence[tuple[str, Structure]], out_dir: str | Path
     have_potcar = potcar_available()
     result = VaspExport(out, potcar=have_potcar)
     for cid, structure in candidates:
+        problem = check_structure(structure)
+        if problem is not None:  # never hand DFT a NaN, 1e30 Å or overlapping-atom cell
+            result.failed[str(cid)] = f"{problem[0]}: {problem[1]}"
+            continue
         folder = out / safe_name(str(cid))
         try:
             with warnings.catch_warnings():

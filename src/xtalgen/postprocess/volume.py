@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.versioned_json import check_format, read_json
 
 FORMAT = "xtalgen-element-volumes"
 FORMAT_VERSION = 1
@@ -58,12 +59,8 @@ class ElementVolumes:
     @classmethod
     def from_json(cls, path: str | Path) -> ElementVolumes:
         path = Path(path)
-        try:
-            payload = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: not a readable element-volume table ({exc})") from exc
-        if payload.get("format") != FORMAT or payload.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: not an element-volume table of version {FORMAT_VERSION}")
+        payload = read_json(path, "an element-volume table")
+        check_format(payload, FORMAT, FORMAT_VERSION, "an element-volume table", exact=True, where=str(path))
         return cls({k: float(v) for k, v in payload["volumes_A3"].items()}, payload.get("meta", {}))
 
     @classmethod

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.versioned_json import check_format, read_json
 
 CellChoice = Literal["auto", "conventional", "primitive", "as_given"]
 Ordering = Literal["canonical", "as_given"]
@@ -196,13 +197,8 @@ class CrysTensConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CrysTensConfig:
         """Rebuild a config from :meth:`to_dict` output; unknown keys are an error."""
-        d = dict(data)
-        fmt = d.pop("format", FORMAT_NAME)
-        version = d.pop("version", FORMAT_VERSION)
-        if fmt != FORMAT_NAME:
-            raise ValueError(f"not a CrysTens config (format {fmt!r})")
-        if version > FORMAT_VERSION:
-            raise ValueError(f"CrysTens config version {version} is newer than this xtalgen ({FORMAT_VERSION})")
+        check_format(data, FORMAT_NAME, FORMAT_VERSION, "a CrysTens config")
+        d = {k: v for k, v in data.items() if k not in ("format", "version")}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -222,11 +218,7 @@ class CrysTensConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> CrysTensConfig:
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read CrysTens config {p}: {exc}") from exc
+        data = read_json(path, "a CrysTens config")
         if "config" in data and "format" not in data:  # metadata file written by batch encoding
             data = data["config"]
         return cls.from_dict(data)
