@@ -69,11 +69,13 @@ def test_relax_then_export_vasp(tmp_path, monkeypatch):
     table = pd.read_csv(out / "summary.csv")
     assert list(table["id"]) == ["c1", "c2"] and table["energy_per_atom"].iloc[0] < -2.0
     assert len((out / "relax.jsonl").read_text().splitlines()) == 1
-    # re-running resumes from relax.jsonl without relaxing again
+    # re-running with --resume and the same settings reuses relax.jsonl without relaxing again
     from xtalgen.postprocess import relax as relax_module
 
     monkeypatch.setattr(relax_module, "relax_structure", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
-    assert runner.invoke(app, ["relax", str(gen), "-o", str(out), "--workers", "1", "--quiet"]).exit_code == 0
+    again = runner.invoke(app, ["relax", str(gen), "-o", str(out), "--steps", "3", "--workers", "1", "--quiet",
+                                "--resume"])  # fmt: skip
+    assert again.exit_code == 0 and "relaxed 1/2" in again.output, again.output
 
     result = runner.invoke(app, ["export", "vasp", str(out), "-o", str(tmp_path / "vasp"), "--top", "1"])
     assert result.exit_code == 0, result.output

@@ -28,7 +28,8 @@ def test_generate_option_checks(tmp_path: Path) -> None:
     result = runner.invoke(app, ["generate", "--model", "pgcgm", "--set", "steps=3", "-o", str(out)])
     assert result.exit_code == 2 and "unknown key steps" in result.output and "distance_factor" in result.output
     result = runner.invoke(app, ["generate", "--model", "crystens-diffusion", "--impute", "-o", str(out)])
-    assert result.exit_code == 2 and "needs --checkpoint" in result.output  # --impute: a diffusion option
+    # --impute is a diffusion option (accepted); the shipped default model is used; the request is checked
+    assert result.exit_code == 1 and "impute: needs a formula and/or a space group" in result.output
     result = runner.invoke(app, ["generate", "--model", "pgcgm", "--impute", "-o", str(out)])
     assert result.exit_code == 2 and "no such option: --impute" in result.output
     result = runner.invoke(app, ["generate", "--model", "pgcgm", "--set", "distance_factor=3", "-o", str(out)])

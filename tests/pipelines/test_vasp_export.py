@@ -6,6 +6,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Poscar
 
+from xtalgen.data.safe_names import safe_filename
 from xtalgen.pipelines.vasp_export import export_vasp, select_candidates
 
 
@@ -24,8 +25,10 @@ def no_potcars(monkeypatch):
 def test_without_potcar_library_writes_inputs_and_explains(tmp_path, no_potcars):
     s = _s("Cs", 4.12)
     result = export_vasp([("cand/1", s)], tmp_path / "vasp")
-    folder = tmp_path / "vasp" / "cand_1"
-    assert result.written == ["cand/1"] and not result.potcar
+    folder = tmp_path / "vasp" / safe_filename("cand/1")  # "cand_1-<hash>": a changed id gets a hash suffix
+    assert folder.name.startswith("cand_1-") and result.written == ["cand/1"] and not result.potcar
+    index = pd.read_csv(tmp_path / "vasp" / "candidates.csv")
+    assert index.to_dict("records") == [{"id": "cand/1", "folder": folder.name, "formula": "CsCl"}]
     assert {p.name for p in folder.iterdir()} == {"POSCAR", "INCAR", "KPOINTS", "POTCAR.spec"}
     assert "PMG_VASP_PSP_DIR" in result.message
     back = Poscar.from_file(folder / "POSCAR").structure
@@ -54,4 +57,4 @@ def test_impossible_cells_are_not_written(tmp_path, no_potcars):
     assert result.written == ["ok"]
     assert result.failed["huge"].startswith("impossible cell") and "1000" in result.failed["huge"]
     assert result.failed["overlap"].startswith("overlapping atoms")
-    assert sorted(p.name for p in (tmp_path / "vasp").iterdir()) == ["ok"]
+    assert sorted(p.name for p in (tmp_path / "vasp").iterdir()) == ["candidates.csv", "ok"]

@@ -17,7 +17,7 @@ console = Console()
 
 def _source(dataset: Path, split: str | None):
     """A PreparedDataset for .parquet files, otherwise structures read from a CSV/folder/file."""
-    if dataset.suffix == ".parquet":
+    if dataset.suffix.lower() in (".parquet", ".pq"):
         from xtalgen.data.dataset import load_dataset
 
         ds = load_dataset(dataset)
@@ -48,11 +48,13 @@ def encode_cmd(
     workers: int = typer.Option(2, min=1, help="Worker processes."),
 ) -> None:
     """Encode every structure of DATASET into one memory-mappable float32 array of CrysTens."""
+    from xtalgen.cli.output_paths import claim_output_file
     from xtalgen.representations.crystens import CrysTensConfig, encode_dataset
 
     if not dataset.exists():
         console.print(f"[red]error:[/] {dataset} does not exist", soft_wrap=True)
         raise typer.Exit(2)
+    claim_output_file(console, output)
     if size not in (32, 64):
         raise typer.BadParameter("--size must be 32 or 64")
     try:
@@ -90,13 +92,18 @@ def decode_cmd(
     symprec: float = typer.Option(0.1, help="spglib tolerance (Å) used to state the space group in CIFs."),
     limit: int | None = typer.Option(None, min=1, help="Decode only the first LIMIT tensors."),
     workers: int = typer.Option(2, min=1, help="Worker processes."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier decode's output in OUTPUT (cifs/, summary.csv...)."
+    ),
 ) -> None:
     """Decode CrysTens into CIFs (with their real space group) and a CSV of per-sample diagnostics."""
     import numpy as np
 
-    from xtalgen.data.generation_folder import Candidate, write_generation
+    from xtalgen.cli.output_paths import claim_output_dir
+    from xtalgen.data.generation_folder import GENERATION_ENTRIES, Candidate, write_generation
     from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, decode_many, load_encoded
 
+    claim_output_dir(console, output, GENERATION_ENTRIES, overwrite=overwrite, inputs=[file])
     try:
         if config is None:
             encoded = load_encoded(file)

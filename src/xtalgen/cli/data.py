@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xtalgen.cli.main import app
+from xtalgen.cli.output_paths import claim_output_file, fail
 from xtalgen.progress import progress_bar
 
 data_app = typer.Typer(help="Prepare, describe and fetch structure datasets.", no_args_is_help=True)
@@ -47,23 +49,42 @@ def _species(text: str | None) -> tuple[str, ...] | None:
     return symbols
 
 
+#: File suffixes of a prepared dataset (`data prepare -o NAME` without one writes NAME.parquet).
+PREPARED_SUFFIXES = (".parquet", ".pq")
+
+
 def _count_entries(source: Path) -> int | None:
-    """Number of entries for the progress bar (None when unknown without parsing)."""
+    """Number of raw entries (files, or CSV rows) for the progress bar; ValueError for an unusable CSV."""
     from xtalgen.data.readers import iter_raw_entries
 
     if source.is_dir():
         return sum(1 for _ in iter_raw_entries(source))
     if source.name.lower().endswith((".csv", ".csv.gz")):
-        import pandas as pd
+        from xtalgen.data.csv_table import read_csv_table
 
-        return len(pd.read_csv(source, usecols=["cif"]))
+        header = read_csv_table(source, nrows=0).columns
+        if "cif" not in header:
+            raise ValueError(f"{source}: a structure table needs a 'cif' column; found {list(header)}")
+        return len(read_csv_table(source, usecols=["cif"]))
     return 1
+
+
+def _dataset_path(output: Path) -> Path:
+    """OUTPUT with the .parquet suffix a prepared dataset is recognised by (added, and said, when missing)."""
+    if output.suffix.lower() in PREPARED_SUFFIXES:
+        return output
+    named = output.with_name(output.name + ".parquet")
+    console.print(f"[yellow]note:[/] writing {escape(str(named))} (a prepared dataset is a .parquet file)",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+    return named
 
 
 @data_app.command("prepare")
 def prepare(
     source: Path = typer.Argument(..., help="CSV/CSV.GZ with a 'cif' column, a folder of structure files, or a file."),
-    output: Path = typer.Option(..., "-o", "--output", help="Prepared dataset file to write (.parquet)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Prepared dataset file to write (.parquet is added when missing)."
+    ),
     symprec: float = typer.Option(0.1, help="spglib symmetry tolerance in Å (recorded in the dataset)."),
     max_sites: int | None = typer.Option(None, help="Reject structures with more sites than this."),
     elements: str | None = typer.Option(None, help="Keep only structures made of these elements, e.g. 'Ba,Ti,O'."),
@@ -95,9 +116,15 @@ def prepare(
     if not source.exists():
         console.print(f"[red]error:[/] {source} does not exist", soft_wrap=True)
         raise typer.Exit(2)
+    output = _dataset_path(output)
+    claim_output_file(console, output, "output dataset")
     start = time.perf_counter()
+    try:
+        total = _count_entries(source)
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(console, exc, code=1) from None
     with progress_bar("preparing", console=console, remaining=False) as bar:
-        task = bar.add_task("prepare", total=_count_entries(source))
+        task = bar.add_task("prepare", total=total)
         try:
             result = prepare_dataset(
                 source, output, symprec=symprec, filters=filters, split_seed=split_seed, workers=workers,

@@ -26,8 +26,10 @@ def energies(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Static CHGNet energies of DATASET's structures as a compact table; re-run the same command to resume."""
+    from xtalgen.cli.output_paths import claim_output_file
     from xtalgen.pipelines.reference_energies import compute_reference_energies, parts_dir
 
+    claim_output_file(console, output, "output table")  # a folder, under a file or read-only: before any work
     try:
         result = compute_reference_energies(
             dataset, output, split=split, batch_size=batch_size, chunk=chunk, workers=workers,

@@ -7,13 +7,22 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xtalgen.cli.main import app
+from xtalgen.cli.output_paths import claim_output_dir, fail
 
 console = Console()
+#: ``xtalgen relax``'s resume record in its output folder (one JSON line per relaxed id).
+RELAX_RECORD = "relax.jsonl"
 export_app = typer.Typer(help="Export structures for other codes (VASP inputs).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+
+
+def _naming(source: Path, exc: Exception) -> str:
+    """The error text, prefixed with SOURCE when it does not name it already."""
+    return str(exc) if str(source) in str(exc) else f"{source}: {exc}"
 
 
 def _default_cache() -> Path:
@@ -153,17 +162,23 @@ def evaluate_cmd(
     ),
     skip: str = typer.Option("", help="Metrics to leave out, e.g. 'coverage' (the slowest) or 'novelty,coverage'."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the report files of an earlier run in OUTPUT (other files stay)."
+    ),
 ) -> None:
     """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report.
 
     Without --train, output of a shipped pretrained model is compared with the training structures that
     ship with the model (novelty; distributions too when there is no --test).
     """
-    from xtalgen.evaluation.report import write_report
+    from xtalgen.evaluation.report import REPORT_ENTRIES, write_report
     from xtalgen.evaluation.runner import evaluate
 
     struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
     metrics = _metrics_without(skip)
+    if not generated.exists():
+        raise fail(console, f"generated source not found: {generated}")
+    claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
     notes: list[str] = []
     shipped = ""
     if train is None:
@@ -192,8 +207,7 @@ def evaluate_cmd(
             options={"coverage_struct_cutoff": struct_cut, "coverage_comp_cutoff": comp_cut},
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(console, exc) from None
     from xtalgen.cli.summary import plain_summary, stability_note
     from xtalgen.evaluation.report import skipped_lines
 
@@ -222,22 +236,38 @@ def relax_cmd(
     workers: int = typer.Option(2, min=1, help="Worker processes."),
     limit: int | None = typer.Option(None, min=1, help="Relax only the first N structures."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in OUTPUT: reuse its relax.jsonl records whose structure and "
+        "settings match, relax the rest."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier run in OUTPUT (its CIFs, tables and relax.jsonl)."
+    ),
 ) -> None:
-    """Relax structures with CHGNet (FIRE, cell free); resumable: re-run to continue."""
+    """Relax structures with CHGNet (FIRE, cell free); resumable with --resume."""
     from pymatgen.core import Structure
 
-    from xtalgen.data.generation_folder import Candidate, write_generation
+    from xtalgen.data.generation_folder import GENERATION_ENTRIES, Candidate, write_generation
     from xtalgen.evaluation.sources import load_generated
     from xtalgen.postprocess.relax import CHGNetEnergyModel
+    from xtalgen.postprocess.relax_resume import relax_resumable
 
+    if not source.exists():
+        raise fail(console, f"generated source not found: {source}")
+    claim_output_dir(console, output, GENERATION_ENTRIES | {RELAX_RECORD}, overwrite=overwrite, resume=resume,
+                     resume_files={RELAX_RECORD}, inputs=[source])  # fmt: skip
     try:
         gen = load_generated(source, limit=limit)
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(console, _naming(source, exc)) from None
+    if len(gen) == 0:
+        raise fail(console, f"{source}: no structures found")
     items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
     model = CHGNetEnergyModel(steps=steps, fmax=fmax)
-    done = model.relax(items, cache_path=output / "relax.jsonl", workers=workers, progress=not quiet)
+    done, stale = relax_resumable(model, items, output / RELAX_RECORD, workers=workers, progress=not quiet)
+    for sid, why in list(stale.items())[:5]:
+        console.print(f"[yellow]note:[/] relaxed {escape(sid)} again: {escape(why)}", soft_wrap=True, highlight=False)
+    if len(stale) > 5:
+        console.print(f"[yellow]note:[/] relaxed {len(stale) - 5} more structures again for the same reasons")
     candidates = []
     for sid, reason in zip(gen.ids, gen.reasons, strict=True):
         rec = done.get(sid)
@@ -250,7 +280,7 @@ def relax_cmd(
         candidates.append(Candidate(sid, Structure.from_dict(rec["structure"]), info))
     summary = write_generation(output, candidates)
     ok = sum(c.accepted for c in candidates)
-    console.print(f"relaxed {ok}/{len(candidates)} structures; {summary}")
+    console.print(f"relaxed {ok}/{len(candidates)} structures; {summary}", highlight=False)
 
 
 @export_app.command("vasp")
@@ -258,21 +288,25 @@ def export_vasp_cmd(
     source: Path = typer.Argument(..., help="Evaluation report dir (ranked by E_hull) or any structure source."),
     output: Path = typer.Option(..., "-o", "--output", help="Directory: one VASP input folder per candidate."),
     top: int | None = typer.Option(None, min=1, help="Export only the best N candidates."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier export in OUTPUT (candidate folders, candidates.csv)."
+    ),
 ) -> None:
     """Write MPRelaxSet inputs (POSCAR, INCAR, KPOINTS, POTCAR or POTCAR.spec) for candidates."""
-    from xtalgen.pipelines.vasp_export import export_vasp, select_candidates
+    from xtalgen.pipelines.vasp_export import export_vasp, owned_by_export, select_candidates
 
+    if not source.exists():
+        raise fail(console, f"source not found: {source}")
+    claim_output_dir(console, output, owned_by_export, overwrite=overwrite, inputs=[source])
     try:
         chosen = select_candidates(source, top=top)
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(console, _naming(source, exc)) from None
     if not chosen:
-        console.print(f"[red]error:[/] no structures found in {source}", soft_wrap=True)
-        raise typer.Exit(2)
+        raise fail(console, f"no structures found in {source}")
     result = export_vasp(chosen, output)
-    console.print(f"wrote VASP inputs for {len(result.written)} candidates into {result.out_dir}")
+    console.print(f"wrote VASP inputs for {len(result.written)} candidates into {result.out_dir}", highlight=False)
     for cid, why in result.failed.items():
-        console.print(f"[yellow]skipped[/] {cid}: {why}")
+        console.print(f"[yellow]skipped[/] {escape(cid)}: {escape(why)}", soft_wrap=True, highlight=False)
     if result.message:
         console.print(f"[yellow]note:[/] {result.message}")

@@ -71,6 +71,17 @@ def _checkpoint(family: Any, checkpoint: Path | None, pretrained: str | None) ->
     return folder, {"pretrained": info.name, "pretrained_version": info.version}
 
 
+def _is_shipped(name: str) -> bool:
+    """True if ``name`` is a shipped pretrained model's name."""
+    from xtalgen.pretrained import pretrained_info
+
+    try:
+        pretrained_info(name)
+    except (ValueError, KeyError, FileNotFoundError):
+        return False
+    return True
+
+
 def _is_flag(tp: Any) -> bool:
     return tp is bool or (typing.get_origin(tp) in (typing.Union, types.UnionType) and bool in typing.get_args(tp))
 
@@ -130,10 +141,12 @@ def generate(
     n: int = typer.Option(100, "-n", min=1, help="Number of structures (PGCGM: see count in --help-options)."),
     output: Path = typer.Option(Path("generated"), "-o", "--output", help="Output folder (cifs/, summary.csv)."),
     checkpoint: Path | None = typer.Option(
-        None, "--checkpoint", help="Trained model (run folder or checkpoint); default: the shipped pretrained model."
+        None, "--checkpoint",
+        help="Trained model: a run folder, a checkpoint, or a shipped model's name (`xtalgen models`); "
+        "default: the family's shipped model.",
     ),
     pretrained: str | None = typer.Option(
-        None, "--pretrained", help="Shipped pretrained model to use, by name (see `xtalgen models`)."
+        None, "--pretrained", hidden=True, help="Shipped pretrained model by name (same as --checkpoint NAME)."
     ),
     spacegroup: list[int] = typer.Option([], "--spacegroup", help="Space group number(s) to condition on."),
     elements: list[str] = typer.Option([], "--elements", help="PGCGM element sets, e.g. --elements Ba,Ti,O."),
@@ -146,12 +159,17 @@ def generate(
     help_options: bool = typer.Option(
         False, "--help-options", help="List the family options of --model (keys for --set) with defaults; exit."
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier run's output in OUTPUT (cifs/, summary.csv...)."
+    ),
 ) -> None:
     """Generate N structures with MODEL; write them as CIFs and list them in summary.csv."""
     from xtalgen.pipelines.families import GenerationRequest
     from xtalgen.pipelines.generation import generate as run_generation
     from xtalgen.pipelines.generation import prepare
 
+    if pretrained is None and checkpoint is not None and not checkpoint.exists() and _is_shipped(str(checkpoint)):
+        checkpoint, pretrained = None, str(checkpoint)  # --checkpoint NAME: a shipped model
     family = _choose_family(model, pretrained)
     if help_options:
         _print_options(family)
@@ -165,6 +183,12 @@ def generate(
         raise _fail(str(exc)) from None
     folder, record = _checkpoint(family, checkpoint, pretrained)
     request = dataclasses.replace(request, checkpoint=folder, meta=record)
+    from xtalgen.cli.output_paths import claim_output_dir
+    from xtalgen.data.generation_folder import GENERATION_ENTRIES
+
+    train = getattr(opts, "train", None)
+    claim_output_dir(console, output, GENERATION_ENTRIES, overwrite=overwrite,
+                     inputs=[folder, Path(train) if train else None])  # fmt: skip
     try:
         result = run_generation(family, request, output, opts)
     except (ValueError, FileNotFoundError) as exc:

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xtalgen.cli.main import app
@@ -22,6 +23,44 @@ def _trained_on(data: dict[str, Any]) -> str:
     text = data.get("description") or data.get("file") or "-"
     n = data.get("n_materials")
     return f"{text} (n={n})" if n else str(text)
+
+
+#: Terminal width (columns) below which each model is printed as a block of lines instead of a table row.
+WIDE_TABLE_COLUMNS = 120
+
+
+def _print_table(console: Console, infos: list, defaults: set[str], checks: dict[str, str]) -> None:
+    table = Table(title="pretrained models")
+    for col in ("name", "kind", "version", "size MB", "trained on", "steps", "key metrics"):
+        table.add_column(col, justify="right" if col in ("size MB", "steps") else "left")
+    if checks:
+        table.add_column("files")
+    for info in infos:
+        row = [
+            info.name + (" *" if info.name in defaults else ""), info.kind, info.version, f"{info.size_mb:.2f}",
+            _trained_on(info.data), str(info.steps), _metric_text(info.metrics),
+        ]  # fmt: skip
+        table.add_row(*row, *([checks[info.name]] if checks else []))
+    console.print(table)
+
+
+def _print_blocks(console: Console, infos: list, defaults: set[str], checks: dict[str, str]) -> None:
+    """One block per model (name line, then indented fields): readable in an 80-column terminal."""
+    console.print("[bold]pretrained models[/] (* default of its kind)")
+    for info in infos:
+        star = " *" if info.name in defaults else ""
+        console.print(f"\n[bold]{escape(info.name)}[/]{star}", highlight=False)
+        fields = [("kind", info.kind), ("version", info.version), ("size", f"{info.size_mb:.2f} MB"),
+                  ("steps", str(info.steps)), ("trained on", _trained_on(info.data)),
+                  ("key metrics", _metric_text(info.metrics))]  # fmt: skip
+        grid = Table.grid(padding=(0, 1), pad_edge=True)  # long values wrap inside their column
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for key, value in fields:
+            grid.add_row(f" {key}:", escape(str(value)))
+        if checks:
+            grid.add_row(" files:", checks[info.name])
+        console.print(grid, highlight=False)
 
 
 def _print_families(console: Console) -> None:
@@ -56,26 +95,20 @@ def models(
     if not infos:
         console.print(f"no pretrained models registered in {registry_dir()}")
         return
-    table = Table(title="pretrained models")
-    for col in ("name", "kind", "version", "size MB", "trained on", "steps", "key metrics"):
-        table.add_column(col, justify="right" if col in ("size MB", "steps") else "left")
-    if verify:
-        table.add_column("files")
     problems = []
-    for info in infos:
-        row = [
-            info.name + (" *" if info.name in defaults else ""), info.kind, info.version, f"{info.size_mb:.2f}",
-            _trained_on(info.data), str(info.steps), _metric_text(info.metrics),
-        ]  # fmt: skip
-        if verify:
+    checks: dict[str, str] = {}
+    if verify:
+        for info in infos:
             try:
                 verify_files(info)
-                row.append("[green]ok[/]")
+                checks[info.name] = "[green]ok[/]"
             except (ValueError, FileNotFoundError) as exc:
-                row.append("[red]damaged[/]")
+                checks[info.name] = "[red]damaged[/]"
                 problems.append(str(exc))
-        table.add_row(*row)
-    console.print(table)
+    if console.width < WIDE_TABLE_COLUMNS:
+        _print_blocks(console, infos, defaults, checks)
+    else:
+        _print_table(console, infos, defaults, checks)
     for problem in problems:
         console.print(f"[red]error:[/] {problem}", soft_wrap=True)
     if problems:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.safe_names import unique_filenames
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 REJECTED_FILE = "rejected.csv"
 #: Which model made a generation folder's candidates (JSON), beside ``summary.csv``.
 GENERATION_FILE = "generation.json"
+#: What a generation folder holds (``--overwrite`` deletes exactly these): CIFs, tables, record, raw tensors.
+GENERATION_ENTRIES = frozenset({"cifs", "summary.csv", REJECTED_FILE, GENERATION_FILE, "tensors.npy"})
 
 
 @dataclass
@@ -53,7 +56,10 @@ def write_generation(
     meta: Mapping[str, Any] | None = None,
     split_rejected: bool = False,
 ) -> Path:
-    """Write ``<id>.cif`` for each accepted candidate and ``summary.csv`` for all; return the summary path.
+    """Write ``cifs/<name>.cif`` for each accepted candidate and ``summary.csv`` for all; return the summary path.
+
+    ``<name>`` is the id made safe as a file name (:func:`xtalgen.data.safe_names.unique_filenames`: a
+    repeated id gets ``~2``...); the ``id`` column keeps the original id and the ``cif`` column the file.
 
     With ``split_rejected`` the candidates that were not accepted go to ``rejected.csv`` instead, so
     ``summary.csv`` lists exactly the structures written (what ``xtalgen evaluate`` scores).
@@ -67,7 +73,9 @@ def write_generation(
     out = Path(out_dir)
     (out / "cifs").mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for cand in candidates:
+    candidates = list(candidates)
+    names = unique_filenames([c.id for c in candidates])
+    for cand, file_name in zip(candidates, names, strict=True):
         row: dict[str, Any] = {"id": cand.id, "accepted": cand.accepted, "reason": cand.reason}
         s = cand.structure
         if s is not None:
@@ -78,7 +86,7 @@ def write_generation(
             except Exception:
                 row["spacegroup"] = ""
         if cand.accepted and s is not None:
-            name = f"cifs/{cand.id}.cif"
+            name = f"cifs/{file_name}.cif"
             with atomic_write(out / name) as fh:
                 fh.write(cif_text(s, symprec))
             row["cif"] = name

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -276,7 +277,7 @@ def prepare_dataset(
     ``symprec`` (Å) is the spglib tolerance, recorded in the file. Entries with a ``split`` column
     keep it; others get a seeded hash split with ``split_fractions`` (train, val, test).
     ``on_error="raise"`` stops at the first rejected entry (filters excluded) with a clear error.
-    ``progress`` is called with the number of entries finished after each chunk.
+    ``progress`` is called with the number of raw entries (files, CSV rows) finished after each chunk.
     ``species``: element symbols for POSCARs without a species line; ``min_distance`` (Å): closest
     two atoms may be (None keeps overlapping atoms).
 
@@ -296,9 +297,16 @@ def prepare_dataset(
     report = ReadReport()
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
+    sizes: deque[int] = deque()  # raw entries per chunk, in order (results come back in the same order)
+
+    def counted(chunks: Iterable[list[RawEntry]]) -> Iterator[list[RawEntry]]:
+        for chunk in chunks:
+            sizes.append(len(chunk))
+            yield chunk
+
     jobs = (
         _ChunkJob(chunk, symprec, filters, timeout, min_distance, species)
-        for chunk in _chunks(iter_raw_entries(source, report), chunk_size)
+        for chunk in counted(_chunks(iter_raw_entries(source, report), chunk_size))
     )
 
     def consume(result: tuple[list[dict], list[tuple]]) -> None:
@@ -313,8 +321,8 @@ def prepare_dataset(
                 continue
             seen.add(row["id"])
             rows.append(row)
-        if progress is not None:
-            progress(len(chunk_rows) + len(chunk_rejections))
+        if progress is not None:  # raw entries (files, CSV rows), not the structures they held
+            progress(sizes.popleft())
 
     if workers < 1:
         for job in jobs:

@@ -12,7 +12,9 @@ Reading is split in two steps so that parsing can run in worker processes:
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
+import os
 import signal
 import threading
 import warnings
@@ -138,8 +140,12 @@ def iter_raw_entries(source: str | Path, report: ReadReport | None = None) -> It
     if not path.exists():
         raise FileNotFoundError(f"structure source not found: {path}")
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p) is not None)
-        for p in files:
+        found = sorted(path.rglob("*"))
+        for p in (p for p in found if p.is_symlink()):
+            problem = _link_problem(p)  # loops and folder links always; broken links of structure files
+            if problem and report is not None and (_format_of(p) is not None or not problem.startswith("broken")):
+                report.reject(str(p.relative_to(path)), "unparseable", f"cannot read file: {problem}")
+        for p in (p for p in found if p.is_file() and _format_of(p) is not None):
             yield from _file_entries(p, report, id_prefix=str(p.relative_to(path)))
     elif _is_table(path):
         yield from _table_entries(path)
@@ -150,6 +156,21 @@ def iter_raw_entries(source: str | Path, report: ReadReport | None = None) -> It
                 ".cif/.mcif(.gz), POSCAR/CONTCAR/*.vasp, .extxyz/.xyz or .json"
             )
         yield from _file_entries(path, report, id_prefix=path.name)
+
+
+def _link_problem(link: Path) -> str | None:
+    """Why a symbolic link met while walking a folder is skipped (None for a link to a readable file)."""
+    try:
+        target = link.resolve(strict=True)
+    except (RuntimeError, OSError) as exc:  # Python 3.11 raises RuntimeError for a loop
+        if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+            return "symbolic link loop"
+        return f"broken symbolic link (to {os.readlink(link)})"
+    if target.is_dir():
+        if target == link.parent.resolve() or target in link.parent.resolve().parents:
+            return f"symbolic link loop (to the folder {target} that holds it)"
+        return "symbolic link to a folder (links to folders are not followed)"
+    return None
 
 
 def _file_entries(path: Path, report: ReadReport | None, id_prefix: str) -> Iterator[RawEntry]:
@@ -166,9 +187,9 @@ def _file_entries(path: Path, report: ReadReport | None, id_prefix: str) -> Iter
 
 
 def _table_entries(path: Path) -> Iterator[RawEntry]:
-    import pandas as pd
+    from xtalgen.data.csv_table import read_csv_table
 
-    frame = pd.read_csv(path)
+    frame = read_csv_table(path)
     frame = frame.loc[:, [c for c in frame.columns if not str(c).startswith("Unnamed")]]
     if "cif" not in frame.columns:
         raise ValueError(f"{path}: a structure table needs a 'cif' column; found {list(frame.columns)}")

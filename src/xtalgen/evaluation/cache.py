@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -12,14 +11,12 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
+from xtalgen.data.content_hash import structure_hash
+
 
 def structure_key(structure: Structure, decimals: int = 5) -> str:
-    """A content hash of a structure (lattice, species, fractional coordinates rounded to ``decimals``)."""
-    h = hashlib.sha1()
-    h.update(np.round(structure.lattice.matrix, decimals).tobytes())
-    h.update(",".join(str(site.specie) for site in structure).encode())
-    h.update(np.round(np.mod(structure.frac_coords, 1.0), decimals).tobytes())
-    return h.hexdigest()[:20]
+    """A content hash of a structure (:func:`xtalgen.data.content_hash.structure_hash`)."""
+    return structure_hash(structure, decimals)
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,9 +16,14 @@ import numpy as np
 import pandas as pd
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.safe_names import safe_filename
 from xtalgen.evaluation.gallery import render_structure
 from xtalgen.evaluation.plots import plot_distributions, plot_ehull
 from xtalgen.evaluation.runner import EvaluationResult
+
+#: What a report folder holds (``xtalgen evaluate --overwrite`` deletes exactly these).
+REPORT_ENTRIES = frozenset({"metrics.json", "metrics.md", "per_sample.csv", "relaxed", "gallery", "plots",
+                            "report.html"})  # fmt: skip
 
 #: One-line definitions shown next to the numbers (prefix match on the metric key).
 DEFINITIONS = {
@@ -79,11 +84,6 @@ def skipped_lines(skipped: dict[str, list[str]]) -> list[str]:
     """One plain sentence per skipped metric: what it is and what it needs."""
     return [f"{METRIC_NAMES.get(m, m)}: needs {' and '.join(NEED_TEXT.get(n, n) for n in need)}"
             for m, need in skipped.items()]  # fmt: skip
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a sample id."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(text))
 
 
 def _fmt(value: float, key: str = "") -> str:
@@ -148,7 +148,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = 
         result.per_sample.to_csv(fh, index=False)
 
     for sid, structure in result.relaxed.items():
-        with atomic_write(out / "relaxed" / f"{safe_name(sid)}.cif") as fh:
+        with atomic_write(out / "relaxed" / f"{safe_filename(sid)}.cif") as fh:
             fh.write(_cif(structure))
 
     figures: list[tuple[str, Path]] = []
@@ -165,7 +165,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = 
     for k, (sid, structure, caption) in enumerate(select_gallery(result, gallery_size)):
         if structure is None:
             continue
-        png = out / "gallery" / f"{k:02d}_{safe_name(sid)}.png"
+        png = out / "gallery" / f"{k:02d}_{safe_filename(sid)}.png"
         gallery.append((caption, render_structure(structure, png, caption)))
 
     rows = "".join(

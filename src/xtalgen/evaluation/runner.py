@@ -86,7 +86,15 @@ def evaluate(
     if stability and energy_model is None:
         raise ValueError("stability=True needs energy_model (e.g. xtalgen.postprocess.relax.CHGNetEnergyModel())")
     t0 = time.perf_counter()
-    gen = load_generated(generated, split=generated_split, limit=limit)
+    try:
+        gen = load_generated(generated, split=generated_split, limit=limit)
+    except ValueError as exc:  # name the input when the reason does not
+        if isinstance(generated, str | Path) and str(generated) not in str(exc):
+            raise ValueError(f"{generated}: {exc}") from None
+        raise
+    if len(gen) == 0:
+        where = generated if isinstance(generated, str | Path) else "the generated set"
+        raise ValueError(f"{where}: no structures to evaluate (no readable structure files or rows)")
     tr = load_reference(train, split=train_split, limit=train_limit, name="train") if train is not None else None
     te = load_reference(test, split=test_split, limit=test_limit, name="test") if test is not None else None
     opts = dict(options or {})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 from pymatgen.core import Composition, Structure
 
+from xtalgen.data.csv_table import read_csv_table
 from xtalgen.data.structure_table import StructureTable, is_structure_table, load_structure_table
 
 #: What a worker turns into a Structure: the Structure itself or CIF text.
@@ -54,7 +56,8 @@ class GeneratedSet:
         if len(self.ids) != len(self.structures):
             raise ValueError(f"{len(self.ids)} ids but {len(self.structures)} structures")
         if len(set(self.ids)) != len(self.ids):
-            raise ValueError("generated sample ids must be unique")
+            dup, count = Counter(self.ids).most_common(1)[0]
+            raise ValueError(f"generated sample ids must be unique; {dup!r} appears {count} times")
         if not self.reasons:
             self.reasons = ["" if s is not None else "no structure" for s in self.structures]
         if self.info.empty:
@@ -119,7 +122,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     key = (str(path.resolve()), st.st_size, st.st_mtime)
     if key not in _CSV_MEMO:
         _CSV_MEMO.clear()
-        _CSV_MEMO[key] = pd.read_csv(path)
+        _CSV_MEMO[key] = read_csv_table(path)
     return _CSV_MEMO[key]
 
 
@@ -319,7 +322,7 @@ def _from_reader(path: Path, limit: int | None, name: str = "generated") -> Gene
 
 
 def _from_generation_dir(path: Path, limit: int | None, name: str) -> GeneratedSet:
-    df = pd.read_csv(path / "summary.csv", dtype={"id": str}, keep_default_na=False)
+    df = read_csv_table(path / "summary.csv", dtype={"id": str}, keep_default_na=False)
     if limit is not None:
         df = df.iloc[:limit].reset_index(drop=True)
     structures: list[Structure | None] = []

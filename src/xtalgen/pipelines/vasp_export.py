@@ -15,9 +15,25 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
+from xtalgen.data.atomic import atomic_write
+from xtalgen.data.safe_names import safe_filename, unique_filenames
 from xtalgen.data.structure_checks import check_structure
-from xtalgen.evaluation.report import safe_name
 from xtalgen.evaluation.sources import load_generated
+
+#: Files MPRelaxSet writes into a candidate's folder.
+VASP_FILES = frozenset({"POSCAR", "INCAR", "KPOINTS", "POTCAR", "POTCAR.spec"})
+#: The export's index: original id, folder written, formula (ids become folder names through safe_filename).
+INDEX_FILE = "candidates.csv"
+
+
+def owned_by_export(entry: Path) -> bool:
+    """True for what ``export_vasp`` writes at the top of its folder: the index, and candidate folders that
+    hold only VASP input files (``xtalgen export vasp --overwrite`` deletes exactly these)."""
+    if entry.name == INDEX_FILE and entry.is_file():
+        return True
+    if not entry.is_dir() or entry.is_symlink():
+        return False
+    return all(p.is_file() and p.name in VASP_FILES for p in entry.iterdir())
 
 
 @dataclass
@@ -40,7 +56,8 @@ def potcar_available() -> bool:
 
 
 def export_vasp(candidates: Sequence[tuple[str, Structure]], out_dir: str | Path) -> VaspExport:
-    """Write ``out_dir/<id>/`` with MPRelaxSet inputs for each ``(id, structure)``.
+    """Write ``out_dir/<name>/`` with MPRelaxSet inputs for each ``(id, structure)`` and the index
+    ``candidates.csv`` (id, folder, formula); ``<name>`` is the id made safe as a folder name.
 
     Without a POTCAR library: POSCAR, INCAR, KPOINTS and POTCAR.spec, and ``message`` says so.
     Structures that :func:`xtalgen.data.structure_checks.check_structure` rejects (non-finite or
@@ -52,19 +69,24 @@ def export_vasp(candidates: Sequence[tuple[str, Structure]], out_dir: str | Path
     out.mkdir(parents=True, exist_ok=True)
     have_potcar = potcar_available()
     result = VaspExport(out, potcar=have_potcar)
-    for cid, structure in candidates:
+    index = []
+    names = unique_filenames([str(cid) for cid, _ in candidates])
+    for (cid, structure), name in zip(candidates, names, strict=True):
         problem = check_structure(structure)
         if problem is not None:  # never hand DFT a NaN, 1e30 Å or overlapping-atom cell
             result.failed[str(cid)] = f"{problem[0]}: {problem[1]}"
             continue
-        folder = out / safe_name(str(cid))
+        folder = out / name
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 MPRelaxSet(structure).write_input(str(folder), potcar_spec=not have_potcar)
             result.written.append(str(cid))
+            index.append({"id": str(cid), "folder": folder.name, "formula": structure.composition.reduced_formula})
         except Exception as exc:  # e.g. an element without an MP POTCAR choice
             result.failed[str(cid)] = f"{type(exc).__name__}: {exc}"[:300]
+    with atomic_write(out / INDEX_FILE, newline="") as fh:
+        pd.DataFrame(index, columns=["id", "folder", "formula"]).to_csv(fh, index=False)
     if not have_potcar:
         result.message = (
             "PMG_VASP_PSP_DIR is not set: wrote POSCAR, INCAR, KPOINTS and POTCAR.spec (the POTCAR symbols); "
@@ -93,7 +115,7 @@ def select_candidates(source: str | Path, top: int | None = None) -> list[tuple[
         rows = rows.sort_values(["_not_sun", "e_hull"])
         out: list[tuple[str, Structure]] = []
         for sid in rows["id"]:
-            cif = path / "relaxed" / f"{safe_name(str(sid))}.cif"
+            cif = path / "relaxed" / f"{safe_filename(str(sid))}.cif"
             if cif.is_file():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -22,7 +22,7 @@ import math
 import multiprocessing as mp
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from functools import partial
@@ -34,6 +34,9 @@ from pymatgen.core import Structure
 
 #: CHGNet model version used by default (trained on MPtrj, PBE/PBE+U energies).
 DEFAULT_MODEL = "0.3.0"
+
+#: ASE filter that lets the cell relax with the atoms (CHGNet's default since 0.3).
+CELL_FILTER = "FrechetCellFilter"
 
 _MODEL: dict[str, Any] = {}
 
@@ -106,7 +109,9 @@ def relax_structure(
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = optimizer.relax(structure, fmax=fmax, steps=steps, relax_cell=True, verbose=False)
+        result = optimizer.relax(
+            structure, fmax=fmax, steps=steps, relax_cell=True, ase_filter=CELL_FILTER, verbose=False
+        )
     final: Structure = result["final_structure"]
     energy, max_force = static_energy(final, model_name)
     return {
@@ -197,13 +202,21 @@ def run_resumable(
     workers: int = 1,
     description: str = "CHGNet",
     progress: bool = True,
+    item_meta: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run ``func`` on each ``(id, payload)`` not yet in ``cache_path``; append one JSON line per result.
 
-    Returns every requested id's record. Workers are spawned processes with one torch thread each.
+    ``item_meta``: fields stored with each id's record (e.g. a content hash and the settings); a recorded
+    result is reused only when its stored fields equal them, otherwise the id is run again and its new
+    record (the last line of that id) replaces the old one. Returns every requested id's record.
+    Workers are spawned processes with one torch thread each.
     """
     path = Path(cache_path) if cache_path is not None else None
     done = read_jsonl(path)
+    meta = {k: dict(v) for k, v in (item_meta or {}).items()}
+    for key, fields in meta.items():
+        if key in done and any(done[key].get(f) != v for f, v in fields.items()):
+            del done[key]
     todo = [(k, p) for k, p in dict(items).items() if k not in done]
     fh = None
     if path is not None:
@@ -211,6 +224,7 @@ def run_resumable(
         fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the whole run
 
     def record(row: dict[str, Any]) -> None:
+        row.update(meta.get(row["id"], {}))
         done[row["id"]] = row
         if fh is not None:
             fh.write(json.dumps(row, separators=(",", ":")) + "\n")
@@ -281,6 +295,12 @@ class CHGNetEnergyModel:
         return f"chgnet-{self.model_name}-fire{self.steps}-{self.fmax}"
 
     @property
+    def relax_settings(self) -> dict[str, Any]:
+        """Every setting that changes a relaxation's result (part of ``xtalgen relax``'s resume key)."""
+        return {"potential": "chgnet", "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
+                "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
+
+    @property
     def reference_tag(self) -> str:
         """Identifies how reference energies are made (part of their cache file name)."""
         return f"chgnet-{self.model_name}-" + (
@@ -294,11 +314,15 @@ class CHGNetEnergyModel:
         cache_path: Path | None,
         workers: int = 1,
         progress: bool = True,
+        item_meta: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``)."""
+        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``).
+
+        ``item_meta``: see :func:`run_resumable` (a recorded result is reused only if its fields match)."""
         job = partial(_relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
         return run_resumable(
-            job, items, cache_path, workers=workers, description="CHGNet relax", progress=progress
+            job, items, cache_path, workers=workers, description="CHGNet relax", progress=progress,
+            item_meta=item_meta,
         )
 
     def energies(

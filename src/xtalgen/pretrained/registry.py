@@ -177,6 +177,10 @@ def resolve_pretrained(kind: str, name: str | None = None, root: str | Path | No
         return info
     default = default_pretrained(kind, root)
     if default is None:
+        of_kind = [info.name for info in list_pretrained(root) if info.kind == kind]
+        if of_kind:
+            raise ValueError(f"no default pretrained {kind} model is set; choose one with --pretrained "
+                             f"({', '.join(of_kind)})")  # fmt: skip
         raise ValueError(f"no pretrained {kind} model ships (see `xtalgen models`)")
     return pretrained_info(default, root)
 
