@@ -155,10 +155,13 @@ def train_pgcgm(
     out = Path(out_dir)
     cfg = load_config(PGCGMConfig, config, overrides)
     cfg = load_config(PGCGMConfig, cfg, {"out_dir": str(out)})
-    if cfg.torch_threads:
+    if cfg.torch_threads or cfg.matmul_tf32:
         import torch
 
-        torch.set_num_threads(cfg.torch_threads)
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        if cfg.matmul_tf32:  # before the trainer starts (Lightning checks it when it sets up the device)
+            torch.set_float32_matmul_precision("high")
     out.mkdir(parents=True, exist_ok=True)
     cached = out / ARRAYS_FILE
     from xtalgen.representations.basesites.table import is_base_site_table
