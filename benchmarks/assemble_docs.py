@@ -16,6 +16,7 @@ ORDER = [
     "crystens_roundtrip.md",
     "pgcgm_dataset.md",
     "pgcgm_postprocess.md",
+    "pgcgm_generation_speed.md",
     "pgcgm.md",
     "crystens_models.md",
     "crystens_context.md",
@@ -24,6 +25,7 @@ ORDER = [
     "crystens_sampling.md",
     "crystens_sampling_steps.md",
     "evaluation.md",
+    "potentials.md",
 ]
 
 HEADER = """# Benchmarks
