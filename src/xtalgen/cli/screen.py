@@ -19,8 +19,9 @@ console = Console()
 def _print_stage(stage) -> None:  # noqa: ANN001 - a StageReport
     cached = f", {stage.n_cached} reused" if stage.n_cached else ""
     note = f" ({escape(stage.note)})" if stage.note else ""
-    console.print(f"{stage.name}: {stage.n_in} in, {stage.n_removed} removed, {stage.n_out} left{cached}; "
-                  f"{stage.wall_s:.1f} s wall, {stage.cpu_s:.1f} CPU-s{note}", highlight=False, soft_wrap=True)  # fmt: skip
+    line = (f"{stage.name}: {stage.n_in} in, {stage.n_removed} removed, {stage.n_out} left{cached}; "
+            f"{stage.wall_s:.1f} s wall, {stage.cpu_s:.1f} CPU-s{note}")
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("screen")

@@ -33,8 +33,9 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from xtalgen.data.content_hash import structure_hash
-from xtalgen.evaluation.stability import METASTABLE_EHULL, STABLE_EHULL, hull_energies, subsystems
-from xtalgen.pipelines.screen.cheap_filters import cheap_check, cheap_settings, spacegroup_number
+from xtalgen.evaluation.stability import hull_energies, subsystems
+from xtalgen.pipelines.screen.assess import assess
+from xtalgen.pipelines.screen.cheap_filters import cheap_check, cheap_settings
 from xtalgen.pipelines.screen.known import KnownStructures
 from xtalgen.pipelines.screen.potential import CHGNetScreenPotential, ScreenPotential
 from xtalgen.pipelines.screen.scheduler import InProcess, Task
@@ -55,6 +56,10 @@ RELAXED_DIR = "relaxed"
 VASP_DIR = "vasp"
 #: Everything the screen writes at the top of its output folder.
 OWNED = frozenset({STAGES_DIR, SHORTLIST_FILE, REJECTED_FILE, REPORT_JSON, REPORT_MD, RELAXED_DIR, VASP_DIR})
+
+
+#: A candidate on its way through the stages: (id, structure, content hash).
+Item = tuple[str, Structure, str]
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,121 @@ def _hull(pairs: Sequence[tuple[Composition, float]], table: Any) -> list[tuple[
     return hull_energies(pairs, table.references(wanted)) if pairs else []
 
 
+class _Screen:
+    """One screen's state: where results go, the candidates' rows, the rejects, and the stages' reports."""
+
+    def __init__(self, out: Path, scheduler: Any, potential: ScreenPotential, settings: ScreenSettings,
+                 on_stage: Callable[[StageReport], None] | None) -> None:  # fmt: skip
+        from xtalgen.evaluation.stability import resolve_reference_table
+
+        self.root, self.scheduler, self.local = out / STAGES_DIR, scheduler, InProcess()
+        self.potential, self.settings, self.on_stage = potential, settings, on_stage
+        self.result = ScreenResult(out, getattr(scheduler, "name", "?"))
+        self.rejected: list[dict[str, str]] = []
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.table = resolve_reference_table(settings.reference_energies, potential)  # type: ignore[arg-type]
+        if self.table is None:
+            raise ValueError(f"no reference-energy table for {potential.reference_tag!r}; pass one "
+                             "(made by `xtalgen data energies`)")  # fmt: skip
+
+    def drop(self, sid: str, stage: str, reason: str) -> None:
+        self.rejected.append({"id": sid, "stage": stage, "reason": reason})
+
+    def done(self, clock: _Clock, items: Sequence[Any]) -> None:
+        clock.report.n_removed = clock.report.n_in - len(items)
+        self.result.stages.append(clock.stop())
+        if self.on_stage is not None:
+            self.on_stage(self.result.stages[-1])
+
+    def read(self, source: Any) -> list[Item]:
+        from xtalgen.evaluation.sources import load_generated
+
+        clock = _Clock(StageReport("read", 0))
+        gen = load_generated(source)
+        clock.report.n_in = len(gen)
+        items = []
+        for sid, structure, reason in zip(gen.ids, gen.structures, gen.reasons, strict=True):
+            if structure is None:
+                self.drop(sid, "read", reason or "no structure")
+            else:
+                items.append((sid, structure, structure_hash(structure)))
+        self.done(clock, items)
+        return items
+
+    def cheap(self, items: list[Item]) -> list[Item]:
+        clock = _Clock(StageReport("cheap filters", len(items)))
+        max_sites = self.settings.max_sites
+        checks = _run_stage(self.local, "cheap", partial(cheap_check, max_sites=max_sites), cheap_settings(max_sites),
+                            items, self.root, clock)  # fmt: skip
+        kept = []
+        for sid, structure, h in items:
+            rec = checks[sid]
+            if not rec.get("passed"):
+                self.drop(sid, "cheap filters", rec.get("reason") or rec.get("error") or "failed")
+                continue
+            kept.append((sid, structure, h))
+            self.rows[sid] = {"id": sid, "formula": rec.get("formula"), "n_sites": rec.get("n_sites"),
+                              "structure_hash": h, "spacegroup_generated": rec.get("spacegroup")}  # fmt: skip
+        self.done(clock, kept)
+        return kept
+
+    def dedupe(self, items: list[Item]) -> tuple[list[Item], KnownStructures | None]:
+        clock = _Clock(StageReport("dedupe", len(items)))
+        items = _dedupe(items, self.root, clock, self.drop)
+        known = KnownStructures(self.settings.known) if self.settings.known is not None else None
+        clock.report.note = "within the set only (no known-structure set given: novelty unchecked)"
+        if known is not None:
+            found = _run_stage(self.local, "known", known.match, {"known": known.fingerprint, "stage_version": 1},
+                               items, self.root, clock)  # fmt: skip
+            for sid, _, _ in items:
+                if not found[sid].get("novel", True):
+                    self.drop(sid, "dedupe", f"matches known structure {found[sid].get('matched_id')}")
+            items = [item for item in items if found[item[0]].get("novel", True)]
+            clock.report.note = f"against {len(known):,} known structures"
+        self.done(clock, items)
+        return items, known
+
+    def prescreen(self, items: list[Item]) -> list[Item]:
+        clock = _Clock(StageReport("prescreen", len(items)))
+        limit = self.settings.prescreen_max_ehull
+        pre = _run_stage(self.scheduler, "prescreen", self.potential.prescreen, self.potential.prescreen_settings(),
+                         items, self.root, clock)  # fmt: skip
+        ok = [(sid, s, h) for sid, s, h in items if pre[sid].get("energy_per_atom") is not None]
+        for sid, _, _ in items:
+            if pre[sid].get("energy_per_atom") is None:
+                self.drop(sid, "prescreen", f"potential failed: {pre[sid].get('error', 'no energy')}")
+        hulls = _hull([(s.composition, float(pre[sid]["energy_per_atom"])) for sid, s, _ in ok], self.table)
+        kept = []
+        for (sid, structure, h), (e_hull, note) in zip(ok, hulls, strict=True):
+            self.rows[sid]["prescreen_e_hull"] = e_hull
+            if not np.isfinite(e_hull):
+                self.drop(sid, "prescreen", f"no E_hull estimate: {note}")
+            elif e_hull > limit:
+                self.drop(sid, "prescreen", f"E_hull estimate {e_hull:.3f} eV/atom > {limit}")
+            else:
+                kept.append((sid, structure, h))
+        clock.report.note = f"threshold {limit} eV/atom"
+        self.done(clock, kept)
+        return kept
+
+    def relax(self, items: list[Item]) -> list[Item]:
+        """The relaxed structures (in place of the candidates) of those whose relaxation succeeded."""
+        clock = _Clock(StageReport("relax", len(items)))
+        relaxed = _run_stage(self.scheduler, "relax", self.potential.relax, self.potential.relax_settings(), items,
+                             self.root, clock)  # fmt: skip
+        kept = []
+        for sid, _, h in items:
+            rec = relaxed[sid]
+            if rec.get("energy_per_atom") is None or not rec.get("structure"):
+                self.drop(sid, "relax", f"relaxation failed: {rec.get('error', 'no energy')}")
+                continue
+            kept.append((sid, Structure.from_dict(rec["structure"]), h))
+            self.rows[sid].update(energy_per_atom=rec["energy_per_atom"], relax_steps=rec.get("steps"),
+                                  converged=rec.get("converged"), rmsd=rec.get("rmsd"))  # fmt: skip
+        self.done(clock, kept)
+        return kept
+
+
 def run_screen(
     source: Any,
     out_dir: str | Path,
@@ -151,134 +271,22 @@ def run_screen(
 ) -> ScreenResult:
     """Screen the candidates of ``source`` (any source :func:`xtalgen.evaluation.sources.load_generated`
     reads) into ``out_dir``; ``scheduler``: from :func:`xtalgen.pipelines.screen.scheduler.open_scheduler`."""
-    from xtalgen.evaluation.sources import load_generated
-    from xtalgen.evaluation.stability import resolve_reference_table
-    from xtalgen.pipelines.screen.report import write_outputs
+    from xtalgen.pipelines.screen.report import write_outputs, write_report
 
     potential = potential or CHGNetScreenPotential()
     settings = settings or ScreenSettings()
-    out = Path(out_dir)
-    root = out / STAGES_DIR
-    result = ScreenResult(out, getattr(scheduler, "name", "?"))
-    rejected: list[dict[str, str]] = []
-    rows: dict[str, dict[str, Any]] = {}
-    local = InProcess()
-
-    def done(clock: _Clock) -> None:
-        result.stages.append(clock.stop())
-        if on_stage is not None:
-            on_stage(result.stages[-1])
-
-    def drop(sid: str, stage: str, reason: str) -> None:
-        rejected.append({"id": sid, "stage": stage, "reason": reason})
-
-    table = resolve_reference_table(settings.reference_energies, potential)  # type: ignore[arg-type]
-    if table is None:
-        raise ValueError(f"no reference-energy table for {potential.reference_tag!r}; pass one "
-                         "(made by `xtalgen data energies`)")  # fmt: skip
-    # 1. read
-    clock = _Clock(StageReport("read", 0))
-    gen = load_generated(source)
-    clock.report.n_in = len(gen)
-    items: list[tuple[str, Structure, str]] = []
-    for sid, structure, reason in zip(gen.ids, gen.structures, gen.reasons, strict=True):
-        if structure is None:
-            drop(sid, "read", reason or "no structure")
-        else:
-            items.append((sid, structure, structure_hash(structure)))
-    clock.report.n_removed = len(gen) - len(items)
-    done(clock)
-
-    # 2. cheap filters
-    clock = _Clock(StageReport("cheap filters", len(items)))
-    checks = _run_stage(local, "cheap", partial(cheap_check, max_sites=settings.max_sites),
-                        cheap_settings(settings.max_sites), items, root, clock)  # fmt: skip
-    kept = []
-    for sid, structure, h in items:
-        rec = checks[sid]
-        if rec.get("passed"):
-            kept.append((sid, structure, h))
-            rows[sid] = {"id": sid, "formula": rec.get("formula"), "n_sites": rec.get("n_sites"),
-                         "structure_hash": h, "spacegroup_generated": rec.get("spacegroup")}  # fmt: skip
-        else:
-            drop(sid, "cheap filters", rec.get("reason") or rec.get("error") or "failed")
-    clock.report.n_removed = len(items) - len(kept)
-    done(clock)
-    items = kept
-
-    # 3. dedupe: within the set, then against the known structures
-    clock = _Clock(StageReport("dedupe", len(items)))
-    items = _dedupe(items, root, clock, drop)
-    known = KnownStructures(settings.known) if settings.known is not None else None
-    if known is not None:
-        found = _run_stage(local, "known", known.match, {"known": known.fingerprint, "stage_version": 1},
-                           items, root, clock)  # fmt: skip
-        novel = []
-        for sid, structure, h in items:
-            if found[sid].get("novel", True):
-                novel.append((sid, structure, h))
-            else:
-                drop(sid, "dedupe", f"matches known structure {found[sid].get('matched_id')}")
-        items = novel
-        clock.report.note = f"against {len(known):,} known structures"
-    else:
-        clock.report.note = "within the set only (no known-structure set given: novelty unchecked)"
-    clock.report.n_removed = clock.report.n_in - len(items)
-    done(clock)
-
-    # 4. pre-screen
-    clock = _Clock(StageReport("prescreen", len(items)))
-    pre = _run_stage(scheduler, "prescreen", potential.prescreen, potential.prescreen_settings(), items, root, clock)
-    ok = [(sid, s, h) for sid, s, h in items if pre[sid].get("energy_per_atom") is not None]
-    for sid, _, _ in items:
-        if pre[sid].get("energy_per_atom") is None:
-            drop(sid, "prescreen", f"potential failed: {pre[sid].get('error', 'no energy')}")
-    hulls = _hull([(s.composition, float(pre[sid]["energy_per_atom"])) for sid, s, _ in ok], table)
-    kept = []
-    for (sid, structure, h), (e_hull, note) in zip(ok, hulls, strict=True):
-        rows[sid]["prescreen_e_hull"] = e_hull
-        if not np.isfinite(e_hull):
-            drop(sid, "prescreen", f"no E_hull estimate: {note}")
-        elif e_hull > settings.prescreen_max_ehull:
-            drop(sid, "prescreen", f"E_hull estimate {e_hull:.3f} eV/atom > {settings.prescreen_max_ehull}")
-        else:
-            kept.append((sid, structure, h))
-    clock.report.n_removed = len(items) - len(kept)
-    clock.report.note = f"threshold {settings.prescreen_max_ehull} eV/atom"
-    done(clock)
-    items = kept
-
-    # 5. relax
-    clock = _Clock(StageReport("relax", len(items)))
-    relaxed = _run_stage(scheduler, "relax", potential.relax, potential.relax_settings(), items, root, clock)
-    kept = []
-    for sid, _, h in items:
-        rec = relaxed[sid]
-        if rec.get("energy_per_atom") is None or not rec.get("structure"):
-            drop(sid, "relax", f"relaxation failed: {rec.get('error', 'no energy')}")
-            continue
-        kept.append((sid, Structure.from_dict(rec["structure"]), h))
-        rows[sid].update(energy_per_atom=rec["energy_per_atom"], relax_steps=rec.get("steps"),
-                         converged=rec.get("converged"), rmsd=rec.get("rmsd"))  # fmt: skip
-    clock.report.n_removed = len(items) - len(kept)
-    done(clock)
-
-    # 6. E_hull, symmetry kept, uniqueness and novelty of the relaxed structures
-    clock = _Clock(StageReport("e_hull", len(kept)))
-    final = _assess(kept, rows, table, known, drop)
-    clock.report.n_removed = len(kept) - len(final)
-    done(clock)
-
-    # 7. ranked shortlist, relaxed CIFs, VASP inputs of the top K
+    run = _Screen(Path(out_dir), scheduler, potential, settings, on_stage)
+    items, known = run.dedupe(run.cheap(run.read(source)))
+    relaxed = run.relax(run.prescreen(items))
+    clock = _Clock(StageReport("e_hull", len(relaxed)))
+    final = assess(relaxed, run.rows, lambda pairs: _hull(pairs, run.table), known, run.drop)
+    run.done(clock, final)
     clock = _Clock(StageReport("export", len(final)))
-    relaxed_by_id = {sid: s for sid, s, _ in kept}
-    write_outputs(result, final, relaxed_by_id, rejected, settings)
-    clock.report.note = f"top {settings.top}: {len(result.exported)} VASP input folders"
-    done(clock)
-    from xtalgen.pipelines.screen.report import write_report
-
-    write_report(result, settings, potential)
-    return result
+    write_outputs(run.result, final, {sid: s for sid, s, _ in relaxed}, run.rejected, settings)
+    clock.report.note = f"top {settings.top}: {len(run.result.exported)} VASP input folders"
+    run.done(clock, final)
+    write_report(run.result, settings, potential)
+    return run.result
 
 
 def _dedupe(items: list[tuple[str, Structure, str]], root: Path, clock: _Clock,
@@ -302,45 +310,6 @@ def _dedupe(items: list[tuple[str, Structure, str]], root: Path, clock: _Clock,
         else:
             drop(sid, "dedupe", f"duplicate of {items[d][0]}")
     return out
-
-
-def _assess(kept: list[tuple[str, Structure, str]], rows: dict[str, dict[str, Any]], table: Any,
-            known: KnownStructures | None, drop: Callable[[str, str, str], None]) -> list[dict[str, Any]]:  # fmt: skip
-    """Shortlist rows (E_hull, flags) of the relaxed structures, ranked: SUN, then MetaSUN, then E_hull."""
-    from xtalgen.postprocess.dedupe import find_duplicates
-
-    hulls = _hull([(s.composition, float(rows[sid]["energy_per_atom"])) for sid, s, _ in kept], table)
-    scored = []
-    for (sid, structure, _), (e_hull, note) in zip(kept, hulls, strict=True):
-        if not np.isfinite(e_hull):
-            drop(sid, "e_hull", f"no E_hull: {note}")
-            continue
-        row = rows[sid]
-        row["e_hull"] = e_hull
-        row["spacegroup_relaxed"] = spacegroup_number(structure)
-        row["symmetry_kept"] = row["spacegroup_relaxed"] is not None and \
-            row["spacegroup_relaxed"] == row["spacegroup_generated"]  # fmt: skip
-        scored.append((sid, structure))
-    scored.sort(key=lambda item: rows[item[0]]["e_hull"])
-    dup = find_duplicates([s for _, s in scored])  # lowest E_hull of each relaxed duplicate group is unique
-    final = []
-    for (sid, structure), d in zip(scored, dup, strict=True):
-        row = rows[sid]
-        row["duplicate_of"] = scored[d][0] if d is not None else ""
-        row["unique"] = d is None
-        if known is not None:
-            hit = known.match(structure)
-            row["novel"], row["matched_known_id"] = bool(hit["novel"]), hit["matched_id"]
-        else:
-            row["novel"], row["matched_known_id"] = None, ""
-        novel = row["novel"] is not False
-        row["sun"] = bool(row["e_hull"] <= STABLE_EHULL and row["unique"] and novel)
-        row["metasun"] = bool(row["e_hull"] <= METASTABLE_EHULL and row["unique"] and novel)
-        final.append(row)
-    final.sort(key=lambda r: (not r["sun"], not r["metasun"], r["e_hull"]))
-    for rank, row in enumerate(final, start=1):
-        row["rank"] = rank
-    return final
 
 
 def stage_table(result: ScreenResult) -> list[dict[str, Any]]:
