@@ -123,8 +123,9 @@ def _run_stage(
     """Records by id of ``func`` on each ``(id, structure, hash)``; identical structures are computed once."""
     tasks: dict[str, Task] = {}
     hash_of: dict[str, str] = {}
+    folder = settings_hash({"root": str(root.resolve())})  # two screens on one cluster never share a task
     for _, structure, h in items:
-        key = f"{stage}-{h}-{settings_hash(settings)}"
+        key = f"{stage}-{h}-{settings_hash(settings)}-{folder}"
         if key not in tasks:
             tasks[key] = Task(key, func, structure.as_dict(), str(result_path(root, stage, h, settings)))
             hash_of[key] = h

@@ -57,10 +57,11 @@ def _one_thread() -> Iterator[None]:
 def run_task(task: Task) -> dict[str, Any]:
     """The task's stored result, or compute it, store it and return it (with ``cpu_s`` and ``wall_s``).
 
-    An exception inside ``func`` becomes ``{"error": ...}`` (one bad structure does not stop the screen).
+    An exception inside ``func`` becomes ``{"error": ...}`` (one bad structure does not stop the screen); it
+    is stored for the record, but a later run computes that structure again.
     """
     done = read_result(task.path)
-    if done is not None:
+    if done is not None and "error" not in done:  # a failure is tried again (it may have been passing)
         return {**done, "cached": True}
     wall, cpu = time.perf_counter(), time.process_time()
     try:
