@@ -43,7 +43,8 @@ from xtalgen.pipelines.screen.store import read_result, result_path, settings_ha
 
 #: Pre-screen threshold (eV/atom): candidates whose E_hull estimate after the pre-screen's few FIRE steps is
 #: above this are not relaxed. A candidate must then lose more than 0.4 eV/atom in the rest of its
-#: relaxation to reach the metastable line (0.1 eV/atom). Chosen, not yet calibrated on a held-out set:
+#: relaxation to reach the metastable line (0.1 eV/atom). Measured on 30 PGCGM candidates only (the table in
+#: docs/commands/screen.md, "The pre-screen threshold"), not yet calibrated on a large held-out set;
 #: ``--prescreen-max-ehull inf`` relaxes everything, which is how to measure what a threshold drops.
 PRESCREEN_MAX_EHULL = 0.5
 #: The folder of stored per-structure results (kept by ``--resume``).
