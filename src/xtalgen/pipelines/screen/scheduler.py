@@ -124,7 +124,7 @@ def open_scheduler(scheduler: str = LOCAL_CLUSTER, workers: int = 2, client: Any
     """An object with ``map(tasks)``: in-process (``"none"``), a LocalCluster of ``workers`` processes
     (``"local"``) or the Dask scheduler at an address; ``client``: an existing Dask client to use instead."""
     if client is not None:
-        yield DaskScheduler(client, str(getattr(client, "scheduler", None) and client.scheduler.address))
+        yield DaskScheduler(client, f"Dask scheduler {getattr(client.scheduler, 'address', '?')}")
         return
     if scheduler == IN_PROCESS:
         yield InProcess()
