@@ -24,6 +24,7 @@ ORDER = [
     "crystens_sampling.md",
     "crystens_sampling_steps.md",
     "evaluation.md",
+    "potentials.md",
 ]
 
 HEADER = """# Benchmarks

@@ -1,4 +1,4 @@
-"""``xtalgen data energies``: the reference-energy table (CHGNet, eV/atom) of a dataset, for E_hull."""
+"""``xtalgen data energies``: the reference-energy table (CHGNet or SevenNet, eV/atom) of a dataset, for E_hull."""
 
 from __future__ import annotations
 
@@ -20,20 +20,25 @@ def energies(
     batch_size: int = typer.Option(32, min=1, help="Structures per CHGNet forward pass."),
     chunk: int = typer.Option(2000, min=1, help="Structures per resumable chunk (written when finished)."),
     workers: int = typer.Option(1, min=1, help="Worker processes (each takes whole chunks, one thread)."),
-    model: str = typer.Option("0.3.0", help="CHGNet model version."),
+    potential: str = typer.Option("chgnet", "--potential", help="chgnet or sevennet (extra xtalgen[sevennet])."),
+    model: str | None = typer.Option(None, help="Model of the potential [default: CHGNet 0.3.0, SevenNet 7net-l3i5]."),
     limit: int | None = typer.Option(None, min=1, help="Only the first N entries (trial runs)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing table."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Static CHGNet energies of DATASET's structures as a compact table; re-run the same command to resume."""
+    """Static CHGNet or SevenNet energies of DATASET's structures as a compact table; re-run to resume."""
+    from xtalgen.cli.evaluate import _fail, _potential_names
     from xtalgen.cli.output_paths import claim_output_file
     from xtalgen.pipelines.reference_energies import compute_reference_energies, parts_dir
 
+    names = _potential_names(potential)
+    if len(names) > 1:
+        _fail(f"--potential: one potential per table, got {', '.join(names)}")
     claim_output_file(console, output, "output table")  # a folder, under a file or read-only: before any work
     try:
         result = compute_reference_energies(
             dataset, output, split=split, batch_size=batch_size, chunk=chunk, workers=workers,
-            model_name=model, limit=limit, overwrite=overwrite, progress=not quiet,
+            model_name=model, limit=limit, overwrite=overwrite, progress=not quiet, potential=names[0],
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -103,6 +104,46 @@ def _with_stability(
     return [stability if m.name == stability.name else m for m in (metrics or default_metrics())]
 
 
+def _potential_names(text: str, option: str = "--potential") -> list[str]:
+    """The potentials ``text`` names, checked now (unknown name, missing extra) with a one-line error."""
+    from xtalgen.postprocess.potentials import PotentialUnavailable, parse_potentials
+
+    try:
+        return parse_potentials(text)
+    except (ValueError, PotentialUnavailable) as exc:
+        _fail(f"{option}: {exc}")
+
+
+def _fail(message: str) -> NoReturn:
+    """Print one error line and exit with status 2."""
+    raise fail(console, message)
+
+
+def _with_more_potentials(
+    metrics: list, names: list[str], models: dict[str, object], train: Path | None, shipped_train: str,
+    subset: int | None, seed: int,
+) -> list:  # fmt: skip
+    """The metric list with stability under each further potential and their agreement, after ``e_hull``.
+
+    Reference energies of a further potential: its shipped table if there is one, else computed from
+    --train for the chemical systems needed and cached in the cache folder.
+    """
+    from xtalgen.evaluation.potential_agreement import PotentialAgreement, PotentialStability
+
+    extra: list = []
+    for name in names[1:]:
+        metric = PotentialStability(name, models[name], reference_energies="auto", subset=subset, seed=seed)  # type: ignore[arg-type]
+        if "train" in metric.needs and (train is None or shipped_train):
+            tag = getattr(models[name], "reference_tag", name)
+            _fail(f"--potential {name}: no reference-energy table {tag}.parquet is installed, so its hull references "
+                  "are computed from --train (only the chemical systems needed, cached): pass --train with a prepared "
+                  "dataset that holds the elements and binaries (e.g. the Materials Project ≤ 20 sites).")
+        extra.append(metric)
+    extra.append(PotentialAgreement(names))
+    k = next(i for i, m in enumerate(metrics) if m.name == "e_hull")
+    return [*metrics[: k + 1], *extra, *metrics[k + 1 :]]
+
+
 def _shipped_training_set(generated: Path) -> tuple[Path | None, str, str]:
     """(training structures, model name, note) when GENERATED was made by a shipped pretrained model that
     ships its training structures (``generation.json``); (None, name or "", why not) otherwise."""
@@ -138,7 +179,12 @@ def evaluate_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Report directory to write."),
     train: Path | None = typer.Option(None, "--train", help="Training structures (prepared dataset or any source)."),
     test: Path | None = typer.Option(None, "--test", help="Test structures (prepared dataset or any source)."),
-    stability: bool = typer.Option(False, "--stability", help="Relax with CHGNet and compute E_hull and S.U.N."),
+    stability: bool = typer.Option(False, "--stability", help="Relax (--potential) and compute E_hull and S.U.N."),
+    potential: str = typer.Option(
+        "chgnet", "--potential",
+        help="Potential(s) for --stability: chgnet, sevennet (extra xtalgen[sevennet]) or chgnet,sevennet "
+        "(each reported, with their agreement; the first drives S.U.N.).",
+    ),  # fmt: skip
     workers: int = typer.Option(2, min=1, help="Worker processes."),
     cache_dir: Path | None = typer.Option(None, help="Cache of per-sample results [default: ~/.cache/xtalgen]."),
     limit: int | None = typer.Option(None, min=1, help="Evaluate only the first N generated samples."),
@@ -152,7 +198,7 @@ def evaluate_cmd(
         0, "--stability-n", min=0, help="Relax only a seeded random subset of N valid samples (0: all of them)."
     ),
     stability_seed: int = typer.Option(0, help="Seed of the --stability-n subset."),
-    steps: int = typer.Option(200, min=0, help="Maximum CHGNet FIRE steps per relaxation."),
+    steps: int = typer.Option(200, min=0, help="Maximum FIRE steps per relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
     reference_energies: str = typer.Option(
@@ -175,6 +221,9 @@ def evaluate_cmd(
     from xtalgen.evaluation.runner import evaluate
 
     struct_cut, comp_cut = _cutoffs(coverage_cutoffs)
+    names = _potential_names(potential)
+    if not stability and names != ["chgnet"]:
+        _fail("--potential chooses the potential of --stability; add --stability")
     metrics = _metrics_without(skip)
     if not generated.exists():
         raise fail(console, f"generated source not found: {generated}")
@@ -192,11 +241,15 @@ def evaluate_cmd(
             console.print(f"[yellow]note:[/] no training set for novelty: {note}", soft_wrap=True)
     energy_model = None
     if stability:
-        from xtalgen.postprocess.relax import CHGNetEnergyModel
+        from xtalgen.postprocess.potentials import energy_model as make_energy_model
 
-        energy_model = CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references)
+        models = {n: make_energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references) for n in names}
+        energy_model = models[names[0]]
         metrics = _with_stability(metrics, energy_model, reference_energies, train, stability_n or None,
                                   stability_seed, shipped)  # fmt: skip
+        if len(names) > 1:
+            metrics = _with_more_potentials(metrics, names, models, train, shipped, stability_n or None,
+                                            stability_seed)  # fmt: skip
     try:
         result = evaluate(
             generated, train, test,
@@ -214,7 +267,13 @@ def evaluate_cmd(
     result.meta["notes"] = notes
     if stability:
         result.meta["stability_settings"] = {"steps": steps, "fmax": fmax, "subset": stability_n or None,
-                                             "seed": stability_seed}  # fmt: skip
+                                             "seed": stability_seed, "potentials": names}  # fmt: skip
+        if len(names) > 1:
+            result.meta["energy_models"] = {n: m.name for n, m in models.items()}  # type: ignore[attr-defined]
+            notes.append(f"Stability under {len(names)} potentials: {', '.join(names)}. Per-sample columns e_hull, "
+                         f"relax_* and the relaxed/ CIFs are {names[0]}'s; e_hull_<potential>, relax_*_<potential> "
+                         "and relaxed_<potential>/ the others'. S.U.N. (stability.sun_rate) uses "
+                         f"{names[0]}; agreement.sun_rate asks for metastability under every potential.")  # fmt: skip
         notes.append(stability_note(result))
     page = write_report(result, output)
     table = Table("metric", "value", title=f"{result.meta['n_samples']} samples")
@@ -235,6 +294,7 @@ def relax_cmd(
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     workers: int = typer.Option(2, min=1, help="Worker processes."),
     limit: int | None = typer.Option(None, min=1, help="Relax only the first N structures."),
+    potential: str = typer.Option("chgnet", "--potential", help="chgnet or sevennet (extra xtalgen[sevennet])."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in OUTPUT: reuse its relax.jsonl records whose structure and "
@@ -243,14 +303,17 @@ def relax_cmd(
         False, "--overwrite", help="Replace an earlier run in OUTPUT (its CIFs, tables and relax.jsonl)."
     ),
 ) -> None:
-    """Relax structures with CHGNet (FIRE, cell free); resumable with --resume."""
+    """Relax structures with CHGNet or SevenNet (FIRE, cell free); resumable with --resume."""
     from pymatgen.core import Structure
 
     from xtalgen.data.generation_folder import GENERATION_ENTRIES, Candidate, write_generation
     from xtalgen.evaluation.sources import load_generated
-    from xtalgen.postprocess.relax import CHGNetEnergyModel
+    from xtalgen.postprocess.potentials import energy_model
     from xtalgen.postprocess.relax_resume import relax_resumable
 
+    names = _potential_names(potential)
+    if len(names) > 1:
+        _fail(f"--potential: relax takes one potential, got {', '.join(names)}; run it once per potential")
     if not source.exists():
         raise fail(console, f"generated source not found: {source}")
     claim_output_dir(console, output, GENERATION_ENTRIES | {RELAX_RECORD}, overwrite=overwrite, resume=resume,
@@ -262,7 +325,7 @@ def relax_cmd(
     if len(gen) == 0:
         raise fail(console, f"{source}: no structures found")
     items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
-    model = CHGNetEnergyModel(steps=steps, fmax=fmax)
+    model = energy_model(names[0], steps=steps, fmax=fmax)
     done, stale = relax_resumable(model, items, output / RELAX_RECORD, workers=workers, progress=not quiet)
     for sid, why in list(stale.items())[:5]:
         console.print(f"[yellow]note:[/] relaxed {escape(sid)} again: {escape(why)}", soft_wrap=True, highlight=False)

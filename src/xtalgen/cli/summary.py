@@ -79,11 +79,21 @@ def plain_summary(result: Any, generated: Path, page: Path, shipped_model: str =
         skipped = f"{dense} not relaxed (denser than any known solid, counted as not stable), " if dense else ""
         n_stable, n_meta = int(m.get("stability.n_stable", 0)), int(m.get("stability.n_metastable", 0))
         n_sun, rate = int(m.get("stability.n_sun", 0)), 100 * m.get("stability.sun_rate", 0.0)
+        label = str(meta.get("energy_model") or "CHGNet").split(" ")[0]  # "SevenNet 7net-l3i5 (FIRE, ...)"
         lines.append(
-            f"Stability (CHGNet): of {drawn} structures screened, {skipped}{done} got an E_hull: {n_stable} stable "
+            f"Stability ({label}): of {drawn} structures screened, {skipped}{done} got an E_hull: {n_stable} stable "
             f"(E_hull ≤ 0), {n_meta} metastable (E_hull ≤ {METASTABLE_EHULL} eV/atom, the stable included), {n_sun} "
             f"S.U.N. (metastable, unique and novel); estimated S.U.N. rate {rate:.1f} % of all {n} submitted."
         )
+        if "agreement.n_compared" in m:
+            names = meta.get("stability_settings", {}).get("potentials", [])
+            lines.append(
+                f"Potentials agree ({' vs '.join(names)}): of {int(m['agreement.n_compared'])} with an E_hull under "
+                f"each, {int(m['agreement.metastable_all'])} metastable under all, "
+                + ", ".join(f"{int(m.get(f'agreement.metastable_only_{p}', 0))} only under {p}" for p in names)
+                + f", {int(m['agreement.metastable_none'])} under none; S.U.N. by agreement "
+                f"{int(m['agreement.n_sun'])} ({100 * m['agreement.sun_rate']:.1f} % of all {n} submitted)."
+            )
         lines.append(stability_note(result))
     out = page.parent
     lines.append(f"Report: [bold]{page}[/] (metrics with definitions, plots, gallery); numbers in "

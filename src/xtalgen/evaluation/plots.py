@@ -91,7 +91,7 @@ def plot_ehull(e_hull: np.ndarray, path: str | Path, clip: tuple[float, float] =
     ax.axvline(0.1, color="tab:red", ls=":", lw=1.5, label="metastable (0.1 eV/atom)")
     ax.set_xlabel(f"E above hull (eV/atom, clipped to {clip[0]}…{clip[1]})")
     ax.set_ylabel("samples")
-    ax.set_title(f"CHGNet E_hull of {len(values)} relaxed samples")
+    ax.set_title(f"E_hull of {len(values)} relaxed samples")
     ax.legend()
     fig.tight_layout()
     out = Path(path)

@@ -23,7 +23,7 @@ from xtalgen.evaluation.runner import EvaluationResult
 
 #: What a report folder holds (``xtalgen evaluate --overwrite`` deletes exactly these).
 REPORT_ENTRIES = frozenset({"metrics.json", "metrics.md", "per_sample.csv", "relaxed", "gallery", "plots",
-                            "report.html"})  # fmt: skip
+                            "report.html", "relaxed_chgnet", "relaxed_sevennet"})  # fmt: skip
 
 #: One-line definitions shown next to the numbers (prefix match on the metric key).
 DEFINITIONS = {
@@ -40,7 +40,7 @@ DEFINITIONS = {
     "consistency.": "CrysTens self-consistency, mean over tensors",
     "stability.subset": "valid samples relaxed (all valid ones, or a seeded random subset: --stability-n)",
     "stability.too_dense": "subset samples not relaxed: denser than any known solid (< 4.3 Å³/atom), not stable",
-    "stability.evaluated": "samples with a CHGNet E_hull",
+    "stability.evaluated": "samples with an E_hull",
     "stability.n_stable": "relaxed samples with E_hull ≤ 0 eV/atom",
     "stability.n_metastable": "relaxed samples with E_hull ≤ 0.1 eV/atom",
     "stability.n_sun": "relaxed samples that are metastable, unique and novel (S.U.N.)",
@@ -52,14 +52,30 @@ DEFINITIONS = {
     "stability.e_hull_median": "median E_hull (eV/atom) of relaxed samples",
     "stability.relax_rmsd_mean": "mean RMS displacement during relaxation (Å)",
     "stability.n_references": "reference structures on the hulls",
+    "agreement.n_compared": "relaxed samples with an E_hull under every potential (the agreement counts below)",
+    "agreement.metastable_all": "metastable (E_hull ≤ 0.1 eV/atom) under every potential",
+    "agreement.metastable_only_": "metastable under this potential only",
+    "agreement.metastable_none": "metastable under no potential",
+    "agreement.n_sun": "metastable under every potential, unique and novel",
+    "agreement.sun_rate": "S.U.N. by agreement: metastable under every potential, unique and novel, "
+    "over all submitted samples (scaled like stability.sun_rate)",
 }
 
 
 def _definition(key: str, meta: dict[str, Any] | None = None) -> str:
+    if key.startswith("stability_") and "." in key:  # stability under a further potential
+        head, rest = key.split(".", 1)
+        base = _definition(f"stability.{rest}", meta)
+        return f"{base} — under {head[len('stability_'):]}" if base else ""
+    if key.startswith("agreement.") and key.endswith((".pearson", ".spearman", ".mean_abs_diff")):
+        pair = key.split(".")[1].replace("_vs_", " vs ")
+        what = {"pearson": "Pearson correlation", "spearman": "Spearman rank correlation",
+                "mean_abs_diff": "mean |difference| (eV/atom)"}[key.rsplit(".", 1)[1]]  # fmt: skip
+        return f"{what} of E_hull, {pair}, samples with both"
     text = DEFINITIONS.get(key, "")
     if not text:
         for prefix, value in DEFINITIONS.items():
-            if prefix.endswith(".") and key.startswith(prefix):
+            if prefix.endswith((".", "_")) and key.startswith(prefix):
                 text = value
                 break
     if key.startswith(("wasserstein.", "ks.")) and (meta or {}).get("distribution_reference") == "train":
@@ -89,7 +105,8 @@ def skipped_lines(skipped: dict[str, list[str]]) -> list[str]:
 def _fmt(value: float, key: str = "") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    if key in _COUNT_KEYS:
+    plain = f"stability.{key.split('.', 1)[1]}" if key.startswith("stability_") and "." in key else key
+    if plain in _COUNT_KEYS or key.startswith(("agreement.n_", "agreement.metastable_")):
         return f"{int(value)}"
     return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
 
@@ -118,7 +135,8 @@ def select_gallery(result: EvaluationResult, n: int = 12) -> list[tuple[str, Any
         for _, r in rows.iterrows():
             s = result.relaxed.get(r["id"], result.structures.get(r["id"]))
             tag = " S.U.N." if bool(r.get("sun", False)) else ""
-            out.append((r["id"], s, f"{r['id']}: {r['formula']}, E_hull {r['e_hull']:.3f} eV/atom{tag}"))
+            caption = f"{r['id']}: {r['formula']}, E_hull {r['e_hull']:.3f} eV/atom{tag}"
+            out.append((r["id"], s, caption + stability_details(r)))
         return out
     for col in ("unique", "novel"):
         if col in table.columns:
@@ -128,6 +146,45 @@ def select_gallery(result: EvaluationResult, n: int = 12) -> list[tuple[str, Any
         (r["id"], result.structures[r["id"]], f"{r['id']}: {r['formula']} (SG {r.get('spacegroup', '?')})")
         for _, r in rows.iterrows()
     ]
+
+
+def stability_details(row: Any) -> str:
+    """``"; sevennet E_hull 0.041; hull: NaCl 0.50 + Na 0.50; RMSD 0.21 Å, converged"`` for a per-sample row
+    (the parts it has); the gallery caption's tail after the first potential's E_hull."""
+    parts = []
+    for col in row.index:
+        if col.startswith("e_hull_") and not col.startswith(("e_hull_note", "e_hull_decomposition")):
+            value = _num(row[col])
+            if value is not None:
+                parts.append(f"{col[len('e_hull_'):]} E_hull {value:.3f}")
+    decomp = row.get("e_hull_decomposition")
+    if isinstance(decomp, str) and decomp:
+        parts.append(f"hull: {decomp}")
+    rmsd, conv = _num(row.get("relax_rmsd")), _num(row.get("relax_converged"))
+    relax = ([f"RMSD {rmsd:.2f} Å"] if rmsd is not None else []) + (
+        [] if conv is None else ["converged" if conv else "not converged"]
+    )
+    if relax:
+        parts.append(", ".join(relax))
+    return "".join(f"; {p}" for p in parts)
+
+
+def _num(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def relaxed_cif_paths(result: EvaluationResult) -> dict[str, dict[str, str]]:
+    """Relative path of each relaxed CIF the report writes, by per-sample column then sample id:
+    ``relaxed_cif`` (first potential, ``relaxed/``) and ``relaxed_cif_<potential>`` (``relaxed_<potential>/``)."""
+    out = {"relaxed_cif": {sid: f"relaxed/{safe_filename(sid)}.cif" for sid in result.relaxed}}
+    for name, structures in result.relaxed_by_potential.items():
+        folder = f"relaxed_{safe_filename(name)}"
+        out[f"relaxed_cif_{name}"] = {sid: f"{folder}/{safe_filename(sid)}.cif" for sid in structures}
+    return out
 
 
 def _img(path: Path, alt: str) -> str:
@@ -144,12 +201,22 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = 
         json.dump({"metrics": _plain(result.metrics), "meta": _plain(result.meta)}, fh, indent=2)
     with atomic_write(out / "metrics.md") as fh:
         fh.write(metrics_markdown(result.metrics, title, result.meta))
+    table = result.per_sample
+    cif_paths = relaxed_cif_paths(result)
+    if any(cif_paths.values()):
+        table = table.copy()
+        for col, paths in cif_paths.items():
+            table[col] = [paths.get(sid, "") for sid in table["id"]]
     with atomic_write(out / "per_sample.csv", newline="") as fh:
-        result.per_sample.to_csv(fh, index=False)
+        table.to_csv(fh, index=False)
 
-    for sid, structure in result.relaxed.items():
-        with atomic_write(out / "relaxed" / f"{safe_filename(sid)}.cif") as fh:
-            fh.write(_cif(structure))
+    structures_by_set = [(result.relaxed, cif_paths["relaxed_cif"])]
+    structures_by_set += [(result.relaxed_by_potential[name[len("relaxed_cif_"):]], paths)
+                          for name, paths in cif_paths.items() if name != "relaxed_cif"]  # fmt: skip
+    for structures, paths in structures_by_set:
+        for sid, structure in structures.items():
+            with atomic_write(out / paths[sid]) as fh:
+                fh.write(_cif(structure))
 
     figures: list[tuple[str, Path]] = []
     if result.test_properties is not None and len(result.test_properties):
@@ -166,7 +233,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, title: str = 
         if structure is None:
             continue
         png = out / "gallery" / f"{k:02d}_{safe_filename(sid)}.png"
-        gallery.append((caption, render_structure(structure, png, caption)))
+        gallery.append((caption, render_structure(structure, png, caption.split("; ")[0])))
 
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{_fmt(v, k)}</td><td>{html.escape(_definition(k, result.meta))}</td></tr>"

@@ -52,6 +52,8 @@ class EvaluationResult:
     structures: dict[str, Structure]
     relaxed: dict[str, Structure] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: relaxed structures under each further potential (``--potential chgnet,sevennet``), by potential name
+    relaxed_by_potential: dict[str, dict[str, Structure]] = field(default_factory=dict)
 
 
 def evaluate(
@@ -138,6 +140,10 @@ def evaluate(
     relaxed = {
         gen.ids[i]: Structure.from_dict(d) for i, d in enumerate(ctx.columns.get("_relaxed", [])) if isinstance(d, dict)
     }
+    relaxed_by_potential = {
+        name[len("_relaxed_"):]: {gen.ids[i]: Structure.from_dict(d) for i, d in enumerate(col) if isinstance(d, dict)}
+        for name, col in ctx.columns.items() if name.startswith("_relaxed_")
+    }  # fmt: skip
     meta = {
         "n_samples": len(gen),
         "n_train": len(tr) if tr is not None else 0,
@@ -161,6 +167,7 @@ def evaluate(
         structures={i: s for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None},
         relaxed=relaxed,
         meta=meta,
+        relaxed_by_potential=relaxed_by_potential,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -78,10 +79,27 @@ def reference_indices(
     return sorted(j for s in wanted for j in by_system.get(s, []))
 
 
-def hull_energies(
+@dataclass(frozen=True)
+class HullResult:
+    """One sample on its hull: E_hull (eV/atom, NaN when no hull), the competing phases, a note.
+
+    ``decomposition``: the hull phases the sample's composition decomposes into, as (reduced formula,
+    fraction of atoms) sorted by fraction, from pymatgen's ``PhaseDiagram.get_decomp_and_e_above_hull``.
+    """
+
+    e_hull: float
+    decomposition: tuple[tuple[str, float], ...] = ()
+    note: str = ""
+
+    def decomposition_text(self) -> str:
+        """``"NaCl 0.60 + Na 0.40"`` (fractions of atoms); empty when there is none."""
+        return " + ".join(f"{formula} {frac:.2f}" for formula, frac in self.decomposition)
+
+
+def hull_analysis(
     samples: Sequence[tuple[Composition, float]], references: Sequence[tuple[Composition, float]]
-) -> list[tuple[float, str]]:
-    """(E_hull in eV/atom, note) per sample; NaN with a note when the hull cannot be built.
+) -> list[HullResult]:
+    """E_hull (eV/atom) and decomposition per sample; NaN with a note when the hull cannot be built.
 
     Energies are per atom. References whose elements are outside a sample's system are ignored.
     """
@@ -95,29 +113,43 @@ def hull_energies(
     by_system: dict[frozenset[str], list[int]] = defaultdict(list)
     for i, (comp, _) in enumerate(samples):
         by_system[frozenset(el.symbol for el in comp.elements)].append(i)
-    out: list[tuple[float, str]] = [(float("nan"), "")] * len(samples)
+    nan = float("nan")
+    out: list[HullResult] = [HullResult(nan)] * len(samples)
     for system, idx in by_system.items():
         entries = [entry for els, entry in ref_entries if els <= system]
         have = {next(iter(els)) for els, _ in ref_entries if len(els) == 1 and els <= system}
         missing = sorted(system - have)
         if missing:
             for i in idx:
-                out[i] = (float("nan"), f"no elemental reference for {', '.join(missing)}")
+                out[i] = HullResult(nan, note=f"no elemental reference for {', '.join(missing)}")
             continue
         try:
             diagram = PhaseDiagram(entries)
         except Exception as exc:  # degenerate reference sets
             for i in idx:
-                out[i] = (float("nan"), f"phase diagram failed: {exc}"[:200])
+                out[i] = HullResult(nan, note=f"phase diagram failed: {exc}"[:200])
             continue
         for i in idx:
             comp, energy = samples[i]
             entry = PDEntry(comp, energy * comp.num_atoms)
             try:
-                out[i] = (float(diagram.get_e_above_hull(entry, allow_negative=True)), "")
+                decomp, e_hull = diagram.get_decomp_and_e_above_hull(entry, allow_negative=True)
             except Exception as exc:
-                out[i] = (float("nan"), f"hull failed: {exc}"[:200])
+                out[i] = HullResult(nan, note=f"hull failed: {exc}"[:200])
+                continue
+            phases: dict[str, float] = defaultdict(float)
+            for phase, frac in decomp.items():
+                phases[phase.composition.reduced_formula] += float(frac)
+            ordered = tuple(sorted(phases.items(), key=lambda kv: (-kv[1], kv[0])))
+            out[i] = HullResult(float(e_hull), ordered)
     return out
+
+
+def hull_energies(
+    samples: Sequence[tuple[Composition, float]], references: Sequence[tuple[Composition, float]]
+) -> list[tuple[float, str]]:
+    """(E_hull in eV/atom, note) per sample; NaN with a note when there is no hull (:func:`hull_analysis`)."""
+    return [(r.e_hull, r.note) for r in hull_analysis(samples, references)]
 
 
 def resolve_reference_table(spec: ReferenceSpec | None, energy_model: EnergyModel | None) -> ReferenceTable | None:
@@ -148,6 +180,7 @@ class Stability:
     """Per sample: E_hull (eV/atom) after relaxation; NaN for invalid or failed samples.
 
     Adds columns ``energy_per_atom``, ``relax_rmsd`` (Å), ``relax_steps``, ``relax_converged``,
+    ``e_hull_decomposition`` (the competing hull phases, :meth:`HullResult.decomposition_text`),
     ``e_hull_note``, ``stability_subset``; keeps relaxed structures in ``ctx.columns["_relaxed"]``.
     ``subset``: relax only a random subset of that many structurally valid samples, drawn with ``seed``
     (:func:`stability_subset`; default: ``ctx.options["stability_n"]``, else all); counts are over the
@@ -246,12 +279,16 @@ class Stability:
             references = _table_references(table, systems)
         else:
             references = self._computed_references(ctx, model, systems, cache_root)
-        hulls = hull_energies([(comps[i], energy[i]) for i in done], references)
+        hulls = hull_analysis([(comps[i], energy[i]) for i in done], references)
         out = np.full(n, np.nan)
-        for i, (e_hull, note) in zip(done, hulls, strict=True):
-            out[i] = e_hull
+        decomposition = np.full(n, "", dtype=object)
+        for i, hull in zip(done, hulls, strict=True):
+            out[i] = hull.e_hull
+            decomposition[i] = hull.decomposition_text()
+            note = hull.note
             notes[i] = f"reference table {table.name}: {note}" if note and table is not None else note
-        ctx.columns.update({"energy_per_atom": energy, **cols, "e_hull_note": notes, "_relaxed": structures})
+        ctx.columns.update({"energy_per_atom": energy, **cols, "e_hull_decomposition": decomposition,
+                            "e_hull_note": notes, "_relaxed": structures})  # fmt: skip
         ctx.options["n_hull_references"] = len(references)
         ctx.options["hull_references_from_table"] = table is not None
         ctx.options["hull_reference_table"] = table.name if table is not None else None

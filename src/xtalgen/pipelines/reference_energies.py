@@ -1,4 +1,4 @@
-"""Compute a reference-energy table: static CHGNet energies (eV/atom) of a dataset's structures.
+"""Compute a reference-energy table: static CHGNet (or SevenNet) energies (eV/atom) of a dataset's structures.
 
 Batched (:func:`xtalgen.postprocess.batch_energies.batch_static_energies`) and resumable in chunks:
 the structures are cut into chunks of ``chunk`` entries in a fixed order; each finished chunk is
@@ -42,7 +42,6 @@ from xtalgen.evaluation.reference_table import (
     write_reference_table,
 )
 from xtalgen.postprocess.batch_energies import batch_static_energies
-from xtalgen.postprocess.relax import DEFAULT_MODEL, CHGNetEnergyModel
 
 #: Start method of the worker processes ("spawn": each worker imports torch and loads CHGNet itself).
 START_METHOD = "spawn"
@@ -127,10 +126,31 @@ def _rows(items: Sequence[tuple[str, Structure]], results: Sequence[tuple[float 
     return table.append_column("error", pa.array([r["error"] for r in rows], pa.string()))
 
 
-def _run_chunk(items: Sequence[tuple[str, Structure]], out: Path, batch_size: int, model_name: str, report: Any) -> int:
+def _static_energies(
+    structures: list[Structure], batch_size: int, model_name: str, potential: str, report: Any
+) -> list[tuple[float | None, str | None]]:
+    """(energy in eV/atom or None, error or None) per structure: CHGNet batched, other potentials one by one."""
+    if potential == "chgnet":
+        return batch_static_energies(structures, batch_size=batch_size, model_name=model_name, on_batch=report)
+    from xtalgen.postprocess.potentials import static_energy
+
+    out: list[tuple[float | None, str | None]] = []
+    for s in structures:
+        try:
+            out.append((static_energy(potential, s, model=model_name)[0], None))
+        except Exception as exc:  # one failing entry is recorded, the run goes on
+            out.append((None, f"{type(exc).__name__}: {exc}"[:300]))
+        report(1)
+    return out
+
+
+def _run_chunk(
+    items: Sequence[tuple[str, Structure]], out: Path, batch_size: int, model_name: str, report: Any,
+    potential: str = "chgnet",
+) -> int:  # fmt: skip
     """Energies of one chunk, written atomically to ``out``; returns the number of failures."""
     structures = [s for _, s in items]
-    results = batch_static_energies(structures, batch_size=batch_size, model_name=model_name, on_batch=report)
+    results = _static_energies(structures, batch_size, model_name, potential, report)
     with atomic_path(out) as tmp:
         pq.write_table(_rows(items, results), tmp, compression="zstd")
     return sum(e is None for e, _ in results)
@@ -140,8 +160,10 @@ def _queue_reporter(queue: Any) -> Callable[[int], None]:
     return lambda n: queue.put(n)
 
 
-def _chunk_job(items: list[tuple[str, Structure]], out: str, batch_size: int, model_name: str, queue: Any) -> int:
-    return _run_chunk(items, Path(out), batch_size, model_name, _queue_reporter(queue))
+def _chunk_job(
+    items: list[tuple[str, Structure]], out: str, batch_size: int, model_name: str, queue: Any, potential: str
+) -> int:
+    return _run_chunk(items, Path(out), batch_size, model_name, _queue_reporter(queue), potential)
 
 
 def _init_worker() -> None:
@@ -192,10 +214,13 @@ def parts_dir(output: str | Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def _manifest(source: EnergySource, split: str | None, chunk: int, model_name: str) -> dict[str, Any]:
+def _manifest(
+    source: EnergySource, split: str | None, chunk: int, model_name: str, potential: str = "chgnet"
+) -> dict[str, Any]:
     ids_sha = hashlib.sha256("\n".join(source.ids).encode()).hexdigest()
+    model = model_name if potential == "chgnet" else f"{potential} {model_name}"
     return {"dataset": source.name, "dataset_sha256": source.sha256, "split": split, "chunk": chunk,
-            "model": model_name, "n_entries": len(source), "ids_sha256": ids_sha}  # fmt: skip
+            "model": model, "n_entries": len(source), "ids_sha256": ids_sha}  # fmt: skip
 
 
 def _check_manifest(folder: Path, manifest: dict[str, Any]) -> None:
@@ -222,16 +247,22 @@ def compute_reference_energies(
     batch_size: int = 32,
     chunk: int = 2000,
     workers: int = 1,
-    model_name: str = DEFAULT_MODEL,
+    model_name: str | None = None,
     limit: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    potential: str = "chgnet",
 ) -> EnergyTableResult:
-    """Compute the static CHGNet energy of every structure of ``source`` and write the reference table.
+    """Compute the static energy (``potential``: chgnet or sevennet) of every structure of ``source`` and
+    write the reference table.
 
     Re-running after an interruption continues from the finished chunks. ``workers`` processes take
     whole chunks (one torch thread each). ``limit`` keeps the first N entries (trial runs).
+    ``model_name``: the potential's model (default: CHGNet 0.3.0, SevenNet 7net-l3i5).
     """
+    from xtalgen.postprocess.potentials import require_potential
+
+    model_name = model_name or require_potential(potential).default_model
     if batch_size < 1 or chunk < 1 or workers < 1:
         raise ValueError(f"batch_size, chunk and workers must be ≥ 1, got {batch_size}, {chunk}, {workers}")
     out = Path(output)
@@ -240,7 +271,7 @@ def compute_reference_energies(
     t0, c0 = time.perf_counter(), time.process_time()
     src = open_source(source, split, limit)
     folder = parts_dir(out)
-    _check_manifest(folder, _manifest(src, split, chunk, model_name))
+    _check_manifest(folder, _manifest(src, split, chunk, model_name, potential))
     starts = list(range(0, len(src), chunk))
     paths = [folder / f"chunk-{k:05d}.parquet" for k in range(len(starts))]
     todo = [k for k, p in enumerate(paths) if not p.is_file()]
@@ -252,9 +283,9 @@ def compute_reference_energies(
     worker_cpu = 0.0
     with _bar(len(src), done_entries, progress) as advance:
         if workers == 1 or len(todo) <= 1:
-            worker_cpu = _run_serial(todo, items, paths, batch_size, model_name, advance)
+            worker_cpu = _run_serial(todo, items, paths, batch_size, model_name, advance, potential)
         else:
-            worker_cpu = _run_pool(todo, items, paths, batch_size, model_name, advance, workers)
+            worker_cpu = _run_pool(todo, items, paths, batch_size, model_name, advance, workers, potential)
     frames = [pq.read_table(p).to_pandas() for p in paths]
     merged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "error"])
     failed_mask = merged["error"].notna().to_numpy() if len(merged) else np.zeros(0, dtype=bool)
@@ -265,7 +296,7 @@ def compute_reference_energies(
     )  # fmt: skip
     ok = merged.loc[~failed_mask]
     table = pa.Table.from_pandas(ok[list(COLUMNS)], preserve_index=False) if len(ok) else table_from_rows([])
-    meta = _table_meta(src, split, model_name, batch_size, len(failures))
+    meta = _table_meta(src, split, model_name, batch_size, len(failures), potential)
     write_reference_table(table, out, meta, failures)
     shutil.rmtree(folder)
     return EnergyTableResult(
@@ -274,17 +305,22 @@ def compute_reference_energies(
     )  # fmt: skip
 
 
-def _table_meta(src: EnergySource, split: str | None, model_name: str, batch_size: int, n_failed: int) -> dict:
-    import chgnet
+def _table_meta(
+    src: EnergySource, split: str | None, model_name: str, batch_size: int, n_failed: int, potential: str = "chgnet"
+) -> dict:
+    import importlib
 
     import xtalgen
+    from xtalgen.postprocess.potentials import energy_model, potential_info
 
+    info = potential_info(potential)
+    package = importlib.import_module(info.module)
     return {
-        "reference_tag": CHGNetEnergyModel(model_name=model_name, relax_references=False).reference_tag,
-        "model": f"CHGNet {model_name}",
+        "reference_tag": energy_model(potential, model=model_name).reference_tag,
+        "model": f"{info.label} {model_name}",
         "model_version": model_name,
-        "chgnet_version": getattr(chgnet, "__version__", "unknown"),
-        "energy": ENERGY_CONVENTION,
+        f"{info.module}_version": getattr(package, "__version__", "unknown"),
+        "energy": ENERGY_CONVENTION.replace("CHGNet", info.label),
         "dataset": src.name,
         "dataset_sha256": src.sha256,
         "split": split or "all",
@@ -301,7 +337,7 @@ ItemsFn = Callable[[int], list[tuple[str, Structure]]]
 
 def _run_serial(
     todo: list[int], items: ItemsFn, paths: list[Path], batch_size: int, model_name: str,
-    advance: Callable[[int], None],
+    advance: Callable[[int], None], potential: str = "chgnet",
 ) -> float:  # fmt: skip
     """Chunks in this process (one torch and BLAS thread); returns 0 (its CPU time is the caller's)."""
     import scipy.linalg  # noqa: F401 - load BLAS before limiting its threads
@@ -313,7 +349,7 @@ def _run_serial(
     try:
         with threadpool_limits(1):
             for k in todo:
-                _run_chunk(items(k), paths[k], batch_size, model_name, advance)
+                _run_chunk(items(k), paths[k], batch_size, model_name, advance, potential)
     finally:
         torch.set_num_threads(threads)
     return 0.0
@@ -321,7 +357,7 @@ def _run_serial(
 
 def _run_pool(
     todo: list[int], items: ItemsFn, paths: list[Path], batch_size: int, model_name: str,
-    advance: Callable[[int], None], workers: int,
+    advance: Callable[[int], None], workers: int, potential: str = "chgnet",
 ) -> float:  # fmt: skip
     """Chunks on ``workers`` spawned processes; returns their CPU seconds (approximate: children's time)."""
     ctx = mp.get_context(START_METHOD)
@@ -331,7 +367,7 @@ def _run_pool(
         waiting = iter(todo)
         pending = set()
         for k in waiting:
-            pending.add(pool.submit(_chunk_job, items(k), str(paths[k]), batch_size, model_name, queue))
+            pending.add(pool.submit(_chunk_job, items(k), str(paths[k]), batch_size, model_name, queue, potential))
             if len(pending) >= workers + 1:
                 break
         while pending:
@@ -342,7 +378,8 @@ def _run_pool(
                 fut.result()
                 k = next(waiting, None)
                 if k is not None:
-                    pending.add(pool.submit(_chunk_job, items(k), str(paths[k]), batch_size, model_name, queue))
+                    job = (items(k), str(paths[k]), batch_size, model_name, queue, potential)
+                    pending.add(pool.submit(_chunk_job, *job))
         while not queue.empty():
             advance(queue.get())
     after = os.times()

@@ -41,20 +41,21 @@ CELL_FILTER = "FrechetCellFilter"
 _MODEL: dict[str, Any] = {}
 
 
-def chgnet_model(name: str = DEFAULT_MODEL) -> Any:
-    """The CHGNet model, loaded once per process on the CPU.
+def chgnet_model(name: str = DEFAULT_MODEL, device: str = "cpu") -> Any:
+    """The CHGNet model, loaded once per process and device (``cpu`` or ``cuda``).
 
     Its graph converter always refuses structures with an isolated atom (no neighbour within
     CHGNet's 6 Å cutoff): CHGNet's ASE calculator switches the shared converter to "warn" when a
     relaxation starts, which would make later static energies of such structures silently succeed.
     """
-    if name not in _MODEL:
+    key = name if device == "cpu" else f"{name}@{device}"
+    if key not in _MODEL:
         from chgnet.model import CHGNet
 
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # "CHGNet ... initialized"
             warnings.simplefilter("ignore")
-            _MODEL[name] = CHGNet.load(model_name=name, use_device="cpu", verbose=False)
-    model = _MODEL[name]
+            _MODEL[key] = CHGNet.load(model_name=name, use_device=device, verbose=False)
+    model = _MODEL[key]
     model.graph_converter.set_isolated_atom_response("error")
     return model
 
@@ -84,16 +85,16 @@ def displacement_rmsd(initial: Structure, final: Structure) -> float:
     return float(np.sqrt(np.mean(np.sum(dcart**2, axis=1))))
 
 
-def static_energy(structure: Structure, model_name: str = DEFAULT_MODEL) -> tuple[float, float]:
+def static_energy(structure: Structure, model_name: str = DEFAULT_MODEL, device: str = "cpu") -> tuple[float, float]:
     """(CHGNet energy in eV/atom, largest force in eV/Å) of a structure as given."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pred = chgnet_model(model_name).predict_structure(structure, task="ef")
+        pred = chgnet_model(model_name, device).predict_structure(structure, task="ef")
     return float(pred["e"]), float(np.max(np.linalg.norm(pred["f"], axis=1)))
 
 
 def relax_structure(
-    structure: Structure, *, steps: int = 200, fmax: float = 0.1, model_name: str = DEFAULT_MODEL
+    structure: Structure, *, steps: int = 200, fmax: float = 0.1, model_name: str = DEFAULT_MODEL, device: str = "cpu"
 ) -> dict[str, Any]:
     """Relax one structure (FIRE, cell free); return energies (eV/atom), RMSD (Å), steps and the result.
 
@@ -102,18 +103,19 @@ def relax_structure(
     """
     from chgnet.model import StructOptimizer
 
-    e0, _ = static_energy(structure, model_name)
+    e0, _ = static_energy(structure, model_name, device)
     with contextlib.redirect_stdout(io.StringIO()):  # "CHGNet will run on cpu", once per structure
         optimizer = StructOptimizer(
-            model=chgnet_model(model_name), optimizer_class="FIRE", use_device="cpu", on_isolated_atoms="error"
-        )
+            model=chgnet_model(model_name, device), optimizer_class="FIRE", use_device=device,
+            on_isolated_atoms="error",
+        )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = optimizer.relax(
             structure, fmax=fmax, steps=steps, relax_cell=True, ase_filter=CELL_FILTER, verbose=False
         )
     final: Structure = result["final_structure"]
-    energy, max_force = static_energy(final, model_name)
+    energy, max_force = static_energy(final, model_name, device)
     return {
         "energy_per_atom": energy,
         "initial_energy_per_atom": e0,

@@ -1,0 +1,216 @@
+"""Relax structures and score energies (eV/atom) with the SevenNet universal potential (optional extra).
+
+SevenNet (Park et al., J. Chem. Theory Comput. 2024; the ``sevenn`` package, MIT licence) ships its
+checkpoints inside its wheel, so this works offline. The default checkpoint ``7net-l3i5`` was trained
+on MPtrj (the same PBE/PBE+U, MP2020-corrected energies as CHGNet 0.3.0), which makes its hull
+energies comparable with reference energies of Materials Project structures computed the same way.
+
+Relaxation mirrors :mod:`xtalgen.postprocess.relax` (CHGNet): ASE FIRE with the cell free (Fréchet
+cell filter), at most ``steps`` steps, stopping when every force is below ``fmax`` (eV/Å); the energy
+recorded is a static SevenNet prediction on the final structure. Install with
+``pip install 'xtalgen[sevennet]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+
+from xtalgen.postprocess.relax import CELL_FILTER, _as_structure, displacement_rmsd, run_resumable
+
+#: SevenNet checkpoint used by default (shipped in the ``sevenn`` wheel; trained on MPtrj).
+DEFAULT_MODEL = "7net-l3i5"
+
+#: A relaxation ending with a force above this (eV/Å) has run away (e.g. 7net-l3i5 on a PGCGM EuFe3H4 cell with
+#: 1.1 Å H-H contacts: -14 eV/atom and 3,000 eV/Å as given, -171 eV/atom after 3 FIRE steps); it is recorded as
+#: failed, so such a sample gets no E_hull instead of a hull energy far below any real compound.
+DIVERGED_FORCE = 50.0
+#: A relaxation is stopped as diverged as soon as the energy falls below this (eV/atom): well below the lowest
+#: energy of any Materials Project structure with ≤ 20 sites (-14.25 eV/atom, Pu mp-571261, in the shipped
+#: CHGNet reference table), so no real relaxation reaches it, and a runaway one stops at once instead of
+#: spending all its steps on an ever denser, ever slower graph.
+MIN_ENERGY_PER_ATOM = -20.0
+
+_CALC: dict[tuple[str, str], Any] = {}
+
+
+def sevennet_calculator(name: str = DEFAULT_MODEL, device: str = "cpu") -> Any:
+    """The SevenNet ASE calculator, loaded once per process and device (``cpu`` or ``cuda``)."""
+    key = (name, device)
+    if key not in _CALC:
+        from sevenn.calculator import SevenNetCalculator
+
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            _CALC[key] = SevenNetCalculator(name, device=device)
+    return _CALC[key]
+
+
+def supported_elements(name: str = DEFAULT_MODEL, device: str = "cpu") -> frozenset[str]:
+    """Element symbols the checkpoint has parameters for."""
+    calc = sevennet_calculator(name, device)
+    species = getattr(calc, "sevennet_config", {}).get("chemical_species") or []
+    return frozenset(species)
+
+
+def _atoms(structure: Structure, name: str, device: str) -> Any:
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    known = supported_elements(name, device)
+    missing = sorted({el.symbol for el in structure.composition.elements} - known) if known else []
+    if missing:
+        raise ValueError(f"SevenNet {name} has no parameters for {', '.join(missing)}")
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = sevennet_calculator(name, device)
+    return atoms
+
+
+def static_energy(structure: Structure, model_name: str = DEFAULT_MODEL, device: str = "cpu") -> tuple[float, float]:
+    """(SevenNet energy in eV/atom, largest force in eV/Å) of a structure as given."""
+    atoms = _atoms(structure, model_name, device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        energy = float(atoms.get_potential_energy()) / len(atoms)
+        forces = np.asarray(atoms.get_forces())
+    return energy, float(np.max(np.linalg.norm(forces, axis=1)))
+
+
+def relax_structure(
+    structure: Structure, *, steps: int = 200, fmax: float = 0.1, model_name: str = DEFAULT_MODEL, device: str = "cpu"
+) -> dict[str, Any]:
+    """Relax one structure (FIRE, cell free); the record :func:`xtalgen.postprocess.relax.relax_structure` returns.
+
+    Keys: ``energy_per_atom``, ``initial_energy_per_atom``, ``max_force`` (eV/Å), ``converged``
+    (max force ≤ fmax), ``steps``, ``rmsd`` (Å), ``volume_change`` (relative), ``structure`` (dict).
+    """
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import FIRE
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    e0, _ = static_energy(structure, model_name, device)
+    atoms = _atoms(structure, model_name, device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optimizer = FIRE(FrechetCellFilter(atoms), logfile=None)
+        for _ in optimizer.irun(fmax=fmax, steps=steps):
+            energy = float(atoms.get_potential_energy()) / len(atoms)
+            if energy < MIN_ENERGY_PER_ATOM:
+                raise ValueError(
+                    f"relaxation diverged: {energy:.3g} eV/atom after {optimizer.nsteps} steps (started at "
+                    f"{e0:.3g}), below any known solid; SevenNet {model_name} is outside its training domain here"
+                )
+    final = AseAtomsAdaptor.get_structure(atoms)
+    for prop in list(final.site_properties):  # e.g. magmom/charges copied from the calculator: not structure
+        final.remove_site_property(prop)
+    energy, max_force = static_energy(final, model_name, device)
+    if not max_force < DIVERGED_FORCE:
+        raise ValueError(
+            f"relaxation diverged: largest force {max_force:.3g} eV/Å after {optimizer.nsteps} steps "
+            f"(energy {energy:.3g} eV/atom); SevenNet {model_name} is outside its training domain here"
+        )
+    return {
+        "energy_per_atom": energy,
+        "initial_energy_per_atom": e0,
+        "max_force": max_force,
+        "converged": bool(max_force <= fmax),
+        "steps": int(optimizer.nsteps),
+        "rmsd": displacement_rmsd(structure, final),
+        "volume_change": float(final.volume / structure.volume - 1.0),
+        "structure": final.as_dict(),
+    }
+
+
+def _relax_job(payload: Any, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
+    return relax_structure(_as_structure(payload), steps=steps, fmax=fmax, model_name=model_name)
+
+
+def _energy_job(payload: Any, relax: bool, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
+    structure = _as_structure(payload)
+    if relax:
+        out = relax_structure(structure, steps=steps, fmax=fmax, model_name=model_name)
+        return {"energy_per_atom": out["energy_per_atom"], "formula": structure.composition.formula}
+    energy, _ = static_energy(structure, model_name)
+    return {"energy_per_atom": energy, "formula": structure.composition.formula}
+
+
+class SevenNetEnergyModel:
+    """SevenNet relaxations of samples and energies of reference structures, both cached on disk (CPU).
+
+    Implements the energy-model interface of :mod:`xtalgen.evaluation.stability`. No reference-energy
+    table ships for SevenNet: hull references are computed on demand for the chemical systems the
+    samples need and cached (see ``docs/benchmarks/potentials.md`` for the cost that decided this).
+    """
+
+    def __init__(
+        self,
+        steps: int = 200,
+        fmax: float = 0.1,
+        relax_references: bool = False,
+        model_name: str = DEFAULT_MODEL,
+    ) -> None:
+        if steps < 0 or fmax <= 0:
+            raise ValueError(f"steps must be ≥ 0 and fmax > 0, got steps={steps}, fmax={fmax}")
+        self.steps, self.fmax = steps, fmax
+        self.relax_references = relax_references
+        self.model_name = model_name
+        self.name = f"SevenNet {model_name} (FIRE, ≤{steps} steps, fmax {fmax} eV/Å)"
+
+    @property
+    def relax_tag(self) -> str:
+        """Identifies the relaxation settings (part of the relaxation cache file name)."""
+        return f"sevennet-{self.model_name}-fire{self.steps}-{self.fmax}"
+
+    @property
+    def relax_settings(self) -> dict[str, Any]:
+        """Every setting that changes a relaxation's result (part of ``xtalgen relax``'s resume key)."""
+        return {"potential": "sevennet", "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
+                "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
+
+    @property
+    def reference_tag(self) -> str:
+        """Identifies how reference energies are made (part of their cache file name)."""
+        return f"sevennet-{self.model_name}-" + (
+            f"relaxed{self.steps}-{self.fmax}" if self.relax_references else "static"
+        )
+
+    def relax(
+        self,
+        items: Sequence[tuple[str, Any]],
+        *,
+        cache_path: Path | None,
+        workers: int = 1,
+        progress: bool = True,
+        item_meta: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``).
+
+        ``item_meta``: see :func:`xtalgen.postprocess.relax.run_resumable`."""
+        job = partial(_relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
+        return run_resumable(
+            job, items, cache_path, workers=workers, description="SevenNet relax", progress=progress,
+            item_meta=item_meta,
+        )
+
+    def energies(
+        self,
+        items: Sequence[tuple[str, Any]],
+        *,
+        cache_path: Path | None,
+        workers: int = 1,
+        progress: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """Energy (eV/atom) of each ``(key, structure or CIF text)``: ``{"energy_per_atom", "formula"}``."""
+        job = partial(
+            _energy_job, relax=self.relax_references, steps=self.steps, fmax=self.fmax, model_name=self.model_name
+        )
+        return run_resumable(
+            job, items, cache_path, workers=workers, description="SevenNet reference energies", progress=progress
+        )
