@@ -45,3 +45,10 @@ def test_screen_writes_a_shortlist_and_resumes(tmp_path):
     stages = {s["name"]: s for s in json.loads((out / "report.json").read_text())["stages"]}
     assert stages["prescreen"]["n_cached"] == 2 and stages["relax"]["n_cached"] == 2
     assert pd.read_csv(out / "shortlist.csv")["id"].tolist() == shortlist["id"].tolist()
+
+
+def test_screen_refuses_an_unknown_potential_in_one_line(tmp_path):
+    cands = _candidates(tmp_path / "cands")
+    result = CliRunner().invoke(app, ["screen", str(cands), "-o", str(tmp_path / "s"), "--potential", "nope"])
+    assert result.exit_code == 2 and "unknown potential 'nope'" in result.output
+    assert not (tmp_path / "s" / "shortlist.csv").exists()

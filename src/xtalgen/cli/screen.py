@@ -37,6 +37,7 @@ def screen_cmd(
     prescreen_steps: int = typer.Option(10, min=0, help="FIRE steps of the energy pre-screen (0: static energy)."),
     prescreen_max_ehull: float = typer.Option(
         0.5, help="Drop candidates whose pre-screen E_hull estimate is above this (eV/atom; 'inf': keep all)."),
+    potential: str = typer.Option("chgnet", help="Potential: chgnet, or sevennet (extra xtalgen[sevennet])."),
     steps: int = typer.Option(200, min=0, help="Maximum FIRE steps of the full relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence of the relaxation (eV/Å)."),
     max_sites: int | None = typer.Option(None, min=1, help="Drop candidates with more sites than this."),
@@ -51,7 +52,7 @@ def screen_cmd(
 ) -> None:
     """Screen candidates in stages (cheap filters, dedupe, energy pre-screen, relaxation, E_hull) into a
     ranked shortlist and VASP inputs of the top K; resumable with --resume."""
-    from xtalgen.pipelines.screen.potential import CHGNetScreenPotential
+    from xtalgen.pipelines.screen.potential import NamedScreenPotential
     from xtalgen.pipelines.screen.runner import OWNED, STAGES_DIR, ScreenSettings, run_screen
     from xtalgen.pipelines.screen.scheduler import open_scheduler
 
@@ -63,13 +64,22 @@ def screen_cmd(
         raise fail(console, "--prescreen-max-ehull: give a number of eV/atom or inf")
     claim_output_dir(console, output, OWNED, overwrite=overwrite, resume=resume, resume_files={STAGES_DIR},
                      inputs=[candidates, known])  # fmt: skip
-    potential = CHGNetScreenPotential(steps=steps, fmax=fmax, prescreen_steps=prescreen_steps)
+    from xtalgen.postprocess.potentials import parse_potentials
+
+    try:
+        names = parse_potentials(potential)
+    except (ImportError, ValueError) as exc:
+        raise fail(console, f"--potential: {exc}") from None
+    if len(names) != 1:
+        raise fail(console, f"--potential: screen relaxes with one potential, got {potential!r}")
+    name = names[0]
+    chosen = NamedScreenPotential(name, steps=steps, fmax=fmax, prescreen_steps=prescreen_steps)
     settings = ScreenSettings(top=top, prescreen_max_ehull=prescreen_max_ehull, max_sites=max_sites, known=known,
                               reference_energies=reference_energies)  # fmt: skip
     try:
         with open_scheduler(scheduler, workers) as runner:
             console.print(f"screening {escape(str(candidates))} on {escape(runner.name)}", highlight=False)
-            result = run_screen(candidates, output, scheduler=runner, potential=potential, settings=settings,
+            result = run_screen(candidates, output, scheduler=runner, potential=chosen, settings=settings,
                                 on_stage=_print_stage)  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         raise fail(console, exc) from None

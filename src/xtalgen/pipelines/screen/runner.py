@@ -37,7 +37,7 @@ from xtalgen.evaluation.stability import hull_energies, subsystems
 from xtalgen.pipelines.screen.assess import assess
 from xtalgen.pipelines.screen.cheap_filters import cheap_check, cheap_settings
 from xtalgen.pipelines.screen.known import KnownStructures
-from xtalgen.pipelines.screen.potential import CHGNetScreenPotential, ScreenPotential
+from xtalgen.pipelines.screen.potential import NamedScreenPotential, ScreenPotential
 from xtalgen.pipelines.screen.scheduler import InProcess, Task
 from xtalgen.pipelines.screen.store import read_result, result_path, settings_hash, write_result
 
@@ -275,7 +275,7 @@ def run_screen(
     reads) into ``out_dir``; ``scheduler``: from :func:`xtalgen.pipelines.screen.scheduler.open_scheduler`."""
     from xtalgen.pipelines.screen.report import write_outputs, write_report
 
-    potential = potential or CHGNetScreenPotential()
+    potential = potential or NamedScreenPotential()
     settings = settings or ScreenSettings()
     run = _Screen(Path(out_dir), scheduler, potential, settings, on_stage)
     items, known = run.dedupe(run.cheap(run.read(source)))
