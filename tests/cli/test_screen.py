@@ -52,3 +52,12 @@ def test_screen_refuses_an_unknown_potential_in_one_line(tmp_path):
     result = CliRunner().invoke(app, ["screen", str(cands), "-o", str(tmp_path / "s"), "--potential", "nope"])
     assert result.exit_code == 2 and "unknown potential 'nope'" in result.output
     assert not (tmp_path / "s" / "shortlist.csv").exists()
+
+
+def test_screen_refuses_a_missing_reference_table_before_any_work(tmp_path):
+    cands = _candidates(tmp_path / "cands")
+    out = tmp_path / "s"
+    result = CliRunner().invoke(app, ["screen", str(cands), "-o", str(out), "--reference-energies",
+                                      str(tmp_path / "none.parquet")])  # fmt: skip
+    assert result.exit_code == 2 and "--reference-energies" in result.output
+    assert not out.exists()

@@ -24,6 +24,19 @@ def _print_stage(stage) -> None:  # noqa: ANN001 - a StageReport
     console.print(line, highlight=False, soft_wrap=True)
 
 
+def _check_reference_table(spec: str, potential) -> None:  # noqa: ANN001 - a ScreenPotential
+    """Fail in one line, before any work, when no reference table matches the potential."""
+    from xtalgen.evaluation.stability import resolve_reference_table
+
+    try:
+        table = resolve_reference_table(spec, potential)
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(console, f"--reference-energies: {exc}") from None
+    if table is None:
+        raise fail(console, f"--reference-energies: no table ships for {potential.reference_tag!r}; make one with "
+                   "`xtalgen data energies` and pass it")  # fmt: skip
+
+
 @app.command("screen")
 def screen_cmd(
     candidates: Path = typer.Argument(..., help="Candidates: generation dir, folder of CIFs, CSV with a 'cif' column."),
@@ -62,8 +75,6 @@ def screen_cmd(
         raise fail(console, f"--known: not found: {known}")
     if math.isnan(prescreen_max_ehull):
         raise fail(console, "--prescreen-max-ehull: give a number of eV/atom or inf")
-    claim_output_dir(console, output, OWNED, overwrite=overwrite, resume=resume, resume_files={STAGES_DIR},
-                     inputs=[candidates, known])  # fmt: skip
     from xtalgen.postprocess.potentials import parse_potentials
 
     try:
@@ -72,8 +83,10 @@ def screen_cmd(
         raise fail(console, f"--potential: {exc}") from None
     if len(names) != 1:
         raise fail(console, f"--potential: screen relaxes with one potential, got {potential!r}")
-    name = names[0]
-    chosen = NamedScreenPotential(name, steps=steps, fmax=fmax, prescreen_steps=prescreen_steps)
+    chosen = NamedScreenPotential(names[0], steps=steps, fmax=fmax, prescreen_steps=prescreen_steps)
+    _check_reference_table(reference_energies, chosen)
+    claim_output_dir(console, output, OWNED, overwrite=overwrite, resume=resume, resume_files={STAGES_DIR},
+                     inputs=[candidates, known])  # fmt: skip
     settings = ScreenSettings(top=top, prescreen_max_ehull=prescreen_max_ehull, max_sites=max_sites, known=known,
                               reference_energies=reference_energies)  # fmt: skip
     try:
