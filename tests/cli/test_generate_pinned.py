@@ -3,6 +3,11 @@
 The hashes were computed before the family registry / shared generation loop refactor; any change to
 sampling, post-processing, decoding or writing that alters a single byte fails here. They hold on the
 reference CPU build of torch (single thread); another BLAS may move the last bits of a float.
+
+PGCGM is pinned on both post-processing paths: the fast path (default) writes the same CIFs and accepted
+rows as the full path (``--set fast_postprocess=false``, the pre-refactor hashes); only the rows of candidates
+it rejected early differ (no found space group, later filters not run), hence their own rejected.csv /
+candidates-mode summary.csv hashes.
 """
 
 from __future__ import annotations
@@ -25,15 +30,30 @@ PINNED = {
         ["--model", "pgcgm", "-n", "3", "--seed", "1"],
         {"pgcgm_000004.cif": "8b9932bf9302edb4", "pgcgm_000009.cif": "a0de988ecf0f4608",
          "pgcgm_000018.cif": "1c5d9a7440733a1a", "summary.csv": "162cee3671652851",
-         "rejected.csv": "ed8ef357366a6d99"},
+         "rejected.csv": "4094f3037b3ff449"},
         {"model": "pgcgm", "n": 3, "seed": 1, "count": "accepted", "rescale_volume": True, "max_formula_atoms": 10,
          "distance_factor": 0.73, "max_primitive_sites": 20, "pretrained": "pgcgm-mp-ternary",
          "n_candidates": 19, "n_accepted": 3},
         ["3 of 19 candidates accepted", "rejected: atoms too close: 16"],
     ),
+    "pgcgm-full": (
+        ["--model", "pgcgm", "-n", "3", "--seed", "1", "--set", "fast_postprocess=false"],
+        {"pgcgm_000004.cif": "8b9932bf9302edb4", "pgcgm_000009.cif": "a0de988ecf0f4608",
+         "pgcgm_000018.cif": "1c5d9a7440733a1a", "summary.csv": "162cee3671652851",
+         "rejected.csv": "ed8ef357366a6d99"},
+        {"model": "pgcgm", "n": 3, "seed": 1, "n_candidates": 19, "n_accepted": 3},
+        ["3 of 19 candidates accepted", "rejected: atoms too close: 16"],
+    ),
     "pgcgm-candidates": (
         ["--model", "pgcgm", "-n", "4", "--seed", "2", "--spacegroup", "225", "--elements", "Ba,Ti,O",
          "--count", "candidates", "--no-rescale-volume"],
+        {"summary.csv": "efc8095ea0a6c736"},
+        {"model": "pgcgm", "count": "candidates", "rescale_volume": False, "n_candidates": 4, "n_accepted": 0},
+        ["0 of 4 candidates accepted", "rejected: atoms too close: 4"],
+    ),
+    "pgcgm-candidates-full": (
+        ["--model", "pgcgm", "-n", "4", "--seed", "2", "--spacegroup", "225", "--elements", "Ba,Ti,O",
+         "--count", "candidates", "--no-rescale-volume", "--set", "fast_postprocess=false"],
         {"summary.csv": "a0d772f7762252b4"},
         {"model": "pgcgm", "count": "candidates", "rescale_volume": False, "n_candidates": 4, "n_accepted": 0},
         ["0 of 4 candidates accepted", "rejected: atoms too close: 4"],

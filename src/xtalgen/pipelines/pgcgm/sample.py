@@ -39,6 +39,8 @@ DEFAULT_PGCGM_DISTANCE_FACTOR = 0.73
 DEFAULT_MAX_PRIMITIVE_SITES = 20
 #: Candidates drawn per batch of the generator.
 BATCH_SIZE = 512
+#: Candidates post-processed at a time (generation stops after the chunk that completes n accepted).
+POSTPROCESS_CHUNK = 256
 
 
 @dataclass
@@ -52,6 +54,9 @@ class PGCGMOptions(SamplingOptions):
     to MP). ``max_formula_atoms`` / ``max_primitive_sites``: reject larger reduced formulas / primitive
     cells (0 or None: no limit). ``distance_factor``: reject contacts shorter than this fraction of the
     summed atomic radii (the PGCGM paper's bound is 0.5). ``dedupe``: reject later copies of a structure.
+    ``fast_postprocess``: reject distance failures before merging or symmetry analysis where the outcome is
+    certain, and stop post-processing a round once ``n`` are accepted (same accepted structures and reasons;
+    such rejects lack their found space group); false: every drawn candidate goes through the full path.
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -62,6 +67,7 @@ class PGCGMOptions(SamplingOptions):
     max_primitive_sites: int | None = DEFAULT_MAX_PRIMITIVE_SITES
     max_candidates: int | None = None
     dedupe: bool = True
+    fast_postprocess: bool = True
 
     def validate(self) -> None:
         if not 0 < self.distance_factor < 2:
@@ -144,7 +150,8 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Condition], opts: PG
         expand=SnapExpand(DEFAULT_MERGE_FACTOR) if opts.snap else expand_raw_arrays, symprec=opts.symprec,
         dedupe=False, volumes=ElementVolumes.default() if opts.rescale_volume else None,
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
-        max_primitive_sites=opts.max_primitive_sites or None, workers=workers, progress=progress,
+        max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess, workers=workers,
+        progress=progress,
     )  # fmt: skip
 
 
@@ -165,16 +172,23 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
         conditions = choose_conditions(want, table, spacegroup, elements, generator.n_sites, rng)
         round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
         coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
-        batch = _postprocess(_raw_candidates(conditions, coords, lattices, generator.n_sites), conditions, opts,
-                             request.workers, request.progress)  # fmt: skip
-        start = len(results)
-        for r in batch:
-            r.index += start
-        results.extend(batch)
-        if opts.dedupe:  # this round against itself and against the earlier rounds' accepted structures
-            dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
-                           since=start)  # fmt: skip
-        accepted = sum(r.accepted for r in results)
+        raws = _raw_candidates(conditions, coords, lattices, generator.n_sites)
+        # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
+        # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
+        chunk = POSTPROCESS_CHUNK if opts.fast_postprocess else len(raws)
+        for lo in range(0, len(raws), chunk):
+            hi = lo + chunk
+            batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress)
+            start = len(results)
+            for r in batch:
+                r.index += start
+            results.extend(batch)
+            if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
+                dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
+                               since=start)  # fmt: skip
+            accepted = sum(r.accepted for r in results)
+            if opts.count == "accepted" and accepted >= n:
+                break
         if opts.count == "candidates" or accepted >= n or len(results) >= cap:
             break
         rate = max(accepted / len(results), 0.02)
