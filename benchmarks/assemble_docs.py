@@ -16,6 +16,7 @@ ORDER = [
     "crystens_roundtrip.md",
     "pgcgm_dataset.md",
     "pgcgm_postprocess.md",
+    "pgcgm_generation_speed.md",
     "pgcgm.md",
     "crystens_models.md",
     "crystens_context.md",

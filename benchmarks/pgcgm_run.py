@@ -126,7 +126,8 @@ def stage_generate(work: Path, tag: str, n: int, workers: int, run: Path, *, see
     if not (out / "summary.csv").is_file() or key not in _timings(work):
         t0, cpu0 = time.perf_counter(), _cpu_seconds()
         generate_pgcgm(n, out, checkpoint=run, seed=seed, workers=workers, snap=snap, progress=False,
-                       count="candidates", rescale_volume=False)  # the paper's path: survival per candidate
+                       count="candidates", rescale_volume=False,  # the paper's path: survival per candidate
+                       fast_postprocess=False)  # every reject measured (the clash breakdown reads its ratios)
         _save_timing(work, f"{tag}_generate_cpu_s", _cpu_seconds() - cpu0)
         _save_timing(work, key, time.perf_counter() - t0)
         print(f"[generate] {tag}: {time.perf_counter() - t0:.1f} s wall, {_cpu_seconds() - cpu0:.1f} s CPU", flush=True)

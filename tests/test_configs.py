@@ -17,7 +17,7 @@ EXPECTED = {
     f"{model}_{size}"
     for model in ("pgcgm", "crystens_gan", "crystens_wgan", "crystens_diffusion")
     for size in ("tiny", "cpu", "gpu")
-}
+} | {f"pgcgm_general_{size}" for size in ("tiny", "cpu", "gpu")}
 
 
 def test_every_bundled_config_is_listed_inside_the_package_and_loads() -> None:
@@ -30,6 +30,11 @@ def test_every_bundled_config_is_listed_inside_the_package_and_loads() -> None:
     for kind in ("gan", "wgan", "diffusion"):
         assert load_crystens_config(kind, bundled_config(f"crystens_{kind}_tiny")).data.size == 32
     assert load_config(PGCGMConfig, bundled_config("pgcgm_tiny.yaml")).max_steps == 20
+    for size in ("tiny", "cpu", "gpu"):  # the general model: K_max base sites, Wyckoff features, 1-5 elements
+        general = load_config(PGCGMConfig, bundled_config(f"pgcgm_general_{size}"))
+        assert general.model.wyckoff_features and general.model.n_sites > 3
+        assert general.data.nelements == [1, 2, 3, 4, 5] and general.data.n_base_sites == []
+    assert load_config(PGCGMConfig, bundled_config("pgcgm_general_gpu")).matmul_tf32
 
 
 def test_resolution_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,14 @@
 """A seeded ``xtalgen generate`` writes byte-identical CIFs, summary.csv and rejected.csv run after run.
 
-The hashes were computed before the family registry / shared generation loop refactor; any change to
+The hashes were computed before the family registry / shared generation loop refactor (the CrysTens
+ones again when the post-decoding steps, volume / merge / symmetry, were switched on by default); any change to
 sampling, post-processing, decoding or writing that alters a single byte fails here. They hold on the
 reference CPU build of torch (single thread); another BLAS may move the last bits of a float.
+
+PGCGM is pinned on both post-processing paths: the fast path (default) writes the same CIFs and accepted
+rows as the full path (``--set fast_postprocess=false``, the pre-refactor hashes); only the rows of candidates
+it rejected early differ (no found space group, later filters not run), hence their own rejected.csv /
+candidates-mode summary.csv hashes.
 """
 
 from __future__ import annotations
@@ -25,23 +31,38 @@ PINNED = {
         ["--model", "pgcgm", "-n", "3", "--seed", "1"],
         {"pgcgm_000004.cif": "8b9932bf9302edb4", "pgcgm_000009.cif": "a0de988ecf0f4608",
          "pgcgm_000018.cif": "1c5d9a7440733a1a", "summary.csv": "162cee3671652851",
-         "rejected.csv": "ed8ef357366a6d99"},
+         "rejected.csv": "4094f3037b3ff449"},
         {"model": "pgcgm", "n": 3, "seed": 1, "count": "accepted", "rescale_volume": True, "max_formula_atoms": 10,
          "distance_factor": 0.73, "max_primitive_sites": 20, "pretrained": "pgcgm-mp-ternary",
          "n_candidates": 19, "n_accepted": 3},
         ["3 of 19 candidates accepted", "rejected: atoms too close: 16"],
     ),
+    "pgcgm-full": (
+        ["--model", "pgcgm", "-n", "3", "--seed", "1", "--set", "fast_postprocess=false"],
+        {"pgcgm_000004.cif": "8b9932bf9302edb4", "pgcgm_000009.cif": "a0de988ecf0f4608",
+         "pgcgm_000018.cif": "1c5d9a7440733a1a", "summary.csv": "162cee3671652851",
+         "rejected.csv": "ed8ef357366a6d99"},
+        {"model": "pgcgm", "n": 3, "seed": 1, "n_candidates": 19, "n_accepted": 3},
+        ["3 of 19 candidates accepted", "rejected: atoms too close: 16"],
+    ),
     "pgcgm-candidates": (
         ["--model", "pgcgm", "-n", "4", "--seed", "2", "--spacegroup", "225", "--elements", "Ba,Ti,O",
          "--count", "candidates", "--no-rescale-volume"],
+        {"summary.csv": "efc8095ea0a6c736"},
+        {"model": "pgcgm", "count": "candidates", "rescale_volume": False, "n_candidates": 4, "n_accepted": 0},
+        ["0 of 4 candidates accepted", "rejected: atoms too close: 4"],
+    ),
+    "pgcgm-candidates-full": (
+        ["--model", "pgcgm", "-n", "4", "--seed", "2", "--spacegroup", "225", "--elements", "Ba,Ti,O",
+         "--count", "candidates", "--no-rescale-volume", "--set", "fast_postprocess=false"],
         {"summary.csv": "a0d772f7762252b4"},
         {"model": "pgcgm", "count": "candidates", "rescale_volume": False, "n_candidates": 4, "n_accepted": 0},
         ["0 of 4 candidates accepted", "rejected: atoms too close: 4"],
     ),
     "diffusion": (
         ["--pretrained", "crystens-diffusion-mp20", "-n", "2", "--seed", "1", "--steps", "4"],
-        {"crystens-diffusion-00000.cif": "3dda22803c89875d", "crystens-diffusion-00001.cif": "37cdd9fcea977079",
-         "summary.csv": "8fba646a36e7ea79"},
+        {"crystens-diffusion-00000.cif": "2dd4322e20fbec9c", "crystens-diffusion-00001.cif": "0d089cebc4999f2e",
+         "summary.csv": "142d0bf098d6d990"},
         {"model": "crystens-diffusion", "n": 2, "seed": 1, "imputed": False, "symmetry_projected": False,
          "guided": False, "pretrained": "crystens-diffusion-mp20", "pretrained_version": "0.1",
          "n_candidates": 2, "n_accepted": 2},
@@ -51,15 +72,15 @@ PINNED = {
         ["--pretrained", "crystens-diffusion-mp20", "-n", "2", "--seed", "2", "--steps", "4",
          "--formula", "SrTiO3", "--spacegroup", "221"],
         {"crystens-diffusion-00000.cif": "1e94893c1f21e108", "crystens-diffusion-00001.cif": "30251d4d044250dc",
-         "summary.csv": "d5006b5a1622bbe7"},
+         "summary.csv": "ea6967ced9765e39"},
         {"imputed": True, "symmetry_projected": True, "guided": True, "n_accepted": 2},
         ["2 of 2 candidates accepted"],
     ),
     "diffusion-lock": (
         ["--pretrained", "crystens-diffusion-mp20", "-n", "2", "--seed", "3", "--steps", "4",
          "--occupancy-lock", "0.5"],
-        {"crystens-diffusion-00000.cif": "7f79a33c75639f07", "crystens-diffusion-00001.cif": "a40990f8f58aa6a9",
-         "summary.csv": "e98417498d16ce94"},
+        {"crystens-diffusion-00000.cif": "41c5eb465b3d1697", "crystens-diffusion-00001.cif": "e8c33503e1eb3939",
+         "summary.csv": "6a8fa41631bf6b57"},
         {"imputed": False, "n_accepted": 2},
         ["2 of 2 candidates accepted"],
     ),

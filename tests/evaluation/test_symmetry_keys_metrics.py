@@ -9,7 +9,6 @@ from pymatgen.core import Lattice, Structure
 from tests.evaluation.conftest import cscl, rocksalt
 
 from xtalgen.evaluation.assembly import MetricSettings
-from xtalgen.evaluation.diversity import vendi_score
 from xtalgen.evaluation.known_structures import (
     KnownStructures,
     keys_rows,
@@ -18,6 +17,7 @@ from xtalgen.evaluation.known_structures import (
 )
 from xtalgen.evaluation.runner import evaluate
 from xtalgen.evaluation.symmetry_keys import wyckoff_keys
+from xtalgen.evaluation.vendi import vendi_score
 
 
 def test_keys_do_not_depend_on_origin_choice_or_cell():

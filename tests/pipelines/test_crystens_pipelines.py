@@ -61,7 +61,7 @@ def test_symmetrise_then_decode_recovers_an_encoded_crystal(perov):
     noisy = t + noise
     sym = symmetrise(noisy, center=center, presence_threshold=thr)
     torch.testing.assert_close(sym, t, atol=1e-6, rtol=0)
-    structure, info = _decode_one((sym.numpy(), noisy.numpy(), enc.config.to_dict(), DecodeOptions()))
+    structure, info = _decode_one((sym.numpy(), noisy.numpy(), enc.config.to_dict(), DecodeOptions(), None, None))
     assert structure is not None and info["decoded"]
     assert structure.composition.reduced_formula == structures[0].composition.reduced_formula
     assert SpacegroupAnalyzer(structure, 0.1).get_space_group_number() == 221

@@ -241,6 +241,10 @@ def test_default_contact_bound_and_cell_limit_and_their_switches(run, tmp_path) 
 
     kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False)
     strict = pd.read_csv(generate_pgcgm(30, tmp_path / "strict", **kw))  # defaults: 0.73, 20 sites
+    # the full path measures the contacts of every candidate (the fast path skips them for early rejects)
+    full = pd.read_csv(generate_pgcgm(30, tmp_path / "full", fast_postprocess=False, **kw))
+    assert full[["accepted", "reason"]].equals(strict[["accepted", "reason"]])
+    strict = full
     loose = pd.read_csv(generate_pgcgm(30, tmp_path / "loose", distance_factor=0.5, max_primitive_sites=None, **kw))
     ratio = strict[["min_ratio_same_element", "min_ratio_other_elements"]].min(axis=1)
     short = loose["accepted"] & (ratio < DEFAULT_PGCGM_DISTANCE_FACTOR)

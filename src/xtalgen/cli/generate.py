@@ -206,4 +206,8 @@ def _print_result(result: Any) -> None:
                       soft_wrap=True)  # fmt: skip
     for reason, count in result.rejection_counts(8):
         console.print(f"  rejected: {reason or 'unspecified'}: {count}")
+    if result.record.get("diversity"):
+        from xtalgen.evaluation.diversity import format_diversity
+
+        console.print(format_diversity(result.record["diversity"]), highlight=False)
     console.print(f"summary: [bold]{result.summary}[/]")

@@ -36,3 +36,4 @@ from xtalgen.cli import crystens as _crystens  # noqa: E402,F401
 from xtalgen.cli import evaluate as _evaluate  # noqa: E402,F401
 from xtalgen.cli import models as _models  # noqa: E402,F401
 from xtalgen.cli import energies as _energies  # noqa: E402,F401
+from xtalgen.cli import screen as _screen  # noqa: E402,F401

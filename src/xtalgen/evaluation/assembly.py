@@ -16,13 +16,13 @@ from xtalgen.evaluation.composition_validity import CompositionalValidity
 from xtalgen.evaluation.consistency import Consistency
 from xtalgen.evaluation.coverage import MP_CUTOFFS, Coverage
 from xtalgen.evaluation.distributions import Distributions
-from xtalgen.evaluation.diversity import Diversity
 from xtalgen.evaluation.known_structures import KnownStructures, load_known_structures, shipped_known_path
 from xtalgen.evaluation.novelty import Novelty
 from xtalgen.evaluation.sun import SUN
 from xtalgen.evaluation.symmetry_metrics import SymmetryDiversity
 from xtalgen.evaluation.uniqueness import Uniqueness
 from xtalgen.evaluation.validity import StructuralValidity
+from xtalgen.evaluation.vendi import Diversity
 
 #: Names accepted by ``skip`` -> the metric names they leave out.
 SKIPPABLE = {"uniqueness": "unique", "novelty": "novel", "coverage": "cov_precision", "distributions": "distributions",

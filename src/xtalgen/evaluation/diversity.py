@@ -1,48 +1,59 @@
-"""Diversity: the Vendi score of the valid samples' structure fingerprints.
+"""Per-run diversity of generated structures: space groups and Wyckoff templates.
 
-Vendi score (Friedman & Dieng, "The Vendi Score: A Diversity Evaluation Metric for Machine Learning",
-TMLR 2023, arXiv:2210.02410): ``exp(-sum_i l_i log l_i)`` with ``l_i`` the eigenvalues of ``K / n``,
-``K`` an n x n similarity matrix with ones on the diagonal. It is the effective number of distinct
-samples: 1 when all are alike, n when all are orthogonal. Here ``K`` is the cosine similarity of the
-CrystalNN structure fingerprints (61 values, :mod:`xtalgen.evaluation.fingerprints`, the fingerprint of
-CDVAE's coverage), so ``K = X X^T`` with unit rows and its non-zero eigenvalues are those of the 61 x 61
-matrix ``X^T X``: linear in n.
+A structure's Wyckoff template is its space group and the sorted sequence of the Wyckoff letters of its
+symmetry-independent sites (spglib at ``symprec``), e.g. ``221:a b c`` for cubic perovskite: two
+structures share a template when they fill the same Wyckoff positions of the same group, whatever the
+elements. Reported per run: the share of the most frequent space group, the number of distinct space
+groups and of distinct templates.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from xtalgen.evaluation.base import EvalContext
-
-
-def vendi_score(features: np.ndarray) -> float:
-    """Vendi score of the rows of ``features`` under the cosine-similarity kernel (NaN for no rows)."""
-    x = np.asarray(features, dtype=float)
-    if x.ndim != 2 or len(x) == 0:
-        return float("nan")
-    zero = ~np.any(x != 0, axis=1)
-    x = np.hstack([x, zero[:, None].astype(float)])  # all-zero fingerprints: alike each other only
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    eig = np.linalg.eigvalsh(x.T @ x / len(x))
-    eig = eig[eig > 1e-12]
-    return float(np.exp(-np.sum(eig * np.log(eig))))
+import spglib
+from pymatgen.core import Structure
 
 
-class Diversity:
-    """``diversity.vendi`` (effective number of distinct valid samples) and ``diversity.vendi_fraction``
-    (the same over the number of featurised valid samples, 0..1)."""
-
-    name = "diversity"
-    needs = frozenset({"structures"})
-
-    def per_sample(self, ctx: EvalContext) -> None:
+def wyckoff_template(structure: Structure, symprec: float = 0.1) -> tuple[int, str] | None:
+    """(space group number, sorted Wyckoff letters of the independent sites) or None when spglib fails."""
+    cell = (np.asarray(structure.lattice.matrix), np.asarray(structure.frac_coords),
+            np.array([site.specie.Z for site in structure], dtype=np.int64))  # fmt: skip
+    try:
+        ds = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    except Exception:  # spglib raises on degenerate cells
         return None
+    if ds is None:
+        return None
+    firsts = np.unique(np.asarray(ds.equivalent_atoms))
+    letters = sorted(str(ds.wyckoffs[i]) for i in firsts)
+    return int(ds.number), " ".join(letters)
 
-    def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
-        _, struct, _ = ctx.generated_fingerprints(ctx.valid_mask())
-        score = vendi_score(struct)
-        return {"diversity.vendi": score, "diversity.vendi_fraction": score / len(struct) if len(struct) else np.nan}
+
+def diversity_summary(structures: Iterable[Structure], symprec: float = 0.1) -> dict[str, Any]:
+    """``{"n", "top_spacegroup", "top_spacegroup_share", "n_spacegroups", "n_templates"}`` of the structures
+    (those spglib cannot analyse count in ``n`` only; shares are fractions of the analysed ones)."""
+    templates = [t for t in (wyckoff_template(s, symprec) for s in structures if s is not None)]
+    n = len(templates)
+    found = [t for t in templates if t is not None]
+    groups = Counter(sg for sg, _ in found)
+    top = groups.most_common(1)
+    return {
+        "n": n,
+        "top_spacegroup": top[0][0] if top else None,
+        "top_spacegroup_share": round(top[0][1] / len(found), 4) if top else None,
+        "n_spacegroups": len(groups),
+        "n_templates": len({f"{sg}:{letters}" for sg, letters in found}),
+    }
+
+
+def format_diversity(summary: dict[str, Any]) -> str:
+    """One line for the console."""
+    if not summary.get("n_spacegroups"):
+        return "diversity: no accepted structure"
+    return (f"diversity: {summary['n_spacegroups']} space groups, {summary['n_templates']} Wyckoff templates; "
+            f"most frequent space group {summary['top_spacegroup']} "
+            f"({100 * summary['top_spacegroup_share']:.1f} % of {summary['n']})")

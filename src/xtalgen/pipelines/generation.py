@@ -90,8 +90,12 @@ def generate(
 
     ``options``: the family's options object, a dict or ``key=value`` strings (validated by its class).
     """
+    from xtalgen.evaluation.diversity import diversity_summary
+
     family, opts = prepare(kind, request, options)
     batch = family.sample(request, opts)
+    batch.record["diversity"] = diversity_summary([c.structure for c in batch.candidates if c.accepted],
+                                                  symprec=opts.symprec)  # fmt: skip
     out = Path(out_dir)
     summary = write_generation(out, batch.candidates, symprec=opts.symprec, meta=batch.record,
                                split_rejected=batch.split_rejected)  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import numbers
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,14 +23,17 @@ from rich.console import Console
 from rich.progress import Progress
 
 from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, group_keys, primitive_from_dataset
+from xtalgen.postprocess.early_reject import surely_too_close
 from xtalgen.postprocess.filters import (
     DEFAULT_DISTANCE_FACTOR,
     DEFAULT_SYMPREC,
+    REASON_TOO_CLOSE,
     check_cell_size,
     check_charge_neutral,
     check_formula_size,
     check_min_distance,
     check_spacegroup,
+    distance_ratios_arrays,
     symmetry_dataset,
 )
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
@@ -58,7 +62,8 @@ class PostprocessResult:
     formula: str = ""
     spacegroup: int | None = None
     n_atoms_before: int = 0
-    n_atoms_after: int = 0
+    #: None when the candidate was rejected before merging
+    n_atoms_after: int | None = 0
     filters: dict[str, bool | None] = field(default_factory=dict)
     accepted: bool = False
     reason: str = ""
@@ -99,6 +104,27 @@ class _Options:
     volumes: ElementVolumes | None = None
     max_formula_atoms: int | None = None
     max_primitive_sites: int | None = None
+    early_reject: bool = False
+
+
+def _reject_early(
+    res: PostprocessResult, opt: _Options, symbols: Sequence[str] | None, detail: str, values: dict | None = None
+) -> PostprocessResult:
+    """Mark ``res`` rejected by the distance filter without building a Structure or running spglib: the
+    filters after it are not run (None), the found space group stays empty; ``symbols`` (the merged cell's,
+    None before merging) give the formula. The summary columns are the full path's, empty where not measured."""
+    from pymatgen.core import Composition
+
+    if symbols is not None:
+        res.formula = Composition(Counter(symbols)).reduced_formula
+    res.filters["min_distance"] = False
+    res.extra.update(values or {"min_ratio_same_element": None, "min_ratio_other_elements": None})
+    if opt.max_formula_atoms is not None:
+        res.extra["formula_atoms"] = None
+    if opt.max_primitive_sites is not None:
+        res.extra["primitive_sites"] = None
+    res.reason, res.detail = REASON_TOO_CLOSE, detail
+    return res
 
 
 def process_one(
@@ -137,6 +163,14 @@ def process_one(
         scale = None
         if opt.volumes is not None:  # fix the cell size first, so merging sees physical distances
             matrix, scale = rescale_matrix(matrix, symbols, opt.volumes)
+        if opt.early_reject:  # a clash the merge cannot fix: reject before merging
+            clash = surely_too_close(matrix, symbols, frac, merge_factor=opt.merge_factor if opt.merge else None,
+                                     distance_factor=opt.distance_factor)  # fmt: skip
+            if clash is not None:
+                res.n_atoms_after = None
+                if opt.volumes is not None:  # the final scale is not known before merging
+                    res.extra["volume_scale"] = None
+                return _reject_early(res, opt, None, clash)
         if opt.merge:
             n_before = len(symbols)
             symbols, frac = merge_arrays(matrix, symbols, frac, factor=opt.merge_factor)
@@ -145,7 +179,15 @@ def process_one(
                 scale = scale * again if again is not None else None
         if opt.volumes is not None:
             res.extra["volume_scale"] = round(scale, 4) if scale is not None else None
-        structure = Structure(Lattice(matrix), symbols, frac)
+        lattice = Lattice(matrix)
+        ratios = None
+        if opt.early_reject and len(symbols):  # the distance filter on arrays, before any Structure or spglib
+            ratios = distance_ratios_arrays(lattice, symbols, frac)
+            if ratios[0] < opt.distance_factor:
+                res.n_atoms_after = len(symbols)
+                out = check_min_distance(None, opt.distance_factor, ratios=ratios)
+                return _reject_early(res, opt, symbols, out.detail, out.values)
+        structure = Structure(lattice, symbols, frac)
     except Exception as exc:  # e.g. degenerate lattice
         res.reason, res.detail = REASON_MERGE, f"{type(exc).__name__}: {exc}"
         return res
@@ -156,7 +198,7 @@ def process_one(
     if dataset is not None:
         res.spacegroup = int(dataset.number)
         res.primitive = primitive_from_dataset(structure, dataset)
-    outcomes = [check_min_distance(structure, opt.distance_factor)]
+    outcomes = [check_min_distance(structure, opt.distance_factor, ratios=ratios)]
     if opt.check_spacegroup and target is not None:
         outcomes.append(check_spacegroup(structure, target, opt.symprec, found=res.spacegroup))
     if opt.max_formula_atoms is not None:
@@ -203,6 +245,7 @@ def postprocess_candidates(
     volumes: ElementVolumes | None = None,
     max_formula_atoms: int | None = None,
     max_primitive_sites: int | None = None,
+    early_reject: bool = False,
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
@@ -219,6 +262,9 @@ def postprocess_candidates(
     recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
     ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
     ``max_primitive_sites``: reject structures whose primitive cell has more atoms (``cell too large``).
+    ``early_reject``: reject distance-filter failures before the symmetry analysis, and clashes the merge
+    cannot fix (:mod:`.early_reject`) before merging; the accepted candidates and every rejection reason are
+    the same, but such rejects carry no found space group and no results of the later filters (None).
     ``workers`` processes (1 = serial, in this process).
     """
     n = len(candidates)
@@ -234,7 +280,7 @@ def postprocess_candidates(
         raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
     conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
-                   charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites)
+                   charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites, early_reject)
     jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
     console = console or Console(stderr=True)
     pool = mp.get_context().Pool(workers) if workers > 1 and n > 1 else None

@@ -23,10 +23,11 @@ the SMACT-14 oxidation states (the CDVAE convention: single elements and all-met
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
 
 from xtalgen.data.radii import atomic_radius
 
@@ -61,17 +62,26 @@ def shortest_lattice_vector(lattice) -> float:
 
 
 def _distance_ratios(structure: Structure) -> tuple[float, str, float, float]:
-    """Smallest d_ij / (r_i + r_j): overall with a description, among same-element pairs (incl. an atom
-    and its own periodic image), among pairs of different elements (inf when there are none)."""
-    radii = np.array([atomic_radius(site.specie.symbol) for site in structure])
+    """:func:`distance_ratios_arrays` of a Structure."""
     symbols = [site.specie.symbol for site in structure]
-    self_len = shortest_lattice_vector(structure.lattice)
+    return distance_ratios_arrays(structure.lattice, symbols, structure.frac_coords)
+
+
+def distance_ratios_arrays(
+    lattice: Lattice | np.ndarray, symbols: Sequence[str], frac: np.ndarray
+) -> tuple[float, str, float, float]:
+    """Smallest d_ij / (r_i + r_j) of a cell given as a Lattice (or row matrix (3, 3) Å), symbols (N,) and
+    fractional coords (N, 3): overall with a description, among same-element pairs (incl. an atom and its own
+    periodic image), among pairs of different elements (inf when there are none). No Structure is built."""
+    lattice = lattice if isinstance(lattice, Lattice) else Lattice(np.asarray(lattice, dtype=np.float64))
+    radii = np.array([atomic_radius(s) for s in symbols])
+    self_len = shortest_lattice_vector(lattice)
     i_self = int(radii.argmax())
     best, where = self_len / (2 * radii[i_self]), f"{symbols[i_self]}{i_self} and its periodic image"
     same_best, other_best = best, np.inf
-    if len(structure) > 1:
-        frac = np.asarray(structure.frac_coords)
-        dist = np.asarray(structure.lattice.get_all_distances(frac, frac))
+    if len(symbols) > 1:
+        frac = np.asarray(frac, dtype=np.float64)
+        dist = np.asarray(lattice.get_all_distances(frac, frac))
         ratio = dist / (radii[:, None] + radii[None, :])
         np.fill_diagonal(ratio, np.inf)
         i, j = np.unravel_index(int(ratio.argmin()), ratio.shape)
@@ -92,13 +102,16 @@ def min_distance_ratio(structure: Structure) -> tuple[float, str]:
     return best, where
 
 
-def check_min_distance(structure: Structure, factor: float = DEFAULT_DISTANCE_FACTOR) -> FilterOutcome:
+def check_min_distance(
+    structure: Structure, factor: float = DEFAULT_DISTANCE_FACTOR, *, ratios: tuple | None = None
+) -> FilterOutcome:
     """Pass when every pair satisfies d_ij ≥ factor · (r_i + r_j) (see module docstring).
 
     ``values`` holds the smallest ratio among same-element pairs and among pairs of different elements
-    (which kind of clash rejected a candidate).
+    (which kind of clash rejected a candidate). ``ratios``: :func:`distance_ratios_arrays` of the same cell,
+    already computed (``structure`` is then not read and may be None).
     """
-    ratio, where, same, other = _distance_ratios(structure)
+    ratio, where, same, other = _distance_ratios(structure) if ratios is None else ratios
     values = {"min_ratio_same_element": round(same, 4), "min_ratio_other_elements": round(other, 4)}
     if ratio >= factor:
         return FilterOutcome("min_distance", True, detail=f"min d/(ri+rj) = {ratio:.3f}", values=values)

@@ -1,7 +1,9 @@
 """Conditioning inputs of PGCGM and the network that embeds them.
 
 A sample is conditioned on its space group (through its symmetry operations and crystal system)
-and on the elements of its base sites (through their 23 scaled element features).
+and on the elements of its base sites (through their 23 scaled element features); a general model
+(``site_dim`` > 0) also sees each base site's Wyckoff multiplicity (:func:`site_symmetry_features`),
+so that it knows a 12-fold site from a 1-fold one.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class Conditions:
         crystal_system: (M,) int in 0..6.
         group_id: optional (M,) int, equal for samples with identical ``ops`` (e.g. the space-group
             number); lets the encoder embed each distinct set of operations once per batch.
+        site_features: optional (M, K, W) per-site Wyckoff features (:func:`site_symmetry_features`),
+            used by encoders built with ``site_dim`` = W > 0.
     """
 
     element_features: Tensor
@@ -34,12 +38,13 @@ class Conditions:
     ops_mask: Tensor
     crystal_system: Tensor
     group_id: Tensor | None = None
+    site_features: Tensor | None = None
 
     def __post_init__(self) -> None:
         m = self.element_features.shape[0]
         for f in fields(self):
             t = getattr(self, f.name)
-            if t is None and f.name == "group_id":
+            if t is None and f.name in ("group_id", "site_features"):
                 continue
             if not isinstance(t, Tensor) or t.shape[0] != m:
                 raise ValueError(f"Conditions.{f.name} must be a tensor with {m} rows")
@@ -64,6 +69,26 @@ class Conditions:
     def _map(self, fn) -> Conditions:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return Conditions(**{k: None if v is None else fn(v) for k, v in values.items()})
+
+
+#: Width of :func:`site_symmetry_features`.
+SITE_FEATURES = 3
+
+
+def site_symmetry_features(multiplicity: Tensor, n_ops: Tensor) -> Tensor:
+    """Per-site Wyckoff features (M, K, 3) from multiplicities (M, K) and operation counts (M,).
+
+    ``[m / |G|, log2(m) / log2(192), 1 if m = |G| (general position)]`` with m the site's atoms in the
+    conventional cell and |G| the space group's operations in the conventional cell (the general
+    position's multiplicity), so ``m / |G|`` is 1 / (order of the site-symmetry group). Padded sites
+    (m = 0) get zeros.
+    """
+    m = multiplicity.to(torch.float32)
+    g = n_ops.to(torch.float32).clamp(min=1.0)[:, None]
+    present = (m > 0).to(torch.float32)
+    log_m = torch.log2(m.clamp(min=1.0)) / 7.584962500721156  # log2(192)
+    general = (m == g).to(torch.float32)
+    return torch.stack([m / g, log_m * present, general * present], dim=-1)
 
 
 def mlp(sizes: list[int], final_act: bool = False) -> nn.Sequential:
@@ -102,12 +127,14 @@ class OpsEncoder(nn.Module):
 class ConditionEncoder(nn.Module):
     """Embeds :class:`Conditions` into one vector (M, out_dim) per sample."""
 
-    def __init__(self, n_sites: int, element_dim: int = 23, ops_hidden: int = 64, out_dim: int = 128):
+    def __init__(self, n_sites: int, element_dim: int = 23, ops_hidden: int = 64, out_dim: int = 128,
+                 site_dim: int = 0):  # fmt: skip
         super().__init__()
         self.n_sites = n_sites
         self.element_dim = element_dim
+        self.site_dim = site_dim
         self.ops = OpsEncoder(ops_hidden, ops_hidden)
-        in_dim = n_sites * (element_dim + 1) + ops_hidden + N_CRYSTAL_SYSTEMS
+        in_dim = n_sites * (element_dim + site_dim + 1) + ops_hidden + N_CRYSTAL_SYSTEMS
         self.mix = mlp([in_dim, out_dim, out_dim], final_act=True)
 
     def forward(self, cond: Conditions) -> Tensor:
@@ -116,7 +143,13 @@ class ConditionEncoder(nn.Module):
             raise ValueError(f"model built for {self.n_sites} sites x {self.element_dim} features, "
                              f"got element_features {tuple(cond.element_features.shape)}")
         mask = cond.site_mask.to(cond.element_features.dtype)
-        elems = torch.cat([cond.element_features * mask.unsqueeze(-1), mask.unsqueeze(-1)], dim=-1)
+        parts = [cond.element_features * mask.unsqueeze(-1)]
+        if self.site_dim:
+            if cond.site_features is None or cond.site_features.shape[-1] != self.site_dim:
+                raise ValueError(f"model built for {self.site_dim} Wyckoff features per site; the conditions "
+                                 "carry none or another number (site_features)")  # fmt: skip
+            parts.append(cond.site_features.to(mask.dtype) * mask.unsqueeze(-1))
+        elems = torch.cat([*parts, mask.unsqueeze(-1)], dim=-1)
         system = nn.functional.one_hot(cond.crystal_system.long(), N_CRYSTAL_SYSTEMS).to(elems.dtype)
         h = torch.cat([elems.reshape(m, -1), self._encode_ops(cond), system], dim=-1)
         return self.mix(h)

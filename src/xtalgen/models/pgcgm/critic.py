@@ -33,6 +33,7 @@ class PGCGMCritic(nn.Module):
         log_length_mean: float = 1.5,
         log_length_std: float = 0.4,
         coord_harmonics: int = 1,
+        site_dim: int = 0,
     ):
         super().__init__()
         if coord_harmonics < 1:
@@ -40,7 +41,7 @@ class PGCGMCritic(nn.Module):
         self.n_sites, self.n_sets = n_sites, n_sets
         harmonics = torch.arange(1, coord_harmonics + 1, dtype=torch.float32)
         self.register_buffer("harmonics", harmonics, persistent=False)  # derived from the config, not saved
-        self.cond = ConditionEncoder(n_sites, element_dim, ops_hidden, hidden)
+        self.cond = ConditionEncoder(n_sites, element_dim, ops_hidden, hidden, site_dim)
         in_dim = hidden + n_sets * n_sites * 6 * coord_harmonics + 6
         layers: list[nn.Module] = []
         sizes = [in_dim] + [hidden] * n_layers

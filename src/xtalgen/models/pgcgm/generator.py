@@ -29,6 +29,7 @@ class PGCGMGenerator(nn.Module):
             (``raw mod 1``: no saturation at the special positions 0 and 1; everything downstream
             of the generator - critic features, distances, expansion - is periodic anyway).
         log_length_mean, log_length_std: statistics of ln(length / Å) in the training set.
+        site_dim: Wyckoff features per site in the conditions (0: elements only, the paper's model).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class PGCGMGenerator(nn.Module):
         log_length_mean: float = 1.5,
         log_length_std: float = 0.4,
         coord_activation: str = "sigmoid",
+        site_dim: int = 0,
     ):
         super().__init__()
         if not 0 < angle_span < 90:
@@ -53,7 +55,7 @@ class PGCGMGenerator(nn.Module):
         self.coord_activation = coord_activation
         self.n_sites, self.n_sets, self.noise_dim = n_sites, n_sets, noise_dim
         self.angle_span = float(angle_span)
-        self.cond = ConditionEncoder(n_sites, element_dim, ops_hidden, hidden)
+        self.cond = ConditionEncoder(n_sites, element_dim, ops_hidden, hidden, site_dim)
         self.body = mlp([noise_dim + hidden] + [hidden] * n_layers, final_act=True)
         self.coord_head = nn.Linear(hidden, n_sets * n_sites * 3)
         self.length_head = nn.Linear(hidden, 3)

@@ -9,6 +9,7 @@ Tables 1 and 2), the same metrics of the symmetrised tensor that was decoded (``
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,21 @@ import torch
 
 from xtalgen.data.generation_folder import Candidate, write_generation
 from xtalgen.models.crystens import asymmetry, symmetrise
+from xtalgen.postprocess.sample_cleanup import CleanupOptions, clean_structure
+from xtalgen.postprocess.volume import ElementVolumes
 from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions, consistency_metrics, decode
 from xtalgen.representations.crystens.config import FIRST_ATOM
 
 
-def _decode_one(args: tuple[np.ndarray, np.ndarray, dict[str, Any], DecodeOptions]) -> tuple[Any, dict[str, Any]]:
-    sym, raw, ct_dict, options = args
+@lru_cache(maxsize=1)
+def _volumes() -> ElementVolumes:
+    return ElementVolumes.default()
+
+
+def _decode_one(
+    args: tuple[np.ndarray, np.ndarray, dict[str, Any], DecodeOptions, CleanupOptions | None, int | None],
+) -> tuple[Any, dict[str, Any]]:
+    sym, raw, ct_dict, options, cleanup, requested = args
     ct = CrysTensConfig.from_dict(ct_dict)
     result = decode(sym, ct, options)
     raw_metrics = {k: v for k, v in consistency_metrics(raw, ct).as_dict().items() if k != "n_atoms"}
@@ -30,7 +40,12 @@ def _decode_one(args: tuple[np.ndarray, np.ndarray, dict[str, Any], DecodeOption
     # names (read by xtalgen.evaluation.consistency) to the raw output's metrics, as in the paper
     info = {(f"sym_{k}" if k in raw_metrics else k): v for k, v in result.row().items()}
     info.update(raw_metrics)
-    return result.structure, info
+    structure = result.structure
+    if structure is not None and cleanup is not None:
+        target = requested if requested is not None else result.spacegroup_stated
+        structure, steps = clean_structure(structure, cleanup, target, _volumes())
+        info.update(steps)
+    return structure, info
 
 
 def _tensor_writer(raw: np.ndarray):
@@ -52,11 +67,15 @@ def decode_candidates(
     per_sample: list[dict[str, Any]] | None = None,
     workers: int = 2,
     decode_options: DecodeOptions | None = None,
+    cleanup: CleanupOptions | None = None,
+    spacegroup: int | None = None,
     progress: bool = True,
 ) -> list[Candidate]:
     """Symmetrise and decode raw CrysTens (n, 4, N, N) into candidates (ids ``<label>-00000``...).
 
-    ``per_sample``: extra columns for each sample's row (one dict per sample).
+    ``per_sample``: extra columns for each sample's row (one dict per sample). ``cleanup``: the steps
+    that make each decoded cell a crystal (:mod:`xtalgen.postprocess.sample_cleanup`; None: none), whose
+    symmetry step prefers ``spacegroup`` (the requested group), else the group the tensor states.
     """
     center, thr = float(ct.difference.normalise(0.0)), ct.presence_threshold
     raw = np.asarray(raw, dtype=np.float32)
@@ -64,7 +83,7 @@ def decode_candidates(
     sym = symmetrise(raw_t, FIRST_ATOM, center=center, presence_threshold=thr).numpy()
     asym = asymmetry(raw_t, FIRST_ATOM, center=center, presence_threshold=thr).numpy()
     options = decode_options or DecodeOptions()
-    jobs = [(sym[i], raw[i], ct.to_dict(), options) for i in range(len(raw))]
+    jobs = [(sym[i], raw[i], ct.to_dict(), options, cleanup, spacegroup) for i in range(len(raw))]
     candidates = []
     for i, (structure, row) in enumerate(_run(jobs, workers, progress)):
         own = per_sample[i] if per_sample is not None else {}

@@ -16,7 +16,9 @@ from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
 from xtalgen.pipelines.crystens.decode import _tensor_writer, decode_candidates
 from xtalgen.pipelines.crystens.load import checkpoint_kind, load_crystens_model
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions, get_family
-from xtalgen.representations.crystens import CrysTensConfig
+from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
+from xtalgen.postprocess.sample_cleanup import DEFAULT_SYMMETRY_TOLERANCE, DEFAULT_VOLUME_LIMIT, CleanupOptions
+from xtalgen.representations.crystens import CrysTensConfig, DecodeOptions
 from xtalgen.representations.crystens.cell_composition import cell_numbers
 from xtalgen.representations.crystens.known_entries import known_entries
 
@@ -30,14 +32,44 @@ class CrysTensOptions(SamplingOptions):
 
     ``occupancy_lock``: empty "phantom" slots of the final sample (0; None: off). ``save_tensors``: also
     write the raw outputs to ``tensors.npy``.
+
+    Decoding a tensor into a crystal (each step recorded per sample in summary.csv; None or false: off):
+    ``consensus``: each atom's coordinates = mean of its header entries and the estimates from the
+    difference layers (false: header entries only); ``presence_threshold``: normalised Z level above which
+    a slot holds an atom (None: the config's, halfway between empty and hydrogen); ``z_noise_floor``:
+    smallest noise (Z units) assumed when atomic numbers are grouped into elements (larger: fewer distinct
+    elements); ``volume_limit``:
+    rescale a cell whose volume is more than this factor off the one predicted from its elements;
+    ``merge_factor``: merge atoms of one element closer than this x atomic radius (PGCGM's merge);
+    ``symmetry_tolerance``: loosest spglib tolerance (Å) at which the space group (the requested or
+    stated one preferred, else the most symmetric found) is recovered and the atoms snapped onto its
+    Wyckoff positions.
     """
 
     occupancy_lock: float | None = None
     save_tensors: bool = False
+    consensus: bool = True
+    presence_threshold: float | None = None
+    z_noise_floor: float = 0.1
+    volume_limit: float | None = DEFAULT_VOLUME_LIMIT
+    merge_factor: float | None = DEFAULT_MERGE_FACTOR
+    symmetry_tolerance: float | None = DEFAULT_SYMMETRY_TOLERANCE
 
     def validate(self) -> None:
         if self.occupancy_lock is not None and not 0 <= self.occupancy_lock <= 1:
             raise ValueError(f"occupancy_lock: must be in [0, 1], got {self.occupancy_lock}")
+        if not self.z_noise_floor > 0:
+            raise ValueError(f"z_noise_floor: must be > 0, got {self.z_noise_floor}")
+        self.cleanup().validate()
+
+    def cleanup(self) -> CleanupOptions:
+        """The post-decoding steps these options switch on."""
+        return CleanupOptions(self.volume_limit, self.merge_factor, self.symmetry_tolerance, self.symprec)
+
+    def decode_options(self) -> DecodeOptions:
+        """How tensors are read back (consensus, atom-count threshold)."""
+        return DecodeOptions(presence_threshold=self.presence_threshold, z_noise_floor=self.z_noise_floor,
+                             coordinate_consensus=self.consensus)
 
 
 @dataclass
@@ -265,6 +297,7 @@ def sample_crystens(request: GenerationRequest, opts: CrysTensOptions, expect: s
               **request.meta}  # fmt: skip
     candidates = decode_candidates(raw, ct, label=f"crystens-{kind}", info=info,
                                    per_sample=_per_sample(hooks, request.n), workers=request.workers,
+                                   decode_options=opts.decode_options(), cleanup=opts.cleanup(), spacegroup=sg,
                                    progress=request.progress)  # fmt: skip
     return SampleBatch(candidates, record, extra_files=[_tensor_writer(raw)] if opts.save_tensors else [])
 

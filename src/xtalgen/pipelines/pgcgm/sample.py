@@ -22,7 +22,7 @@ import torch
 from xtalgen.data.crystal_systems import crystal_systems
 from xtalgen.data.generation_folder import Candidate
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
-from xtalgen.pipelines.pgcgm.conditions import Condition, choose_conditions, read_condition_table
+from xtalgen.pipelines.pgcgm.conditions import choose_conditions, read_condition_table
 from xtalgen.pipelines.pgcgm.task import OpsLookup, PGCGMConfig, build_networks
 from xtalgen.pipelines.training import load_checkpoint, load_config
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
@@ -39,6 +39,8 @@ DEFAULT_PGCGM_DISTANCE_FACTOR = 0.73
 DEFAULT_MAX_PRIMITIVE_SITES = 20
 #: Candidates drawn per batch of the generator.
 BATCH_SIZE = 512
+#: Candidates post-processed at a time (generation stops after the chunk that completes n accepted).
+POSTPROCESS_CHUNK = 256
 
 
 @dataclass
@@ -52,6 +54,12 @@ class PGCGMOptions(SamplingOptions):
     to MP). ``max_formula_atoms`` / ``max_primitive_sites``: reject larger reduced formulas / primitive
     cells (0 or None: no limit). ``distance_factor``: reject contacts shorter than this fraction of the
     summed atomic radii (the PGCGM paper's bound is 0.5). ``dedupe``: reject later copies of a structure.
+    ``fast_postprocess``: reject distance failures before merging or symmetry analysis where the outcome is
+    certain, and stop post-processing a round once ``n`` are accepted (same accepted structures and reasons;
+    such rejects lack their found space group); false: every drawn candidate goes through the full path.
+    General models only (trained with ``model.wyckoff_features``): ``max_atoms`` keeps Wyckoff templates with
+    at most this many atoms in the conventional cell; ``balanced`` draws a space group uniformly among the
+    fitting templates' before a template (spreads the output over space groups).
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -62,11 +70,14 @@ class PGCGMOptions(SamplingOptions):
     max_primitive_sites: int | None = DEFAULT_MAX_PRIMITIVE_SITES
     max_candidates: int | None = None
     dedupe: bool = True
+    fast_postprocess: bool = True
+    max_atoms: int | None = None
+    balanced: bool = False
 
     def validate(self) -> None:
         if not 0 < self.distance_factor < 2:
             raise ValueError(f"distance_factor: must be in (0, 2), got {self.distance_factor}")
-        for name in ("max_formula_atoms", "max_primitive_sites"):
+        for name in ("max_formula_atoms", "max_primitive_sites", "max_atoms"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name}: must be >= 0 (0: no limit), got {value}")
@@ -86,7 +97,7 @@ def load_pgcgm_generator(checkpoint: str | Path) -> tuple[torch.nn.Module, PGCGM
 
 def sample_base_sites(
     generator: torch.nn.Module,
-    conditions: list[Condition],
+    conditions: list[Any],
     *,
     seed: int = 0,
     batch_size: int = 512,
@@ -98,9 +109,16 @@ def sample_base_sites(
     n = len(conditions)
     feats = np.zeros((n, k, N_FEATURES), np.float32)
     mask = np.zeros((n, k), bool)
-    for i, (_, els) in enumerate(conditions):
+    mults = np.zeros((n, k), np.int64)
+    for i, cond in enumerate(conditions):
+        els = cond[1]
+        if len(els) > k:
+            raise ValueError(f"condition {cond}: {len(els)} base sites, the model has {k}")
         feats[i, : len(els)] = [element_features(e) for e in els]
         mask[i, : len(els)] = True
+        if len(cond) > 2:
+            mults[i, : len(els)] = cond[2]  # type: ignore[misc]
+    general = getattr(generator.cond, "site_dim", 0) > 0
     sgs = np.array([c[0] for c in conditions], dtype=np.int64)
     systems = crystal_systems(sgs)
     lookup = OpsLookup("cpu")
@@ -111,7 +129,7 @@ def sample_base_sites(
             sl = slice(start, min(n, start + batch_size))
             cond = lookup.conditions(
                 torch.from_numpy(sgs[sl]), torch.from_numpy(feats[sl]), torch.from_numpy(mask[sl]),
-                torch.from_numpy(systems[sl]),
+                torch.from_numpy(systems[sl]), torch.from_numpy(mults[sl]) if general else None,
             )  # fmt: skip
             noise = generator.sample_noise(sl.stop - sl.start, generator=rng)
             c, lat = generator(noise, cond)
@@ -121,31 +139,51 @@ def sample_base_sites(
 
 
 def _raw_candidates(
-    conditions: list[Condition], coords: np.ndarray, lattices: np.ndarray, k: int
+    conditions: list[Any], coords: np.ndarray, lattices: np.ndarray, k: int
 ) -> list[RawBaseSites]:
     """The first set of base sites of each sample, with its condition's species (padded to ``k`` sites)."""
     raws = []
-    for i, (sg, els) in enumerate(conditions):
+    for i, cond in enumerate(conditions):
+        sg, els = cond[0], cond[1]
         species = list(els) + [""] * (k - len(els))
         site_mask = np.arange(k) < len(els)
+        mult = np.array(list(cond[2]) + [0] * (k - len(els)), np.int64) if len(cond) > 2 else None  # type: ignore[misc]
         raws.append(RawBaseSites(species, coords[i, 0].astype(np.float64), lattices[i].astype(np.float64),
-                                 int(sg), site_mask))  # fmt: skip
+                                 int(sg), site_mask, mult))  # fmt: skip
     return raws
 
 
-def _postprocess(raws: list[RawBaseSites], conditions: list[Condition], opts: PGCGMOptions, workers: int,
+def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOptions, workers: int,
                  progress: bool) -> list[Any]:  # fmt: skip
     from xtalgen.postprocess.candidates import postprocess_candidates
     from xtalgen.postprocess.volume import ElementVolumes
 
-    conds = [{"spacegroup": sg, "elements": " ".join(els)} for sg, els in conditions]
+    conds = [{"spacegroup": c[0], "elements": " ".join(c[1])} for c in conditions]
+    for d, c in zip(conds, conditions, strict=True):
+        if len(c) > 2:
+            d["multiplicities"] = " ".join(map(str, c[2]))  # type: ignore[misc]
     return postprocess_candidates(
         raws, spacegroups=[c[0] for c in conditions], conditions=conds,
         expand=SnapExpand(DEFAULT_MERGE_FACTOR) if opts.snap else expand_raw_arrays, symprec=opts.symprec,
         dedupe=False, volumes=ElementVolumes.default() if opts.rescale_volume else None,
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
-        max_primitive_sites=opts.max_primitive_sites or None, workers=workers, progress=progress,
+        max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess, workers=workers,
+        progress=progress,
     )  # fmt: skip
+
+
+def _conditions(n: int, generator: torch.nn.Module, table: Any, spacegroup: list[int] | None,
+                elements: list[list[str]] | None, opts: PGCGMOptions,
+                rng: np.random.Generator) -> list[Any]:  # fmt: skip
+    """``n`` conditions: Wyckoff templates for a general model, (space group, elements) for the paper's."""
+    if getattr(generator.cond, "site_dim", 0) > 0:
+        from xtalgen.pipelines.pgcgm.templates import choose_site_conditions
+
+        return choose_site_conditions(n, table, spacegroup=spacegroup, elements=elements, max_atoms=opts.max_atoms,
+                                      max_sites=generator.n_sites, balanced=opts.balanced, rng=rng)  # fmt: skip
+    if opts.max_atoms or opts.balanced:
+        raise ValueError("max_atoms / balanced: only for a general PGCGM (trained with model.wyckoff_features)")
+    return choose_conditions(n, table, spacegroup, elements, generator.n_sites, rng)
 
 
 def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequest, opts: PGCGMOptions) -> list[Any]:
@@ -162,19 +200,26 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
     results: list[Any] = []
     want = n
     for round_no in range(1000):
-        conditions = choose_conditions(want, table, spacegroup, elements, generator.n_sites, rng)
+        conditions = _conditions(want, generator, table, spacegroup, elements, opts, rng)
         round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
         coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
-        batch = _postprocess(_raw_candidates(conditions, coords, lattices, generator.n_sites), conditions, opts,
-                             request.workers, request.progress)  # fmt: skip
-        start = len(results)
-        for r in batch:
-            r.index += start
-        results.extend(batch)
-        if opts.dedupe:  # this round against itself and against the earlier rounds' accepted structures
-            dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
-                           since=start)  # fmt: skip
-        accepted = sum(r.accepted for r in results)
+        raws = _raw_candidates(conditions, coords, lattices, generator.n_sites)
+        # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
+        # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
+        chunk = POSTPROCESS_CHUNK if opts.fast_postprocess else len(raws)
+        for lo in range(0, len(raws), chunk):
+            hi = lo + chunk
+            batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress)
+            start = len(results)
+            for r in batch:
+                r.index += start
+            results.extend(batch)
+            if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
+                dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
+                               since=start)  # fmt: skip
+            accepted = sum(r.accepted for r in results)
+            if opts.count == "accepted" and accepted >= n:
+                break
         if opts.count == "candidates" or accepted >= n or len(results) >= cap:
             break
         rate = max(accepted / len(results), 0.02)
@@ -201,7 +246,11 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
         raise ValueError("pgcgm needs a checkpoint: a training run folder or a shipped model")
     generator, _cfg, ckpt_dir = load_pgcgm_generator(request.checkpoint)
     table = None
-    if not (request.spacegroup and request.elements):
+    if getattr(generator.cond, "site_dim", 0) > 0:
+        from xtalgen.pipelines.pgcgm.templates import read_templates
+
+        table = read_templates(ckpt_dir)
+    elif not (request.spacegroup and request.elements):
         table = read_condition_table(ckpt_dir)
     results = _draw_rounds(generator, table, request, opts)
     if opts.count == "accepted":

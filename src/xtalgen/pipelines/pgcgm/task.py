@@ -26,6 +26,7 @@ from xtalgen.models.pgcgm import (
     generator_adversarial_loss,
     physics_loss_terms,
 )
+from xtalgen.models.pgcgm.conditions import SITE_FEATURES, site_symmetry_features
 from xtalgen.pipelines.training import ConfigError, OptimizerConfig, TrainingConfig
 from xtalgen.representations.basesites.symops import ops_table
 from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
@@ -35,7 +36,12 @@ GEN_METRICS = ("g_adv", "inter", "intra", "volume", "abc", "physics", "g_total")
 
 @dataclass
 class PGCGMModelConfig:
-    """Network sizes. ``n_sites`` K and ``n_sets`` S must match the training arrays."""
+    """Network sizes. ``n_sites`` K and ``n_sets`` S must match the training arrays.
+
+    ``wyckoff_features``: condition each base site on its Wyckoff multiplicity as well as its element
+    (the general model; :func:`xtalgen.models.pgcgm.conditions.site_symmetry_features`); off for the
+    paper's ternary model.
+    """
 
     n_sites: int = 3
     n_sets: int = 3
@@ -46,6 +52,12 @@ class PGCGMModelConfig:
     angle_span: float = 50.0
     coord_activation: str = "sigmoid"
     coord_harmonics: int = 1
+    wyckoff_features: bool = False
+
+    @property
+    def site_dim(self) -> int:
+        """Wyckoff features per base site the networks take (0 without ``wyckoff_features``)."""
+        return SITE_FEATURES if self.wyckoff_features else 0
 
     def validate(self) -> None:
         for name in ("n_sites", "n_sets", "noise_dim", "hidden", "n_layers", "ops_hidden"):
@@ -93,7 +105,9 @@ class PGCGMConfig(TrainingConfig):
     """Everything a PGCGM training run needs (learning rates and loss weights from the seed).
 
     ``torch_threads`` > 0 sets torch's intra-op thread count for the run (1 is fastest for the small
-    CPU models on a shared machine); 0 leaves torch's default.
+    CPU models on a shared machine); 0 leaves torch's default. ``matmul_tf32``: let float32 matrix
+    products use TensorFloat-32 on GPUs that have it (``torch.set_float32_matmul_precision("high")``);
+    unlike bf16 autocast it keeps the generated coordinates in float32.
     """
 
     model: PGCGMModelConfig = field(default_factory=PGCGMModelConfig)
@@ -104,6 +118,7 @@ class PGCGMConfig(TrainingConfig):
     n_critic: int = 5
     gp_weight: float = 10.0
     torch_threads: int = 0
+    matmul_tf32: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -128,7 +143,7 @@ def build_networks(
     common = dict(
         n_sites=model.n_sites, n_sets=model.n_sets, hidden=model.hidden, n_layers=model.n_layers,
         element_dim=element_dim, ops_hidden=model.ops_hidden,
-        log_length_mean=stats[0], log_length_std=stats[1],
+        log_length_mean=stats[0], log_length_std=stats[1], site_dim=model.site_dim,
     )  # fmt: skip
     gen = PGCGMGenerator(noise_dim=model.noise_dim, angle_span=model.angle_span,
                          coord_activation=model.coord_activation, **common)  # fmt: skip
@@ -157,6 +172,7 @@ class BaseSiteBatches:
             "radii": torch.from_numpy(a.radii[indices]),
             "spacegroup": torch.from_numpy(a.spacegroup[indices]),
             "crystal_system": torch.from_numpy(a.crystal_system[indices]),
+            "multiplicity": torch.from_numpy(a.multiplicity[indices]),
         }
 
 
@@ -170,12 +186,17 @@ class OpsLookup:
 
     def conditions(
         self, spacegroup: torch.Tensor, element_features: torch.Tensor, site_mask: torch.Tensor,
-        crystal_system: torch.Tensor,
+        crystal_system: torch.Tensor, multiplicity: torch.Tensor | None = None,
     ) -> Conditions:  # fmt: skip
+        """Conditions of a batch; with ``multiplicity`` (M, K) also the per-site Wyckoff features."""
         sg = spacegroup.long().to(self.ops.device)
+        mask = self.mask[sg]
+        site = None
+        if multiplicity is not None:
+            site = site_symmetry_features(multiplicity.to(self.ops.device), mask.sum(1))
         return Conditions(
-            element_features.float(), site_mask.bool(), self.ops[sg], self.mask[sg], crystal_system,
-            group_id=sg,
+            element_features.float(), site_mask.bool(), self.ops[sg], mask, crystal_system,
+            group_id=sg, site_features=site,
         )
 
 
@@ -191,6 +212,8 @@ class PGCGMTask:
     # --- TrainingTask protocol --------------------------------------------------------------
     def setup(self, fabric: Any) -> None:
         self.fabric = fabric
+        if self.config.matmul_tf32:
+            torch.set_float32_matmul_precision("high")
         gen, critic = build_networks(self.config.model, self.stats, self.element_dim)
         opt_g = self.config.generator_optimizer.build(gen.parameters())
         opt_c = self.config.critic_optimizer.build(critic.parameters())
@@ -213,7 +236,8 @@ class PGCGMTask:
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         cfg = self.config
         cond = self.lookup.conditions(
-            batch["spacegroup"], batch["element_features"], batch["site_mask"], batch["crystal_system"]
+            batch["spacegroup"], batch["element_features"], batch["site_mask"], batch["crystal_system"],
+            batch["multiplicity"] if cfg.model.wyckoff_features else None,
         )
         real_coords, real_lat = batch["coords"].float(), batch["lattice"].float()
         m = real_coords.shape[0]

@@ -51,6 +51,38 @@ def select_materials(ds: Any, data_cfg: PGCGMDataConfig, *, seed: int = 0) -> np
     return rows
 
 
+def arrays_from_table(
+    path: Path, data_cfg: PGCGMDataConfig, *, seed: int = 0, n_sets: int = 3, max_base_sites: int = 3,
+    console: Console | None = None,
+) -> BaseSiteArrays:  # fmt: skip
+    """Self-augmented samples of the materials of a base-site table (already encoded, so seconds).
+
+    The ``data_cfg`` filters (number of distinct elements, number of base sites, ``max_materials`` drawn
+    with ``seed``) apply; materials with more than ``max_base_sites`` base sites are left out. The
+    table's own split is used as is. Samples of the j-th kept material come from ``SeedSequence([seed, j])``.
+    """
+    from xtalgen.representations.basesites.augment import augment_sets
+    from xtalgen.representations.basesites.table import read_base_site_table
+    from xtalgen.representations.basesites.training_arrays import encode_arrays
+
+    bases = read_base_site_table(path)
+    n_read = len(bases)
+    bases = [b for b in bases if b.n_sites <= max_base_sites
+             and (not data_cfg.nelements or len(set(b.species)) in data_cfg.nelements)
+             and (not data_cfg.n_base_sites or b.n_sites in data_cfg.n_base_sites)]  # fmt: skip
+    if data_cfg.max_materials and len(bases) > data_cfg.max_materials:
+        keep = np.sort(np.random.default_rng([seed, 7]).choice(len(bases), data_cfg.max_materials, replace=False))
+        bases = [bases[i] for i in keep]
+    if not bases:
+        raise ValueError(f"training data {path}: no material passes the filters (nelements={data_cfg.nelements}, "
+                         f"n_base_sites={data_cfg.n_base_sites}, at most {max_base_sites} base sites)")  # fmt: skip
+    coords = [augment_sets(b, data_cfg.n_augment, n_sets, np.random.default_rng(np.random.SeedSequence([seed, j])))
+              for j, b in enumerate(bases)]  # fmt: skip
+    (console or Console(stderr=True)).print(
+        f"base-site table: {len(bases)} of {n_read} materials → {len(bases) * data_cfg.n_augment} samples")
+    return encode_arrays(bases, coords, max_base_sites=max_base_sites)
+
+
 def load_training_arrays(
     data: str | Path | BaseSiteArrays, data_cfg: PGCGMDataConfig, *, seed: int = 0,
     n_sets: int = 3, max_base_sites: int = 3, rejections: Path | None = None,
@@ -62,9 +94,16 @@ def load_training_arrays(
     (number of elements, number of base sites, ``max_materials`` drawn with ``seed``) are applied and
     each material is self-augmented ``n_augment`` times; materials that cannot be encoded are listed
     in ``rejections`` (CSV) with their reason.
+    A base-site table (``xtalgen.representations.basesites.table``) is augmented directly
+    (:func:`arrays_from_table`).
     """
+    from xtalgen.representations.basesites.table import is_base_site_table
+
     if isinstance(data, BaseSiteArrays):
         arrays = data
+    elif is_base_site_table(data):
+        arrays = arrays_from_table(Path(data), data_cfg, seed=seed, n_sets=n_sets, max_base_sites=max_base_sites,
+                                   console=console)  # fmt: skip
     elif Path(data).suffix == ".npz":
         arrays = BaseSiteArrays.load_npz(data)
     else:
@@ -116,12 +155,17 @@ def train_pgcgm(
     out = Path(out_dir)
     cfg = load_config(PGCGMConfig, config, overrides)
     cfg = load_config(PGCGMConfig, cfg, {"out_dir": str(out)})
-    if cfg.torch_threads:
+    if cfg.torch_threads or cfg.matmul_tf32:
         import torch
 
-        torch.set_num_threads(cfg.torch_threads)
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        if cfg.matmul_tf32:  # before the trainer starts (Lightning checks it when it sets up the device)
+            torch.set_float32_matmul_precision("high")
     out.mkdir(parents=True, exist_ok=True)
     cached = out / ARRAYS_FILE
+    from xtalgen.representations.basesites.table import is_base_site_table
+
     if resume and cached.is_file():
         arrays = BaseSiteArrays.load_npz(cached)
     else:
@@ -129,8 +173,14 @@ def train_pgcgm(
             data, cfg.data, seed=cfg.seed, n_sets=cfg.model.n_sets, max_base_sites=cfg.model.n_sites,
             rejections=out / REJECTIONS_FILE,
         )  # fmt: skip
-        arrays.save_npz(cached)
-    write_condition_table(arrays, out / CONDITIONS_FILE)
+        if not (isinstance(data, str | Path) and is_base_site_table(data)):  # a table re-augments identically
+            arrays.save_npz(cached)
+    if cfg.model.wyckoff_features:  # the general model samples Wyckoff templates (with multiplicities)
+        from xtalgen.pipelines.pgcgm.templates import write_template_table
+
+        write_template_table(arrays, out / CONDITIONS_FILE)
+    else:
+        write_condition_table(arrays, out / CONDITIONS_FILE)
     task = PGCGMTask(cfg, lattice_stats(arrays), element_dim=arrays.element_features.shape[-1])
     return fit(task, BaseSiteBatches(arrays), cfg, resume=resume)
 

@@ -35,7 +35,8 @@ class SnapExpand:
             raise ValueError(f"lattice must be 6 finite numbers with positive lengths, got {lat.tolist()}")
         matrix = np.asarray(Lattice.from_parameters(*lat).matrix)
         coords, moves = snap_base_sites(raw.species, raw.coords, spacegroup_ops(raw.spacegroup), matrix,
-                                        factor=self.factor, site_mask=raw.site_mask)  # fmt: skip
+                                        factor=self.factor, site_mask=raw.site_mask,
+                                        multiplicity=raw.multiplicity)  # fmt: skip
         matrix, symbols, frac = expand_raw_arrays(replace(raw, coords=coords))
         info = {"sites_snapped": int((moves > 0).sum()), "snap_max_move": round(float(moves.max(initial=0.0)), 4)}
         return matrix, symbols, frac, info

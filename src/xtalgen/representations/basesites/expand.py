@@ -89,7 +89,8 @@ class RawBaseSites:
     """One generated sample before expansion (picklable, for multiprocessing post-processing).
 
     species (K,) element symbols ("" for masked sites), coords (K, 3) fractional, lattice (6,)
-    (a, b, c in Å, α, β, γ in degrees), spacegroup number, optional site_mask (K,).
+    (a, b, c in Å, α, β, γ in degrees), spacegroup number, optional site_mask (K,), optional
+    multiplicity (K,): the Wyckoff multiplicity each site's condition asks for (snapping aims at it).
     """
 
     species: list[str]
@@ -97,6 +98,7 @@ class RawBaseSites:
     lattice: np.ndarray
     spacegroup: int
     site_mask: np.ndarray | None = None
+    multiplicity: np.ndarray | None = None
 
 
 def expand_raw_arrays(raw: RawBaseSites, tol: float = DEFAULT_TOL) -> tuple[np.ndarray, list[str], np.ndarray]:

@@ -25,6 +25,7 @@ structures a site's own images are either exactly on it or at least ~r away (the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -90,10 +91,12 @@ def snap_base_sites(
     *,
     factor: float = DEFAULT_SNAP_FACTOR,
     site_mask: np.ndarray | None = None,
+    multiplicity: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Snap every base site (K, 3) with threshold ``factor × r(species)``; returns coords (K, 3), moves (K,) Å.
 
-    Masked-out sites (``site_mask`` False) are returned unchanged with move 0.
+    Masked-out sites (``site_mask`` False) are returned unchanged with move 0. With ``multiplicity`` (K,)
+    (the Wyckoff multiplicities the conditions ask for) each site goes to :func:`snap_to_multiplicity`.
     """
     if factor < 0:
         raise ValueError(f"snap factor must be >= 0, got {factor}")
@@ -102,6 +105,107 @@ def snap_base_sites(
         raise ValueError(f"{len(species)} species for {len(coords)} base sites")
     mask = np.ones(len(coords), bool) if site_mask is None else np.asarray(site_mask, dtype=bool)
     moves = np.zeros(len(coords))
+    if multiplicity is not None:
+        return _snap_to_template(species, coords, ops, matrix, factor, mask, np.asarray(multiplicity))
     for k in np.flatnonzero(mask):
         coords[k], moves[k] = snap_to_special_position(coords[k], ops, matrix, factor * atomic_radius(species[k]))
     return coords, moves
+
+
+def orbit_size(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, tol: float = 0.01) -> int:
+    """Number of distinct images (atoms in the cell) of one fractional position (3,); images closer than
+    ``tol`` Å count as one."""
+    diff, _ = _image_offsets(np.asarray(frac, dtype=np.float64), ops, matrix)
+    images = np.asarray(frac, dtype=np.float64) + diff
+    d = images[:, None, :] - images[None, :, :]
+    d -= np.round(d)
+    close = np.linalg.norm(d @ matrix, axis=-1) < tol
+    return int((close.argmax(axis=1) == np.arange(len(images))).sum())
+
+
+def _images(frac: np.ndarray, ops: np.ndarray) -> np.ndarray:
+    """All images (n, 3) of one fractional position, wrapped into [0, 1)."""
+    images = ops[:, :3, :3] @ frac + ops[:, :3, 3]
+    return images - np.floor(images)
+
+
+def _clear_of(frac: np.ndarray, occupied: np.ndarray | None, matrix: np.ndarray, tol: float) -> bool:
+    """Whether ``frac`` lies at least ``tol`` Å (minimum image) from every occupied position (n, 3)."""
+    if occupied is None or len(occupied) == 0:
+        return True
+    d = occupied - frac
+    d -= np.round(d)
+    return bool(np.linalg.norm(d @ matrix, axis=1).min() >= tol)
+
+
+def _grown_snap(x: np.ndarray, ops: np.ndarray, matrix: np.ndarray, multiplicity: int, start: float,
+                steps: int) -> np.ndarray | None:  # fmt: skip
+    """The first snap of ``x`` (thresholds growing from ``start`` Å to half the shortest edge) with
+    ``multiplicity`` images, or None."""
+    stop = 0.5 * float(np.linalg.norm(matrix, axis=1).min())
+    for threshold in np.geomspace(max(start, 1e-3), max(stop, start * 1.01), steps):
+        y, move = snap_to_special_position(x, ops, matrix, float(threshold))
+        if move > 0 and orbit_size(y, ops, matrix) == multiplicity:
+            return y
+    return None
+
+
+#: Start offsets (fractional) tried when the nearest special position is taken: 0, ±1/4, 1/2 per axis.
+_OFFSETS = np.array(list(itertools.product((0.0, 0.25, -0.25, 0.5), repeat=3)))
+
+
+def snap_to_multiplicity(
+    frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, multiplicity: int, start: float, *,
+    occupied: np.ndarray | None = None, clearance: float = 0.5, steps: int = 12,
+) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Snap a site onto a special position with ``multiplicity`` images (the Wyckoff site its condition asks for).
+
+    Snaps with thresholds growing geometrically from ``start`` Å to half the shortest cell edge and keeps
+    the first result whose orbit has exactly ``multiplicity`` atoms. When that position lies within
+    ``clearance`` Å of an ``occupied`` position (n, 3) (atoms of sites placed before, e.g. two 1-fold sites
+    both nearest to 1b), the snap is repeated from the site shifted by 0, ±1/4, 1/2 along each axis and the
+    nearest free special position of that multiplicity is taken. A site already of that multiplicity, or one
+    that no threshold brings there, stays as generated (move 0). Returns the position in [0, 1) and the move (Å).
+    """
+    x0 = np.asarray(frac, dtype=np.float64).reshape(3)
+    x0 = x0 - np.floor(x0)
+    ops = np.asarray(ops, dtype=np.float64)
+    if not np.all(np.isfinite(x0)) or orbit_size(x0, ops, matrix) == multiplicity:
+        return x0, 0.0
+    y = _grown_snap(x0, ops, matrix, multiplicity, start, steps)
+    if y is not None and not _clear_of(y, occupied, matrix, clearance):
+        found = []
+        for offset in _OFFSETS[1:]:
+            z = _grown_snap(x0 + offset, ops, matrix, multiplicity, start, steps)
+            if z is not None and _clear_of(z, occupied, matrix, clearance):
+                found.append(z)
+        y = min(found, key=lambda z: _distance(z, x0, matrix)) if found else y
+    if y is None:
+        return x0, 0.0
+    return y - np.floor(y), _distance(y, x0, matrix)
+
+
+def _distance(a: np.ndarray, b: np.ndarray, matrix: np.ndarray) -> float:
+    d = a - b
+    d -= np.round(d)
+    return float(np.linalg.norm(d @ matrix))
+
+
+def _snap_to_template(species: Sequence[str], coords: np.ndarray, ops: np.ndarray, matrix: np.ndarray, factor: float,
+                      mask: np.ndarray, multiplicity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Snap each site to its requested multiplicity; sites nearest their special position claim it first and
+    later sites avoid the positions taken (see :func:`snap_to_multiplicity`)."""
+    ops = np.asarray(ops, dtype=np.float64)
+    sites = [k for k in np.flatnonzero(mask) if multiplicity[k] > 0]
+    start = {k: factor * atomic_radius(species[k]) for k in sites}
+    first = {k: snap_to_multiplicity(coords[k], ops, matrix, int(multiplicity[k]), start[k])[1] for k in sites}
+    out, moves = coords.copy(), np.zeros(len(coords))
+    occupied = np.zeros((0, 3))
+    for k in sorted(sites, key=lambda k: first[k]):
+        out[k], moves[k] = snap_to_multiplicity(coords[k], ops, matrix, int(multiplicity[k]), start[k],
+                                                occupied=occupied)  # fmt: skip
+        occupied = np.concatenate([occupied, _images(out[k], ops)])
+    for k in np.flatnonzero(mask):
+        if multiplicity[k] <= 0:
+            out[k], moves[k] = snap_to_special_position(coords[k], ops, matrix, factor * atomic_radius(species[k]))
+    return out, moves

@@ -43,6 +43,8 @@ class DecodeOptions:
         snap_tolerances: spglib tolerances (Å) tried in order when snapping.
         angle_tolerance: spglib angle tolerance (degrees).
         metrics: compute the self-consistency metrics.
+        coordinate_consensus: each atom's coordinates are the mean of its header entries and the A - 1
+            estimates from the difference layers (False: the header entries alone).
     """
 
     presence_threshold: float | None = None
@@ -53,6 +55,7 @@ class DecodeOptions:
     snap_tolerances: tuple[float, ...] = DEFAULT_SNAP_TOLERANCES
     angle_tolerance: float = 5.0
     metrics: bool = True
+    coordinate_consensus: bool = True
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def decode(tensor: np.ndarray, config: CrysTensConfig | None = None,
     z_sigma = max(av.z_noise, options.z_noise_floor)
     z_vals, _ = cluster_integers(av.atom_values[0], z_sigma, options.z_merge_penalty)
     numbers = np.clip(np.rint(z_vals), 1, MAX_Z).astype(int)
-    frac = av.combined % 1.0
+    frac = (av.combined if options.coordinate_consensus else av.absolute) % 1.0
     n_species = len(set(numbers.tolist()))
     status, tol, found = "disabled", None, None
     if options.snap_symmetry:

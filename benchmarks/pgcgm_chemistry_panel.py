@@ -1,0 +1,162 @@
+"""Chemistry panel: does PGCGM give structures for the chemical systems people ask for?
+
+For each system of :data:`PANEL` (binaries; oxide, halide, chalcogenide and intermetallic ternaries; some
+quaternaries, all with known Materials Project phases), ``generate --elements`` is run with the model's
+defaults (accepted mode: rounds until ``--n`` pass post-processing or the candidate limit is hit), and the
+table records accepted/candidates, distinct space groups, and, with ``--relax``, each accepted structure
+relaxed with CHGNet and matched (pymatgen StructureMatcher, default tolerances) against every MP structure
+of exactly that element set in ``../shared/datasets/mp/mp_structures.csv.gz``: known phases rediscovered
+(MP ids) and the lowest CHGNet energy per atom among the relaxed structures. Public API only.
+
+Usage: python benchmarks/pgcgm_chemistry_panel.py [--checkpoint RUN | --pretrained NAME] [--n 20]
+       [--systems Sr-Ti-O,Na-Cl] [--relax] [--out docs/benchmarks/pgcgm_chemistry_panel.md] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from xtalgen.pipelines.families import GenerationRequest
+from xtalgen.pipelines.generation import generate
+
+REPO = Path(__file__).resolve().parents[1]
+MP = REPO.parent / "shared" / "datasets" / "mp" / "mp_structures.csv.gz"
+
+#: (system, class, a well-known MP phase of it).
+PANEL = [
+    ("Na-Cl", "binary halide", "NaCl rock salt"), ("Cs-Cl", "binary halide", "CsCl"),
+    ("Li-F", "binary halide", "LiF"), ("Mg-O", "binary oxide", "MgO rock salt"),
+    ("Zn-O", "binary oxide", "wurtzite ZnO"), ("Ti-O", "binary oxide", "rutile/anatase TiO2"),
+    ("Al-O", "binary oxide", "corundum Al2O3"), ("Ga-As", "binary semiconductor", "zincblende GaAs"),
+    ("Si-C", "binary semiconductor", "SiC polytypes"), ("Al-N", "binary nitride", "wurtzite AlN"),
+    ("Mo-S", "binary chalcogenide", "2H-MoS2"), ("Fe-S", "binary chalcogenide", "pyrite FeS2"),
+    ("Bi-Te", "binary chalcogenide", "Bi2Te3"), ("Cu-Au", "binary intermetallic", "Cu3Au, CuAu"),
+    ("Ni-Al", "binary intermetallic", "NiAl, Ni3Al"), ("Fe-Co", "binary intermetallic", "FeCo B2"),
+    ("Sr-Ti-O", "ternary oxide", "SrTiO3 perovskite"), ("Ba-Ti-O", "ternary oxide", "BaTiO3"),
+    ("Li-Co-O", "ternary oxide", "R-3m LiCoO2"), ("Li-Mn-O", "ternary oxide", "LiMn2O4 spinel"),
+    ("Mg-Al-O", "ternary oxide", "MgAl2O4 spinel"), ("Li-Nb-O", "ternary oxide", "LiNbO3"),
+    ("K-Mg-F", "ternary halide", "KMgF3 perovskite"), ("Cs-Pb-Br", "ternary halide", "CsPbBr3"),
+    ("Cs-Pb-I", "ternary halide", "CsPbI3"), ("Cu-In-S", "ternary chalcogenide", "CuInS2 chalcopyrite"),
+    ("Ag-Bi-S", "ternary chalcogenide", "AgBiS2"), ("Ni-Mn-Ga", "ternary intermetallic", "Ni2MnGa Heusler"),
+    ("Cu-Mn-Al", "ternary intermetallic", "Cu2MnAl Heusler"),
+    ("Ti-Ni-Sn", "ternary intermetallic", "TiNiSn half-Heusler"),
+    ("Cu-Zn-Sn-S", "quaternary chalcogenide", "Cu2ZnSnS4 kesterite"),
+    ("Sr-Fe-Mo-O", "quaternary oxide", "Sr2FeMoO6 double perovskite"),
+    ("Ba-Y-Cu-O", "quaternary oxide", "YBa2Cu3O7"), ("Li-Fe-P-O", "quaternary oxide", "LiFePO4 (olivine: 28 sites)"),
+]  # fmt: skip
+
+
+def mp_references(systems: list[str]) -> dict[str, pd.DataFrame]:
+    """MP rows (material_id, cif) of exactly each system's element set."""
+    frame = pd.read_csv(MP, usecols=["material_id", "elements", "nsites", "cif"])
+    keys = frame["elements"].map(lambda s: "-".join(sorted(ast.literal_eval(s))))
+    return {s: frame[keys == "-".join(sorted(s.split("-")))] for s in systems}
+
+
+def match_known(relaxed: list, refs: pd.DataFrame) -> list[str]:
+    """MP ids of the reference structures any relaxed structure matches."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.core import Structure
+
+    matcher = StructureMatcher()
+    found = []
+    for mid, cif in zip(refs["material_id"], refs["cif"], strict=True):
+        ref = Structure.from_str(cif, fmt="cif")
+        if any(matcher.fit(s, ref) for s in relaxed):
+            found.append(str(mid))
+    return found
+
+
+def run_system(system: str, args: argparse.Namespace, refs: pd.DataFrame, folder: Path) -> dict:
+    """Generate for one system; optionally relax and match against MP."""
+    request = GenerationRequest(args.n, seed=args.seed, workers=args.workers, elements=(tuple(system.split("-")),),
+                                checkpoint=args.checkpoint, progress=False)  # fmt: skip
+    start = time.perf_counter()
+    try:
+        result = generate("pgcgm", request, folder / system, {"count": "accepted"})
+    except ValueError as exc:
+        return {"system": system, "error": str(exc)}
+    row = {"system": system, "accepted": len(result.accepted), "candidates": len(result.candidates),
+           "n_spacegroups": result.record["diversity"]["n_spacegroups"], "mp_phases": len(refs),
+           "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+    if args.relax and result.accepted:
+        from pymatgen.core import Structure
+
+        from xtalgen.postprocess.relax import relax_structure
+
+        relaxed, energies = [], []
+        for c in result.accepted[: args.relax_n]:
+            out = relax_structure(c.structure, steps=args.relax_steps)
+            relaxed.append(Structure.from_dict(out["structure"]))
+            energies.append(out["energy_per_atom"])
+        row["best_energy_per_atom"] = round(min(energies), 4)
+        row["rediscovered"] = match_known(relaxed, refs)
+    return row
+
+
+def markdown(rows: list[dict], args: argparse.Namespace) -> str:
+    relax = (f"; CHGNet relaxation ({args.relax_steps} FIRE steps) of up to {args.relax_n} accepted structures, "
+             "StructureMatcher vs MP") if args.relax else ""  # fmt: skip
+    head = ["## PGCGM chemistry panel", "",
+            f"Model: `{args.checkpoint}`; `generate --elements SYSTEM -n {args.n}` (accepted mode, default candidate "
+            f"limit), seed {args.seed}{relax}.", "",
+            "| system | class | known phase | accepted / candidates | space groups | MP phases | rediscovered | "
+            "best E (eV/atom, CHGNet) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    info = {s: (c, k) for s, c, k in PANEL}
+    lines = []
+    for r in rows:
+        cls, known = info.get(r["system"], ("", ""))
+        if "error" in r:
+            lines.append(f"| {r['system']} | {cls} | {known} | error: {r['error']} | | | | |")
+            continue
+        red = ", ".join(r.get("rediscovered", [])) or ("none" if "rediscovered" in r else "-")
+        best = r.get("best_energy_per_atom", "-")
+        lines.append(f"| {r['system']} | {cls} | {known} | {r['accepted']} / {r['candidates']} | {r['n_spacegroups']} "
+                     f"| {r['mp_phases']} | {red} | {best} |")  # fmt: skip
+    ok = [r for r in rows if "error" not in r]
+    tail = ["", f"Systems with >= {args.n} accepted: {sum(r['accepted'] >= args.n for r in ok)} of {len(rows)}."]
+    if args.relax:
+        tail.append(f"Systems with a known MP phase rediscovered: {sum(bool(r.get('rediscovered')) for r in ok)} of "
+                    f"{len(rows)}.")  # fmt: skip
+    return "\n".join(head + lines + tail + [""])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", type=Path, help="training run folder or packaged model folder")
+    parser.add_argument("--pretrained", default="pgcgm-mp-ternary", help="shipped model (without --checkpoint)")
+    parser.add_argument("--systems", help="comma-separated subset of the panel, e.g. Sr-Ti-O,Na-Cl")
+    parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--relax", action="store_true", help="CHGNet-relax accepted structures, match against MP")
+    parser.add_argument("--relax-n", type=int, default=20)
+    parser.add_argument("--relax-steps", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "pgcgm_chemistry_panel.md")
+    args = parser.parse_args()
+    if args.checkpoint is None:
+        from xtalgen.pretrained import load_pretrained
+
+        args.checkpoint = load_pretrained(args.pretrained).checkpoint
+    systems = args.systems.split(",") if args.systems else [s for s, _, _ in PANEL]
+    refs = mp_references(systems)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        for system in systems:
+            rows.append(run_system(system, args, refs[system], Path(tmp)))
+            print(json.dumps(rows[-1]), flush=True)
+    text = markdown(rows, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
