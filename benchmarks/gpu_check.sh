@@ -15,7 +15,7 @@
 # $OUT/results.jsonl (raw records), $OUT/nvsmi.csv (GPU utilisation/memory every 0.5 s) and
 # $OUT/artifacts.tar.gz (training logs, generation summaries, relaxation records, a few CIFs).
 #
-# Environment: GPU_CHECK_DRY=1 runs every command line on the CPU with a few steps each (no wheel install);
+# Environment: GPU_CHECK_SITE_READY=1 skips the wheel install (done by the caller); GPU_CHECK_DRY=1 runs every command line on the CPU with a few steps each (no wheel install);
 # GPU_CHECK_BUDGET (s, default 390) bounds all steps after the install: each step's timeout is its own
 # budget or what is left, a step with < 15 s left is skipped; GPU_CHECK_SKIP=name,name skips steps
 # (names as in the summary); GPU_CHECK_WORK (default /tmp/gpu_check_work) holds the runs and is emptied
@@ -48,9 +48,11 @@ if [ "$DRY" = 1 ]; then
     export PYTHONPATH=$REPO/src${PYTHONPATH:+:$PYTHONPATH}
     DEV=cpu
 else
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-        .whl/*.whl 2>&1 | grep -v "Running pip as the 'root' user" | tee -a "$LOG"
-    [ "${PIPESTATUS[0]}" = 0 ] || { log "wheel install failed"; exit 1; }
+    if [ "${GPU_CHECK_SITE_READY:-0}" != 1 ]; then  # the wheels may already be installed by a caller
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+            .whl/*.whl 2>&1 | grep -v "Running pip as the 'root' user" | tee -a "$LOG"
+        [ "${PIPESTATUS[0]}" = 0 ] || { log "wheel install failed"; exit 1; }
+    fi
     export PYTHONPATH=$REPO/src:/tmp/site
     DEV=cuda
 fi
