@@ -26,12 +26,14 @@ ORDER = [
     "crystens_sampling_steps.md",
     "evaluation.md",
     "potentials.md",
+    "gpu_session.md",
 ]
 
 HEADER = """# Benchmarks
 
 Every figure below was measured by the script named in its section, on this project's 2-core CPU machine
-(no GPU). Sections say how loaded the machine was; figures taken while other jobs ran are lower bounds for
+(no GPU), except the GPU section, which names its machine. Sections say how loaded the machine was;
+figures taken while other jobs ran are lower bounds for
 speed. Regenerate a section by running its script, then this page with `python benchmarks/assemble_docs.py`.
 """
 

@@ -47,7 +47,10 @@ class SymmetryDiversity:
 
     def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
         valid = ctx.valid_mask()
-        groups = ctx.generated_features()["spacegroup"].to_numpy()[valid]
+        features = ctx.generated_features()
+        if "spacegroup" not in features:  # no sample had a structure to analyse
+            features = features.assign(spacegroup=np.nan)
+        groups = features["spacegroup"].to_numpy()[valid]
         groups = groups[np.isfinite(groups.astype(float))].astype(int)
         templates = {str(t) for t, ok in zip(ctx.columns.get("template", []), valid, strict=False) if ok and t}
         out = {
