@@ -127,70 +127,65 @@ def _reject_early(
     return res
 
 
-def process_one(
-    index: int, item: Any, target: int | None, conditions: dict, opt: _Options
+def _expanded_arrays(item: Any, opt: _Options) -> tuple:
+    """Candidate → (row lattice matrix (3, 3) Å, element symbols, fractional coords[, extra columns]) as
+    ``expand`` gave it; raises on a candidate that cannot be expanded."""
+    if isinstance(item, Structure):
+        cell = item
+    elif opt.expand is None:
+        raise TypeError(f"candidate of type {type(item).__name__} needs an expand function")
+    else:
+        cell = opt.expand(item)
+    if isinstance(cell, Structure):
+        if not cell.is_ordered:
+            raise ValueError("disordered structure")
+        return cell.lattice.matrix, [s.specie.symbol for s in cell], cell.frac_coords
+    if len(cell) == 4:
+        matrix, symbols, frac, extra = cell
+        return matrix, symbols, frac, extra
+    matrix, symbols, frac = cell
+    return matrix, symbols, frac
+
+
+def _merged_structure(
+    res: PostprocessResult, opt: _Options, matrix: Any, symbols: Sequence[str], frac: Any
+) -> tuple[Structure, Any] | PostprocessResult:
+    """Rescale (Å), early-reject, merge: the final Structure and its distance ratios (None when not measured
+    yet), or ``res`` rejected early; raises on e.g. a degenerate lattice."""
+    scale = None
+    if opt.volumes is not None:  # fix the cell size first, so merging sees physical distances
+        matrix, scale = rescale_matrix(matrix, symbols, opt.volumes)
+    if opt.early_reject:  # a clash the merge cannot fix: reject before merging
+        clash = surely_too_close(matrix, symbols, frac, merge_factor=opt.merge_factor if opt.merge else None,
+                                 distance_factor=opt.distance_factor)  # fmt: skip
+        if clash is not None:
+            res.n_atoms_after = None
+            if opt.volumes is not None:  # the final scale is not known before merging
+                res.extra["volume_scale"] = None
+            return _reject_early(res, opt, None, clash)
+    if opt.merge:
+        n_before = len(symbols)
+        symbols, frac = merge_arrays(matrix, symbols, frac, factor=opt.merge_factor)
+        if scale is not None and len(symbols) != n_before:
+            matrix, again = rescale_matrix(matrix, symbols, opt.volumes)
+            scale = scale * again if again is not None else None
+    if opt.volumes is not None:
+        res.extra["volume_scale"] = round(scale, 4) if scale is not None else None
+    lattice = Lattice(matrix)
+    ratios = None
+    if opt.early_reject and len(symbols):  # the distance filter on arrays, before any Structure or spglib
+        ratios = distance_ratios_arrays(lattice, symbols, frac)
+        if ratios[0] < opt.distance_factor:
+            res.n_atoms_after = len(symbols)
+            out = check_min_distance(None, opt.distance_factor, ratios=ratios)
+            return _reject_early(res, opt, symbols, out.detail, out.values)
+    return Structure(lattice, symbols, frac), ratios
+
+
+def _apply_filters(
+    res: PostprocessResult, structure: Structure, ratios: Any, target: int | None, opt: _Options
 ) -> PostprocessResult:
-    """Expand, merge and filter one candidate (no dedupe)."""
-    res = PostprocessResult(index, None, conditions=dict(conditions), target_spacegroup=target)
-    res.filters = {"min_distance": None, "spacegroup": None, "formula_size": None, "cell_size": None,
-                   "charge_neutral": None, "unique": None}
-    try:
-        if isinstance(item, Structure):
-            cell = item
-        elif opt.expand is None:
-            raise TypeError(f"candidate of type {type(item).__name__} needs an expand function")
-        else:
-            cell = opt.expand(item)
-        if isinstance(cell, Structure):
-            if not cell.is_ordered:
-                raise ValueError("disordered structure")
-            matrix, symbols, frac = cell.lattice.matrix, [s.specie.symbol for s in cell], cell.frac_coords
-        elif len(cell) == 4:
-            matrix, symbols, frac, res.extra = cell
-        else:
-            matrix, symbols, frac = cell
-    except Exception as exc:  # a broken generated sample must not stop the batch
-        res.reason, res.detail = REASON_EXPANSION, f"{type(exc).__name__}: {exc}"
-        return res
-    res.n_atoms_before = len(symbols)
-    if len(symbols) == 0:
-        res.reason, res.detail = REASON_EXPANSION, "no atoms"
-        return res
-    if len(symbols) > opt.max_atoms:
-        res.reason, res.detail = REASON_TOO_MANY, f"{len(symbols)} atoms (limit {opt.max_atoms})"
-        return res
-    try:
-        scale = None
-        if opt.volumes is not None:  # fix the cell size first, so merging sees physical distances
-            matrix, scale = rescale_matrix(matrix, symbols, opt.volumes)
-        if opt.early_reject:  # a clash the merge cannot fix: reject before merging
-            clash = surely_too_close(matrix, symbols, frac, merge_factor=opt.merge_factor if opt.merge else None,
-                                     distance_factor=opt.distance_factor)  # fmt: skip
-            if clash is not None:
-                res.n_atoms_after = None
-                if opt.volumes is not None:  # the final scale is not known before merging
-                    res.extra["volume_scale"] = None
-                return _reject_early(res, opt, None, clash)
-        if opt.merge:
-            n_before = len(symbols)
-            symbols, frac = merge_arrays(matrix, symbols, frac, factor=opt.merge_factor)
-            if scale is not None and len(symbols) != n_before:
-                matrix, again = rescale_matrix(matrix, symbols, opt.volumes)
-                scale = scale * again if again is not None else None
-        if opt.volumes is not None:
-            res.extra["volume_scale"] = round(scale, 4) if scale is not None else None
-        lattice = Lattice(matrix)
-        ratios = None
-        if opt.early_reject and len(symbols):  # the distance filter on arrays, before any Structure or spglib
-            ratios = distance_ratios_arrays(lattice, symbols, frac)
-            if ratios[0] < opt.distance_factor:
-                res.n_atoms_after = len(symbols)
-                out = check_min_distance(None, opt.distance_factor, ratios=ratios)
-                return _reject_early(res, opt, symbols, out.detail, out.values)
-        structure = Structure(lattice, symbols, frac)
-    except Exception as exc:  # e.g. degenerate lattice
-        res.reason, res.detail = REASON_MERGE, f"{type(exc).__name__}: {exc}"
-        return res
+    """Fill ``res`` from the merged ``structure``: formula, space group, primitive cell and the filters."""
     res.structure = structure
     res.n_atoms_after = len(structure)
     res.formula = structure.composition.reduced_formula
@@ -217,6 +212,38 @@ def process_one(
     else:
         res.accepted = True
     return res
+
+
+def process_one(
+    index: int, item: Any, target: int | None, conditions: dict, opt: _Options
+) -> PostprocessResult:
+    """Expand, merge and filter one candidate (no dedupe)."""
+    res = PostprocessResult(index, None, conditions=dict(conditions), target_spacegroup=target)
+    res.filters = {"min_distance": None, "spacegroup": None, "formula_size": None, "cell_size": None,
+                   "charge_neutral": None, "unique": None}
+    try:
+        arrays = _expanded_arrays(item, opt)
+    except Exception as exc:  # a broken generated sample must not stop the batch
+        res.reason, res.detail = REASON_EXPANSION, f"{type(exc).__name__}: {exc}"
+        return res
+    matrix, symbols, frac = arrays[:3]
+    if len(arrays) == 4:
+        res.extra = arrays[3]
+    res.n_atoms_before = len(symbols)
+    if len(symbols) == 0:
+        res.reason, res.detail = REASON_EXPANSION, "no atoms"
+        return res
+    if len(symbols) > opt.max_atoms:
+        res.reason, res.detail = REASON_TOO_MANY, f"{len(symbols)} atoms (limit {opt.max_atoms})"
+        return res
+    try:
+        merged = _merged_structure(res, opt, matrix, symbols, frac)
+    except Exception as exc:  # e.g. degenerate lattice
+        res.reason, res.detail = REASON_MERGE, f"{type(exc).__name__}: {exc}"
+        return res
+    if isinstance(merged, PostprocessResult):
+        return merged
+    return _apply_filters(res, *merged, target, opt)
 
 
 def _process_star(args: tuple) -> PostprocessResult:
