@@ -256,6 +256,48 @@ def _chunks(entries: Iterable[RawEntry], size: int) -> Iterator[list[RawEntry]]:
         yield chunk
 
 
+def _check_prepare_args(symprec: float, split_fractions: tuple[float, float, float], on_error: str) -> None:
+    """Raise ValueError on a non-positive ``symprec`` (Å), bad split fractions or an unknown ``on_error``."""
+    if symprec <= 0:
+        raise ValueError(f"symprec must be > 0 Å, got {symprec}")
+    if len(split_fractions) != 3 or abs(sum(split_fractions) - 1.0) > 1e-6 or min(split_fractions) < 0:
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {split_fractions}")
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+
+
+def _write_prepared(
+    rows: list[dict[str, Any]],
+    report: ReadReport,
+    out: Path,
+    source: str | Path,
+    symprec: float,
+    filters: PrepareFilters,
+    split_seed: int,
+    split_fractions: tuple[float, float, float],
+) -> PrepareResult:
+    """Assign missing splits, write the dataset with its metadata to ``out`` and the rejection report beside it."""
+    for row in rows:
+        if row["split"] is None:
+            row["split"] = assign_split(row["id"], split_seed, split_fractions)
+    report.accepted = len(rows)
+    metadata = {
+        "source": str(source),
+        "symprec": symprec,
+        "filters": filters.as_dict(),
+        "split_seed": split_seed,
+        "split_fractions": list(split_fractions),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "counts": {"kept": len(rows), "rejected": report.rejected, "by_reason": report.counts_by_reason()},
+    }
+    metadata["xtalgen_version"] = __version__
+    save_dataset(build_table(rows), out, metadata)
+    report_path = out.with_name(out.name + ".rejections.csv")
+    report.to_csv(str(report_path))
+    split_counts = {s: sum(1 for r in rows if r["split"] == s) for s in SPLITS}
+    return PrepareResult(path=out, kept=len(rows), report=report, report_path=report_path, split_counts=split_counts)
+
+
 def prepare_dataset(
     source: str | Path,
     output: str | Path,
@@ -285,12 +327,7 @@ def prepare_dataset(
     (a crash in native code) costs only the entry it was reading, rejected as "crashed the parser".
     ``workers=0`` parses in this process (no protection; for debugging).
     """
-    if symprec <= 0:
-        raise ValueError(f"symprec must be > 0 Å, got {symprec}")
-    if len(split_fractions) != 3 or abs(sum(split_fractions) - 1.0) > 1e-6 or min(split_fractions) < 0:
-        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {split_fractions}")
-    if on_error not in ("skip", "raise"):
-        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    _check_prepare_args(symprec, split_fractions, on_error)
     filters = filters or PrepareFilters()
     if str(source).endswith(".parquet"):
         return filter_prepared(source, output, filters=filters, symprec=symprec)
@@ -337,23 +374,4 @@ def prepare_dataset(
         finally:
             results.close()  # type: ignore[attr-defined]
 
-    for row in rows:
-        if row["split"] is None:
-            row["split"] = assign_split(row["id"], split_seed, split_fractions)
-    report.accepted = len(rows)
-    metadata = {
-        "source": str(source),
-        "symprec": symprec,
-        "filters": filters.as_dict(),
-        "split_seed": split_seed,
-        "split_fractions": list(split_fractions),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "counts": {"kept": len(rows), "rejected": report.rejected, "by_reason": report.counts_by_reason()},
-    }
-    metadata["xtalgen_version"] = __version__
-    out = Path(output)
-    save_dataset(build_table(rows), out, metadata)
-    report_path = out.with_name(out.name + ".rejections.csv")
-    report.to_csv(str(report_path))
-    split_counts = {s: sum(1 for r in rows if r["split"] == s) for s in SPLITS}
-    return PrepareResult(path=out, kept=len(rows), report=report, report_path=report_path, split_counts=split_counts)
+    return _write_prepared(rows, report, Path(output), source, symprec, filters, split_seed, split_fractions)
