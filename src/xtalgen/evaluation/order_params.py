@@ -113,11 +113,82 @@ def _max_ratio(qsp: np.ndarray, norms: np.ndarray, pair: np.ndarray) -> float:
     return float(ratio[pair].max())
 
 
+def _bipyramid(typ: str, p: dict[Any, float], g: NeighbourGeometry) -> float:
+    """Bipyramid-like motifs (:data:`BIPYRAMID_TYPES`): south-pole and in-plane terms, max over pairs."""
+    th, tk, tm, phi = g.theta, g.theta_k, g.theta_m, g.phi
+    pair, t1, t2 = g.pair, g.triple, g.triple2
+    ipi = 1 / math.pi
+    zero3 = np.zeros_like(phi)
+    hexp = typ == "hex_plan_max"
+    small = p["min_SPP"]
+
+    def arg(t: np.ndarray) -> np.ndarray:
+        if hexp:
+            return p["IGW_TA"] * (np.fabs(t * ipi - 0.5) - p["TA"])
+        return p["IGW_EP"] * (t * ipi - 0.5)
+
+    kmask = pair & (th < small)
+    qsp = np.where(kmask, _gauss(arg(th)), 0.0)
+    norms = kmask.astype(float)
+    south = t1 & (tm >= small)
+    qsp = qsp + np.where(south, _gauss(p["IGW_SPP"] * (tm * ipi - 1.0)), zero3).sum(axis=2)
+    norms = norms + south.sum(axis=2)
+    inner = t2 & (tm < small) & (tk < small)
+    if typ == "see_saw_rect":
+        inner = inner & (phi < 0.75 * math.pi)
+    term = np.cos(p["fac_AA"] * phi) ** p["exp_cos_AA"] * _gauss(arg(tm))
+    qsp = qsp + np.where(inner, term, zero3).sum(axis=2)
+    norms = norms + inner.sum(axis=2)
+    return _max_ratio(qsp, norms, pair)
+
+
+def _bcc(p: dict[Any, float], g: NeighbourGeometry) -> float | None:
+    """The body-centred-cubic motif (None with fewer than four neighbours)."""
+    n, th, tk, tm, phi = g.n, g.theta, g.theta_k, g.theta_m, g.phi
+    pair, t2 = g.pair, g.triple2
+    ipi = 1 / math.pi
+    zero3 = np.zeros_like(phi)
+    upper = np.triu(pair, k=1)
+    kmask = upper & (th >= p["min_SPP"])
+    total = float(np.where(kmask, p["w_SPP"] * _gauss(p["IGW_SPP"] * (th * ipi - 1.0)), 0.0).sum())
+    mmask = t2 & upper[:, :, None] & (tk < p["min_SPP"])
+    fac = np.where(tk > math.pi / 2.0, 1.0, -1.0)
+    tmp = (tm - math.pi / 2.0) / math.asin(1 / 3)
+    term = fac * np.cos(3 * phi) * _FAC_BCC * tmp * _gauss(tmp)
+    total += float(np.where(mmask, term, zero3).sum())
+    if n > 3:
+        return total / float(0.5 * float(n * (6 + (n - 2) * (n - 3))))
+    return None
+
+
+def _cuboct_max(p: dict[Any, float], g: NeighbourGeometry) -> float:
+    """The cuboctahedral motif: south-pole terms plus the three in-plane bands, max over pairs."""
+    th, tk, tm, phi = g.theta, g.theta_k, g.theta_m, g.phi
+    pair, t2 = g.pair, g.triple2
+    ipi = 1 / math.pi
+    zero3 = np.zeros_like(phi)
+    small = p["min_SPP"]
+    kmask = pair & (th >= small)
+    qsp = np.where(kmask, p["w_SPP"] * _gauss(p["IGW_SPP"] * (th * ipi - 1.0)), 0.0)
+    norms = np.where(kmask, p["w_SPP"], 0.0)
+    base = t2 & (tm < small) & (p[4] < tk) & (tk < p[2])
+    mid = base & (p[4] < tm) & (tm < p[2])
+    low = base & (tm < p[4])
+    high = base & (tm > p[2])
+    azi = _gauss(0.0556 * (np.cos(phi - 0.5 * math.pi) - 0.81649658))
+    term = np.where(mid, np.cos(phi) ** 2 * _gauss(p[5] * (tm * ipi - 0.5)), zero3)
+    term = term + np.where(low, azi * _gauss(p[6] * (tm * ipi - 1 / 3)), zero3)
+    term = term + np.where(high, azi * _gauss(p[6] * (tm * ipi - 2 / 3.0)), zero3)
+    qsp = qsp + term.sum(axis=2)
+    norms = norms + (mid | low | high).sum(axis=2)
+    return _max_ratio(qsp, norms, pair)
+
+
 def order_parameter(typ: str, p: dict[Any, float] | None, g: NeighbourGeometry) -> float | None:
     """pymatgen's ``get_order_parameters`` value for one motif type ``typ`` with parameters ``p``
     (None where pymatgen gives None)."""
-    n, th, tk, tm, phi = g.n, g.theta, g.theta_k, g.theta_m, g.phi
-    pair, t1, t2 = g.pair, g.triple, g.triple2
+    n, th, tm, phi = g.n, g.theta, g.theta_m, g.phi
+    pair, t2 = g.pair, g.triple2
     ipi = 1 / math.pi
     if p is None and typ != "bent":
         # pymatgen skips the parameter-dependent terms; not reached with the "ops" preset
@@ -146,27 +217,7 @@ def order_parameter(typ: str, p: dict[Any, float] | None, g: NeighbourGeometry) 
         norms = norms + t2.sum(axis=2)
         return _max_ratio(qsp, norms, pair)
     if typ in BIPYRAMID_TYPES:
-        hexp = typ == "hex_plan_max"
-        small = p["min_SPP"]
-
-        def arg(t: np.ndarray) -> np.ndarray:
-            if hexp:
-                return p["IGW_TA"] * (np.fabs(t * ipi - 0.5) - p["TA"])
-            return p["IGW_EP"] * (t * ipi - 0.5)
-
-        kmask = pair & (th < small)
-        qsp = np.where(kmask, _gauss(arg(th)), 0.0)
-        norms = kmask.astype(float)
-        south = t1 & (tm >= small)
-        qsp = qsp + np.where(south, _gauss(p["IGW_SPP"] * (tm * ipi - 1.0)), zero3).sum(axis=2)
-        norms = norms + south.sum(axis=2)
-        inner = t2 & (tm < small) & (tk < small)
-        if typ == "see_saw_rect":
-            inner = inner & (phi < 0.75 * math.pi)
-        term = np.cos(p["fac_AA"] * phi) ** p["exp_cos_AA"] * _gauss(arg(tm))
-        qsp = qsp + np.where(inner, term, zero3).sum(axis=2)
-        norms = norms + inner.sum(axis=2)
-        return _max_ratio(qsp, norms, pair)
+        return _bipyramid(typ, p, g)
     if typ == "pent_plan_max":
         centre_k = np.where(th <= p["TA"] * math.pi, 0.4, 0.8)
         qsp = np.where(pair, _gauss(p["IGW_TA"] * (th * ipi - centre_k)), 0.0)
@@ -177,31 +228,7 @@ def order_parameter(typ: str, p: dict[Any, float] | None, g: NeighbourGeometry) 
         norms = norms + t2.sum(axis=2)
         return _max_ratio(qsp, norms, pair)
     if typ == "bcc":
-        upper = np.triu(pair, k=1)
-        kmask = upper & (th >= p["min_SPP"])
-        total = float(np.where(kmask, p["w_SPP"] * _gauss(p["IGW_SPP"] * (th * ipi - 1.0)), 0.0).sum())
-        mmask = t2 & upper[:, :, None] & (tk < p["min_SPP"])
-        fac = np.where(tk > math.pi / 2.0, 1.0, -1.0)
-        tmp = (tm - math.pi / 2.0) / math.asin(1 / 3)
-        term = fac * np.cos(3 * phi) * _FAC_BCC * tmp * _gauss(tmp)
-        total += float(np.where(mmask, term, zero3).sum())
-        if n > 3:
-            return total / float(0.5 * float(n * (6 + (n - 2) * (n - 3))))
-        return None
+        return _bcc(p, g)
     if typ == "cuboct_max":
-        small = p["min_SPP"]
-        kmask = pair & (th >= small)
-        qsp = np.where(kmask, p["w_SPP"] * _gauss(p["IGW_SPP"] * (th * ipi - 1.0)), 0.0)
-        norms = np.where(kmask, p["w_SPP"], 0.0)
-        base = t2 & (tm < small) & (p[4] < tk) & (tk < p[2])
-        mid = base & (p[4] < tm) & (tm < p[2])
-        low = base & (tm < p[4])
-        high = base & (tm > p[2])
-        azi = _gauss(0.0556 * (np.cos(phi - 0.5 * math.pi) - 0.81649658))
-        term = np.where(mid, np.cos(phi) ** 2 * _gauss(p[5] * (tm * ipi - 0.5)), zero3)
-        term = term + np.where(low, azi * _gauss(p[6] * (tm * ipi - 1 / 3)), zero3)
-        term = term + np.where(high, azi * _gauss(p[6] * (tm * ipi - 2 / 3.0)), zero3)
-        qsp = qsp + term.sum(axis=2)
-        norms = norms + (mid | low | high).sum(axis=2)
-        return _max_ratio(qsp, norms, pair)
+        return _cuboct_max(p, g)
     raise ValueError(f"order parameter type {typ!r} is not vectorised")
