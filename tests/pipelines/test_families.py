@@ -3,6 +3,7 @@ no code outside the registry and the families' own folders branches on a model k
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,3 +98,17 @@ def test_no_family_branching_outside_the_registry() -> None:
             if BRANCH.search(line):
                 offenders.append(f"{rel}:{no}: {line.strip()}")
     assert not offenders, "family branching outside the registry:\n" + "\n".join(offenders)
+
+
+def test_toy_family_output_is_evaluated(toy, tmp_path: Path) -> None:
+    """What a registered family writes is an ordinary generation folder that `xtalgen evaluate` scores."""
+    runner = CliRunner()
+    out, report = tmp_path / "toy", tmp_path / "report"
+    made = runner.invoke(app, ["generate", "--model", "toy", "-n", "3", "--set", "side=2.5", "-o", str(out)])
+    assert made.exit_code == 0, made.output
+    args = ["evaluate", str(out), "-o", str(report), "--workers", "1", "--quiet", "--known", "none",
+            "--cache-dir", str(tmp_path / "cache"), "--skip", "coverage"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((report / "metrics.json").read_text())["metrics"]
+    assert metrics["validity.structural"] == 1.0  # one Cu atom in a 2.5 Å cube: nearest image 2.5 Å >= 0.5 Å
