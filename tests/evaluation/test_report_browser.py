@@ -142,7 +142,8 @@ def test_report_images_decode_without_errors(chromium: str, report: Path, tmp_pa
     check = json.loads(html.unescape(title.group(1)))
     assert check["errors"] == []
     images = check["images"]
-    assert [im["alt"] for im in images[:2]] == ["Generated (valid) vs test distributions", "Energy above hull"]
+    first = ["Generated (valid) vs test distributions (primitive Niggli-reduced cells)", "Energy above hull"]
+    assert [im["alt"] for im in images[:2]] == first
     assert len(images) == len(expected)
     for im, png in zip(images, expected, strict=True):
         assert im["complete"] and (im["w"], im["h"]) == _png_size(png), (im, png.name)  # decoded at full size
@@ -160,9 +161,9 @@ def _colour_fraction(png: Path) -> tuple[float, float]:
 
 def test_report_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    proc = _run_browser(chromium, report, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,2400")
+    proc = _run_browser(chromium, report, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,3600")
     assert _console_messages(proc.stderr) == []
-    assert _png_size(shot) == (1400, 2400)
+    assert _png_size(shot) == (1400, 3600)
     spread, coloured = _colour_fraction(shot)
     assert spread > 10, spread  # not a blank page
     assert coloured > 0.01, coloured  # the histograms' fills are drawn
@@ -171,5 +172,5 @@ def test_report_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path
     bare = tmp_path / "report_no_images.html"
     bare.write_text(re.sub(r"<img [^>]*>", "", report.read_text(encoding="utf-8")), encoding="utf-8")
     control = tmp_path / "control.png"
-    _run_browser(chromium, bare, tmp_path / "profile2", f"--screenshot={control}", "--window-size=1400,2400")
+    _run_browser(chromium, bare, tmp_path / "profile2", f"--screenshot={control}", "--window-size=1400,3600")
     assert _colour_fraction(control)[1] < 0.001
