@@ -271,41 +271,49 @@ def run_resumable(
     return {k: done[k] for k, _ in items}
 
 
-class CHGNetEnergyModel:
-    """CHGNet relaxations of samples and energies of reference structures, both cached on disk.
+class FireEnergyModel:
+    """FIRE relaxations (cell free) of samples and energies of reference structures with one ML potential,
+    both cached on disk. Implements the energy-model interface of :mod:`xtalgen.evaluation.stability`.
 
-    Implements the energy-model interface of :mod:`xtalgen.evaluation.stability`.
+    A potential subclasses it with its ``potential`` name, display ``label``, ``default_model`` and the two
+    module-level jobs (``relax_job``, ``energy_job``) that its worker processes run.
     """
+
+    potential: str
+    label: str
+    default_model: str
+    relax_job: Callable[..., dict[str, Any]]
+    energy_job: Callable[..., dict[str, Any]]
 
     def __init__(
         self,
         steps: int = 200,
         fmax: float = 0.1,
         relax_references: bool = False,
-        model_name: str = DEFAULT_MODEL,
+        model_name: str | None = None,
     ) -> None:
         if steps < 0 or fmax <= 0:
             raise ValueError(f"steps must be ≥ 0 and fmax > 0, got steps={steps}, fmax={fmax}")
         self.steps, self.fmax = steps, fmax
         self.relax_references = relax_references
-        self.model_name = model_name
-        self.name = f"CHGNet {model_name} (FIRE, ≤{steps} steps, fmax {fmax} eV/Å)"
+        self.model_name = model_name or self.default_model
+        self.name = f"{self.label} {self.model_name} (FIRE, ≤{steps} steps, fmax {fmax} eV/Å)"
 
     @property
     def relax_tag(self) -> str:
         """Identifies the relaxation settings (part of the relaxation cache file name)."""
-        return f"chgnet-{self.model_name}-fire{self.steps}-{self.fmax}"
+        return f"{self.potential}-{self.model_name}-fire{self.steps}-{self.fmax}"
 
     @property
     def relax_settings(self) -> dict[str, Any]:
         """Every setting that changes a relaxation's result (part of ``xtalgen relax``'s resume key)."""
-        return {"potential": "chgnet", "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
+        return {"potential": self.potential, "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
                 "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
 
     @property
     def reference_tag(self) -> str:
         """Identifies how reference energies are made (part of their cache file name)."""
-        return f"chgnet-{self.model_name}-" + (
+        return f"{self.potential}-{self.model_name}-" + (
             f"relaxed{self.steps}-{self.fmax}" if self.relax_references else "static"
         )
 
@@ -318,14 +326,14 @@ class CHGNetEnergyModel:
         progress: bool = True,
         item_meta: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``).
-
-        ``item_meta``: see :func:`run_resumable` (a recorded result is reused only if its fields match)."""
-        job = partial(_relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
+        """Relax each ``(key, structure)``; records as the potential's ``relax_structure`` returns them (or
+        ``error``). ``item_meta``: see :func:`run_resumable` (a recorded result is reused only if its fields
+        match)."""
+        job = partial(self.relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
         return run_resumable(
-            job, items, cache_path, workers=workers, description="CHGNet relax", progress=progress,
+            job, items, cache_path, workers=workers, description=f"{self.label} relax", progress=progress,
             item_meta=item_meta,
-        )
+        )  # fmt: skip
 
     def energies(
         self,
@@ -336,18 +344,17 @@ class CHGNetEnergyModel:
         progress: bool = True,
     ) -> dict[str, dict[str, Any]]:
         """Energy (eV/atom) of each ``(key, structure or CIF text)``: ``{"energy_per_atom", "formula"}``."""
-        job = partial(
-            _energy_job,
-            relax=self.relax_references,
-            steps=self.steps,
-            fmax=self.fmax,
-            model_name=self.model_name,
-        )
+        job = partial(self.energy_job, relax=self.relax_references, steps=self.steps, fmax=self.fmax,
+                      model_name=self.model_name)  # fmt: skip
         return run_resumable(
-            job,
-            items,
-            cache_path,
-            workers=workers,
-            description="CHGNet reference energies",
+            job, items, cache_path, workers=workers, description=f"{self.label} reference energies",
             progress=progress,
-        )
+        )  # fmt: skip
+
+
+class CHGNetEnergyModel(FireEnergyModel):
+    """CHGNet relaxations of samples and energies of reference structures, both cached on disk."""
+
+    potential, label, default_model = "chgnet", "CHGNet", DEFAULT_MODEL
+    relax_job = staticmethod(_relax_job)
+    energy_job = staticmethod(_energy_job)

@@ -16,15 +16,12 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from collections.abc import Mapping, Sequence
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.postprocess.relax import CELL_FILTER, _as_structure, displacement_rmsd, run_resumable
+from xtalgen.postprocess.relax import FireEnergyModel, _as_structure, displacement_rmsd
 
 #: SevenNet checkpoint used by default (shipped in the ``sevenn`` wheel; trained on MPtrj).
 DEFAULT_MODEL = "7net-l3i5"
@@ -141,76 +138,13 @@ def _energy_job(payload: Any, relax: bool, steps: int, fmax: float, model_name: 
     return {"energy_per_atom": energy, "formula": structure.composition.formula}
 
 
-class SevenNetEnergyModel:
+class SevenNetEnergyModel(FireEnergyModel):
     """SevenNet relaxations of samples and energies of reference structures, both cached on disk (CPU).
 
-    Implements the energy-model interface of :mod:`xtalgen.evaluation.stability`. No reference-energy
-    table ships for SevenNet: hull references are computed on demand for the chemical systems the
-    samples need and cached (see ``docs/benchmarks/potentials.md`` for the cost that decided this).
+    No reference-energy table ships for SevenNet: hull references are computed on demand for the chemical
+    systems the samples need and cached (see ``docs/benchmarks/potentials.md`` for the cost that decided this).
     """
 
-    def __init__(
-        self,
-        steps: int = 200,
-        fmax: float = 0.1,
-        relax_references: bool = False,
-        model_name: str = DEFAULT_MODEL,
-    ) -> None:
-        if steps < 0 or fmax <= 0:
-            raise ValueError(f"steps must be ≥ 0 and fmax > 0, got steps={steps}, fmax={fmax}")
-        self.steps, self.fmax = steps, fmax
-        self.relax_references = relax_references
-        self.model_name = model_name
-        self.name = f"SevenNet {model_name} (FIRE, ≤{steps} steps, fmax {fmax} eV/Å)"
-
-    @property
-    def relax_tag(self) -> str:
-        """Identifies the relaxation settings (part of the relaxation cache file name)."""
-        return f"sevennet-{self.model_name}-fire{self.steps}-{self.fmax}"
-
-    @property
-    def relax_settings(self) -> dict[str, Any]:
-        """Every setting that changes a relaxation's result (part of ``xtalgen relax``'s resume key)."""
-        return {"potential": "sevennet", "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
-                "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
-
-    @property
-    def reference_tag(self) -> str:
-        """Identifies how reference energies are made (part of their cache file name)."""
-        return f"sevennet-{self.model_name}-" + (
-            f"relaxed{self.steps}-{self.fmax}" if self.relax_references else "static"
-        )
-
-    def relax(
-        self,
-        items: Sequence[tuple[str, Any]],
-        *,
-        cache_path: Path | None,
-        workers: int = 1,
-        progress: bool = True,
-        item_meta: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> dict[str, dict[str, Any]]:
-        """Relax each ``(key, structure)``; records as :func:`relax_structure` returns them (or ``error``).
-
-        ``item_meta``: see :func:`xtalgen.postprocess.relax.run_resumable`."""
-        job = partial(_relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
-        return run_resumable(
-            job, items, cache_path, workers=workers, description="SevenNet relax", progress=progress,
-            item_meta=item_meta,
-        )
-
-    def energies(
-        self,
-        items: Sequence[tuple[str, Any]],
-        *,
-        cache_path: Path | None,
-        workers: int = 1,
-        progress: bool = True,
-    ) -> dict[str, dict[str, Any]]:
-        """Energy (eV/atom) of each ``(key, structure or CIF text)``: ``{"energy_per_atom", "formula"}``."""
-        job = partial(
-            _energy_job, relax=self.relax_references, steps=self.steps, fmax=self.fmax, model_name=self.model_name
-        )
-        return run_resumable(
-            job, items, cache_path, workers=workers, description="SevenNet reference energies", progress=progress
-        )
+    potential, label, default_model = "sevennet", "SevenNet", DEFAULT_MODEL
+    relax_job = staticmethod(_relax_job)
+    energy_job = staticmethod(_energy_job)
