@@ -22,6 +22,8 @@ from pymatgen.core import Lattice, Structure
 from rich.console import Console
 from rich.progress import Progress
 
+from xtalgen.data.symmetrized_cif import symmetrized_cif
+from xtalgen.data.symmetry import wyckoff_template_of
 from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, group_keys, primitive_from_dataset
 from xtalgen.postprocess.early_reject import surely_too_close
 from xtalgen.postprocess.filters import (
@@ -73,6 +75,9 @@ class PostprocessResult:
     extra: dict[str, Any] = field(default_factory=dict)
     #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed)
     primitive: Structure | None = field(default=None, repr=False)
+    #: accepted only, with ``symmetrized_cif``: the CIF text and the Wyckoff template from the filters' dataset
+    cif: str | None = field(default=None, repr=False)
+    wyckoff_template: tuple[int, str] | None = None
 
     def info(self) -> dict[str, Any]:
         """Flat dict for summary tables (conditions prefixed ``cond_``, filters ``filter_``)."""
@@ -105,6 +110,7 @@ class _Options:
     max_formula_atoms: int | None = None
     max_primitive_sites: int | None = None
     early_reject: bool = False
+    symmetrized_cif: bool = False
 
 
 def _reject_early(
@@ -211,6 +217,9 @@ def _apply_filters(
         res.reason, res.detail = failed[0].reason, failed[0].detail
     else:
         res.accepted = True
+        if opt.symmetrized_cif and dataset is not None:  # spglib has run: the CIF needs no second analysis
+            res.cif = symmetrized_cif({site.specie.Z: site.specie.symbol for site in structure}, dataset)
+            res.wyckoff_template = wyckoff_template_of(dataset)
     return res
 
 
@@ -273,6 +282,7 @@ def postprocess_candidates(
     max_formula_atoms: int | None = None,
     max_primitive_sites: int | None = None,
     early_reject: bool = False,
+    symmetrized_cif: bool = False,
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
@@ -292,6 +302,8 @@ def postprocess_candidates(
     ``early_reject``: reject distance-filter failures before the symmetry analysis, and clashes the merge
     cannot fix (:mod:`.early_reject`) before merging; the accepted candidates and every rejection reason are
     the same, but such rejects carry no found space group and no results of the later filters (None).
+    ``symmetrized_cif``: give each accepted result its CIF text and Wyckoff template from the symmetry
+    dataset the filters computed (:mod:`xtalgen.data.symmetrized_cif`), so writing needs no second spglib run.
     ``workers`` processes (1 = serial, in this process).
     """
     n = len(candidates)
@@ -307,7 +319,8 @@ def postprocess_candidates(
         raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
     conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
-                   charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites, early_reject)
+                   charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites, early_reject,
+                   symmetrized_cif)
     jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
     console = console or Console(stderr=True)
     pool = mp.get_context().Pool(workers) if workers > 1 and n > 1 else None

@@ -25,7 +25,7 @@ from typing import Any
 
 from xtalgen.data.atomic import atomic_write
 from xtalgen.data.hashing import file_sha256
-from xtalgen.pipelines.families import trainable_kinds
+from xtalgen.pipelines.families import get_family, trainable_kinds
 
 REGISTRY_FILE = "registry.json"
 MODELS_DIR = "models"
@@ -116,9 +116,12 @@ def list_pretrained(root: str | Path | None = None) -> list[PretrainedInfo]:
 
 def default_pretrained(kind: str, root: str | Path | None = None) -> str | None:
     """The name of the default pretrained model of ``kind`` (e.g. ``"pgcgm"``), None if none ships."""
-    kinds = trainable_kinds()
-    if kind not in kinds:
-        raise ValueError(f"kind: must be one of {kinds}, got {kind!r}")
+    try:  # one family's lookup imports only that family where it can (get_family)
+        trainable = get_family(kind).train is not None
+    except ValueError:
+        trainable = False
+    if not trainable:
+        raise ValueError(f"kind: must be one of {trainable_kinds()}, got {kind!r}")
     return read_registry(root)["defaults"].get(kind)
 
 

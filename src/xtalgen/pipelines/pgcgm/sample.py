@@ -56,7 +56,10 @@ class PGCGMOptions(SamplingOptions):
     summed atomic radii (the PGCGM paper's bound is 0.5). ``dedupe``: reject later copies of a structure.
     ``fast_postprocess``: reject distance failures before merging or symmetry analysis where the outcome is
     certain, and stop post-processing a round once ``n`` are accepted (same accepted structures and reasons;
-    such rejects lack their found space group); false: every drawn candidate goes through the full path.
+    such rejects lack their found space group), and write each accepted CIF from the symmetry dataset the
+    space-group check computed (:mod:`xtalgen.data.symmetrized_cif`: the same cell, sites and operations as
+    pymatgen's ``CifWriter``, operations in spglib's database order); false: every drawn candidate goes
+    through the full path and CIFs are written by ``CifWriter``.
     General models only (trained with ``model.wyckoff_features``): ``max_atoms`` keeps Wyckoff templates with
     at most this many atoms in the conventional cell; ``balanced`` draws a space group uniformly among the
     fitting templates' before a template (spreads the output over space groups).
@@ -167,7 +170,8 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOpt
         expand=SnapExpand(DEFAULT_MERGE_FACTOR) if opts.snap else expand_raw_arrays, symprec=opts.symprec,
         dedupe=False, volumes=ElementVolumes.default() if opts.rescale_volume else None,
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
-        max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess, workers=workers,
+        max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess,
+        symmetrized_cif=opts.fast_postprocess, workers=workers,
         progress=progress,
     )  # fmt: skip
 
@@ -259,7 +263,10 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
     # Rejected candidates go without their structure: their formula, found space group and atom counts
     # are already in ``info`` and re-analysing them in the writer would double the symmetry work.
     candidates = [Candidate(f"pgcgm_{r.index:0{width}d}", r.structure if r.accepted else None, r.info(),
-                            r.accepted, r.reason) for r in results]  # fmt: skip
+                            r.accepted, r.reason, cif=r.cif if r.accepted else None,
+                            spacegroup=r.spacegroup if r.cif is not None and r.accepted else None,
+                            wyckoff_template=r.wyckoff_template if r.accepted else None)
+                  for r in results]  # fmt: skip
     record = {"model": "pgcgm", "checkpoint": str(ckpt_dir), "n": request.n, "seed": request.seed,
               "count": opts.count, "rescale_volume": opts.rescale_volume,
               "max_formula_atoms": opts.max_formula_atoms or None, "distance_factor": opts.distance_factor,
