@@ -14,7 +14,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import numbers
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,6 +196,10 @@ def _apply_filters(
     res.structure = structure
     res.n_atoms_after = len(structure)
     res.formula = structure.composition.reduced_formula
+    if opt.early_reject and opt.max_formula_atoms is not None:  # rejected whatever spglib finds: skip it
+        too_large = check_formula_size(structure, opt.max_formula_atoms)
+        if not too_large.passed:
+            return _reject_formula(res, structure, ratios, too_large, opt)
     dataset = symmetry_dataset(structure, opt.symprec)
     if dataset is not None:
         res.spacegroup = int(dataset.number)
@@ -220,6 +225,22 @@ def _apply_filters(
         if opt.symmetrized_cif and dataset is not None:  # spglib has run: the CIF needs no second analysis
             res.cif = symmetrized_cif({site.specie.Z: site.specie.symbol for site in structure}, dataset)
             res.wyckoff_template = wyckoff_template_of(dataset)
+    return res
+
+
+def _reject_formula(
+    res: PostprocessResult, structure: Structure, ratios: Any, outcome: Any, opt: _Options
+) -> PostprocessResult:
+    """Mark ``res`` rejected by the formula-size filter before the symmetry analysis: no found space group,
+    the space-group and cell-size filters not run (None); the other summary columns as on the full path."""
+    distance = check_min_distance(structure, opt.distance_factor, ratios=ratios)
+    res.filters[distance.name] = distance.passed
+    res.extra.update(distance.values)
+    res.filters[outcome.name] = outcome.passed
+    res.extra.update(outcome.values)
+    if opt.max_primitive_sites is not None:
+        res.extra["primitive_sites"] = None
+    res.reason, res.detail = outcome.reason, outcome.detail
     return res
 
 
@@ -255,6 +276,21 @@ def process_one(
     return _apply_filters(res, *merged, target, opt)
 
 
+@contextmanager
+def worker_pool(workers: int) -> Iterator[Any]:
+    """One process pool of ``workers`` processes for several post-processing / dedupe calls (None when
+    ``workers`` <= 1: those calls then run serially); closed and joined on exit."""
+    if workers <= 1:
+        yield None
+        return
+    pool = mp.get_context().Pool(workers)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        pool.join()
+
+
 def _process_star(args: tuple) -> PostprocessResult:
     return process_one(*args)
 
@@ -286,6 +322,7 @@ def postprocess_candidates(
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
+    pool: Any = None,
 ) -> list[PostprocessResult]:
     """Expand → merge → filter → dedupe every candidate; one :class:`PostprocessResult` per input.
 
@@ -299,12 +336,16 @@ def postprocess_candidates(
     recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
     ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
     ``max_primitive_sites``: reject structures whose primitive cell has more atoms (``cell too large``).
-    ``early_reject``: reject distance-filter failures before the symmetry analysis, and clashes the merge
-    cannot fix (:mod:`.early_reject`) before merging; the accepted candidates and every rejection reason are
-    the same, but such rejects carry no found space group and no results of the later filters (None).
+    ``early_reject``: reject distance-filter failures before the symmetry analysis, clashes the merge
+    cannot fix (:mod:`.early_reject`) before merging, and formulas over ``max_formula_atoms`` before the
+    symmetry analysis; the accepted candidates are the same, but such rejects carry no found space group and
+    no results of the filters not run (None). Rejection reasons are the same except for a candidate whose
+    formula is too large and whose space group also changed: the full path names the space group (the filter
+    it runs first), this one the formula.
     ``symmetrized_cif``: give each accepted result its CIF text and Wyckoff template from the symmetry
     dataset the filters computed (:mod:`xtalgen.data.symmetrized_cif`), so writing needs no second spglib run.
-    ``workers`` processes (1 = serial, in this process).
+    ``workers`` processes (1 = serial, in this process); ``pool``: a process pool to use instead of starting
+    one (:func:`worker_pool`; left open).
     """
     n = len(candidates)
     if spacegroups is None:
@@ -323,7 +364,8 @@ def postprocess_candidates(
                    symmetrized_cif)
     jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
     console = console or Console(stderr=True)
-    pool = mp.get_context().Pool(workers) if workers > 1 and n > 1 else None
+    own = pool is None and workers > 1 and n > 1
+    pool = mp.get_context().Pool(workers) if own else pool
     try:
         with progress_bar(console=console, disable=not progress, remaining=False) as bar:
             task = bar.add_task("post-processing", total=n)
@@ -336,7 +378,7 @@ def postprocess_candidates(
             if dedupe:
                 _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
     finally:
-        if pool is not None:
+        if own:
             pool.close()
             pool.join()
     return results
@@ -351,17 +393,19 @@ def dedupe_results(
     progress: bool = True,
     console: Console | None = None,
     since: int = 0,
+    pool: Any = None,
 ) -> None:
     """Reject later copies among the accepted ``results`` in place (as ``postprocess_candidates`` does),
     e.g. over several batches post-processed with ``dedupe=False``; earlier rejections are kept.
     ``since``: ``results[:since]`` were already deduplicated among themselves, so only groups with a result
-    from ``since`` on are compared."""
-    pool = mp.get_context().Pool(workers) if workers > 1 and len(results) > 1 else None
+    from ``since`` on are compared. ``pool``: a process pool to use instead of starting one (left open)."""
+    own = pool is None and workers > 1 and len(results) > 1
+    pool = mp.get_context().Pool(workers) if own else pool
     try:
         with progress_bar(console=console or Console(stderr=True), disable=not progress, remaining=False) as bar:
             _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar, since)
     finally:
-        if pool is not None:
+        if own:
             pool.close()
             pool.join()
 

@@ -157,7 +157,7 @@ def _raw_candidates(
 
 
 def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOptions, workers: int,
-                 progress: bool) -> list[Any]:  # fmt: skip
+                 progress: bool, pool: Any = None) -> list[Any]:  # fmt: skip
     from xtalgen.postprocess.candidates import postprocess_candidates
     from xtalgen.postprocess.volume import ElementVolumes
 
@@ -172,7 +172,7 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOpt
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
         max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess,
         symmetrized_cif=opts.fast_postprocess, workers=workers,
-        progress=progress,
+        progress=progress, pool=pool,
     )  # fmt: skip
 
 
@@ -192,7 +192,7 @@ def _conditions(n: int, generator: torch.nn.Module, table: Any, spacegroup: list
 
 def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequest, opts: PGCGMOptions) -> list[Any]:
     """Post-processed, deduplicated candidates: one round ("candidates"), or rounds until ``n`` are accepted."""
-    from xtalgen.postprocess.candidates import dedupe_results
+    from xtalgen.postprocess.candidates import dedupe_results, worker_pool
 
     n, seed = request.n, request.seed
     cap = opts.max_candidates if opts.max_candidates is not None else 50 * n
@@ -203,31 +203,34 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
     rng = np.random.default_rng([seed, 1])
     results: list[Any] = []
     want = n
-    for round_no in range(1000):
-        conditions = _conditions(want, generator, table, spacegroup, elements, opts, rng)
-        round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
-        coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
-        raws = _raw_candidates(conditions, coords, lattices, generator.n_sites)
-        # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
-        # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
-        chunk = POSTPROCESS_CHUNK if opts.fast_postprocess else len(raws)
-        for lo in range(0, len(raws), chunk):
-            hi = lo + chunk
-            batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress)
-            start = len(results)
-            for r in batch:
-                r.index += start
-            results.extend(batch)
-            if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
-                dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
-                               since=start)  # fmt: skip
-            accepted = sum(r.accepted for r in results)
-            if opts.count == "accepted" and accepted >= n:
+    # the fast path keeps one process pool for every chunk (the full path starts one per call, as before)
+    with worker_pool(request.workers if opts.fast_postprocess else 1) as pool:
+        for round_no in range(1000):
+            conditions = _conditions(want, generator, table, spacegroup, elements, opts, rng)
+            round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
+            coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
+            raws = _raw_candidates(conditions, coords, lattices, generator.n_sites)
+            # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
+            # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
+            chunk = POSTPROCESS_CHUNK if opts.fast_postprocess else len(raws)
+            for lo in range(0, len(raws), chunk):
+                hi = lo + chunk
+                batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress,
+                                     pool)  # fmt: skip
+                start = len(results)
+                for r in batch:
+                    r.index += start
+                results.extend(batch)
+                if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
+                    dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
+                                   since=start, pool=pool)  # fmt: skip
+                accepted = sum(r.accepted for r in results)
+                if opts.count == "accepted" and accepted >= n:
+                    break
+            if opts.count == "candidates" or accepted >= n or len(results) >= cap:
                 break
-        if opts.count == "candidates" or accepted >= n or len(results) >= cap:
-            break
-        rate = max(accepted / len(results), 0.02)
-        want = min(cap - len(results), max(8, math.ceil(1.2 * (n - accepted) / rate)))
+            rate = max(accepted / len(results), 0.02)
+            want = min(cap - len(results), max(8, math.ceil(1.2 * (n - accepted) / rate)))
     return results
 
 
