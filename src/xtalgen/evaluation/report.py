@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.json_values import json_ready
 from xtalgen.data.safe_names import safe_filename
 from xtalgen.evaluation.gallery import render_structure
 from xtalgen.evaluation.plots import plot_distributions, plot_ehull
@@ -236,7 +237,7 @@ def write_report(
     out = Path(out_dir)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "metrics.json") as fh:
-        json.dump({"metrics": _plain(result.metrics), "meta": _plain(result.meta)}, fh, indent=2)
+        json.dump({"metrics": json_ready(result.metrics), "meta": json_ready(result.meta)}, fh, indent=2)
     with atomic_write(out / "metrics.md") as fh:
         fh.write(metrics_markdown(result.metrics, title, result.meta))
     table = result.per_sample
@@ -335,15 +336,3 @@ def _cif(structure: Any) -> str:
         return str(CifWriter(structure))
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return str(value)
-    return value
