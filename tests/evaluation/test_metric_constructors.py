@@ -58,3 +58,18 @@ def test_stability_without_an_energy_model_is_refused_before_running() -> None:
     with pytest.raises(ValueError, match=r"\['e_hull'\] have no energy model"):
         evaluate(generated, train, None, stability=True, energy_model=FakeEnergyModel(TABLE),
                  metrics=[Stability(reference_energies="train")], workers=1, progress=False)  # fmt: skip
+
+
+def test_hull_reference_table_is_the_stability_metrics_own_meta(tmp_path: Path) -> None:
+    from tests.evaluation.test_reference_table import TRAIN, SampleFakeModel, _samples, _table_file
+
+    path = _table_file(tmp_path / "fake.parquet", TRAIN)
+    model = SampleFakeModel()
+    metric = Stability(model, reference_energies=path)
+    result = evaluate(_samples(), None, None, stability=True, energy_model=model, metrics=[metric], workers=1,
+                      progress=False)  # fmt: skip
+    assert metric.run is not None and metric.run.reference_table == "fake.parquet"
+    assert result.meta["hull_reference_table"] == "fake.parquet"
+    assert metric.meta == {"hull_reference_table": "fake.parquet"}
+    assert result.metrics["stability.references_from_table"] == 1.0
+    assert result.metrics["stability.n_references"] == metric.run.n_references > 0
