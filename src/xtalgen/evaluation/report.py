@@ -19,6 +19,8 @@ from xtalgen.data.atomic import atomic_write
 from xtalgen.data.safe_names import safe_filename
 from xtalgen.evaluation.gallery import render_structure
 from xtalgen.evaluation.plots import plot_distributions, plot_ehull
+from xtalgen.evaluation.property_distributions import PROPERTIES, finite_values
+from xtalgen.evaluation.property_plots import plot_property_violins
 from xtalgen.evaluation.runner import EvaluationResult
 from xtalgen.evaluation.summary import plain_summary
 
@@ -27,7 +29,8 @@ SUMMARY_FILE = "summary.txt"
 
 #: What a report folder holds (``xtalgen evaluate --overwrite`` deletes exactly these).
 REPORT_ENTRIES = frozenset({"metrics.json", "metrics.md", "per_sample.csv", "relaxed", "gallery", "plots",
-                            "report.html", "summary.txt", "relaxed_chgnet", "relaxed_sevennet"})  # fmt: skip
+                            "report.html", "summary.txt", "relaxed_chgnet", "relaxed_sevennet",
+                            "reference_properties.csv"})  # fmt: skip
 
 #: One-line definitions shown next to the numbers (prefix match on the metric key).
 DEFINITIONS = {
@@ -80,6 +83,12 @@ DEFINITIONS = {
     "agreement.metastable_only_": "metastable under this potential only",
     "agreement.metastable_none": "metastable under no potential",
     "agreement.n_sun": "metastable under every potential, unique and novel",
+    "properties.n_generated": "relaxed samples with computed properties (--properties)",
+    "properties.n_reference": "relaxed reference structures with computed properties (seeded subset, --properties-n)",
+    "properties.ks.": "Kolmogorov–Smirnov statistic of this property, relaxed samples vs relaxed reference subset, "
+    "computed with the stability potential (not the paper's CGCNN surrogate)",
+    "properties.median.": "median of this property over the relaxed samples",
+    "properties.reference_median.": "median of this property over the relaxed reference subset",
     "agreement.sun_rate": "S.U.N. by agreement: metastable under every potential, unique and novel, "
     "over all submitted samples (scaled like stability.sun_rate)",
 }
@@ -110,7 +119,7 @@ def _definition(key: str, meta: dict[str, Any] | None = None) -> str:
 _COUNT_KEYS = ("n_samples", "stability.evaluated", "stability.n_references", "consistency.n", "stability.subset",
                "stability.n_stable", "stability.n_metastable", "stability.n_sun", "stability.too_dense",
                "symmetry.n_spacegroups", "symmetry.n_templates", "sun.sun_count", "sun.msun_count",
-               "sun.ssun_count")  # fmt: skip
+               "sun.ssun_count", "properties.n_generated", "properties.n_reference")  # fmt: skip
 
 #: Readable names of metrics and of what a skipped one needed.
 METRIC_NAMES = {"novel": "novelty", "unique": "uniqueness", "cov_precision": "coverage (COV-R/COV-P)",
@@ -248,6 +257,9 @@ def write_report(
     with atomic_write(out / "per_sample.csv", newline="") as fh:
         table.to_csv(fh, index=False)
     _write_relaxed(result, out, cif_paths)
+    if result.reference_properties is not None:
+        with atomic_write(out / "reference_properties.csv", newline="") as fh:
+            result.reference_properties.to_csv(fh, index=False)
     summary = [_unmarked(t) for t in plain_summary(result, Path(source or "."), out / "report.html", generation)]
     with atomic_write(out / SUMMARY_FILE, encoding="utf-8") as fh:
         fh.write("\n".join(t for t in summary if t) + "\n")
@@ -279,6 +291,11 @@ def _figures(result: EvaluationResult, out: Path) -> list[tuple[str, Path]]:
         p = plot_distributions(result.generated_properties, result.test_properties, out / "plots" / "distributions.png",
                                result.metrics, reference_label=ref)  # fmt: skip
         figures.append((f"Generated (valid) vs {ref} distributions (primitive Niggli-reduced cells)", p))
+    if result.reference_properties is not None:
+        ref = "test" if result.meta.get("property_reference") == "test" else "training"
+        p = plot_property_violins(result.per_sample, result.reference_properties, out / "plots" / "properties.png",
+                                  result.metrics, reference_label=ref)  # fmt: skip
+        figures.append((f"Properties after relaxation: generated vs {ref} structures", p))
     if "e_hull" in result.per_sample.columns:
         p = plot_ehull(result.per_sample["e_hull"].to_numpy(dtype=float), out / "plots" / "e_hull.png")
         figures.append(("Energy above hull", p))
@@ -306,6 +323,7 @@ def _page(result: EvaluationResult, title: str, figures: list[tuple[str, Path]],
     notes = "".join(f"<p>{html.escape(t)}</p>" for t in meta.get("notes", []))
     plain = "".join(f"<p>{html.escape(t)}</p>" for t in summary if t and t != "What this shows")
     figs = "".join(f"<h2>{html.escape(t)}</h2>{_img(p, t)}" for t, p in figures)
+    figs = _property_section(result) + figs
     cells = "".join(f"<figure>{_img(p, c)}<figcaption>{html.escape(c)}</figcaption></figure>" for c, p in gallery)
     known = meta.get("novelty_reference")
     novelty = f" Novelty reference: {html.escape(str(known))}." if known else ""
@@ -323,6 +341,44 @@ structures; energy model: {html.escape(str(meta.get("energy_model") or "none (no
 {"<p>Skipped:</p><ul>" + skipped + "</ul>" if skipped else ""}
 {figs}<h2>Gallery of best candidates</h2><div>{cells or "<p>no candidates</p>"}</div>
 </body></html>"""
+
+
+#: What the property distributions are, beside the paper's (shown with the table).
+PROPERTY_NOTE = (
+    "Computed with the stability potential after relaxation, for the samples and for a seeded subset of the "
+    "reference structures alike: formation energy against the elemental references of the same potential, "
+    "E_hull, mean |magnetic moment| per site (CHGNet's prediction), bulk modulus from a Birch–Murnaghan fit of "
+    "static energies at ±2 and ±4 % volume (fractional coordinates kept), density of the relaxed cell. The "
+    "CrysTens paper's Fig. 7 values are CGCNN predictions, a surrogate model trained on another dataset "
+    "(Materials Project DFT), so the two sets of numbers are not directly comparable."
+)
+
+
+def property_rows(result: EvaluationResult) -> list[tuple[str, int, int, float, float, float]]:
+    """(property label, n generated, n reference, median generated, median reference, K–S) per property;
+    empty when the property distributions were not computed."""
+    ref = result.reference_properties
+    if ref is None:
+        return []
+    m, rows = result.metrics, []
+    for key, column, label in PROPERTIES:
+        n_gen, n_ref = len(finite_values(result.per_sample, column)), len(finite_values(ref, column))
+        rows.append((label, n_gen, n_ref, m.get(f"properties.median.{key}", math.nan),
+                     m.get(f"properties.reference_median.{key}", math.nan), m.get(f"properties.ks.{key}", math.nan)))
+    return rows
+
+
+def _property_section(result: EvaluationResult) -> str:
+    """The property-distributions table with its note (empty without --properties)."""
+    rows = property_rows(result)
+    if not rows:
+        return ""
+    ref = "test" if result.meta.get("property_reference") == "test" else "training"
+    body = "".join(f"<tr><td>{html.escape(label)}</td><td>{g}</td><td>{r}</td><td>{_fmt(mg)}</td><td>{_fmt(mr)}</td>"
+                   f"<td>{_fmt(ks)}</td></tr>" for label, g, r, mg, mr, ks in rows)  # fmt: skip
+    return (f'<h2>Property distributions</h2><table class="properties"><tr><th>property</th><th>generated</th>'
+            f"<th>{ref}</th><th>median generated</th><th>median {ref}</th><th>K–S</th></tr>{body}</table>"
+            f"<p>{html.escape(PROPERTY_NOTE)}</p>")  # fmt: skip
 
 
 def _cif(structure: Any) -> str:

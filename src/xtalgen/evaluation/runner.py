@@ -43,6 +43,8 @@ class EvaluationResult:
     meta: dict[str, Any] = field(default_factory=dict)
     #: relaxed structures under each further potential (``--potential chgnet,sevennet``), by potential name
     relaxed_by_potential: dict[str, dict[str, Structure]] = field(default_factory=dict)
+    #: properties of the relaxed reference subset of the property-distributions metric (None if not run)
+    reference_properties: pd.DataFrame | None = None
 
 
 def evaluate(
@@ -108,6 +110,7 @@ def evaluate(
         ref = getattr(dist, "reference", None)
         test_properties = ctx.reference_cell_features(ref) if ref in available else None
         generated_properties = ctx.generated_cell_features() if test_properties is not None else pd.DataFrame()
+        prop = next((m for m in metrics if m.name == "properties" and m.name not in meta["skipped"]), None)
     finally:
         ctx.close()
     relaxed = {
@@ -124,6 +127,7 @@ def evaluate(
         relaxed=relaxed,
         meta=meta,
         relaxed_by_potential=_relaxed_by_potential(ctx),
+        reference_properties=getattr(prop, "reference_frame", None),
     )
 
 
