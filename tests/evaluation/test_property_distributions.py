@@ -26,8 +26,12 @@ from xtalgen.postprocess.relax import CHGNetEnergyModel
 
 
 def test_formation_energy_against_the_lowest_elemental_reference():
-    refs = [(Composition("Na"), -1.3), (Composition("Na"), -1.2), (Composition("Cl2"), -1.8),
-            (Composition("NaCl"), -3.6)]
+    refs = [
+        (Composition("Na"), -1.3),
+        (Composition("Na"), -1.2),
+        (Composition("Cl2"), -1.8),
+        (Composition("NaCl"), -3.6),
+    ]
     mu = elemental_references(refs)
     assert mu == {"Na": -1.3, "Cl": -1.8}
     assert formation_energy_per_atom(Composition("NaCl"), -3.6, mu) == pytest.approx(-3.6 + 0.5 * 1.3 + 0.5 * 1.8)
