@@ -295,7 +295,8 @@ def _figures(result: EvaluationResult, out: Path) -> list[tuple[str, Path]]:
         ref = "test" if result.meta.get("property_reference") == "test" else "training"
         p = plot_property_violins(result.per_sample, result.reference_properties, out / "plots" / "properties.png",
                                   result.metrics, reference_label=ref)  # fmt: skip
-        figures.append((f"Properties after relaxation: generated vs {ref} structures", p))
+        figures.append((f"Properties after relaxation: generated vs {ref} structures (values beyond the 1st–99th "
+                        "percentile of both sets drawn at the plot edge)", p))  # fmt: skip
     if "e_hull" in result.per_sample.columns:
         p = plot_ehull(result.per_sample["e_hull"].to_numpy(dtype=float), out / "plots" / "e_hull.png")
         figures.append(("Energy above hull", p))
