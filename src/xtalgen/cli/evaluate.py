@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from xtalgen.cli.evaluate_properties import PROPERTIES_HELP, PROPERTIES_N_HELP, with_properties
 from xtalgen.cli.main import app
 from xtalgen.cli.output_paths import claim_output_dir, fail
 
@@ -169,12 +170,8 @@ def evaluate_cmd(
         0, "--stability-n", min=0, help="Relax only a seeded random subset of N valid samples (0: all of them)."
     ),
     stability_seed: int = typer.Option(0, help="Seed of the --stability-n subset."),
-    properties: bool = typer.Option(
-        False, "--properties", help="With --stability: formation energy, E_hull, magnetic moment, bulk modulus and "
-        "density of the relaxed samples vs relaxed training (else test) structures, K-S per property."),
-    properties_n: int = typer.Option(
-        100, "--properties-n", min=1, help="Reference structures relaxed for --properties (seeded subset, "
-        "--stability-seed)."),
+    properties: bool = typer.Option(False, "--properties", help=PROPERTIES_HELP),
+    properties_n: int = typer.Option(100, "--properties-n", min=1, help=PROPERTIES_N_HELP),
     steps: int = typer.Option(200, min=0, help="Maximum FIRE steps per relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
@@ -194,11 +191,8 @@ def evaluate_cmd(
         False, "--overwrite", help="Replace the report files of an earlier run in OUTPUT (other files stay)."
     ),
 ) -> None:
-    """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report.
-
-    Without --train, output of a shipped pretrained model is compared with the training structures that
-    ship with the model (novelty; distributions too when there is no --test).
-    """
+    """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report;
+    without --train, a shipped pretrained model's output is compared with the training structures it ships."""
     from xtalgen.evaluation.report import REPORT_ENTRIES, write_report
     from xtalgen.evaluation.runner import evaluate
 
@@ -206,8 +200,6 @@ def evaluate_cmd(
     names = _potential_names(potential)
     if not stability and names != ["chgnet"]:
         _fail("--potential chooses the potential of --stability; add --stability")
-    if properties and not stability:
-        _fail("--properties uses the relaxations of --stability; add --stability")
     if not generated.exists():
         raise fail(console, f"generated source not found: {generated}")
     claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
@@ -216,9 +208,8 @@ def evaluate_cmd(
     if stability:
         settings = _with_stability(settings, names, models, reference_energies, train, shipped, stability_n or None,
                                    stability_seed)  # fmt: skip
-    if properties:
-        settings = _with_properties(settings, models[names[0]], reference_energies, train, test, properties_n,
-                                    stability_seed)  # fmt: skip
+    settings = with_properties(settings, properties, properties_n, stability_seed, models.get(names[0]),
+                               reference_energies, train, test)  # fmt: skip
     try:
         result = evaluate(
             generated, train, test,
@@ -244,21 +235,6 @@ def _with_stability(settings, names: list[str], models: dict[str, object], refer
     more = _more_potentials(names, models, train, shipped, subset, seed)
     return replace(settings, stability=metric, more_stability=tuple(more),
                    potential=getattr(models[names[0]], "name", ""))  # fmt: skip
-
-
-def _with_properties(settings, model: object, reference_energies: str, train: Path | None,  # type: ignore[no-untyped-def]
-                     test: Path | None, n: int, seed: int):
-    """``settings`` with the property-distributions metric: references from --train (else --test)."""
-    from xtalgen.evaluation.property_distributions import PropertyDistributions
-
-    if train is None and test is None:
-        _fail("--properties compares with relaxed training or test structures; pass --train or --test")
-    try:
-        metric = PropertyDistributions(model, reference="train" if train is not None else "test",  # type: ignore[arg-type]
-                                       n_reference=n, seed=seed, reference_energies=reference_energies)  # fmt: skip
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(f"--properties: {exc}")
-    return replace(settings, properties=metric)
 
 
 def _energy_models(names: list[str], steps: int, fmax: float, relax_references: bool) -> dict[str, object]:

@@ -19,8 +19,8 @@ from xtalgen.data.atomic import atomic_write
 from xtalgen.data.safe_names import safe_filename
 from xtalgen.evaluation.gallery import render_structure
 from xtalgen.evaluation.plots import plot_distributions, plot_ehull
-from xtalgen.evaluation.property_distributions import PROPERTIES, finite_values
 from xtalgen.evaluation.property_plots import plot_property_violins
+from xtalgen.evaluation.property_report import property_section
 from xtalgen.evaluation.runner import EvaluationResult
 from xtalgen.evaluation.summary import plain_summary
 
@@ -324,7 +324,7 @@ def _page(result: EvaluationResult, title: str, figures: list[tuple[str, Path]],
     notes = "".join(f"<p>{html.escape(t)}</p>" for t in meta.get("notes", []))
     plain = "".join(f"<p>{html.escape(t)}</p>" for t in summary if t and t != "What this shows")
     figs = "".join(f"<h2>{html.escape(t)}</h2>{_img(p, t)}" for t, p in figures)
-    figs = _property_section(result) + figs
+    figs = property_section(result, _fmt) + figs
     cells = "".join(f"<figure>{_img(p, c)}<figcaption>{html.escape(c)}</figcaption></figure>" for c, p in gallery)
     known = meta.get("novelty_reference")
     novelty = f" Novelty reference: {html.escape(str(known))}." if known else ""
@@ -342,44 +342,6 @@ structures; energy model: {html.escape(str(meta.get("energy_model") or "none (no
 {"<p>Skipped:</p><ul>" + skipped + "</ul>" if skipped else ""}
 {figs}<h2>Gallery of best candidates</h2><div>{cells or "<p>no candidates</p>"}</div>
 </body></html>"""
-
-
-#: What the property distributions are, beside the paper's (shown with the table).
-PROPERTY_NOTE = (
-    "Computed with the stability potential after relaxation, for the samples and for a seeded subset of the "
-    "reference structures alike: formation energy against the elemental references of the same potential, "
-    "E_hull, mean |magnetic moment| per site (CHGNet's prediction), bulk modulus from a Birch–Murnaghan fit of "
-    "static energies at ±2 and ±4 % volume (fractional coordinates kept), density of the relaxed cell. The "
-    "CrysTens paper's Fig. 7 values are CGCNN predictions, a surrogate model trained on another dataset "
-    "(Materials Project DFT), so the two sets of numbers are not directly comparable."
-)
-
-
-def property_rows(result: EvaluationResult) -> list[tuple[str, int, int, float, float, float]]:
-    """(property label, n generated, n reference, median generated, median reference, K–S) per property;
-    empty when the property distributions were not computed."""
-    ref = result.reference_properties
-    if ref is None:
-        return []
-    m, rows = result.metrics, []
-    for key, column, label in PROPERTIES:
-        n_gen, n_ref = len(finite_values(result.per_sample, column)), len(finite_values(ref, column))
-        rows.append((label, n_gen, n_ref, m.get(f"properties.median.{key}", math.nan),
-                     m.get(f"properties.reference_median.{key}", math.nan), m.get(f"properties.ks.{key}", math.nan)))
-    return rows
-
-
-def _property_section(result: EvaluationResult) -> str:
-    """The property-distributions table with its note (empty without --properties)."""
-    rows = property_rows(result)
-    if not rows:
-        return ""
-    ref = "test" if result.meta.get("property_reference") == "test" else "training"
-    body = "".join(f"<tr><td>{html.escape(label)}</td><td>{g}</td><td>{r}</td><td>{_fmt(mg)}</td><td>{_fmt(mr)}</td>"
-                   f"<td>{_fmt(ks)}</td></tr>" for label, g, r, mg, mr, ks in rows)  # fmt: skip
-    return (f'<h2>Property distributions</h2><table class="properties"><tr><th>property</th><th>generated</th>'
-            f"<th>{ref}</th><th>median generated</th><th>median {ref}</th><th>K–S</th></tr>{body}</table>"
-            f"<p>{html.escape(PROPERTY_NOTE)}</p>")  # fmt: skip
 
 
 def _cif(structure: Any) -> str:

@@ -106,11 +106,9 @@ def evaluate(
         metrics = choose_metrics(available, settings)
     try:
         results, meta = _run(ctx, metrics, available)
-        dist = next((m for m in metrics if m.name == "distributions" and m.name not in meta["skipped"]), None)
-        ref = getattr(dist, "reference", None)
+        ref = _metric_attribute(metrics, meta, "distributions", "reference")
         test_properties = ctx.reference_cell_features(ref) if ref in available else None
         generated_properties = ctx.generated_cell_features() if test_properties is not None else pd.DataFrame()
-        prop = next((m for m in metrics if m.name == "properties" and m.name not in meta["skipped"]), None)
     finally:
         ctx.close()
     relaxed = {
@@ -127,8 +125,14 @@ def evaluate(
         relaxed=relaxed,
         meta=meta,
         relaxed_by_potential=_relaxed_by_potential(ctx),
-        reference_properties=getattr(prop, "reference_frame", None),
+        reference_properties=_metric_attribute(metrics, meta, "properties", "reference_frame"),
     )
+
+
+def _metric_attribute(metrics: list[Metric], meta: dict[str, Any], name: str, attribute: str) -> Any:
+    """``attribute`` of the metric called ``name`` when it ran (None when it was skipped or not chosen)."""
+    metric = next((m for m in metrics if m.name == name and m.name not in meta["skipped"]), None)
+    return getattr(metric, attribute, None)
 
 
 def _relaxed_by_potential(ctx: EvalContext) -> dict[str, dict[str, Structure]]:
