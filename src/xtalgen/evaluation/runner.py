@@ -44,6 +44,8 @@ class EvaluationResult:
     meta: dict[str, Any] = field(default_factory=dict)
     #: relaxed structures under each further potential (``--potential chgnet,sevennet``), by potential name
     relaxed_by_potential: dict[str, dict[str, Structure]] = field(default_factory=dict)
+    #: properties of the relaxed reference subset of the property-distributions metric (None if not run)
+    reference_properties: pd.DataFrame | None = None
 
 
 def evaluate(
@@ -105,8 +107,7 @@ def evaluate(
         raise ValueError(f"metrics {unset} have no energy model: construct them with energy_model=...")
     try:
         results, meta = _run(ctx, metrics, available)
-        dist = next((m for m in metrics if m.name == "distributions" and m.name not in meta["skipped"]), None)
-        ref = getattr(dist, "reference", None)
+        ref = _metric_attribute(metrics, meta, "distributions", "reference")
         test_properties = ctx.reference_cell_features(ref) if ref in available else None
         generated_properties = ctx.generated_cell_features() if test_properties is not None else pd.DataFrame()
     finally:
@@ -125,7 +126,14 @@ def evaluate(
         relaxed=relaxed,
         meta=meta,
         relaxed_by_potential=_relaxed_by_potential(ctx),
+        reference_properties=_metric_attribute(metrics, meta, "properties", "reference_frame"),
     )
+
+
+def _metric_attribute(metrics: list[Metric], meta: dict[str, Any], name: str, attribute: str) -> Any:
+    """``attribute`` of the metric called ``name`` when it ran (None when it was skipped or not chosen)."""
+    metric = next((m for m in metrics if m.name == name and m.name not in meta["skipped"]), None)
+    return getattr(metric, attribute, None)
 
 
 def _relaxed_by_potential(ctx: EvalContext) -> dict[str, dict[str, Structure]]:
