@@ -14,18 +14,17 @@ from __future__ import annotations
 import multiprocessing as mp
 import numbers
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pymatgen.core import Lattice, Structure
 from rich.console import Console
-from rich.progress import Progress
 
 from xtalgen.data.symmetrized_cif import symmetrized_cif
 from xtalgen.data.symmetry import wyckoff_template_of
-from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, group_keys, primitive_from_dataset
+from xtalgen.postprocess.candidate_dedupe import mark_duplicates
+from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, primitive_from_dataset
 from xtalgen.postprocess.early_reject import surely_too_close
 from xtalgen.postprocess.filters import (
     DEFAULT_DISTANCE_FACTOR,
@@ -46,7 +45,6 @@ from xtalgen.progress import progress_bar
 REASON_EXPANSION = "expansion failed"
 REASON_TOO_MANY = "too many atoms"
 REASON_MERGE = "merge failed"
-REASON_DUPLICATE = "duplicate"
 
 
 @dataclass
@@ -276,27 +274,30 @@ def process_one(
     return _apply_filters(res, *merged, target, opt)
 
 
-@contextmanager
-def worker_pool(workers: int) -> Iterator[Any]:
-    """One process pool of ``workers`` processes for several post-processing / dedupe calls (None when
-    ``workers`` <= 1: those calls then run serially); closed and joined on exit."""
-    if workers <= 1:
-        yield None
-        return
-    pool = mp.get_context().Pool(workers)
-    try:
-        yield pool
-    finally:
-        pool.close()
-        pool.join()
-
-
 def _process_star(args: tuple) -> PostprocessResult:
     return process_one(*args)
 
 
-def _dedupe_star(args: tuple) -> dict[int, int]:
-    return duplicates_in_group(*args)
+def _targets_and_conditions(
+    candidates: Sequence[Any],
+    spacegroups: int | Sequence[int | None] | None,
+    conditions: Sequence[dict[str, Any]] | None,
+) -> tuple[list[int | None], list[dict[str, Any]]]:
+    """The target space group and the recorded condition dict of every candidate (see
+    :func:`postprocess_candidates`); a length mismatch is a ValueError."""
+    n = len(candidates)
+    if spacegroups is None:
+        targets = [getattr(c, "spacegroup", None) for c in candidates]
+    elif isinstance(spacegroups, numbers.Integral):
+        targets = [int(spacegroups)] * n
+    else:
+        targets = [None if t is None else int(t) for t in spacegroups]
+    if len(targets) != n:
+        raise ValueError(f"{len(targets)} space groups for {n} candidates")
+    if conditions is not None and len(conditions) != n:
+        raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
+    conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
+    return targets, conds
 
 
 def postprocess_candidates(
@@ -348,17 +349,7 @@ def postprocess_candidates(
     one (:func:`worker_pool`; left open).
     """
     n = len(candidates)
-    if spacegroups is None:
-        targets = [getattr(c, "spacegroup", None) for c in candidates]
-    elif isinstance(spacegroups, numbers.Integral):
-        targets = [int(spacegroups)] * n
-    else:
-        targets = [None if t is None else int(t) for t in spacegroups]
-    if len(targets) != n:
-        raise ValueError(f"{len(targets)} space groups for {n} candidates")
-    if conditions is not None and len(conditions) != n:
-        raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
-    conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
+    targets, conds = _targets_and_conditions(candidates, spacegroups, conditions)
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
                    charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites, early_reject,
                    symmetrized_cif)
@@ -376,62 +367,12 @@ def postprocess_candidates(
                 results.append(res)
                 bar.advance(task)
             if dedupe:
-                _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
+                mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
     finally:
         if own:
             pool.close()
             pool.join()
     return results
-
-
-def dedupe_results(
-    results: list[PostprocessResult],
-    *,
-    matcher_kwargs: dict | None = None,
-    symprec: float = DEFAULT_SYMPREC,
-    workers: int = 2,
-    progress: bool = True,
-    console: Console | None = None,
-    since: int = 0,
-    pool: Any = None,
-) -> None:
-    """Reject later copies among the accepted ``results`` in place (as ``postprocess_candidates`` does),
-    e.g. over several batches post-processed with ``dedupe=False``; earlier rejections are kept.
-    ``since``: ``results[:since]`` were already deduplicated among themselves, so only groups with a result
-    from ``since`` on are compared. ``pool``: a process pool to use instead of starting one (left open)."""
-    own = pool is None and workers > 1 and len(results) > 1
-    pool = mp.get_context().Pool(workers) if own else pool
-    try:
-        with progress_bar(console=console or Console(stderr=True), disable=not progress, remaining=False) as bar:
-            _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar, since)
-    finally:
-        if own:
-            pool.close()
-            pool.join()
-
-
-def _mark_duplicates(
-    results: list[PostprocessResult], pool, matcher_kwargs: dict, symprec: float, bar: Progress, since: int = 0
-) -> None:
-    """Reject later copies among accepted results (same formula and found space group); groups whose
-    members all come before ``since`` were compared before and are skipped."""
-    accepted = [(r.primitive or r.structure) if r.accepted else None for r in results]
-    keys = group_keys(accepted, [r.spacegroup for r in results])
-    groups = [g for g in keys.values() if len(g) > 1 and max(g) >= since]
-    task = bar.add_task("dedupe", total=len(groups))
-    # Each job carries only its group's structures, indexed locally 0..len(g)-1.
-    jobs = [([accepted[i] for i in g], list(range(len(g))), matcher_kwargs, symprec, False) for g in groups]
-    mapped = pool.imap(_dedupe_star, jobs) if pool else map(_dedupe_star, jobs)
-    for g, found in zip(groups, mapped, strict=True):
-        for i, rep in found.items():
-            r = results[g[i]]
-            r.accepted, r.reason, r.duplicate_of = False, REASON_DUPLICATE, g[rep]
-            r.detail = f"matches candidate {g[rep]}"
-            r.filters["unique"] = False
-        bar.advance(task)
-    for r in results:
-        if r.accepted:
-            r.filters["unique"] = True
 
 
 def rejection_counts(results: Sequence[PostprocessResult]) -> dict[str, int]:

@@ -192,7 +192,7 @@ def _conditions(n: int, generator: torch.nn.Module, table: Any, spacegroup: list
 
 def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequest, opts: PGCGMOptions) -> list[Any]:
     """Post-processed, deduplicated candidates: one round ("candidates"), or rounds until ``n`` are accepted."""
-    from xtalgen.postprocess.candidates import dedupe_results, worker_pool
+    from xtalgen.postprocess.candidate_dedupe import dedupe_results, worker_pool
 
     n, seed = request.n, request.seed
     cap = opts.max_candidates if opts.max_candidates is not None else 50 * n
