@@ -87,13 +87,20 @@ def load_stages(work: Path) -> dict[str, dict[str, Any]]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def run_stage(work: Path, key: str, func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run ``func(*args)`` once in a forked child and record its cost under ``key`` (skipped if recorded)."""
+#: Set by ``--report-only``: stages not yet recorded are not run (a look at a run under way).
+REPORT_ONLY = False
+
+
+def run_stage(work: Path, key: str, func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any] | None:
+    """Run ``func(*args)`` once in a forked child and record its cost under ``key`` (skipped if recorded;
+    None without running it under ``REPORT_ONLY``)."""
     from xtalgen.data.atomic import atomic_write
 
     stages = load_stages(work)
     if key in stages:
         return stages[key]
+    if REPORT_ONLY:
+        return None
     tmp = work / "stages" / (key.replace("/", "__") + ".json")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     tmp.unlink(missing_ok=True)
@@ -431,7 +438,8 @@ def paired_comparison(args: argparse.Namespace, results: dict[str, dict[str, Any
     stats: dict[str, Any] = {"resamples": args.bootstrap}
     for key in ("sun", "metastable", "stable", "sun_stable", "ssun"):
         stats[key] = R.paired_bootstrap(pairs[f"model_{key}"], pairs[f"base_{key}"], args.bootstrap, args.seed)
-    c, b = results[model]["stability"], results[BASELINE]["stability"]
+    c = results[model]["stability"]
+    b = results.get(BASELINE, {}).get("stability", {"sun": 0, "m": 0})  # not yet relaxed: no ratio (NaN)
     versus = R.ratio_bootstrap(c["sun"], c["m"], b["sun"], b["m"], args.bootstrap, args.seed)
     targets = {"valid": results[model]["metrics"].get("validity.structural", float("nan")),
                "sun": c["sun"] / c["m"] if c["m"] else float("nan"),
@@ -469,7 +477,9 @@ def _warm_evaluation() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
+    global REPORT_ONLY
     args = parse_args(argv)
+    REPORT_ONLY = args.report_only
     args.work.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()[0]
     sources, missing = model_sources(args)
@@ -485,6 +495,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
             run_stage(args.work, f"{kind}/conditions", paired_conditions, args.work / args.paired_model / "generated",
                       args.work / kind / "conditions.csv", args)  # fmt: skip
         rec = run_stage(args.work, f"{kind}/generate", generate, kind, gen, sources.get(kind), args)
+        if rec is None:
+            continue
         if (rec["n"] != args.n and kind != PAIRED) or rec["seed"] != args.seed:
             raise ValueError(f"{args.work}: {kind} was generated with n={rec['n']}, seed={rec['seed']}; "
                              f"use another --work for n={args.n}, seed={args.seed}")  # fmt: skip
@@ -508,8 +520,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
     if ms is not None and "pgcgm" in kinds:  # sensitivity: the baseline through PGCGM's own generation filters
         run_stage(args.work, f"{BASELINE}/pgcgm_filters", generator_filter_pass, args.work / BASELINE / "generated",
                   args.work / BASELINE / "pgcgm_filters.csv")  # fmt: skip
-    results = {kind: collect(kind, args, ms[kind] if ms else None) for kind in kinds}
-    if ms is not None and PAIRED in results:
+    stages = load_stages(args.work)
+    done = [k for k in kinds if f"{k}/evaluate" in stages]  # all of them unless --report-only
+    results = {k: collect(k, args, ms[k] if ms and f"{k}/stability_m{ms[k]}" in stages else None) for k in done}
+    if ms is not None and PAIRED in results and all("stability" in results[k] for k in (PAIRED, args.paired_model)):
         results[PAIRED]["paired"] = paired_comparison(args, results)
     text = R.render(args, sources, missing, results, load_stages(args.work), copy_plots(kinds, args), ms,
                   load_start, _usage()[1])  # fmt: skip
@@ -559,6 +573,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--paired-model", default="pgcgm-general",
                    help="model whose structures the paired PyXtal baseline copies (space group, composition, "
                         "volume); '' = no paired baseline")
+    p.add_argument("--report-only", action="store_true",
+                   help="write the page from the stages finished so far (a run under way); run no stage")
     p.add_argument("--bootstrap", type=int, default=10000, help="bootstrap resamples of the paired S.U.N. ratio")
     p.add_argument("--pgcgm-count", choices=("accepted", "candidates"), default="accepted",
                    help="PGCGM: submit N accepted structures (default, as `xtalgen generate`) or N raw candidates")

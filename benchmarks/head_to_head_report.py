@@ -311,7 +311,8 @@ def diversity_lines(results: dict[str, dict[str, Any]]) -> list[str]:
             for r in results.values() if r.get("meta", {}).get("novelty_reference")}  # fmt: skip
     if refs:
         lines += ["", "Novelty reference (novelty, template novelty, S.U.N.): " + "; ".join(
-            f"{name}" + (f" ({size:,} structures)" if isinstance(size, int) else "") for name, size in refs.items())
+            f"{name}" + (f" ({size:,} structures)" if isinstance(size, int) and f"{size:,}" not in name else "")
+            for name, size in refs.items())
             + "."]  # fmt: skip
     return lines
 
@@ -496,21 +497,27 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
         lines += table(("model", "σ² a,b,c", "σ² angles", "σ² space group", "σ² frac. coords", "Δ coordinate / atom",
                         "Σ pairwise / atom"), rows)  # fmt: skip
     lines += ["", "## Stability and S.U.N.", ""]
-    if ms is None:
-        lines += ["Not measured in this run (`--no-stability`): no stable, metastable or S.U.N. rate and no "
-                  "comparison with the baseline on them."]  # fmt: skip
+    # models whose relaxed subset is finished (all of them, except in a --report-only look at a run under way)
+    sres = {k: r for k, r in results.items() if "stability" in r}
+    if ms is None or not sres:
+        lines += ["Not measured in this run (`--no-stability`, or no relaxation finished yet): no stable, "
+                  "metastable or S.U.N. rate and no comparison with the baseline on them."]  # fmt: skip
     else:
-        em = stages.get(f"{kinds[0]}/stability_m{ms[kinds[0]]}", {}).get("energy_model", "?")
-        sizes = sorted(set(ms.values()))
+        if len(sres) < len(results):
+            lines += [f"**Partial**: relaxations of {', '.join(_label(k) for k in results if k not in sres)} had not "
+                      "finished when this page was written (`--report-only`); they are left out below.", ""]
+        first = next(iter(sres))
+        em = stages.get(f"{first}/stability_m{ms[first]}", {}).get("energy_model", "?")
+        sizes = sorted({ms[k] for k in sres})
         m_text = f"**M = {sizes[0]}**" if len(sizes) == 1 else ", ".join(
-            f"**M = {ms[k]}** for {_label(k)}" for k in kinds)  # fmt: skip
+            f"**M = {ms[k]}** for {_label(k)}" for k in sres)  # fmt: skip
         lines += [f"A seeded uniform random subset of {m_text} of the {args.n} submitted samples of each model "
                   f"is relaxed with {em}; E_hull against hull references `{args.reference_energies}` (references "
                   "from the training structures computed with the same model when no table ships). Rates are over "
                   "the M subset samples (failed or invalid samples count as not stable), with Wilson 95 % "
                   "intervals; S.U.N. = E_hull ≤ 0.1 eV/atom and unique and novel within the full set.", ""]  # fmt: skip
         rows = []
-        for k, r in results.items():
+        for k, r in sres.items():
             c = r["stability"]
             n_sub = stages.get(f"{k}/generate", {}).get("submitted", args.n)
             rows.append((_label(k), f"{c['m']} of {n_sub}", rate_cell(c["stable"], c["m"]),
@@ -520,7 +527,7 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                         "median E_hull (eV/atom)"), rows)  # fmt: skip
         lines += ["", "SUN, MetaSUN and S.S.U.N. over the same relaxed subsets (definitions below):", ""]
         rows = []
-        for k, r in results.items():
+        for k, r in sres.items():
             c = r["stability"]
             kept = f"{fmt(c['kept'] / c['kept_of'], 'pct')} ({c['kept']}/{c['kept_of']})" if c.get("kept_of") else "–"
             rows.append((_label(k), rate_cell(c["sun_stable"], c["m"]), rate_cell(c["metasun"], c["m"]),
@@ -531,9 +538,9 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                   "Differences in percentage points with Newcombe 95 % intervals; 'higher'/'lower' when the interval "
                   "excludes 0. S.U.N. ratio: model / baseline with a percentile 95 % parametric-bootstrap interval "
                   f"({getattr(args, 'bootstrap', 10000):,} resamples).", ""]  # fmt: skip
-        b = results[baseline]["stability"]
+        b = sres[baseline]["stability"] if baseline in sres else {"sun": 0, "m": 0, "metastable": 0}
         rows = []
-        others = [k for k in kinds if k not in (baseline, "pyxtal-paired")]
+        others = [k for k in sres if k not in (baseline, "pyxtal-paired")] if baseline in sres else []
         for k in others:
             c = results[k]["stability"]
             rb = ratio_bootstrap(c["sun"], c["m"], b["sun"], b["m"], getattr(args, "bootstrap", 10000), args.seed)
@@ -554,8 +561,8 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                 f"({diff_cell(c['metastable'], c['m'], b['metastable'], b['m'])}, "
                 f"{verdict(c['metastable'], c['m'], b['metastable'], b['m'])})."
             )
-        screened = results[baseline].get("pgcgm_filtered")
-        if screened and "pgcgm" in results and screened["m"]:
+        screened = sres.get(baseline, {}).get("pgcgm_filtered")
+        if screened and "pgcgm" in sres and screened["m"]:
             c, f = results["pgcgm"]["stability"], screened
             lines += ["", "Sensitivity — the baseline through PGCGM's own generation filters (its defaults: shortest "
                       f"contact ≥ {f.get('distance_factor', '?')} of the summed atomic radii, ≤ "
@@ -579,7 +586,7 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
             lines += [""] + targets_lines(paired["model"], paired["targets"])
         groups = ["1", "2", "3", "≥4", "invalid"]
         rows = []
-        for k, r in results.items():
+        for k, r in sres.items():
             by = r.get("stability_by_elements", {})
             cells = []
             for g in groups:
@@ -598,7 +605,7 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
     for k, r in results.items():
         g = stages.get(f"{k}/generate", {})
         e = stages.get(f"{k}/evaluate", {})
-        s = stages.get(f"{k}/stability_m{ms[k]}", {}) if ms is not None else {}
+        s = stages.get(f"{k}/stability_m{ms.get(k)}", {}) if ms is not None else {}
         n_valid = int(r["per_sample"]["struct_valid"].astype(bool).sum())
         relax = f"{s['wall_s']:.1f} / {s['cpu_s']:.1f}" if s else "–"
         rate = f"{60 * s['relaxed'] / s['wall_s']:.1f}" if s and s.get("wall_s") else "–"
