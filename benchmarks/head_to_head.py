@@ -465,6 +465,18 @@ def copy_plots(kinds: Sequence[str], args: argparse.Namespace) -> dict[str, list
     return links
 
 
+def _generate_stage(kind: str, sources: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    """Generate one model's set (the paired baseline: its conditions first), checking n and seed on a rerun."""
+    gen = args.work / kind / "generated"
+    if kind == PAIRED:
+        run_stage(args.work, f"{kind}/conditions", paired_conditions, args.work / args.paired_model / "generated",
+                  args.work / kind / "conditions.csv", args)  # fmt: skip
+    rec = run_stage(args.work, f"{kind}/generate", generate, kind, gen, sources.get(kind), args)
+    if rec is not None and ((rec["n"] != args.n and kind != PAIRED) or rec["seed"] != args.seed):
+        raise ValueError(f"{args.work}: {kind} was generated with n={rec['n']}, seed={rec['seed']}; "
+                         f"use another --work for n={args.n}, seed={args.seed}")  # fmt: skip
+
+
 def _warm_evaluation() -> None:
     """Import the evaluation libraries once in the parent (after generation), so each forked evaluation
     stage inherits them instead of spending several CPU seconds importing them again."""
@@ -489,18 +501,6 @@ def main(argv: Sequence[str] | None = None) -> Path:
         if args.paired_model not in kinds:
             raise ValueError(f"--paired-model {args.paired_model}: not among the models run ({kinds})")
         kinds.insert(kinds.index(args.paired_model) + 1, PAIRED)
-    for kind in kinds:  # generation first: the parent stays small, so forked children measure their own peak
-        gen = args.work / kind / "generated"
-        if kind == PAIRED:
-            run_stage(args.work, f"{kind}/conditions", paired_conditions, args.work / args.paired_model / "generated",
-                      args.work / kind / "conditions.csv", args)  # fmt: skip
-        rec = run_stage(args.work, f"{kind}/generate", generate, kind, gen, sources.get(kind), args)
-        if rec is None:
-            continue
-        if (rec["n"] != args.n and kind != PAIRED) or rec["seed"] != args.seed:
-            raise ValueError(f"{args.work}: {kind} was generated with n={rec['n']}, seed={rec['seed']}; "
-                             f"use another --work for n={args.n}, seed={args.seed}")  # fmt: skip
-    _warm_evaluation()
     ms = None
     if args.stability:
         ms = {kind: subset_size(args.stability_n, args.n) for kind in kinds}
@@ -508,21 +508,32 @@ def main(argv: Sequence[str] | None = None) -> Path:
             ms[BASELINE] = subset_size(args.baseline_stability_n, args.n)
         for kind, m in _pairs(args.stability_m, "--stability-m", [*kinds]):
             ms[kind] = subset_size(int(m), args.n)
-    # each model evaluated, then its subset relaxed, in PRIORITY order (the issue-21 comparison first; the
-    # CrysTens sets are mostly invalid and relax fast)
-    for kind in kinds:
-        run_stage(args.work, f"{kind}/evaluate", evaluate_set, args.work / kind / "generated",
-                  args.work / kind / "report", f"{kind}: {args.n} samples", args)  # fmt: skip
-        if ms is not None:
-            m = ms[kind]
-            run_stage(args.work, f"{kind}/stability_m{m}", stability_set, args.work / kind / "generated",
-                      args.work / kind / f"stability_m{m}.csv", m, args)  # fmt: skip
+    # the paired comparison (its model and the paired baseline) is generated, evaluated and relaxed first, so
+    # its headline is there early in a long run; then the other models. Within a group, generation first: the
+    # parent stays small, so forked children measure their own peak RSS (the second group's generation runs
+    # after the evaluation libraries were imported, so its peak RSS includes them).
+    first = [args.paired_model, PAIRED] if args.paired_model else []
+    for group in (first, [k for k in kinds if k not in first]):
+        for kind in group:
+            _generate_stage(kind, sources, args)
+        if group:
+            _warm_evaluation()
+        for kind in group:  # each model evaluated, then its subset relaxed
+            run_stage(args.work, f"{kind}/evaluate", evaluate_set, args.work / kind / "generated",
+                      args.work / kind / "report", f"{kind}: {args.n} samples", args)  # fmt: skip
+            if ms is not None:
+                m = ms[kind]
+                run_stage(args.work, f"{kind}/stability_m{m}", stability_set, args.work / kind / "generated",
+                          args.work / kind / f"stability_m{m}.csv", m, args)  # fmt: skip
     if ms is not None and "pgcgm" in kinds:  # sensitivity: the baseline through PGCGM's own generation filters
         run_stage(args.work, f"{BASELINE}/pgcgm_filters", generator_filter_pass, args.work / BASELINE / "generated",
                   args.work / BASELINE / "pgcgm_filters.csv")  # fmt: skip
     stages = load_stages(args.work)
     done = [k for k in kinds if f"{k}/evaluate" in stages]  # all of them unless --report-only
     results = {k: collect(k, args, ms[k] if ms and f"{k}/stability_m{ms[k]}" in stages else None) for k in done}
+    if not results:
+        print(f"{args.work}: no model evaluated yet; nothing written", flush=True)
+        return args.out
     if ms is not None and PAIRED in results and all("stability" in results[k] for k in (PAIRED, args.paired_model)):
         results[PAIRED]["paired"] = paired_comparison(args, results)
     text = R.render(args, sources, missing, results, load_stages(args.work), copy_plots(kinds, args), ms,
