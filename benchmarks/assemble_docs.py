@@ -27,6 +27,7 @@ ORDER = [
     "crystens_sampling_steps.md",
     "evaluation.md",
     "potentials.md",
+    "property_distributions.md",
     "gpu_session.md",
 ]
 

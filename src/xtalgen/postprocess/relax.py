@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import multiprocessing as mp
 import os
 import warnings
@@ -31,6 +30,8 @@ from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
+
+from xtalgen.data.json_values import json_ready
 
 #: CHGNet model version used by default (trained on MPtrj, PBE/PBE+U energies).
 DEFAULT_MODEL = "0.3.0"
@@ -116,28 +117,45 @@ def relax_structure(
         )
     final: Structure = result["final_structure"]
     energy, max_force = static_energy(final, model_name, device)
+    steps_taken = max(len(result["trajectory"].energies) - 1, 0)
+    return relaxation_record(structure, final, e0, energy, max_force, fmax=fmax, steps=steps_taken)
+
+
+def relaxation_record(
+    initial: Structure, final: Structure, e0: float, energy: float, max_force: float, *, fmax: float, steps: int
+) -> dict[str, Any]:
+    """The record every potential's ``relax_structure`` returns: energies (eV/atom) before and after,
+    largest final force (eV/Å), converged (≤ ``fmax``), FIRE steps taken, RMSD (Å), relative volume change
+    and the final structure (dict)."""
     return {
         "energy_per_atom": energy,
         "initial_energy_per_atom": e0,
         "max_force": max_force,
         "converged": bool(max_force <= fmax),
-        "steps": max(len(result["trajectory"].energies) - 1, 0),
-        "rmsd": displacement_rmsd(structure, final),
-        "volume_change": float(final.volume / structure.volume - 1.0),
+        "steps": int(steps),
+        "rmsd": displacement_rmsd(initial, final),
+        "volume_change": float(final.volume / initial.volume - 1.0),
         "structure": final.as_dict(),
     }
 
 
-def _relax_job(payload: Any, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
-    return relax_structure(_as_structure(payload), steps=steps, fmax=fmax, model_name=model_name)
+def relax_job(
+    payload: Any, relax: Callable[..., dict[str, Any]], steps: int, fmax: float, model_name: str
+) -> dict[str, Any]:
+    """Worker job: relax one structure (or CIF text / dict) with the potential's ``relax`` function."""
+    return relax(_as_structure(payload), steps=steps, fmax=fmax, model_name=model_name)
 
 
-def _energy_job(payload: Any, relax: bool, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
+def energy_job(
+    payload: Any, relax: Callable[..., dict[str, Any]], static: Callable[..., tuple[float, float]] | None,
+    steps: int, fmax: float, model_name: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Worker job: a reference energy (eV/atom) with its formula; relaxed when ``static`` is None."""
     structure = _as_structure(payload)
-    if relax:
-        out = relax_structure(structure, steps=steps, fmax=fmax, model_name=model_name)
-        return {"energy_per_atom": out["energy_per_atom"], "formula": structure.composition.formula}
-    energy, _ = static_energy(structure, model_name)
+    if static is None:
+        energy = relax(structure, steps=steps, fmax=fmax, model_name=model_name)["energy_per_atom"]
+    else:
+        energy, _ = static(structure, model_name)
     return {"energy_per_atom": energy, "formula": structure.composition.formula}
 
 
@@ -155,12 +173,6 @@ def read_jsonl(path: Path | None) -> dict[str, dict[str, Any]]:
             except (json.JSONDecodeError, KeyError, TypeError):
                 continue
     return done
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _init_worker() -> None:
@@ -193,7 +205,7 @@ def _safe(func: Callable[[Any], dict[str, Any]], key: str, payload: Any) -> dict
         out = func(payload)
     except Exception as exc:  # one failing structure is recorded, the run goes on
         out = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-    return {"id": key, **{k: _clean(v) for k, v in out.items()}}
+    return {"id": key, **{k: json_ready(v) for k, v in out.items()}}
 
 
 def run_resumable(
@@ -275,15 +287,15 @@ class FireEnergyModel:
     """FIRE relaxations (cell free) of samples and energies of reference structures with one ML potential,
     both cached on disk. Implements the energy-model interface of :mod:`xtalgen.evaluation.stability`.
 
-    A potential subclasses it with its ``potential`` name, display ``label``, ``default_model`` and the two
-    module-level jobs (``relax_job``, ``energy_job``) that its worker processes run.
+    A potential subclasses it with its ``potential`` name, display ``label``, ``default_model`` and its two
+    module-level functions (``relax_structure``, ``static_energy``) that the worker processes run.
     """
 
     potential: str
     label: str
     default_model: str
-    relax_job: Callable[..., dict[str, Any]]
-    energy_job: Callable[..., dict[str, Any]]
+    relax_structure: Callable[..., dict[str, Any]]
+    static_energy: Callable[..., tuple[float, float]]
 
     def __init__(
         self,
@@ -329,7 +341,8 @@ class FireEnergyModel:
         """Relax each ``(key, structure)``; records as the potential's ``relax_structure`` returns them (or
         ``error``). ``item_meta``: see :func:`run_resumable` (a recorded result is reused only if its fields
         match)."""
-        job = partial(self.relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
+        job = partial(relax_job, relax=type(self).relax_structure, steps=self.steps, fmax=self.fmax,
+                      model_name=self.model_name)  # fmt: skip
         return run_resumable(
             job, items, cache_path, workers=workers, description=f"{self.label} relax", progress=progress,
             item_meta=item_meta,
@@ -344,7 +357,8 @@ class FireEnergyModel:
         progress: bool = True,
     ) -> dict[str, dict[str, Any]]:
         """Energy (eV/atom) of each ``(key, structure or CIF text)``: ``{"energy_per_atom", "formula"}``."""
-        job = partial(self.energy_job, relax=self.relax_references, steps=self.steps, fmax=self.fmax,
+        static = None if self.relax_references else type(self).static_energy
+        job = partial(energy_job, relax=type(self).relax_structure, static=static, steps=self.steps, fmax=self.fmax,
                       model_name=self.model_name)  # fmt: skip
         return run_resumable(
             job, items, cache_path, workers=workers, description=f"{self.label} reference energies",
@@ -356,5 +370,5 @@ class CHGNetEnergyModel(FireEnergyModel):
     """CHGNet relaxations of samples and energies of reference structures, both cached on disk."""
 
     potential, label, default_model = "chgnet", "CHGNet", DEFAULT_MODEL
-    relax_job = staticmethod(_relax_job)
-    energy_job = staticmethod(_energy_job)
+    relax_structure = staticmethod(relax_structure)
+    static_energy = staticmethod(static_energy)
