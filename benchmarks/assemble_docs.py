@@ -12,6 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ORDER = [
     "head_to_head.md",
+    "pgcgm_chemistry_panel.md",
     "data_prepare.md",
     "crystens_roundtrip.md",
     "pgcgm_dataset.md",

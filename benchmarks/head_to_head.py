@@ -1,13 +1,17 @@
 """Head-to-head benchmark: every model generates N structures on the same data, all evaluated the same way.
 
-One command generates ``--n`` structures from each learned model (PGCGM, CrysTens GAN, WGAN-GP,
-diffusion; the shipped pretrained models by default, or ``--checkpoint KIND=PATH``) and from the PyXtal
-random baseline (compositions and space groups drawn from the same training split), evaluates every set
+One command generates ``--n`` structures from each learned model (PGCGM ternary and general, CrysTens GAN,
+WGAN-GP, diffusion; the shipped pretrained models by default, or ``--checkpoint KIND=PATH``), from the PyXtal
+random baseline (compositions and space groups drawn from the same training split) and from the *paired*
+PyXtal baseline (for each structure of ``--paired-model``, PyXtal places atoms at random with exactly its
+space group, conventional-cell composition and volume per atom), evaluates every set
 with the full protocol against the same train/test splits (validity, uniqueness, novelty, COV-R/P,
 Wasserstein, K-S, CrysTens Tables 1-2, and with ``--stability`` CHGNet E_hull on a seeded random subset of
-``--stability-n`` samples per model), and writes ``docs/benchmarks/head_to_head.md`` (then regenerates
-``docs/benchmarks.md``): quality, stability with 95 % intervals, each learned model minus PyXtal, speed
-(generation end to end, training samples/s, peak RSS) and the published anchors.
+``--stability-n`` samples per model, ``--stability-m KIND=M`` for one model), and writes
+``docs/benchmarks/head_to_head.md`` (then regenerates ``docs/benchmarks.md``): quality, symmetry and
+diversity, stability (SUN, MetaSUN, S.U.N., S.S.U.N.) with 95 % intervals, each learned model minus PyXtal,
+the paired comparison (bootstrap intervals of the S.U.N. ratio), speed (generation end to end, training
+samples/s, peak RSS) and the published anchors.
 
 Every stage runs in a forked child process (its wall/CPU seconds and peak RSS are measured alone) and is
 recorded in ``WORK/stages.json``; a rerun skips finished stages, and interrupted evaluations resume from
@@ -40,8 +44,19 @@ import head_to_head_report as R  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path("/work/runs/mp_le20.parquet")
-LEARNED = ("pgcgm", "crystens-gan", "crystens-wgan", "crystens-diffusion")
+LEARNED = ("pgcgm", "pgcgm-general", "crystens-gan", "crystens-wgan", "crystens-diffusion")
 BASELINE = "pyxtal-random"
+#: The paired PyXtal baseline: the space group, composition and volume of each structure of ``--paired-model``.
+PAIRED = "pyxtal-paired"
+#: Benchmark entries that are a second model of a family: entry -> (family kind, its default pretrained model).
+VARIANTS = {"pgcgm-general": ("pgcgm", "pgcgm-mp-general")}
+#: Relaxation order: the issue-21 comparison (general PGCGM and its paired baseline) first, then the rest.
+PRIORITY = ("pgcgm-general", PAIRED, "pgcgm", BASELINE)
+
+
+def family_kind(kind: str) -> str:
+    """The model family (registry kind) of a benchmark entry."""
+    return VARIANTS[kind][0] if kind in VARIANTS else kind
 
 
 # ----------------------------------------------------------------------------- stages (forked children)
@@ -72,13 +87,20 @@ def load_stages(work: Path) -> dict[str, dict[str, Any]]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def run_stage(work: Path, key: str, func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run ``func(*args)`` once in a forked child and record its cost under ``key`` (skipped if recorded)."""
+#: Set by ``--report-only``: stages not yet recorded are not run (a look at a run under way).
+REPORT_ONLY = False
+
+
+def run_stage(work: Path, key: str, func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any] | None:
+    """Run ``func(*args)`` once in a forked child and record its cost under ``key`` (skipped if recorded;
+    None without running it under ``REPORT_ONLY``)."""
     from xtalgen.data.atomic import atomic_write
 
     stages = load_stages(work)
     if key in stages:
         return stages[key]
+    if REPORT_ONLY:
+        return None
     tmp = work / "stages" / (key.replace("/", "__") + ".json")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     tmp.unlink(missing_ok=True)
@@ -111,7 +133,7 @@ def model_sources(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], 
             path = Path(given[kind])
             found[kind] = {"checkpoint": path, "source": f"checkpoint `{path}`", **training_facts(path)}
             continue
-        name = names.get(kind) or default_pretrained(kind)
+        name = names.get(kind) or (VARIANTS[kind][1] if kind in VARIANTS else default_pretrained(kind))
         if name is None:
             missing[kind] = "no pretrained model of this kind ships yet and no --checkpoint was given"
             continue
@@ -125,12 +147,12 @@ def model_sources(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], 
     return found, missing
 
 
-def _pairs(items: Sequence[str], flag: str) -> list[tuple[str, str]]:
+def _pairs(items: Sequence[str], flag: str, kinds: Sequence[str] = LEARNED) -> list[tuple[str, str]]:
     out = []
     for item in items:
         kind, sep, value = item.partition("=")
-        if not sep or kind not in LEARNED:
-            raise ValueError(f"{flag} {item!r}: expected KIND=VALUE with KIND one of {list(LEARNED)}")
+        if not sep or kind not in kinds:
+            raise ValueError(f"{flag} {item!r}: expected KIND=VALUE with KIND one of {list(kinds)}")
         out.append((kind, value))
     return out
 
@@ -178,7 +200,17 @@ def generate(kind: str, out: Path, source: dict[str, Any] | None, args: argparse
 
         generate_pyxtal_random(args.n, out, train=_train_source(args), seed=args.seed, workers=args.workers,
                                progress=False)  # fmt: skip
-    elif kind == "pgcgm":
+    elif kind == PAIRED:
+        from xtalgen.pipelines.pyxtal.sample import generate_pyxtal_random
+
+        conditions = out.parent / "conditions.csv"
+        n = len(pd.read_csv(conditions))
+        if n == 0:
+            raise ValueError(f"{conditions}: no structure of --paired-model {args.paired_model} had a space group "
+                             "to pair with")  # fmt: skip
+        generate_pyxtal_random(n, out, train=None, seed=args.seed, workers=args.workers, conditions=conditions,
+                               progress=False)  # fmt: skip
+    elif family_kind(kind) == "pgcgm":
         from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
 
         generate_pgcgm(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
@@ -192,8 +224,21 @@ def generate(kind: str, out: Path, source: dict[str, Any] | None, args: argparse
 
     summary = pd.read_csv(out / "summary.csv")
     drawn = int(read_generation_meta(out).get("n_candidates", len(summary)))
-    return {"n": args.n, "submitted": len(summary), "candidates": drawn,
+    return {"n": len(summary) if kind == PAIRED else args.n, "submitted": len(summary), "candidates": drawn,
             "accepted": int(summary["accepted"].astype(bool).sum()), "seed": args.seed}  # fmt: skip
+
+
+def paired_conditions(source: Path, out_csv: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The conditions of the paired baseline: space group, conventional-cell composition and volume per atom
+    of every submitted structure of the generation folder ``source`` (spglib at 0.1 Å), in its order."""
+    from xtalgen.evaluation.sources import load_generated
+    from xtalgen.pipelines.pyxtal.conditions import conditions_from_structures
+
+    gen = load_generated(source)
+    table = conditions_from_structures(gen.ids, gen.structures, symprec=0.1)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_csv, index=False)
+    return {"n": len(table), "submitted": len(gen), "source": str(source)}
 
 
 def _eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -256,10 +301,25 @@ def stability_set(gen: Path, out_csv: Path, m: int, args: argparse.Namespace) ->
     metrics = [StructuralValidity(), CompositionalValidity(), Stability(model, args.reference_energies)]
     kw = {k: v for k, v in _eval_kwargs(args).items() if not k.startswith("test")}
     result = evaluate(sub, args.train, None, stability=True, energy_model=model, metrics=metrics, **kw)
-    cols = [c for c in ("id", "e_hull", "energy_per_atom", "relax_rmsd", "e_hull_note") if c in result.per_sample]
-    result.per_sample[cols].to_csv(out_csv, index=False)
+    table = result.per_sample.assign(symmetry_kept=symmetry_kept(result.per_sample, result.relaxed))
+    cols = [c for c in ("id", "e_hull", "energy_per_atom", "relax_rmsd", "symmetry_kept", "e_hull_note")
+            if c in table]  # fmt: skip
+    table[cols].to_csv(out_csv, index=False)
     return {"relaxed": int(np.isfinite(result.per_sample["energy_per_atom"]).sum()), "subset": len(idx),
             "energy_model": getattr(model, "name", type(model).__name__)}  # fmt: skip
+
+
+def symmetry_kept(per_sample: pd.DataFrame, relaxed: dict[str, Any], symprec: float = 0.1) -> np.ndarray:
+    """Per sample: 1.0 if spglib (``symprec`` Å) finds the generated space group in the relaxed structure,
+    0.0 if not, NaN if it was not relaxed (WyFormer's symmetry-kept criterion of S.S.U.N.)."""
+    from xtalgen.evaluation.properties import spacegroup_number
+
+    groups = per_sample.get("spacegroup", pd.Series(np.nan, index=per_sample.index)).to_numpy(float)
+    out = np.full(len(per_sample), np.nan)
+    for i, sid in enumerate(per_sample["id"]):
+        if sid in relaxed and np.isfinite(groups[i]):
+            out[i] = float(spacegroup_number(relaxed[sid], symprec) == int(groups[i]))
+    return out
 
 
 def generator_filter_pass(gen: Path, out_csv: Path) -> dict[str, Any]:
@@ -289,18 +349,45 @@ def generator_filter_pass(gen: Path, out_csv: Path) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- results
 
 
-def stability_counts(per_sample: pd.DataFrame, stab: pd.DataFrame) -> dict[str, int]:
-    """Counts over the relaxed subset (every subset sample counts; failed/invalid ones are not stable):
-    stable (E_hull ≤ 0), metastable (≤ 0.1 eV/atom), S.U.N. (metastable, unique and novel in the full set)."""
+def stability_flags(per_sample: pd.DataFrame, stab: pd.DataFrame) -> pd.DataFrame:
+    """Per relaxed sample (rows of ``stab``, its order): id, e_hull (inf when failed/invalid) and the booleans
+    stable (E_hull ≤ 0), metastable (≤ 0.1 eV/atom), un (unique and novel in the full set), sun_stable (LeMat
+    SUN: stable and un), metasun (0 < E_hull ≤ 0.1 and un), sun (S.U.N.: metastable and un), ssun (S.S.U.N.:
+    S.U.N. and the relaxed structure keeps the generated space group)."""
     from xtalgen.evaluation.stability import METASTABLE_EHULL, STABLE_EHULL
 
     flags = per_sample.reindex(columns=["id", "unique", "novel"])  # absent when no sample was valid
-    merged = stab[["id", "e_hull"]].merge(flags, on="id", how="left")
-    e = np.where(np.isfinite(merged["e_hull"].to_numpy(float)), merged["e_hull"].to_numpy(float), np.inf)
+    merged = stab.reindex(columns=["id", "e_hull", "symmetry_kept"]).merge(flags, on="id", how="left")
+    e = merged["e_hull"].to_numpy(float)
+    e = np.where(np.isfinite(e), e, np.inf)
     un = (np.nan_to_num(merged["unique"].to_numpy(float)) > 0) & (np.nan_to_num(merged["novel"].to_numpy(float)) > 0)
-    meta = e <= METASTABLE_EHULL
-    return {"m": len(merged), "stable": int((e <= STABLE_EHULL).sum()), "metastable": int(meta.sum()),
-            "sun": int((meta & un).sum())}  # fmt: skip
+    kept = np.nan_to_num(merged["symmetry_kept"].to_numpy(float)) > 0
+    stable, meta = e <= STABLE_EHULL, e <= METASTABLE_EHULL
+    return pd.DataFrame({"id": merged["id"], "e_hull": e, "stable": stable, "metastable": meta, "un": un,
+                         "sun_stable": stable & un, "metasun": meta & ~stable & un, "sun": meta & un,
+                         "ssun": meta & un & kept})  # fmt: skip
+
+
+def stability_counts(per_sample: pd.DataFrame, stab: pd.DataFrame) -> dict[str, int]:
+    """Counts over the relaxed subset (every subset sample counts; failed/invalid ones are not stable) of the
+    flags of :func:`stability_flags`; ``m`` = subset size, ``kept`` = relaxed samples that kept their group."""
+    f = stability_flags(per_sample, stab)
+    kept = stab["symmetry_kept"].to_numpy(float) if "symmetry_kept" in stab else np.full(len(stab), np.nan)
+    out = {"m": len(f), "kept": int(np.nansum(kept)), "kept_of": int(np.isfinite(kept).sum())}
+    out.update({k: int(f[k].sum()) for k in ("stable", "metastable", "sun", "sun_stable", "metasun", "ssun")})
+    return out
+
+
+def paired_table(model_ps: pd.DataFrame, model_stab: pd.DataFrame, base_ps: pd.DataFrame, base_stab: pd.DataFrame,
+                 base_summary: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+    """One row per pair relaxed on both sides (a model sample and the paired baseline sample made from its
+    space group and composition, joined by the baseline's ``source_id``): model_* and base_* flags of
+    :func:`stability_flags` and E_hull."""
+    m = stability_flags(model_ps, model_stab).add_prefix("model_")
+    b = stability_flags(base_ps, base_stab).add_prefix("base_")
+    link = base_summary.reindex(columns=["id", "source_id"]).rename(columns={"id": "base_id", "source_id": "model_id"})
+    link["model_id"] = link["model_id"].astype(str)
+    return m.merge(link, on="model_id").merge(b, on="base_id")
 
 
 def element_count_group(n: float) -> str:
@@ -323,10 +410,11 @@ def collect(kind: str, args: argparse.Namespace, m: int | None) -> dict[str, Any
     folder = args.work / kind
     report = json.loads((folder / "report" / "metrics.json").read_text())
     per_sample = pd.read_csv(folder / "report" / "per_sample.csv")
-    out: dict[str, Any] = {"metrics": report["metrics"], "per_sample": per_sample}
+    out: dict[str, Any] = {"metrics": report["metrics"], "meta": report.get("meta", {}), "per_sample": per_sample}
     if m is not None:
         stab = pd.read_csv(folder / f"stability_m{m}.csv")
         out["stability"] = stability_counts(per_sample, stab)
+        out["stability_table"] = stab
         out["stability_by_elements"] = stability_by_elements(per_sample, stab)
         finite = stab["e_hull"].to_numpy(float)
         finite = finite[np.isfinite(finite)]
@@ -339,6 +427,28 @@ def collect(kind: str, args: argparse.Namespace, m: int | None) -> dict[str, Any
             out["pgcgm_filtered"] = {**rec, "passing": len(ids), "n": len(passing),
                                      **stability_counts(per_sample, stab[stab["id"].isin(ids)])}  # fmt: skip
     return out
+
+
+def paired_comparison(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The paired model-vs-PyXtal statistics (bootstrap over pairs) and issue 21's target figures."""
+    model = args.paired_model
+    base_summary = pd.read_csv(args.work / PAIRED / "generated" / "summary.csv", dtype={"source_id": str})
+    pairs = paired_table(results[model]["per_sample"], results[model]["stability_table"],
+                         results[PAIRED]["per_sample"], results[PAIRED]["stability_table"], base_summary)  # fmt: skip
+    stats: dict[str, Any] = {"resamples": args.bootstrap}
+    for key in ("sun", "metastable", "stable", "sun_stable", "ssun"):
+        stats[key] = R.paired_bootstrap(pairs[f"model_{key}"], pairs[f"base_{key}"], args.bootstrap, args.seed)
+    c = results[model]["stability"]
+    b = results.get(BASELINE, {}).get("stability", {"sun": 0, "m": 0})  # not yet relaxed: no ratio (NaN)
+    versus = R.ratio_bootstrap(c["sun"], c["m"], b["sun"], b["m"], args.bootstrap, args.seed)
+    targets = {"valid": results[model]["metrics"].get("validity.structural", float("nan")),
+               "sun": c["sun"] / c["m"] if c["m"] else float("nan"),
+               "metastable": c["metastable"] / c["m"] if c["m"] else float("nan"),
+               "top_share": R.top_spacegroup(results[model]["per_sample"])["top_share"],
+               "n_sgs": results[model]["metrics"].get("symmetry.n_spacegroups", float("nan")),
+               "ratio_baseline_lo": versus["ratio_ci"][0], "ratio_paired_lo": stats["sun"]["ratio_ci"][0]}  # fmt: skip
+    conditions = load_stages(args.work).get(f"{PAIRED}/conditions", {"n": len(base_summary), "submitted": "?"})
+    return {"model": model, "pairs": pairs, "stats": stats, "targets": targets, "conditions": conditions}
 
 
 def copy_plots(kinds: Sequence[str], args: argparse.Namespace) -> dict[str, list[str]]:
@@ -355,6 +465,18 @@ def copy_plots(kinds: Sequence[str], args: argparse.Namespace) -> dict[str, list
     return links
 
 
+def _generate_stage(kind: str, sources: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    """Generate one model's set (the paired baseline: its conditions first), checking n and seed on a rerun."""
+    gen = args.work / kind / "generated"
+    if kind == PAIRED:
+        run_stage(args.work, f"{kind}/conditions", paired_conditions, args.work / args.paired_model / "generated",
+                  args.work / kind / "conditions.csv", args)  # fmt: skip
+    rec = run_stage(args.work, f"{kind}/generate", generate, kind, gen, sources.get(kind), args)
+    if rec is not None and ((rec["n"] != args.n and kind != PAIRED) or rec["seed"] != args.seed):
+        raise ValueError(f"{args.work}: {kind} was generated with n={rec['n']}, seed={rec['seed']}; "
+                         f"use another --work for n={args.n}, seed={args.seed}")  # fmt: skip
+
+
 def _warm_evaluation() -> None:
     """Import the evaluation libraries once in the parent (after generation), so each forked evaluation
     stage inherits them instead of spending several CPU seconds importing them again."""
@@ -367,35 +489,53 @@ def _warm_evaluation() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
+    global REPORT_ONLY
     args = parse_args(argv)
+    REPORT_ONLY = args.report_only
     args.work.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()[0]
     sources, missing = model_sources(args)
     kinds = [*sources, BASELINE]
-    for kind in kinds:  # generation first: the parent stays small, so forked children measure their own peak
-        gen = args.work / kind / "generated"
-        rec = run_stage(args.work, f"{kind}/generate", generate, kind, gen, sources.get(kind), args)
-        if rec["n"] != args.n or rec["seed"] != args.seed:
-            raise ValueError(f"{args.work}: {kind} was generated with n={rec['n']}, seed={rec['seed']}; "
-                             f"use another --work for n={args.n}, seed={args.seed}")  # fmt: skip
-    _warm_evaluation()
-    for kind in kinds:
-        run_stage(args.work, f"{kind}/evaluate", evaluate_set, args.work / kind / "generated",
-                  args.work / kind / "report", f"{kind}: {args.n} samples", args)  # fmt: skip
+    kinds = sorted(kinds, key=lambda k: (PRIORITY.index(k) if k in PRIORITY else len(PRIORITY), kinds.index(k)))
+    if args.paired_model:  # the paired baseline right after the model it copies
+        if args.paired_model not in kinds:
+            raise ValueError(f"--paired-model {args.paired_model}: not among the models run ({kinds})")
+        kinds.insert(kinds.index(args.paired_model) + 1, PAIRED)
     ms = None
     if args.stability:
         ms = {kind: subset_size(args.stability_n, args.n) for kind in kinds}
         if args.baseline_stability_n is not None:
             ms[BASELINE] = subset_size(args.baseline_stability_n, args.n)
-        # PGCGM and the baseline first: their comparison is the headline, the CrysTens sets are mostly invalid
-        for kind in sorted(kinds, key=lambda k: (k not in ("pgcgm", BASELINE), kinds.index(k))):
-            m = ms[kind]
-            run_stage(args.work, f"{kind}/stability_m{m}", stability_set, args.work / kind / "generated",
-                      args.work / kind / f"stability_m{m}.csv", m, args)  # fmt: skip
-        if "pgcgm" in kinds:  # sensitivity: the baseline through PGCGM's own generation filters
-            run_stage(args.work, f"{BASELINE}/pgcgm_filters", generator_filter_pass, args.work / BASELINE / "generated",
-                      args.work / BASELINE / "pgcgm_filters.csv")  # fmt: skip
-    results = {kind: collect(kind, args, ms[kind] if ms else None) for kind in kinds}
+        for kind, m in _pairs(args.stability_m, "--stability-m", [*kinds]):
+            ms[kind] = subset_size(int(m), args.n)
+    # the paired comparison (its model and the paired baseline) is generated, evaluated and relaxed first, so
+    # its headline is there early in a long run; then the other models. Within a group, generation first: the
+    # parent stays small, so forked children measure their own peak RSS (the second group's generation runs
+    # after the evaluation libraries were imported, so its peak RSS includes them).
+    first = [args.paired_model, PAIRED] if args.paired_model else []
+    for group in (first, [k for k in kinds if k not in first]):
+        for kind in group:
+            _generate_stage(kind, sources, args)
+        if group:
+            _warm_evaluation()
+        for kind in group:  # each model evaluated, then its subset relaxed
+            run_stage(args.work, f"{kind}/evaluate", evaluate_set, args.work / kind / "generated",
+                      args.work / kind / "report", f"{kind}: {args.n} samples", args)  # fmt: skip
+            if ms is not None:
+                m = ms[kind]
+                run_stage(args.work, f"{kind}/stability_m{m}", stability_set, args.work / kind / "generated",
+                          args.work / kind / f"stability_m{m}.csv", m, args)  # fmt: skip
+    if ms is not None and "pgcgm" in kinds:  # sensitivity: the baseline through PGCGM's own generation filters
+        run_stage(args.work, f"{BASELINE}/pgcgm_filters", generator_filter_pass, args.work / BASELINE / "generated",
+                  args.work / BASELINE / "pgcgm_filters.csv")  # fmt: skip
+    stages = load_stages(args.work)
+    done = [k for k in kinds if f"{k}/evaluate" in stages]  # all of them unless --report-only
+    results = {k: collect(k, args, ms[k] if ms and f"{k}/stability_m{ms[k]}" in stages else None) for k in done}
+    if not results:
+        print(f"{args.work}: no model evaluated yet; nothing written", flush=True)
+        return args.out
+    if ms is not None and PAIRED in results and all("stability" in results[k] for k in (PAIRED, args.paired_model)):
+        results[PAIRED]["paired"] = paired_comparison(args, results)
     text = R.render(args, sources, missing, results, load_stages(args.work), copy_plots(kinds, args), ms,
                   load_start, _usage()[1])  # fmt: skip
     from xtalgen.data.atomic import atomic_write
@@ -439,6 +579,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--stability-n", type=int, default=200, help="samples relaxed per model (0 = all)")
     p.add_argument("--baseline-stability-n", type=int, default=None,
                    help="samples relaxed for the PyXtal baseline (default: --stability-n; 0 = all)")
+    p.add_argument("--stability-m", action="append", default=[], metavar="KIND=M",
+                   help="samples relaxed for one model, e.g. pgcgm-general=300 (0 = all); overrides --stability-n")
+    p.add_argument("--paired-model", default="pgcgm-general",
+                   help="model whose structures the paired PyXtal baseline copies (space group, composition, "
+                        "volume); '' = no paired baseline")
+    p.add_argument("--report-only", action="store_true",
+                   help="write the page from the stages finished so far (a run under way); run no stage")
+    p.add_argument("--bootstrap", type=int, default=10000, help="bootstrap resamples of the paired S.U.N. ratio")
     p.add_argument("--pgcgm-count", choices=("accepted", "candidates"), default="accepted",
                    help="PGCGM: submit N accepted structures (default, as `xtalgen generate`) or N raw candidates")
     p.add_argument("--relax-steps", type=int, default=200, help="CHGNet FIRE steps per relaxation")

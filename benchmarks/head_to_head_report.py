@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 #: z for a two-sided 95 % interval.
 Z95 = 1.959963984540054
 
@@ -37,6 +39,54 @@ def difference_interval(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> t
     l2, u2 = wilson_interval(k2, n2, z)
     d = p1 - p2
     return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def _percentile_interval(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if len(finite) < 0.5 * len(values) or not len(finite):  # mostly undefined (0/0): no interval
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(finite, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.where(a > 0, np.inf, np.nan))
+
+
+def paired_bootstrap(a: Sequence[bool], b: Sequence[bool], resamples: int = 10000, seed: int = 0) -> dict[str, Any]:
+    """Rates of two paired binary outcomes (pair i: ``a[i]``, ``b[i]``), their ratio, and percentile 95 %
+    bootstrap intervals from resampling pairs with replacement (``resamples`` times, seeded).
+
+    Returns ``n``, ``k_a``, ``k_b``, ``rate_a``, ``rate_b``, ``ratio`` (inf when only b is 0) and
+    ``rate_a_ci``, ``rate_b_ci``, ``ratio_ci``, ``diff_ci`` (a − b) as (low, high)."""
+    x, y = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"paired_bootstrap: need two equal-length 1-D outcomes, got {x.shape} and {y.shape}")
+    n = len(x)
+    out: dict[str, Any] = {"n": n, "k_a": int(x.sum()), "k_b": int(y.sum())}
+    if n == 0:
+        nan2 = (float("nan"), float("nan"))
+        return {**out, "rate_a": float("nan"), "rate_b": float("nan"), "ratio": float("nan"),
+                "rate_a_ci": nan2, "rate_b_ci": nan2, "ratio_ci": nan2, "diff_ci": nan2}  # fmt: skip
+    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    ra, rb = x[idx].mean(axis=1), y[idx].mean(axis=1)
+    out.update(rate_a=float(x.mean()), rate_b=float(y.mean()),
+               ratio=float(_ratio(np.array([x.mean()]), np.array([y.mean()]))[0]),
+               rate_a_ci=_percentile_interval(ra), rate_b_ci=_percentile_interval(rb),
+               ratio_ci=_percentile_interval(_ratio(ra, rb)), diff_ci=_percentile_interval(ra - rb))  # fmt: skip
+    return out
+
+
+def ratio_bootstrap(k1: int, n1: int, k2: int, n2: int, resamples: int = 10000, seed: int = 0) -> dict[str, Any]:
+    """Ratio (k1/n1)/(k2/n2) of two independent binomial rates with a percentile 95 % interval from a
+    parametric bootstrap (each count redrawn from its binomial; ``resamples`` times, seeded)."""
+    if n1 <= 0 or n2 <= 0:
+        return {"ratio": float("nan"), "ratio_ci": (float("nan"), float("nan"))}
+    rng = np.random.default_rng(seed)
+    r1, r2 = rng.binomial(n1, k1 / n1, resamples) / n1, rng.binomial(n2, k2 / n2, resamples) / n2
+    ratio = float(_ratio(np.array([k1 / n1]), np.array([k2 / n2]))[0])
+    return {"ratio": ratio, "ratio_ci": _percentile_interval(_ratio(r1, r2))}
 
 
 @dataclass(frozen=True)
@@ -203,12 +253,162 @@ QUALITY = (("validity.structural", "struct. valid", "pct"), ("validity.compositi
 KS = ("a", "b", "c", "alpha", "beta", "gamma", "spacegroup", "atomic_numbers", "nsites")
 CONSISTENCY = ("var_length", "var_angle", "var_spacegroup", "var_frac_coord", "coord_agreement",
                "pairwise_diff_per_atom")  # fmt: skip
-LABELS = {"pgcgm": "PGCGM", "crystens-gan": "CrysTens GAN", "crystens-wgan": "CrysTens WGAN-GP",
+LABELS = {"pgcgm": "PGCGM ternary", "pgcgm-general": "PGCGM general", "pyxtal-paired": "PyXtal paired (baseline)",
+          "crystens-gan": "CrysTens GAN", "crystens-wgan": "CrysTens WGAN-GP",
           "crystens-diffusion": "CrysTens diffusion", "pyxtal-random": "PyXtal random (baseline)"}  # fmt: skip
 
 
 def _label(kind: str) -> str:
     return LABELS.get(kind, kind)
+
+
+#: Definitions of the symmetry, diversity and stability figures (issue 18), printed with the tables.
+DEFINITIONS: tuple[str, ...] = (
+    "**SUN** (LeMat-GenBench's definition): E_hull ≤ 0 eV/atom, unique and novel.",
+    "**MetaSUN** (LeMat-GenBench): 0 < E_hull ≤ 0.1 eV/atom, unique and novel (the stable ones are not counted "
+    "twice).",
+    "**S.U.N.** (MatterGen's criterion): E_hull ≤ 0.1 eV/atom, unique and novel = SUN + MetaSUN.",
+    "**S.S.U.N.** (WyFormer, Kazeev et al., arXiv:2503.02407): S.U.N. and the relaxed structure keeps the generated "
+    "space group (spglib at 0.1 Å on both); *symmetry kept* = share of the relaxed samples that keep it.",
+    "**P1 share**: share of the structurally valid samples whose spglib space group (0.1 Å) is P1.",
+    "**#SGs**: distinct spglib space groups among the valid samples; **top SG**: the most frequent one and its "
+    "share of the valid samples.",
+    "**#templates**: distinct Wyckoff templates (space group + multiset of occupied Wyckoff letters) among the "
+    "valid samples; **template novelty**: share of the valid samples whose template no known structure has "
+    "(known = the novelty reference below).",
+    "**Vendi**: Vendi score (Friedman & Dieng, TMLR 2023, arXiv:2210.02410) of the valid samples, exp of the "
+    "entropy of the eigenvalues of K/n with K the cosine similarity of CrystalNN structure fingerprints: the "
+    "effective number of distinct samples (1 = all alike, n = all different); **Vendi / n** = the same over the "
+    "number of valid samples.",
+)
+
+
+def top_spacegroup(per_sample: Any) -> dict[str, Any]:
+    """The most frequent spglib space group of the valid samples: number, share, valid count."""
+    valid = per_sample[per_sample["struct_valid"].astype(bool)] if "struct_valid" in per_sample else per_sample
+    groups = valid["spacegroup"].dropna().astype(int) if "spacegroup" in valid else []
+    if not len(groups):
+        return {"top_sg": None, "top_share": float("nan"), "n_valid": 0}
+    counts = groups.value_counts()
+    return {"top_sg": int(counts.index[0]), "top_share": float(counts.iloc[0] / len(groups)), "n_valid": len(groups)}
+
+
+def diversity_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The symmetry and diversity table (issue 18 / 21 item 4) with definitions and the novelty reference."""
+    lines = ["## Symmetry and diversity", "",
+             "Over the structurally valid samples of each model (all of its submitted samples, not only the relaxed "
+             "subset); definitions below the stability tables.", ""]  # fmt: skip
+    rows = []
+    for k, r in results.items():
+        m, top = r["metrics"], top_spacegroup(r["per_sample"])
+        sg = f"{top['top_sg']} ({fmt(top['top_share'], 'pct')})" if top["top_sg"] is not None else "–"
+        rows.append((_label(k), fmt(m.get("symmetry.p1_share"), "pct"), fmt(m.get("symmetry.n_spacegroups"), "int"),
+                     sg, fmt(m.get("symmetry.n_templates"), "int"), fmt(m.get("symmetry.template_novelty"), "pct"),
+                     fmt(m.get("diversity.vendi")), fmt(m.get("diversity.vendi_fraction"))))  # fmt: skip
+    lines += table(("model", "P1 share", "#SGs", "top SG (share)", "#templates", "template novelty", "Vendi",
+                    "Vendi / n"), rows)  # fmt: skip
+    refs = {str(r.get("meta", {}).get("novelty_reference")): r.get("meta", {}).get("novelty_reference_size")
+            for r in results.values() if r.get("meta", {}).get("novelty_reference")}  # fmt: skip
+    if refs:
+        lines += ["", "Novelty reference (novelty, template novelty, S.U.N.): " + "; ".join(
+            f"{name}" + (f" ({size:,} structures)" if isinstance(size, int) and f"{size:,}" not in name else "")
+            for name, size in refs.items())
+            + "."]  # fmt: skip
+    return lines
+
+
+def coverage_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """COV-R / COV-P of every model beside the published CDVAE / DiffCSP MP-20 rows, protocol stated."""
+    lines = ["## Coverage beside the published MP-20 rows", "",
+             "COV-R (share of test structures matched by some valid sample) and COV-P (share of valid samples "
+             "that match some test structure), CrystalNN structure fingerprint distance ≤ 0.4 and Magpie "
+             "composition distance ≤ 10 (CDVAE's MP-20 thresholds), against this run's test split.", ""]  # fmt: skip
+    rows = [(_label(k), fmt(r["metrics"].get("coverage.recall"), "pct"), fmt(r["metrics"].get("coverage.precision"),
+             "pct"), "measured here") for k, r in results.items()]  # fmt: skip
+    cols = MP20_GENERATION_COLUMNS
+    for model, values in MP20_GENERATION.items():
+        rows.append((f"{model} (published)", f"{values[cols.index('COV-R %')]} %", f"{values[cols.index('COV-P %')]} %",
+                     MP20_GENERATION_SOURCE))  # fmt: skip
+    lines += table(("model", "COV-R", "COV-P", "source"), rows)
+    lines += ["", f"Protocol difference: {MP20_GENERATION_NOTE}"]
+    return lines
+
+
+def _ci(pair: tuple[float, float], scale: float = 100.0, unit: str = "") -> str:
+    lo, hi = pair
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "[–]"
+    return f"[{scale * lo:.1f}{unit}, {scale * hi:.1f}{unit}]" if scale != 1 else f"[{lo:.2f}, {hi:.2f}]"
+
+
+def _ratio_text(value: float) -> str:
+    return "∞" if value == float("inf") else fmt(value)
+
+
+def paired_lines(model: str, paired: dict[str, Any], table_pairs: Any, stats: dict[str, Any]) -> list[str]:
+    """The paired comparison section: model vs the PyXtal structures made from its own conditions."""
+    s = stats["sun"]
+    lines = [f"## Paired baseline: {_label(model)} vs PyXtal with its space groups and compositions", "",
+             f"For each of the {paired['submitted']} submitted {_label(model)} structures, PyXtal placed atoms at "
+             "random with exactly its space group (spglib, 0.1 Å), its conventional-cell composition and its volume "
+             f"per atom ({paired['n']} conditions; `--set conditions=FILE` of the `pyxtal-random` family). Both sides "
+             "are judged by the same protocol; the pairs below are those relaxed on both sides (same seeded subset "
+             f"indices): **{s['n']} pairs**. Intervals: percentile 95 % bootstrap over pairs "
+             f"({stats['resamples']:,} resamples).", ""]  # fmt: skip
+    rows = []
+    for name, key in (("S.U.N.", "sun"), ("metastable (≤ 0.1 eV/atom)", "metastable"), ("stable (≤ 0)", "stable"),
+                      ("SUN", "sun_stable"), ("S.S.U.N.", "ssun")):  # fmt: skip
+        b = stats[key]
+        rows.append((name, f"{100 * b['rate_a']:.1f} % {_ci(b['rate_a_ci'])} ({b['k_a']}/{b['n']})",
+                     f"{100 * b['rate_b']:.1f} % {_ci(b['rate_b_ci'])} ({b['k_b']}/{b['n']})",
+                     f"{_ratio_text(b['ratio'])} {_ci(b['ratio_ci'], 1)}",
+                     f"{100 * (b['rate_a'] - b['rate_b']):+.1f} pp {_ci(b['diff_ci'], unit='')}"))  # fmt: skip
+    lines += table(("figure", _label(model), "paired PyXtal", "ratio model / PyXtal [95 %]", "difference [95 %]"), rows)
+    both = int((table_pairs["model_sun"] & table_pairs["base_sun"]).sum())
+    only_m = int((table_pairs["model_sun"] & ~table_pairs["base_sun"]).sum())
+    only_b = int((~table_pairs["model_sun"] & table_pairs["base_sun"]).sum())
+    em, eb = table_pairs["model_e_hull"].to_numpy(float), table_pairs["base_e_hull"].to_numpy(float)
+    ok = np.isfinite(em) & np.isfinite(eb)
+    lower = int((em[ok] < eb[ok]).sum())
+    lines += ["", f"S.U.N. per pair: both {both}, only {_label(model)} {only_m}, only PyXtal {only_b}, neither "
+              f"{s['n'] - both - only_m - only_b}. Median E_hull (relaxed on both sides, {int(ok.sum())} pairs): "
+              f"{_label(model)} {fmt(float(np.median(em[ok])) if ok.any() else float('nan'))}, PyXtal "
+              f"{fmt(float(np.median(eb[ok])) if ok.any() else float('nan'))} eV/atom; the model's structure is "
+              f"lower in {lower} of them. Ratio {_ratio_text(s['ratio'])} {_ci(s['ratio_ci'], 1)}: "
+              + ("the interval lies above 1 — the model's atom positions beat random placement with the same "
+                 "conditions." if s["ratio_ci"][0] > 1 else
+                 "the interval does not lie above 1 — at this sample size the model's atom positions are not "
+                 "shown to beat random placement with the same space group, composition and volume.")]  # fmt: skip
+    return lines
+
+
+#: Issue 21's targets for the general model: (what, key, bound, direction).
+ISSUE21_TARGETS: tuple[tuple[str, str, float, str], ...] = (
+    ("structural validity", "valid", 0.999, ">="),
+    ("S.U.N.", "sun", 0.45, ">="),
+    ("metastable", "metastable", 0.50, ">="),
+    ("top space group share", "top_share", 0.30, "<="),
+    ("distinct space groups", "n_sgs", 40, ">="),
+    ("S.U.N. ratio vs PyXtal baseline (95 % low end)", "ratio_baseline_lo", 1.5, ">="),
+    ("S.U.N. ratio vs paired PyXtal (95 % low end)", "ratio_paired_lo", 1.5, ">="),
+)
+
+
+def targets_lines(model: str, measured: dict[str, float]) -> list[str]:
+    """Issue 21's done-when figures for ``model``: target, measured, met or not."""
+    lines = [f"## Issue 21 targets for {_label(model)}", "",
+             "Measured in this run; 'met' only when the figure reaches the bound (ratios: the low end of the 95 % "
+             "interval, so the bound holds with 95 % confidence).", ""]  # fmt: skip
+    rows = []
+    for what, key, bound, op in ISSUE21_TARGETS:
+        v = measured.get(key, float("nan"))
+        pct = key in ("valid", "sun", "metastable", "top_share")
+        shown = fmt(v, "pct") if pct else (fmt(v, "int") if key == "n_sgs" else fmt(v))
+        target = f"{op.replace('>=', '≥').replace('<=', '≤')} " + (f"{100 * bound:g} %" if pct else f"{bound:g}")
+        ok = math.isfinite(v) and (v >= bound if op == ">=" else v <= bound)
+        rows.append((what, target, shown, "met" if ok else "not met"))
+    lines += table(("figure", "target", "measured", "verdict"), rows)
+    return lines
 
 
 def _train_rate(src: dict[str, Any]) -> str:
@@ -253,6 +453,11 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
             for k, s in sources.items()]  # fmt: skip
     rows.append((_label(baseline), "PyXtal `from_random`, compositions and space groups drawn from the training "
                  "split, volume per atom from training structures of the same formula", "–", "–"))  # fmt: skip
+    paired = next((r["paired"] for r in results.values() if r.get("paired")), None)
+    if "pyxtal-paired" in results:
+        source = _label(paired["model"]) if paired else getattr(args, "paired_model", "?")
+        rows.append((_label("pyxtal-paired"), f"PyXtal `from_random` with exactly the space group, conventional-cell "
+                     f"composition and volume per atom of each {source} structure", "–", "–"))  # fmt: skip
     lines += table(("model", "source", "trained on", "steps"), rows)
     for kind, reason in missing.items():
         lines.append(f"\nNot run: **{_label(kind)}** — {reason}.")
@@ -279,6 +484,7 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
     lines += ["", "K–S statistic (generated vs test):", ""]
     rows = [(_label(k), *(fmt(r["metrics"].get(f"ks.{c}", float("nan"))) for c in KS)) for k, r in results.items()]
     lines += table(("model", *KS), rows)
+    lines += [""] + diversity_lines(results) + [""] + coverage_lines(results)
     crystens = [k for k in kinds if k.startswith("crystens")]
     if crystens:
         lines += ["", "### CrysTens Tables 1–2 (self-consistency of the raw model output)", "",
@@ -291,45 +497,62 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
         lines += table(("model", "σ² a,b,c", "σ² angles", "σ² space group", "σ² frac. coords", "Δ coordinate / atom",
                         "Σ pairwise / atom"), rows)  # fmt: skip
     lines += ["", "## Stability and S.U.N.", ""]
-    if ms is None:
-        lines += ["Not measured in this run (`--no-stability`): no stable, metastable or S.U.N. rate and no "
-                  "comparison with the baseline on them."]  # fmt: skip
+    # models whose relaxed subset is finished (all of them, except in a --report-only look at a run under way)
+    sres = {k: r for k, r in results.items() if "stability" in r}
+    if ms is None or not sres:
+        lines += ["Not measured in this run (`--no-stability`, or no relaxation finished yet): no stable, "
+                  "metastable or S.U.N. rate and no comparison with the baseline on them."]  # fmt: skip
     else:
-        em = stages.get(f"{kinds[0]}/stability_m{ms[kinds[0]]}", {}).get("energy_model", "?")
-        sizes = sorted(set(ms.values()))
+        if len(sres) < len(results):
+            lines += [f"**Partial**: relaxations of {', '.join(_label(k) for k in results if k not in sres)} had not "
+                      "finished when this page was written (`--report-only`); they are left out below.", ""]
+        first = next(iter(sres))
+        em = stages.get(f"{first}/stability_m{ms[first]}", {}).get("energy_model", "?")
+        sizes = sorted({ms[k] for k in sres})
         m_text = f"**M = {sizes[0]}**" if len(sizes) == 1 else ", ".join(
-            f"**M = {ms[k]}** for {_label(k)}" for k in kinds)  # fmt: skip
+            f"**M = {ms[k]}** for {_label(k)}" for k in sres)  # fmt: skip
         lines += [f"A seeded uniform random subset of {m_text} of the {args.n} submitted samples of each model "
                   f"is relaxed with {em}; E_hull against hull references `{args.reference_energies}` (references "
                   "from the training structures computed with the same model when no table ships). Rates are over "
                   "the M subset samples (failed or invalid samples count as not stable), with Wilson 95 % "
                   "intervals; S.U.N. = E_hull ≤ 0.1 eV/atom and unique and novel within the full set.", ""]  # fmt: skip
         rows = []
-        for k, r in results.items():
+        for k, r in sres.items():
             c = r["stability"]
-            rows.append((_label(k), f"{c['m']} of {args.n}", rate_cell(c["stable"], c["m"]),
+            n_sub = stages.get(f"{k}/generate", {}).get("submitted", args.n)
+            rows.append((_label(k), f"{c['m']} of {n_sub}", rate_cell(c["stable"], c["m"]),
                          rate_cell(c["metastable"], c["m"]), rate_cell(c["sun"], c["m"]),
                          fmt(r.get("e_hull_median"))))  # fmt: skip
         lines += table(("model", "relaxed", "stable (E_hull ≤ 0)", "metastable (≤ 0.1 eV/atom)", "S.U.N.",
                         "median E_hull (eV/atom)"), rows)  # fmt: skip
+        lines += ["", "SUN, MetaSUN and S.S.U.N. over the same relaxed subsets (definitions below):", ""]
+        rows = []
+        for k, r in sres.items():
+            c = r["stability"]
+            kept = f"{fmt(c['kept'] / c['kept_of'], 'pct')} ({c['kept']}/{c['kept_of']})" if c.get("kept_of") else "–"
+            rows.append((_label(k), rate_cell(c["sun_stable"], c["m"]), rate_cell(c["metasun"], c["m"]),
+                         rate_cell(c["ssun"], c["m"]), kept))  # fmt: skip
+        lines += table(("model", "SUN (E_hull ≤ 0)", "MetaSUN (0 < E_hull ≤ 0.1)", "S.S.U.N.", "symmetry kept"), rows)
+        lines += ["", "Definitions:", ""] + [f"- {d}" for d in DEFINITIONS]
         lines += ["", "### Each learned model minus the PyXtal baseline (same run, same data)", "",
                   "Differences in percentage points with Newcombe 95 % intervals; 'higher'/'lower' when the interval "
-                  "excludes 0.", ""]  # fmt: skip
-        b = results[baseline]["stability"]
+                  "excludes 0. S.U.N. ratio: model / baseline with a percentile 95 % parametric-bootstrap interval "
+                  f"({getattr(args, 'bootstrap', 10000):,} resamples).", ""]  # fmt: skip
+        b = sres[baseline]["stability"] if baseline in sres else {"sun": 0, "m": 0, "metastable": 0}
         rows = []
-        for k in kinds:
-            if k == baseline:
-                continue
+        others = [k for k in sres if k not in (baseline, "pyxtal-paired")] if baseline in sres else []
+        for k in others:
             c = results[k]["stability"]
+            rb = ratio_bootstrap(c["sun"], c["m"], b["sun"], b["m"], getattr(args, "bootstrap", 10000), args.seed)
             rows.append((_label(k), diff_cell(c["sun"], c["m"], b["sun"], b["m"]),
                          verdict(c["sun"], c["m"], b["sun"], b["m"]),
+                         f"{_ratio_text(rb['ratio'])} {_ci(rb['ratio_ci'], 1)}",
                          diff_cell(c["metastable"], c["m"], b["metastable"], b["m"]),
                          verdict(c["metastable"], c["m"], b["metastable"], b["m"])))  # fmt: skip
-        lines += table(("model", "Δ S.U.N.", "S.U.N. vs PyXtal", "Δ metastable", "metastable vs PyXtal"), rows)
+        lines += table(("model", "Δ S.U.N.", "S.U.N. vs PyXtal", "S.U.N. ratio [95 %]", "Δ metastable",
+                        "metastable vs PyXtal"), rows)  # fmt: skip
         lines.append("")
-        for k in kinds:
-            if k == baseline:
-                continue
+        for k in others:
             c = results[k]["stability"]
             lines.append(
                 f"- {_label(k)}: S.U.N. {100 * c['sun'] / c['m']:.1f} % vs {100 * b['sun'] / b['m']:.1f} % for PyXtal "
@@ -338,8 +561,8 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                 f"({diff_cell(c['metastable'], c['m'], b['metastable'], b['m'])}, "
                 f"{verdict(c['metastable'], c['m'], b['metastable'], b['m'])})."
             )
-        screened = results[baseline].get("pgcgm_filtered")
-        if screened and "pgcgm" in results and screened["m"]:
+        screened = sres.get(baseline, {}).get("pgcgm_filtered")
+        if screened and "pgcgm" in sres and screened["m"]:
             c, f = results["pgcgm"]["stability"], screened
             lines += ["", "Sensitivity — the baseline through PGCGM's own generation filters (its defaults: shortest "
                       f"contact ≥ {f.get('distance_factor', '?')} of the summed atomic radii, ≤ "
@@ -358,9 +581,12 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                   "makes ternaries only; PyXtal draws compositions of every kind from the training data, and "
                   "unaries and binaries reach the hull far more often): metastable (E_hull ≤ 0.1 eV/atom) and "
                   "S.U.N. counts over the samples of that kind.", ""]  # fmt: skip
+        if paired is not None:
+            lines += [""] + paired_lines(paired["model"], paired["conditions"], paired["pairs"], paired["stats"])
+            lines += [""] + targets_lines(paired["model"], paired["targets"])
         groups = ["1", "2", "3", "≥4", "invalid"]
         rows = []
-        for k, r in results.items():
+        for k, r in sres.items():
             by = r.get("stability_by_elements", {})
             cells = []
             for g in groups:
@@ -379,7 +605,7 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
     for k, r in results.items():
         g = stages.get(f"{k}/generate", {})
         e = stages.get(f"{k}/evaluate", {})
-        s = stages.get(f"{k}/stability_m{ms[k]}", {}) if ms is not None else {}
+        s = stages.get(f"{k}/stability_m{ms.get(k)}", {}) if ms is not None else {}
         n_valid = int(r["per_sample"]["struct_valid"].astype(bool).sum())
         relax = f"{s['wall_s']:.1f} / {s['cpu_s']:.1f}" if s else "–"
         rate = f"{60 * s['relaxed'] / s['wall_s']:.1f}" if s and s.get("wall_s") else "–"
@@ -402,9 +628,11 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
     lines += ["", "## Protocol notes", "",
               "- Stability uses the ML potential named above, not DFT: published S.U.N./stability figures "
               "(MatterGen) use DFT relaxations and larger reference hulls, so the rates are not directly comparable.",
-              *(["- The PGCGM model samples MP ternaries with 3 base sites (its training set), while the test "
+              *(["- The ternary PGCGM model samples MP ternaries with 3 base sites (its training set), while the test "
                  "structures are all MP ≤ 20-site materials: its coverage and distribution distances measure that "
                  "narrower target as well as the model."] if "pgcgm" in results else []),
+              "- PGCGM structures are written as conventional cells, test structures as MP cells; the K–S statistics "
+              "and Wasserstein distances compare primitive Niggli-reduced cells on both sides (like for like).",
               "- Per-model evaluation reports (HTML, per-sample tables) are in "
               f"`{args.work}/<model>/report/`."]  # fmt: skip
     return "\n".join(lines) + "\n"

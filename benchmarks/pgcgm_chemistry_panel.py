@@ -8,8 +8,12 @@ relaxed with CHGNet and matched (pymatgen StructureMatcher, default tolerances) 
 of exactly that element set in ``../shared/datasets/mp/mp_structures.csv.gz``: known phases rediscovered
 (MP ids) and the lowest CHGNet energy per atom among the relaxed structures. Public API only.
 
+Each system's row is appended to ``WORK/rows.jsonl`` as soon as it is done, and a rerun with the same
+``--work`` skips the systems recorded there (resumable); its generation folders stay under ``WORK``.
+
 Usage: python benchmarks/pgcgm_chemistry_panel.py [--checkpoint RUN | --pretrained NAME] [--n 20]
        [--systems Sr-Ti-O,Na-Cl] [--relax] [--out docs/benchmarks/pgcgm_chemistry_panel.md] [--workers 2]
+       [--work /work/runs/panel]
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
+import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -83,8 +90,11 @@ def run_system(system: str, args: argparse.Namespace, refs: pd.DataFrame, folder
         result = generate("pgcgm", request, folder / system, {"count": "accepted"})
     except ValueError as exc:
         return {"system": system, "error": str(exc)}
+    diversity = result.record["diversity"]
     row = {"system": system, "accepted": len(result.accepted), "candidates": len(result.candidates),
-           "n_spacegroups": result.record["diversity"]["n_spacegroups"], "mp_phases": len(refs),
+           "n_spacegroups": diversity["n_spacegroups"], "top_spacegroup": diversity.get("top_spacegroup"),
+           "top_share": diversity.get("top_spacegroup_share"), "mp_phases": len(refs),
+           "formulas": sorted({c.structure.composition.reduced_formula for c in result.accepted})[:6],
            "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
     if args.relax and result.accepted:
         from pymatgen.core import Structure
@@ -103,25 +113,39 @@ def run_system(system: str, args: argparse.Namespace, refs: pd.DataFrame, folder
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     relax = (f"; CHGNet relaxation ({args.relax_steps} FIRE steps) of up to {args.relax_n} accepted structures, "
-             "StructureMatcher vs MP") if args.relax else ""  # fmt: skip
-    head = ["## PGCGM chemistry panel", "",
-            f"Model: `{args.checkpoint}`; `generate --elements SYSTEM -n {args.n}` (accepted mode, default candidate "
-            f"limit), seed {args.seed}{relax}.", "",
-            "| system | class | known phase | accepted / candidates | space groups | MP phases | rediscovered | "
-            "best E (eV/atom, CHGNet) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "StructureMatcher vs MP") if args.relax else "; generation only (no relaxation, so no rediscovery)"
+    model = args.pretrained if args.given_checkpoint is None else f"checkpoint `{args.given_checkpoint}`"
+    seconds = sum(r.get("seconds", 0) for r in rows)
+    head = ["# PGCGM chemistry panel", "",
+            f"Written by `benchmarks/pgcgm_chemistry_panel.py` on {time.strftime('%Y-%m-%d %H:%M')}; "
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs "
+            f"(load average {os.getloadavg()[0]:.1f} at the end), workers={args.workers}; "
+            f"{seconds / 60:.1f} min of generation wall time over the systems.",
+            f"Model: {model}; `xtalgen generate --elements SYSTEM -n {args.n}` (accepted mode, default candidate "
+            f"limit {50 * args.n} = 50 N), seed {args.seed}{relax}. Issue 21 asks for ≥ {args.n} accepted structures "
+            "in ≥ 90 % of the systems and a known MP phase rediscovered in ≥ 50 %.",
+            "Reproduce / resume: `python benchmarks/pgcgm_chemistry_panel.py" + "".join(f" {a}" for a in args.argv)
+            + "`", "",
+            "| system | class | known phase | accepted / candidates | space groups | top SG (share) | formulas "
+            "(first 6) | MP phases | rediscovered | best E (eV/atom, CHGNet) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     info = {s: (c, k) for s, c, k in PANEL}
     lines = []
     for r in rows:
         cls, known = info.get(r["system"], ("", ""))
         if "error" in r:
-            lines.append(f"| {r['system']} | {cls} | {known} | error: {r['error']} | | | | |")
+            lines.append(f"| {r['system']} | {cls} | {known} | error: {r['error']} | | | | | | |")
             continue
-        red = ", ".join(r.get("rediscovered", [])) or ("none" if "rediscovered" in r else "-")
-        best = r.get("best_energy_per_atom", "-")
+        red = ", ".join(r.get("rediscovered", [])) or ("none" if "rediscovered" in r else "–")
+        best = r.get("best_energy_per_atom", "–")
+        top = f"{r['top_spacegroup']} ({100 * r['top_share']:.0f} %)" if r.get("top_spacegroup") else "–"
         lines.append(f"| {r['system']} | {cls} | {known} | {r['accepted']} / {r['candidates']} | {r['n_spacegroups']} "
-                     f"| {r['mp_phases']} | {red} | {best} |")  # fmt: skip
+                     f"| {top} | {', '.join(r.get('formulas', []))} | {r['mp_phases']} | {red} | {best} |")  # fmt: skip
     ok = [r for r in rows if "error" not in r]
-    tail = ["", f"Systems with >= {args.n} accepted: {sum(r['accepted'] >= args.n for r in ok)} of {len(rows)}."]
+    full = sum(r["accepted"] >= args.n for r in ok)
+    tail = ["", f"Systems with ≥ {args.n} accepted: **{full} of {len(rows)}** ({100 * full / max(len(rows), 1):.0f} %; "
+            f"target ≥ 90 %). Accepted / candidates over all systems: {sum(r['accepted'] for r in ok)} / "
+            f"{sum(r['candidates'] for r in ok)}."]  # fmt: skip
     if args.relax:
         tail.append(f"Systems with a known MP phase rediscovered: {sum(bool(r.get('rediscovered')) for r in ok)} of "
                     f"{len(rows)}.")  # fmt: skip
@@ -140,7 +164,11 @@ def main() -> None:
     parser.add_argument("--relax-n", type=int, default=20)
     parser.add_argument("--relax-steps", type=int, default=200)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "pgcgm_chemistry_panel.md")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep generation folders and finished rows here; a rerun skips finished systems")
     args = parser.parse_args()
+    args.argv = sys.argv[1:]
+    args.given_checkpoint = args.checkpoint
     if args.checkpoint is None:
         from xtalgen.pretrained import load_pretrained
 
@@ -148,10 +176,21 @@ def main() -> None:
     systems = args.systems.split(",") if args.systems else [s for s, _, _ in PANEL]
     refs = mp_references(systems)
     with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        done_file = work / "rows.jsonl"
+        done = {}
+        if done_file.is_file():
+            done = {r["system"]: r for r in map(json.loads, done_file.read_text().splitlines()) if r}
         rows = []
         for system in systems:
-            rows.append(run_system(system, args, refs[system], Path(tmp)))
-            print(json.dumps(rows[-1]), flush=True)
+            if system not in done:
+                row = run_system(system, args, refs[system], work)
+                with open(done_file, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(json.dumps(row), flush=True)
+                done[system] = row
+            rows.append(done[system])
     text = markdown(rows, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

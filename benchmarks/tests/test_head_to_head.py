@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from pymatgen.core import Element, Structure
+from pymatgen.core import Composition, Element, Structure
 
 from xtalgen.configs import bundled_config
 
@@ -130,19 +130,22 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
             "--pgcgm-count", "candidates",
             "--workers", "1", "--no-plots",
             "--reference-energies", str(setup["table"]), "--work", str(work), "--out", str(out), "--no-assemble",
-            "--sampling-steps", "2"]  # fmt: skip
-    runs = {"pgcgm": "pgcgm", "crystens-gan": "gan", "crystens-wgan": "wgan", "crystens-diffusion": "diffusion"}
+            "--sampling-steps", "2", "--paired-model", H.BASELINE]  # fmt: skip
+    runs = {"pgcgm": "pgcgm", "pgcgm-general": "pgcgm", "crystens-gan": "gan", "crystens-wgan": "wgan",
+            "crystens-diffusion": "diffusion"}  # fmt: skip
     argv += [f"--checkpoint={kind}={root / run}" for kind, run in runs.items()]
     H.main(argv)
     text = out.read_text()
-    kinds = [*H.LEARNED, H.BASELINE]
+    kinds = [*H.LEARNED, H.BASELINE, H.PAIRED]
     for kind in kinds:  # every model in the quality, stability and speed tables, from this run's outputs
         metrics = json.loads((work / kind / "report" / "metrics.json").read_text())["metrics"]
         q = _row(text, R.LABELS[kind], "| model | samples | struct. valid")
-        assert q[1] == "4" and q[2] == R.fmt(metrics["validity.structural"], "pct")
+        n_sub = len(pd.read_csv(work / kind / "generated" / "summary.csv"))
+        assert q[1] == str(n_sub) and q[2] == R.fmt(metrics["validity.structural"], "pct")
+        assert n_sub == 4 or kind == H.PAIRED
         assert q[4] == R.fmt(metrics["uniqueness"], "pct") and q[5] == R.fmt(metrics["novelty"], "pct")
         ps = pd.read_csv(work / kind / "report" / "per_sample.csv")
-        m = 4 if kind == H.BASELINE else 3  # --baseline-stability-n 0: all 4 baseline samples
+        m = 4 if kind == H.BASELINE else min(3, n_sub)  # --baseline-stability-n 0: all 4 baseline samples
         st = pd.read_csv(work / kind / f"stability_m{m}.csv")
         assert len(st) == m and set(st["id"]) <= set(ps["id"])
         gen = {s["id"]: s for s in ps.to_dict("records")}
@@ -162,21 +165,57 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
         for group, cell in zip(["1", "2", "3", "≥4", "invalid"], row[1:], strict=True):
             c = by.get(group)
             assert cell == "–" if not c else cell.startswith(f"{c['metastable']}/{c['m']} ")
-        assert s[1] == f"{m} of 4"
+        assert s[1] == f"{m} of {n_sub}"
+        # symmetry / diversity and SUN / MetaSUN / S.S.U.N. (the fake relaxation keeps every structure as is)
+        d = _row(text, R.LABELS[kind], "| model | P1 share")
+        assert d[1] == R.fmt(metrics.get("symmetry.p1_share"), "pct")
+        assert d[2] == R.fmt(metrics.get("symmetry.n_spacegroups"), "int") and d[4] == R.fmt(
+            metrics.get("symmetry.n_templates"), "int") and d[6] == R.fmt(metrics.get("diversity.vendi"))  # fmt: skip
+        e_ok = np.nan_to_num(e, nan=np.inf)
+        sun_row = _row(text, R.LABELS[kind], "| model | SUN (E_hull ≤ 0)")
+        assert sun_row[1].endswith(f"({int(((e_ok <= 0) & un).sum())}/{m})")
+        assert sun_row[2].endswith(f"({int(((e_ok > 0) & (e_ok <= 0.1) & un).sum())}/{m})")
+        assert sun_row[3].endswith(f"({int((ok & un).sum())}/{m})")  # every structure keeps its group here
+        kept = st["symmetry_kept"].to_numpy(float)
+        assert np.all(kept[np.isfinite(e)] == 1.0)
         assert s[3].endswith(f"({int(ok.sum())}/{m})") and s[4].endswith(f"({int((ok & un).sum())}/{m})")
         speed = _row(text, R.LABELS[kind], "| model | generate wall")
         assert float(speed[2]) > 0 and float(speed[4]) > 0  # structures/s, peak RSS (MB)
     base = H.stability_counts(pd.read_csv(work / H.BASELINE / "report" / "per_sample.csv"),
                               pd.read_csv(work / H.BASELINE / "stability_m4.csv"))  # fmt: skip
     for kind in H.LEARNED:
+        cov = _row(text, R.LABELS[kind], "| model | COV-R")
+        assert cov[1] == _row(text, R.LABELS[kind], "| model | samples")[6]
         c = H.stability_counts(pd.read_csv(work / kind / "report" / "per_sample.csv"),
                                pd.read_csv(work / kind / "stability_m3.csv"))  # fmt: skip
         row = _row(text, R.LABELS[kind], "| model | Δ S.U.N.")
         assert row[1] == R.diff_cell(c["sun"], 3, base["sun"], 4)
-        assert row[3] == R.diff_cell(c["metastable"], 3, base["metastable"], 4)
+        assert row[4] == R.diff_cell(c["metastable"], 3, base["metastable"], 4)
+        rb = R.ratio_bootstrap(c["sun"], 3, base["sun"], 4)
+        assert row[3].startswith(R._ratio_text(rb["ratio"]) + " [")
+    # the paired baseline: exactly the space group and conventional-cell composition of each sample of the
+    # paired model (here the PyXtal baseline itself: the tiny PGCGM accepts no structure to pair with)
+    summary = pd.read_csv(work / H.PAIRED / "generated" / "summary.csv", dtype={"source_id": str})
+    cond = pd.read_csv(work / H.PAIRED / "conditions.csv", dtype={"id": str}).set_index("id")
+    assert summary["source_id"].isin(cond.index).all()
+    for src, target, cif in zip(summary["source_id"], summary["target_spacegroup"], summary["cif"], strict=True):
+        assert target == cond.loc[src, "spacegroup"]  # PyXtal's group (spglib may find a supergroup)
+        if isinstance(cif, str):  # the CIF holds the cell of the group spglib finds: same formula and volume/atom
+            s = Structure.from_file(work / H.PAIRED / "generated" / cif)
+            assert s.composition.reduced_formula == Composition(cond.loc[src, "composition"]).reduced_formula
+            assert s.volume / len(s) == pytest.approx(cond.loc[src, "volume_per_atom"], rel=1e-3)
+    per = {k: pd.read_csv(work / k / "report" / "per_sample.csv") for k in (H.BASELINE, H.PAIRED)}
+    stab = {H.BASELINE: pd.read_csv(work / H.BASELINE / "stability_m4.csv"),
+            H.PAIRED: pd.read_csv(work / H.PAIRED / f"stability_m{min(3, len(per[H.PAIRED]))}.csv")}  # fmt: skip
+    pairs = H.paired_table(per[H.BASELINE], stab[H.BASELINE], per[H.PAIRED], stab[H.PAIRED], summary)
+    assert len(pairs) == len(stab[H.PAIRED])  # every relaxed paired sample has its relaxed source
+    boot = R.paired_bootstrap(pairs["model_sun"], pairs["base_sun"], 10000, 0)
+    label = R.LABELS[H.BASELINE]
+    row = _row(text, "S.U.N.", f"| figure | {label} | paired PyXtal")
+    assert row[1].endswith(f"({boot['k_a']}/{boot['n']})") and row[2].endswith(f"({boot['k_b']}/{boot['n']})")
+    assert f"**{len(pairs)} pairs**" in text and f"## Issue 21 targets for {label}" in text
+    assert all(d in text for d in R.DEFINITIONS)
     # sensitivity: the baseline put through PGCGM's default generation filters
-    from pymatgen.core import Structure
-
     from xtalgen.pipelines.pgcgm.sample import DEFAULT_PGCGM_DISTANCE_FACTOR
     from xtalgen.postprocess.filters import check_min_distance
 
@@ -191,13 +230,31 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
     assert "CrysTens Tables 1–2" in text and "| paper GAN | 582.23 |" in text
     assert "MatterGen-MP" in text and "Not quoted:" in text
     assert "\n".join(R.generation_anchor_lines()) in text  # published CDVAE / DiffCSP MP-20 rows
-    assert re.search(r"training samples/s", text) and "(2 × " in _row(text, "PGCGM", "| model | generate wall")[-1]
+    assert re.search(r"training samples/s", text)
+    assert "(2 × " in _row(text, "PGCGM ternary", "| model | generate wall")[-1]
 
     stages = (work / "stages.json").read_text()
     mtime = (work / "pgcgm" / "generated" / "summary.csv").stat().st_mtime
     H.main(argv)  # a rerun redoes no stage
     assert (work / "stages.json").read_text() == stages
     assert (work / "pgcgm" / "generated" / "summary.csv").stat().st_mtime == mtime
+
+
+def test_paired_bootstrap_counts_and_intervals():
+    a = np.array([True] * 30 + [False] * 70)
+    b = np.array([True] * 10 + [False] * 90)
+    out = R.paired_bootstrap(a, b, 4000, 1)
+    assert (out["k_a"], out["k_b"], out["n"]) == (30, 10, 100) and out["ratio"] == pytest.approx(3.0)
+    lo, hi = out["ratio_ci"]
+    assert 1.5 < lo < 3.0 < hi  # a clear ratio: the interval lies above 1 and holds the estimate
+    assert out["rate_a_ci"][0] < 0.3 < out["rate_a_ci"][1]
+    same = R.paired_bootstrap(a, a, 2000, 1)  # identical outcomes: the ratio is exactly 1 in every resample
+    assert same["ratio_ci"] == pytest.approx((1.0, 1.0)) and same["diff_ci"] == pytest.approx((0.0, 0.0))
+    assert R.paired_bootstrap(a, np.zeros(100, bool), 100, 0)["ratio"] == float("inf")
+    with pytest.raises(ValueError, match="equal-length"):
+        R.paired_bootstrap(a, b[:5])
+    r = R.ratio_bootstrap(30, 100, 10, 100, 4000, 1)
+    assert r["ratio"] == pytest.approx(3.0) and r["ratio_ci"][0] > 1.0
 
 
 def test_plots_are_copied_next_to_the_fragment_and_relinked_for_the_assembled_page(tmp_path):

@@ -83,3 +83,48 @@ def test_bad_arguments(train_csv, tmp_path):
         generate_pyxtal_random(1, tmp_path, train=train_csv[0], volume="magic")
     with pytest.raises(ValueError, match="n: must be"):
         generate_pyxtal_random(0, tmp_path, train=train_csv[0])
+
+
+def test_paired_conditions_give_exactly_each_space_group_composition_and_volume(tmp_path):
+    from xtalgen.pipelines.pyxtal.conditions import conditions_from_structures, conventional_counts
+
+    rows = pd.DataFrame({"id": ["nacl", "sto"], "spacegroup": [225, 221], "composition": ["Na4Cl4", "Sr1Ti1O3"],
+                         "volume_per_atom": [22.0, 12.0]})  # fmt: skip
+    rows.to_csv(tmp_path / "cond.csv", index=False)
+    summary = generate_pyxtal_random(2, tmp_path / "out", train=None, seed=0, workers=1,
+                                     conditions=tmp_path / "cond.csv", progress=False)  # fmt: skip
+    table, structures = _read(summary)
+    assert table["accepted"].all() and list(table["source_id"]) == ["nacl", "sto"]
+    for row, s in zip(rows.itertuples(), structures, strict=True):
+        sg, species, counts = conventional_counts(s, 0.1)
+        assert Composition(dict(zip(species, counts, strict=True))) == Composition(row.composition)
+        assert sg == row.spacegroup and s.volume / len(s) == pytest.approx(row.volume_per_atom)
+    # the builder writes back the same conditions from the generated structures
+    back = conditions_from_structures(list(table["source_id"]), structures)
+    assert list(back["spacegroup"]) == [225, 221]
+    assert [Composition(c) for c in back["composition"]] == [Composition(c) for c in rows["composition"]]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("spacegroup,composition\n231,Na4Cl4\n", "row 1: spacegroup must be an integer 1..230"),
+    ("spacegroup,composition\n225,Na0.5Cl\n", "row 1: composition 'Na0.5Cl' needs whole atom counts"),
+    ("spacegroup\n225\n", "missing column"),
+])  # fmt: skip
+def test_bad_conditions_file_stops_naming_the_row(tmp_path, text, message):
+    from xtalgen.pipelines.families import GenerationRequest
+    from xtalgen.pipelines.pyxtal.sample import PyXtalOptions, check_pyxtal
+
+    (tmp_path / "c.csv").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        check_pyxtal(GenerationRequest(1), PyXtalOptions(conditions=str(tmp_path / "c.csv")))
+
+
+def test_conditions_need_a_row_per_sample(tmp_path):
+    from xtalgen.pipelines.families import GenerationRequest, get_family
+    from xtalgen.pipelines.pyxtal.sample import check_pyxtal
+
+    (tmp_path / "c.csv").write_text("spacegroup,composition\n225,Na4Cl4\n")
+    opts = get_family("pyxtal-random").parse_options([f"conditions={tmp_path / 'c.csv'}"])  # typed --set
+    check_pyxtal(GenerationRequest(1), opts)
+    with pytest.raises(ValueError, match="1 rows for 2 samples"):
+        check_pyxtal(GenerationRequest(2), opts)

@@ -9,6 +9,11 @@ PyXtal cannot realise the draw, another material is drawn (failures are counted 
 Volume: by default the cell is rescaled to the volume per atom of a training material with the same
 reduced formula (drawn at random among its polymorphs; ``volume="formula"``), i.e. volumes follow the
 training distribution for that chemistry; ``volume="pyxtal"`` keeps PyXtal's radius-based estimate.
+
+Paired mode (``conditions``): sample k takes row k of a conditions file instead of a training draw
+(:mod:`xtalgen.pipelines.pyxtal.conditions`): exactly that space group and conventional-cell composition,
+the cell rescaled to the row's ``volume_per_atom`` (PyXtal's estimate when the row has none). A failed
+placement is retried with another PyXtal seed for the same condition.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from xtalgen.data.generation_folder import Candidate
 from xtalgen.data.symmetry import analyse_symmetry
 from xtalgen.evaluation.sources import load_reference
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
+from xtalgen.pipelines.pyxtal.conditions import Condition, read_conditions
 
 #: Draws tried per sample before it is recorded as failed.
 MAX_DRAWS = 20
@@ -124,17 +130,21 @@ class PyXtalOptions(SamplingOptions):
     ``train``: the training materials compositions and space groups are drawn from (a prepared dataset
     file, a CSV with a ``cif`` column (its ``train`` split if it has one) or any structure source).
     ``volume``: "formula" (a training polymorph's volume per atom) or "pyxtal" (PyXtal's estimate).
+    ``conditions``: a conditions CSV (space group, conventional-cell composition, optional volume per
+    atom; :mod:`~xtalgen.pipelines.pyxtal.conditions`): sample k uses row k, no training data needed.
     """
 
     train: Any = None
     volume: Literal["formula", "pyxtal"] = "formula"
+    conditions: str | None = None
 
 
 class _Draws:
     """Per-sample state of the baseline: rngs, failed draws, the material each sample came from."""
 
-    def __init__(self, draws: _TrainingDraws, n: int, seed: int, volume: str) -> None:
-        self.draws, self.volume = draws, volume
+    def __init__(self, draws: _TrainingDraws | None, n: int, seed: int, volume: str,
+                 conditions: list[Condition] | None = None) -> None:  # fmt: skip
+        self.draws, self.volume, self.conditions = draws, volume, conditions
         self.rngs = [np.random.default_rng([seed, k]) for k in range(n)]
         self.failures = [0] * n
         self.last_error = [""] * n
@@ -142,6 +152,8 @@ class _Draws:
         self.results: list[Structure | None] = [None] * n
 
     def next_task(self, k: int) -> dict[str, Any] | None:
+        if self.conditions is not None:
+            return self._condition_task(k)
         draws, rng = self.draws, self.rngs[k]
         while self.failures[k] < MAX_DRAWS:
             j = int(rng.integers(len(draws)))
@@ -158,6 +170,16 @@ class _Draws:
             return {"k": k, "spacegroup": sg, "species": species, "counts": counts, "factor": PYXTAL_FACTOR,
                     "seed": int(rng.integers(2**31)), "volume_per_atom": vpa}  # fmt: skip
         return None
+
+    def _condition_task(self, k: int) -> dict[str, Any] | None:
+        """The task of sample k in paired mode: row k of the conditions, a fresh PyXtal seed per try."""
+        if self.failures[k] >= MAX_DRAWS:
+            return None
+        c = self.conditions[k]
+        self.sources[k] = k
+        return {"k": k, "spacegroup": c.spacegroup, "species": list(c.species), "counts": list(c.counts),
+                "factor": PYXTAL_FACTOR, "seed": int(self.rngs[k].integers(2**31)),
+                "volume_per_atom": c.volume_per_atom}  # fmt: skip
 
     def finish(self, task: dict[str, Any], out: dict[str, Any]) -> dict[str, Any] | None:
         k = task["k"]
@@ -198,7 +220,14 @@ def _run_draws(state: _Draws, n: int, workers: int, progress: bool) -> None:
 
 
 def check_pyxtal(request: GenerationRequest, opts: PyXtalOptions) -> None:
-    """The baseline needs training data (ValueError before any work otherwise)."""
+    """The baseline needs training data or a conditions file with a row per sample (ValueError before any
+    work otherwise)."""
+    if opts.conditions is not None:
+        rows = read_conditions(opts.conditions)
+        if request.n > len(rows):
+            raise ValueError(f"conditions file {opts.conditions}: {len(rows)} rows for {request.n} samples "
+                             "(one row per sample)")  # fmt: skip
+        return
     if opts.train is None:
         raise ValueError("pyxtal-random needs training data: --set train=DATASET (compositions and space groups "
                          "are drawn from it)")  # fmt: skip
@@ -210,15 +239,21 @@ def sample_pyxtal(request: GenerationRequest, opts: PyXtalOptions) -> SampleBatc
     """``request.n`` random symmetric structures, each from a (composition, space group) of a training material."""
     check_pyxtal(request, opts)
     n, seed = request.n, request.seed
-    draws = _TrainingDraws(opts.train, opts.symprec)
-    state = _Draws(draws, n, seed, opts.volume)
+    conditions = read_conditions(opts.conditions)[:n] if opts.conditions is not None else None
+    draws = _TrainingDraws(opts.train, opts.symprec) if conditions is None else None
+    state = _Draws(draws, n, seed, opts.volume, conditions)
     _run_draws(state, n, request.workers, request.progress)
     candidates = []
     for k in range(n):
         j = state.sources[k]
+        if conditions is not None:
+            source_id, target = conditions[k].source_id, conditions[k].spacegroup
+        else:
+            source_id = _entry_id(draws, j) if j >= 0 else ""
+            target = draws.spec(j)[0] if j >= 0 and draws.spec(j) else ""
         info = {
-            "source_id": _entry_id(draws, j) if j >= 0 else "",
-            "target_spacegroup": draws.spec(j)[0] if j >= 0 and draws.spec(j) else "",
+            "source_id": source_id,
+            "target_spacegroup": target,
             "failed_draws": state.failures[k],
             "model": "pyxtal-random",
             "seed": seed,
@@ -227,7 +262,10 @@ def sample_pyxtal(request: GenerationRequest, opts: PyXtalOptions) -> SampleBatc
         reason = "" if s is not None else f"no structure after {state.failures[k]} draws: {state.last_error[k]}"
         candidates.append(Candidate(f"pyxtal-{k:06d}", s, info, accepted=s is not None, reason=reason))
     source = str(opts.train) if isinstance(opts.train, str | Path) else type(opts.train).__name__
-    return SampleBatch(candidates, {"model": "pyxtal-random", "train": source, "n": n, "seed": seed, **request.meta})
+    record = {"model": "pyxtal-random", "train": source, "n": n, "seed": seed, **request.meta}
+    if conditions is not None:
+        record.update(train=None, conditions=str(opts.conditions))
+    return SampleBatch(candidates, record)
 
 
 def generate_pyxtal_random(
@@ -239,16 +277,18 @@ def generate_pyxtal_random(
     workers: int = 2,
     symprec: float = 0.1,
     volume: str = "formula",
+    conditions: str | Path | None = None,
     progress: bool = True,
 ) -> Path:
     """Generate ``n`` random symmetric structures into ``out_dir`` (CIFs + summary.csv); return summary path.
 
-    ``train`` and ``volume``: see :class:`PyXtalOptions`.
+    ``train``, ``volume`` and ``conditions``: see :class:`PyXtalOptions`.
     """
     from xtalgen.pipelines.generation import generate
 
     request = GenerationRequest(n, seed, workers, progress=progress)
-    options = {"symprec": symprec, "train": train, "volume": volume}
+    options = {"symprec": symprec, "train": train, "volume": volume,
+               "conditions": None if conditions is None else str(conditions)}  # fmt: skip
     return generate("pyxtal-random", request, out_dir, options).summary
 
 
