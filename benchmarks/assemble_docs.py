@@ -25,6 +25,7 @@ ORDER = [
     "crystens_sampling.md",
     "crystens_sampling_steps.md",
     "evaluation.md",
+    "relaxation_throughput.md",
     "potentials.md",
     "gpu_session.md",
 ]
