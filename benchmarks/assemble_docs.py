@@ -27,6 +27,7 @@ ORDER = [
     "evaluation.md",
     "relaxation_throughput.md",
     "potentials.md",
+    "property_distributions.md",
     "gpu_session.md",
 ]
 

@@ -51,7 +51,7 @@ def _set():
 def test_two_potentials_are_reported_with_their_agreement(tmp_path):
     train, gen, first, second = _set()
     metrics = []
-    for m in default_metrics():
+    for m in default_metrics(energy_model=first):
         metrics.append(m)
         if m.name == "e_hull":
             metrics += [PotentialStability("two", second), PotentialAgreement(["one", "two"])]

@@ -113,9 +113,9 @@ class SampleFakeModel(FakeEnergyModel):
 
 def _evaluate(reference_energies, train=TRAIN, model=None):
     model = model or SampleFakeModel()
-    metrics = [Stability(reference_energies=reference_energies)]
+    metrics = [Stability(model, reference_energies=reference_energies)]
     result = evaluate(_samples(), train, None, stability=True, energy_model=model, workers=1, progress=False,
-                      metrics=metrics, options={"reference_energies": reference_energies})  # fmt: skip
+                      metrics=metrics)  # fmt: skip
     return result, model
 
 
@@ -170,7 +170,7 @@ def test_shipped_table_is_found_by_the_model_tag(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "nothing"))
     assert Stability(model).needs == {"structures", "train", "stability"}  # none ships: computed from train
     result = evaluate(_samples(), None, None, stability=True, energy_model=model, workers=1, progress=False,
-                      metrics=[Stability()])  # fmt: skip
+                      metrics=[Stability(model)])  # fmt: skip
     assert result.meta["skipped"] == {"e_hull": ["train"]}
 
 

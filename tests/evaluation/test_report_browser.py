@@ -113,9 +113,10 @@ def report(tmp_path_factory) -> Path:
     )
     generated = [("same", cscl(4.3)), ("new", cs3cl), ("rs", rocksalt(6.9, "Cs", "Cl"))]
     table = {"Cs": 0.0, "Cl2": 0.0, "CsCl": -1.0, "Cs3Cl": -0.45}
-    metrics = [m for m in default_metrics() if m.name != "cov_precision"]  # coverage is tested on MP data
+    model = FakeEnergyModel(table)
+    metrics = [m for m in default_metrics(energy_model=model) if m.name != "cov_precision"]  # coverage: MP data
     result = evaluate(
-        generated, train, test, stability=True, energy_model=FakeEnergyModel(table), workers=1,
+        generated, train, test, stability=True, energy_model=model, workers=1,
         progress=False, metrics=metrics,
     )  # fmt: skip
     return write_report(result, tmp_path_factory.mktemp("browser") / "report")

@@ -81,3 +81,16 @@ def test_generated_csv_with_nan_or_huge_cells_gives_reasons_not_structures(tmp_p
     gen = load_generated(tmp_path / "g.csv")
     assert gen.structures[0] is not None and gen.structures[1] is None and gen.structures[2] is None
     assert gen.reasons[1].startswith("non-finite numbers") and gen.reasons[2].startswith("impossible cell")
+
+
+def test_reference_csv_keeps_the_formula_nan(tmp_path):
+    """Sodium nitride's reduced formula is "NaN": a CSV reference keeps it as a formula (issue 18)."""
+    from pymatgen.core import Lattice, Structure
+
+    nan = Structure(Lattice.cubic(4.0), ["Na", "N"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    path = tmp_path / "ref.csv"
+    pd.DataFrame({"material_id": ["mp-x"], "pretty_formula": ["NaN"], "cif": [nan.to(fmt="cif")]}).to_csv(
+        path, index=False
+    )
+    ref = load_reference(path)
+    assert ref.formulas == ["NaN"] and ref.structure(0).composition.reduced_formula == "NaN"

@@ -135,9 +135,9 @@ def test_stability_on_a_seeded_subset_of_the_valid_samples():
     assert m["stability.subset"] == 2 and m["stability.n_stable"] == 2 and m["stability.n_metastable"] == 2
     assert m["stability.stable_rate"] == pytest.approx(2 / 2 * 6 / 8)
     # without a subset the same formula gives the plain fraction of all submitted samples
-    full = evaluate(gen, train, None, stability=True, energy_model=FakeEnergyModel(model.table), workers=1,
-                    progress=False, metrics=[m if m.name != "e_hull" else Stability(reference_energies="train")
-                                             for m in default_metrics()])  # fmt: skip
+    model = FakeEnergyModel(model.table)
+    full = evaluate(gen, train, None, stability=True, energy_model=model, workers=1, progress=False,
+                    metrics=default_metrics(energy_model=model))  # fmt: skip
     assert full.metrics["stability.subset"] == 6 and full.metrics["stability.stable_rate"] == pytest.approx(6 / 8)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
+from pymatgen.io.cif import CifWriter
 
 from xtalgen.postprocess.candidates import postprocess_candidates
 from xtalgen.postprocess.early_reject import nearest_image_distances, surely_too_close
-from xtalgen.postprocess.filters import REASON_TOO_CLOSE, _distance_ratios, distance_ratios_arrays
+from xtalgen.postprocess.filters import REASON_FORMULA, REASON_TOO_CLOSE, _distance_ratios, distance_ratios_arrays
 from xtalgen.postprocess.volume import ElementVolumes
 from xtalgen.representations.basesites.decode import SnapExpand
 from xtalgen.representations.basesites.expand import RawBaseSites
@@ -66,13 +69,19 @@ def model_candidates() -> tuple[list[RawBaseSites], list[int]]:
     return raws, [c[0] for c in conditions]
 
 
+def _ops_and_rest(text: str) -> tuple[list[str], str]:
+    """(sorted symmetry-operation rows, the CIF without them): CIFs equal up to the order of the operations."""
+    rows = re.compile(r"^\s+\d+\s+'(.*)'$", re.M)
+    return sorted(rows.findall(text)), rows.sub("", text)
+
+
 def test_early_rejection_gives_the_full_paths_verdicts_on_model_candidates(model_candidates) -> None:
     raws, sgs = model_candidates
     kwargs = dict(spacegroups=sgs, expand=SnapExpand(), dedupe=False, volumes=ElementVolumes.default(),
                   max_formula_atoms=10, distance_factor=0.73, max_primitive_sites=20, workers=1,
                   progress=False)  # fmt: skip
     full = postprocess_candidates(raws, early_reject=False, **kwargs)
-    fast = postprocess_candidates(raws, early_reject=True, **kwargs)
+    fast = postprocess_candidates(raws, early_reject=True, symmetrized_cif=True, **kwargs)
     assert [(r.accepted, r.reason) for r in fast] == [(r.accepted, r.reason) for r in full]
     for a, b in zip(full, fast, strict=True):
         if a.accepted:
@@ -80,4 +89,11 @@ def test_early_rejection_gives_the_full_paths_verdicts_on_model_candidates(model
     early = [r for r in fast if r.reason == REASON_TOO_CLOSE and r.spacegroup is None]
     before_merge = [r for r in early if "before merging" in r.detail]
     assert before_merge and len(early) > len(before_merge)  # both early exits were exercised
+    formula = [r for r in fast if r.reason == REASON_FORMULA]
+    assert formula and all(r.spacegroup is None and r.filters["spacegroup"] is None for r in formula)
     assert sum(r.accepted for r in full) > 0
+    for a, b in zip(full, fast, strict=True):  # the CIF from the filters' dataset: CifWriter's sites and group
+        assert (b.cif is not None) == b.accepted and a.cif is None
+        if b.accepted:
+            theirs = CifWriter(a.structure, symprec=0.1)
+            assert _ops_and_rest(b.cif) == _ops_and_rest(str(theirs))

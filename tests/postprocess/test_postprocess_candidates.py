@@ -101,7 +101,7 @@ def test_pipeline_options_and_errors():
 def test_dedupe_results_compares_only_groups_with_new_members() -> None:
     from pymatgen.core import Lattice, Structure
 
-    from xtalgen.postprocess.candidates import dedupe_results
+    from xtalgen.postprocess.candidate_dedupe import dedupe_results
 
     rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     kw = dict(spacegroups=225, dedupe=False, workers=1, progress=False)

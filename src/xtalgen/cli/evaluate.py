@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from xtalgen.cli.evaluate_properties import PROPERTIES_HELP, PROPERTIES_N_HELP, with_properties
 from xtalgen.cli.main import app
 from xtalgen.cli.output_paths import claim_output_dir, fail
 
@@ -172,6 +173,8 @@ def evaluate_cmd(
         0, "--stability-n", min=0, help="Relax only a seeded random subset of N valid samples (0: all of them)."
     ),
     stability_seed: int = typer.Option(0, help="Seed of the --stability-n subset."),
+    properties: bool = typer.Option(False, "--properties", help=PROPERTIES_HELP),
+    properties_n: int = typer.Option(100, "--properties-n", min=1, help=PROPERTIES_N_HELP),
     steps: int = typer.Option(200, min=0, help="Maximum FIRE steps per relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
@@ -192,11 +195,8 @@ def evaluate_cmd(
         False, "--overwrite", help="Replace the report files of an earlier run in OUTPUT (other files stay)."
     ),
 ) -> None:
-    """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report.
-
-    Without --train, output of a shipped pretrained model is compared with the training structures that
-    ship with the model (novelty; distributions too when there is no --test).
-    """
+    """Score GENERATED (validity, uniqueness, novelty, coverage, distributions, stability) and write a report;
+    without --train, a shipped pretrained model's output is compared with the training structures it ships."""
     from xtalgen.evaluation.report import REPORT_ENTRIES, write_report
     from xtalgen.evaluation.runner import evaluate
 
@@ -212,6 +212,8 @@ def evaluate_cmd(
     if stability:
         settings = _with_stability(settings, names, models, reference_energies, train, shipped, stability_n or None,
                                    stability_seed)  # fmt: skip
+    settings = with_properties(settings, properties, properties_n, stability_seed, models.get(names[0]),
+                               reference_energies, train, test)  # fmt: skip
     try:
         result = evaluate(
             generated, train, test,

@@ -25,13 +25,22 @@ GENERATION_ENTRIES = frozenset({"cifs", "summary.csv", REJECTED_FILE, GENERATION
 
 @dataclass
 class Candidate:
-    """One generated candidate: its structure (None if decoding failed), info columns, verdict."""
+    """One generated candidate: its structure (None if decoding failed), info columns, verdict.
+
+    A family whose post-processing already ran spglib on the structure may hand over what the writer would
+    otherwise compute again: ``cif`` (the symmetrized CIF text, e.g. :mod:`xtalgen.data.symmetrized_cif`),
+    ``spacegroup`` (spglib's number at the writer's ``symprec``) and ``wyckoff_template`` (space group and
+    sorted Wyckoff letters, :func:`xtalgen.data.symmetry.wyckoff_template_of`).
+    """
 
     id: str
     structure: Structure | None
     info: dict[str, Any] = field(default_factory=dict)
     accepted: bool = True
     reason: str = ""
+    cif: str | None = field(default=None, repr=False)
+    spacegroup: int | None = None
+    wyckoff_template: tuple[int, str] | None = None
 
 
 def cif_text(structure: Structure, symprec: float | None = 0.1) -> str:
@@ -68,8 +77,6 @@ def write_generation(
     ``meta`` (which model made the candidates: ``model``, ``checkpoint``, ``pretrained``, ``seed``...) goes
     to ``generation.json`` with the candidate counts; ``xtalgen evaluate`` reads it.
     """
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
     out = Path(out_dir)
     (out / "cifs").mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -81,14 +88,14 @@ def write_generation(
         if s is not None:
             row["formula"] = s.composition.reduced_formula
             row["nsites"] = len(s)
-            try:
-                row["spacegroup"] = SpacegroupAnalyzer(s, symprec=symprec or 0.1).get_space_group_number()
-            except Exception:
-                row["spacegroup"] = ""
+            if cand.spacegroup is not None:
+                row["spacegroup"] = cand.spacegroup
+            else:
+                row["spacegroup"] = _spacegroup_number(s, symprec)
         if cand.accepted and s is not None:
             name = f"cifs/{file_name}.cif"
             with atomic_write(out / name) as fh:
-                fh.write(cif_text(s, symprec))
+                fh.write(cand.cif if cand.cif is not None else cif_text(s, symprec))
             row["cif"] = name
         row.update(cand.info)
         rows.append(row)
@@ -108,6 +115,16 @@ def write_generation(
     elif (out / GENERATION_FILE).exists():  # a stale record from an earlier run into the same folder
         (out / GENERATION_FILE).unlink()
     return summary
+
+
+def _spacegroup_number(structure: Structure, symprec: float | None) -> int | str:
+    """spglib's space-group number at ``symprec`` (0.1 when None), "" when the analysis fails."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        return SpacegroupAnalyzer(structure, symprec=symprec or 0.1).get_space_group_number()
+    except Exception:
+        return ""
 
 
 def _write_rows(path: Path, keys: list[str], rows: list[dict[str, Any]]) -> None:

@@ -30,6 +30,7 @@ from pymatgen.core import Structure
 from xtalgen.data.cif_blocks import parse_cif_blocks
 from xtalgen.data.fast_cif import parse_p1_cif
 from xtalgen.data.json_structure import structures_from_json
+from xtalgen.data.json_values import json_ready
 from xtalgen.data.records import EntryRejected, OnError, ReadReport, StructureReadError, StructureRecord
 from xtalgen.data.structure_checks import (
     MAX_SUPPORTED_Z,
@@ -199,18 +200,9 @@ def _table_entries(path: Path) -> Iterator[RawEntry]:
     ids = frame[id_column].astype(str).tolist() if id_column else [f"row{i}" for i in range(len(frame))]
     columns = {c: frame[c].tolist() for c in others}
     for i, (entry_id, cif) in enumerate(zip(ids, cifs, strict=True)):
-        props = {c: _plain(columns[c][i]) for c in others}
+        props = {c: json_ready(columns[c][i]) for c in others}
         text = cif if isinstance(cif, str) else ""
         yield RawEntry(id=entry_id, text=text, fmt="cif", properties=props)
-
-
-def _plain(value: Any) -> Any:
-    """Convert numpy scalars / NaN to plain JSON-friendly Python values."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
 
 
 def _poscar_structure(text: str, species: tuple[str, ...] | None) -> Structure:

@@ -44,6 +44,12 @@ class SymmetryInfo:
         return tuple(int(counts[i]) for i in self.equivalent_atoms)
 
 
+def wyckoff_template_of(dataset) -> tuple[int, str]:
+    """(space group number, sorted Wyckoff letters of the symmetry-independent sites) of a spglib dataset."""
+    firsts = np.unique(np.asarray(dataset.equivalent_atoms))
+    return int(dataset.number), " ".join(sorted(str(dataset.wyckoffs[i]) for i in firsts))
+
+
 @lru_cache(maxsize=256)
 def wyckoff_multiplicities(spacegroup: int) -> dict[str, int]:
     """Map Wyckoff letter -> multiplicity (conventional cell) for a space group number 1-230."""

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xtalgen.data.atomic import atomic_path
+from xtalgen.data.versioned_json import check_version
 
 
 def write_tagged_table(
@@ -35,7 +36,8 @@ def read_tagged_metadata(
     """The JSON metadata under ``key``, read from the file's schema alone.
 
     ValueError ``"<path> <not_parquet>: <reason>"`` when the file is not Parquet, ``"<path> <no_metadata>"``
-    when the key is absent, and a "newer xtalgen" error when ``format_version`` exceeds ``max_version``.
+    when the key is absent, and a "newer xtalgen" error when ``format_version`` exceeds ``max_version``
+    (:func:`xtalgen.data.versioned_json.check_version`).
     """
     p = Path(path)
     try:
@@ -45,6 +47,6 @@ def read_tagged_metadata(
     if raw is None:
         raise ValueError(f"{p} {no_metadata}")
     meta = json.loads(raw)
-    if max_version is not None and meta.get("format_version", 0) > max_version:
-        raise ValueError(f"{p} was written by a newer xtalgen (format {meta['format_version']})")
+    if max_version is not None:
+        check_version(meta, max_version, "an xtalgen Parquet table", key="format_version", where=str(p))
     return meta

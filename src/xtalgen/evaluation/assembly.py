@@ -37,7 +37,9 @@ class MetricSettings:
     not installed), a table path or object, or None (novelty against the training set only).
     ``distribution_reference``: ``"test"``, ``"train"`` or None (the test set when given, else the
     training set). ``stability``: a configured stability metric (it holds the energy model); ``potential``
-    names its potential; ``more_stability``: metrics run after it (other potentials, their agreement).
+    names its potential; ``more_stability``: metrics run after it (other potentials, their agreement);
+``properties``: a configured property-distributions metric (run after the stability metrics, it reuses
+their relaxations; see :mod:`xtalgen.evaluation.property_distributions`).
     ``skip``: names from :data:`SKIPPABLE`.
     """
 
@@ -46,6 +48,7 @@ class MetricSettings:
     distribution_reference: str | None = None
     stability: Metric | None = None
     more_stability: tuple[Metric, ...] = ()
+    properties: Metric | None = None
     potential: str = ""
     skip: frozenset[str] = field(default_factory=frozenset)
 
@@ -85,5 +88,6 @@ def choose_metrics(available: set[str], settings: MetricSettings | None = None) 
     ]
     if s.stability is not None:
         metrics += [s.stability, *s.more_stability, SUN(potential=s.potential)]
+        metrics += [s.properties] if s.properties is not None else []
     dropped = {SKIPPABLE[n] for n in s.skip}
     return [m for m in metrics if m.name not in dropped]

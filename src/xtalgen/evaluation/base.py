@@ -49,7 +49,6 @@ class EvalContext:
     cache_dir: Path | None = None
     workers: int = 2
     progress: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
     results: dict[str, np.ndarray] = field(default_factory=dict)
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pymatgen.core import Structure
 
 from xtalgen.data.content_hash import structure_hash
+from xtalgen.data.json_values import json_ready
 
 
 def structure_key(structure: Structure, decimals: int = 5) -> str:
     """A content hash of a structure (:func:`xtalgen.data.content_hash.structure_hash`)."""
     return structure_hash(structure, decimals)
-
-
-def _jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays and NaN to plain JSON values (NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class JsonlCache:
@@ -67,7 +51,7 @@ class JsonlCache:
 
     def put(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` and append it to the file immediately."""
-        value = _jsonable(value)
+        value = json_ready(value)
         self._data[key] = value
         if self.path is None:
             return

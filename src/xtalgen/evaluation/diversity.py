@@ -17,6 +17,8 @@ import numpy as np
 import spglib
 from pymatgen.core import Structure
 
+from xtalgen.data.symmetry import wyckoff_template_of
+
 
 def wyckoff_template(structure: Structure, symprec: float = 0.1) -> tuple[int, str] | None:
     """(space group number, sorted Wyckoff letters of the independent sites) or None when spglib fails."""
@@ -26,17 +28,21 @@ def wyckoff_template(structure: Structure, symprec: float = 0.1) -> tuple[int, s
         ds = spglib.get_symmetry_dataset(cell, symprec=symprec)
     except Exception:  # spglib raises on degenerate cells
         return None
-    if ds is None:
-        return None
-    firsts = np.unique(np.asarray(ds.equivalent_atoms))
-    letters = sorted(str(ds.wyckoffs[i]) for i in firsts)
-    return int(ds.number), " ".join(letters)
+    return None if ds is None else wyckoff_template_of(ds)
 
 
-def diversity_summary(structures: Iterable[Structure], symprec: float = 0.1) -> dict[str, Any]:
+def diversity_summary(
+    structures: Iterable[Structure | None],
+    symprec: float = 0.1,
+    templates: Iterable[tuple[int, str] | None] | None = None,
+) -> dict[str, Any]:
     """``{"n", "top_spacegroup", "top_spacegroup_share", "n_spacegroups", "n_templates"}`` of the structures
-    (those spglib cannot analyse count in ``n`` only; shares are fractions of the analysed ones)."""
-    templates = [t for t in (wyckoff_template(s, symprec) for s in structures if s is not None)]
+    (those spglib cannot analyse count in ``n`` only; shares are fractions of the analysed ones).
+    ``templates``: the structures' :func:`wyckoff_template` values, already known (``structures`` is then
+    not read)."""
+    if templates is None:
+        templates = [wyckoff_template(s, symprec) for s in structures if s is not None]
+    templates = list(templates)
     n = len(templates)
     found = [t for t in templates if t is not None]
     groups = Counter(sg for sg, _ in found)

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from xtalgen.data.hashing import file_sha256
 from xtalgen.data.tagged_parquet import read_tagged_metadata, write_tagged_table
 
 METADATA_KEY = b"xtalgen.known_structures"
@@ -146,7 +147,6 @@ def build_known_structures(
     """Compute the Wyckoff keys of every structure of ``source`` (any reference source, e.g. the MP CSV)
     on ``workers`` processes and write the table to ``out``; metadata records the source and its hash."""
     import datetime
-    import hashlib
     from contextlib import nullcontext
 
     from xtalgen.evaluation.parallel import make_pool
@@ -162,7 +162,7 @@ def build_known_structures(
             if progress:
                 print(f"{len(keys)}/{len(ref)} structures keyed", flush=True)
     rows = keys_rows(ref.ids, ref.formulas, keys)
-    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest() if isinstance(source, str | Path) else ""
+    digest = file_sha256(source) if isinstance(source, str | Path) else ""
     meta = {"source": Path(source).name if isinstance(source, str | Path) else "in-memory",
             "source_sha256": digest, "symprec": KEY_SYMPREC, "date": datetime.date.today().isoformat(),
             "n_failed": len(keys) - len(rows["id"])}  # fmt: skip

@@ -20,15 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xtalgen.evaluation.stability import METASTABLE_EHULL, EnergyModel, ReferenceSpec, Stability
+from xtalgen.evaluation.stability import METASTABLE_EHULL, EnergyModel, ReferenceSpec, Stability, rate_scale
 
 if TYPE_CHECKING:
     from xtalgen.evaluation.base import EvalContext
 
-#: ctx.columns and ctx.options entries Stability writes (kept apart per potential).
+#: Per-sample columns Stability writes (kept apart per potential).
 _COLUMNS = ("energy_per_atom", "relax_rmsd", "relax_steps", "relax_converged", "e_hull_decomposition",
             "e_hull_note", "_relaxed")  # fmt: skip
-_OPTIONS = ("stability_n_too_dense", "n_hull_references", "hull_references_from_table", "hull_reference_table")
 
 
 class PotentialStability(Stability):
@@ -51,23 +50,21 @@ class PotentialStability(Stability):
 
     @contextmanager
     def _own_columns(self, ctx: EvalContext) -> Iterator[None]:
-        """Put this potential's columns/options in the plain names for the duration, then move them back."""
+        """Put this potential's columns in the plain names for the duration, then move them back."""
         suffix = f"_{self.potential}"
         saved_cols = {k: ctx.columns.pop(k) for k in _COLUMNS if k in ctx.columns}
-        saved_opts = {k: ctx.options.pop(k) for k in _OPTIONS if k in ctx.options}
         ctx.columns.update({k: ctx.columns.pop(k + suffix) for k in _COLUMNS if k + suffix in ctx.columns})
-        ctx.options.update({k: ctx.options.pop(k + suffix) for k in _OPTIONS if k + suffix in ctx.options})
         try:
             yield
         finally:
             ctx.columns.update({k + suffix: ctx.columns.pop(k) for k in _COLUMNS if k in ctx.columns})
-            ctx.options.update({k + suffix: ctx.options.pop(k) for k in _OPTIONS if k in ctx.options})
             ctx.columns.update(saved_cols)
-            ctx.options.update(saved_opts)
 
     def per_sample(self, ctx: EvalContext) -> np.ndarray:
         with self._own_columns(ctx):
-            return super().per_sample(ctx)
+            values = super().per_sample(ctx)
+        self.meta = {}  # the report's hull reference table is the first potential's
+        return values
 
     def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
         with self._own_columns(ctx):
@@ -142,9 +139,7 @@ class PotentialAgreement:
             out[f"{key}.spearman"] = float(spearmanr(a, b)[0]) if enough else float("nan")
             out[f"{key}.mean_abs_diff"] = float(np.mean(np.abs(a - b))) if len(a) else float("nan")
         n = len(ctx.generated)
-        n_valid = int(ctx.options.get("stability_n_valid", np.sum(ctx.valid_mask())))
-        m = int(ctx.options.get("stability_subset", n_valid))
-        scale = n_valid / (m * n) if m and n else 0.0
+        scale = rate_scale(ctx)
         sun = int(np.sum(ctx.columns.get("sun_agreement", np.zeros(n, dtype=bool))))
         out["agreement.n_sun"] = float(sun)
         out["agreement.sun_rate"] = sun * scale

@@ -16,9 +16,12 @@ import numpy as np
 import pandas as pd
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.json_values import json_ready
 from xtalgen.data.safe_names import safe_filename
 from xtalgen.evaluation.gallery import render_structure
 from xtalgen.evaluation.plots import plot_distributions, plot_ehull
+from xtalgen.evaluation.property_plots import plot_property_violins
+from xtalgen.evaluation.property_report import property_section
 from xtalgen.evaluation.runner import EvaluationResult
 from xtalgen.evaluation.summary import plain_summary
 
@@ -27,7 +30,8 @@ SUMMARY_FILE = "summary.txt"
 
 #: What a report folder holds (``xtalgen evaluate --overwrite`` deletes exactly these).
 REPORT_ENTRIES = frozenset({"metrics.json", "metrics.md", "per_sample.csv", "relaxed", "gallery", "plots",
-                            "report.html", "summary.txt", "relaxed_chgnet", "relaxed_sevennet"})  # fmt: skip
+                            "report.html", "summary.txt", "relaxed_chgnet", "relaxed_sevennet",
+                            "reference_properties.csv"})  # fmt: skip
 
 #: One-line definitions shown next to the numbers (prefix match on the metric key).
 DEFINITIONS = {
@@ -80,6 +84,12 @@ DEFINITIONS = {
     "agreement.metastable_only_": "metastable under this potential only",
     "agreement.metastable_none": "metastable under no potential",
     "agreement.n_sun": "metastable under every potential, unique and novel",
+    "properties.n_generated": "relaxed samples with computed properties (--properties)",
+    "properties.n_reference": "relaxed reference structures with computed properties (seeded subset, --properties-n)",
+    "properties.ks.": "Kolmogorov–Smirnov statistic of this property, relaxed samples vs relaxed reference subset, "
+    "computed with the stability potential (not the paper's CGCNN surrogate)",
+    "properties.median.": "median of this property over the relaxed samples",
+    "properties.reference_median.": "median of this property over the relaxed reference subset",
     "agreement.sun_rate": "S.U.N. by agreement: metastable under every potential, unique and novel, "
     "over all submitted samples (scaled like stability.sun_rate)",
 }
@@ -110,7 +120,7 @@ def _definition(key: str, meta: dict[str, Any] | None = None) -> str:
 _COUNT_KEYS = ("n_samples", "stability.evaluated", "stability.n_references", "consistency.n", "stability.subset",
                "stability.n_stable", "stability.n_metastable", "stability.n_sun", "stability.too_dense",
                "symmetry.n_spacegroups", "symmetry.n_templates", "sun.sun_count", "sun.msun_count",
-               "sun.ssun_count")  # fmt: skip
+               "sun.ssun_count", "properties.n_generated", "properties.n_reference")  # fmt: skip
 
 #: Readable names of metrics and of what a skipped one needed.
 METRIC_NAMES = {"novel": "novelty", "unique": "uniqueness", "cov_precision": "coverage (COV-R/COV-P)",
@@ -236,7 +246,7 @@ def write_report(
     out = Path(out_dir)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "metrics.json") as fh:
-        json.dump({"metrics": _plain(result.metrics), "meta": _plain(result.meta)}, fh, indent=2)
+        json.dump({"metrics": json_ready(result.metrics), "meta": json_ready(result.meta)}, fh, indent=2)
     with atomic_write(out / "metrics.md") as fh:
         fh.write(metrics_markdown(result.metrics, title, result.meta))
     table = result.per_sample
@@ -248,6 +258,9 @@ def write_report(
     with atomic_write(out / "per_sample.csv", newline="") as fh:
         table.to_csv(fh, index=False)
     _write_relaxed(result, out, cif_paths)
+    if result.reference_properties is not None:
+        with atomic_write(out / "reference_properties.csv", newline="") as fh:
+            result.reference_properties.to_csv(fh, index=False)
     summary = [_unmarked(t) for t in plain_summary(result, Path(source or "."), out / "report.html", generation)]
     with atomic_write(out / SUMMARY_FILE, encoding="utf-8") as fh:
         fh.write("\n".join(t for t in summary if t) + "\n")
@@ -279,6 +292,12 @@ def _figures(result: EvaluationResult, out: Path) -> list[tuple[str, Path]]:
         p = plot_distributions(result.generated_properties, result.test_properties, out / "plots" / "distributions.png",
                                result.metrics, reference_label=ref)  # fmt: skip
         figures.append((f"Generated (valid) vs {ref} distributions (primitive Niggli-reduced cells)", p))
+    if result.reference_properties is not None:
+        ref = "test" if result.meta.get("property_reference") == "test" else "training"
+        p = plot_property_violins(result.per_sample, result.reference_properties, out / "plots" / "properties.png",
+                                  result.metrics, reference_label=ref)  # fmt: skip
+        figures.append((f"Properties after relaxation: generated vs {ref} structures (values beyond the 1st–99th "
+                        "percentile of both sets drawn at the plot edge)", p))  # fmt: skip
     if "e_hull" in result.per_sample.columns:
         p = plot_ehull(result.per_sample["e_hull"].to_numpy(dtype=float), out / "plots" / "e_hull.png")
         figures.append(("Energy above hull", p))
@@ -306,6 +325,7 @@ def _page(result: EvaluationResult, title: str, figures: list[tuple[str, Path]],
     notes = "".join(f"<p>{html.escape(t)}</p>" for t in meta.get("notes", []))
     plain = "".join(f"<p>{html.escape(t)}</p>" for t in summary if t and t != "What this shows")
     figs = "".join(f"<h2>{html.escape(t)}</h2>{_img(p, t)}" for t, p in figures)
+    figs = property_section(result, _fmt) + figs
     cells = "".join(f"<figure>{_img(p, c)}<figcaption>{html.escape(c)}</figcaption></figure>" for c, p in gallery)
     known = meta.get("novelty_reference")
     novelty = f" Novelty reference: {html.escape(str(known))}." if known else ""
@@ -335,15 +355,3 @@ def _cif(structure: Any) -> str:
         return str(CifWriter(structure))
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return str(value)
-    return value

@@ -21,12 +21,13 @@ from xtalgen.evaluation.stability import EnergyModel, Stability
 _FEATURE_COLUMNS = ("formula", "spacegroup", "nsites", "nelements", "density", "volume", "struct_reason")
 
 
-def default_metrics(settings: MetricSettings | None = None) -> list[Metric]:
+def default_metrics(settings: MetricSettings | None = None, energy_model: EnergyModel | None = None) -> list[Metric]:
     """The metrics of an evaluation with every input at hand, in dependency order (S.U.N. needs
-    uniqueness and novelty first); see :func:`xtalgen.evaluation.assembly.choose_metrics`."""
+    uniqueness and novelty first); see :func:`xtalgen.evaluation.assembly.choose_metrics`. Without a
+    stability metric in ``settings``, stability is ``Stability(energy_model)``."""
     settings = settings or MetricSettings()
-    if settings.stability is None:  # energy model from ``evaluate(energy_model=...)``
-        settings = replace(settings, stability=Stability())
+    if settings.stability is None:
+        settings = replace(settings, stability=Stability(energy_model))
     return choose_metrics({"structures", "train", "test", "stability", "crystens_diagnostics"}, settings)
 
 
@@ -43,6 +44,8 @@ class EvaluationResult:
     meta: dict[str, Any] = field(default_factory=dict)
     #: relaxed structures under each further potential (``--potential chgnet,sevennet``), by potential name
     relaxed_by_potential: dict[str, dict[str, Structure]] = field(default_factory=dict)
+    #: properties of the relaxed reference subset of the property-distributions metric (None if not run)
+    reference_properties: pd.DataFrame | None = None
 
 
 def evaluate(
@@ -63,7 +66,6 @@ def evaluate(
     limit: int | None = None,
     train_limit: int | None = None,
     test_limit: int | None = None,
-    options: dict[str, Any] | None = None,
 ) -> EvaluationResult:
     """Score ``generated`` samples against the known structures and ``train`` (novelty, hull references)
     and ``test`` (coverage, distributions); with ``stability=True`` also relax and compute E_hull with
@@ -73,7 +75,8 @@ def evaluate(
     ``*_split`` selects a split when a source carries one; ``limit``, ``train_limit``, ``test_limit``
     keep the first N entries. ``metrics`` (default: :func:`choose_metrics` with ``settings``) run in
     order; per-sample results are cached under ``cache_dir`` so an interrupted evaluation resumes;
-    ``workers`` processes share the work. ``options`` are read by the stability metric only.
+    ``workers`` processes share the work. Metrics carry their own settings (the stability metric its
+    energy model); ``energy_model`` builds the default stability metric and names the potential.
     """
     if workers < 1:
         raise ValueError(f"workers must be ≥ 1, got {workers}")
@@ -91,10 +94,7 @@ def evaluate(
         raise ValueError(f"{where}: no structures to evaluate (no readable structure files or rows)")
     tr = load_reference(train, split=train_split, limit=train_limit, name="train") if train is not None else None
     te = load_reference(test, split=test_split, limit=test_limit, name="test") if test is not None else None
-    opts = dict(options or {})
-    if energy_model is not None:
-        opts["energy_model"] = energy_model
-    ctx = EvalContext(gen, tr, te, Path(cache_dir) if cache_dir else None, workers, progress, opts)
+    ctx = EvalContext(gen, tr, te, Path(cache_dir) if cache_dir else None, workers, progress)
     available = _available(gen, tr, te, stability)
     if metrics is None:
         settings = settings or MetricSettings()
@@ -102,10 +102,12 @@ def evaluate(
             settings = replace(settings, stability=Stability(energy_model),
                                potential=settings.potential or getattr(energy_model, "name", ""))  # fmt: skip
         metrics = choose_metrics(available, settings)
+    unset = [m.name for m in metrics if "stability" in m.needs and getattr(m, "energy_model", True) is None]
+    if stability and unset:
+        raise ValueError(f"metrics {unset} have no energy model: construct them with energy_model=...")
     try:
         results, meta = _run(ctx, metrics, available)
-        dist = next((m for m in metrics if m.name == "distributions" and m.name not in meta["skipped"]), None)
-        ref = getattr(dist, "reference", None)
+        ref = _metric_attribute(metrics, meta, "distributions", "reference")
         test_properties = ctx.reference_cell_features(ref) if ref in available else None
         generated_properties = ctx.generated_cell_features() if test_properties is not None else pd.DataFrame()
     finally:
@@ -114,7 +116,7 @@ def evaluate(
         gen.ids[i]: Structure.from_dict(d) for i, d in enumerate(ctx.columns.get("_relaxed", [])) if isinstance(d, dict)
     }
     meta.update(_meta(gen, tr, te, train_split, test_split, workers, energy_model))
-    meta.update(total_s=time.perf_counter() - t0, hull_reference_table=ctx.options.get("hull_reference_table"))
+    meta.update(total_s=time.perf_counter() - t0, hull_reference_table=meta.pop("hull_reference_table", None))
     return EvaluationResult(
         metrics=results,
         per_sample=_per_sample_table(ctx),
@@ -124,7 +126,14 @@ def evaluate(
         relaxed=relaxed,
         meta=meta,
         relaxed_by_potential=_relaxed_by_potential(ctx),
+        reference_properties=_metric_attribute(metrics, meta, "properties", "reference_frame"),
     )
+
+
+def _metric_attribute(metrics: list[Metric], meta: dict[str, Any], name: str, attribute: str) -> Any:
+    """``attribute`` of the metric called ``name`` when it ran (None when it was skipped or not chosen)."""
+    metric = next((m for m in metrics if m.name == name and m.name not in meta["skipped"]), None)
+    return getattr(metric, attribute, None)
 
 
 def _relaxed_by_potential(ctx: EvalContext) -> dict[str, dict[str, Structure]]:

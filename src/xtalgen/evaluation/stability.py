@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from pymatgen.core import Composition, Structure
+from pymatgen.core import Composition
 
 from xtalgen.evaluation.reference_table import ReferenceTable, load_reference_table, shipped_reference_path
 
@@ -176,19 +176,33 @@ def resolve_reference_table(spec: ReferenceSpec | None, energy_model: EnergyMode
     return table
 
 
+@dataclass(frozen=True)
+class StabilityRun:
+    """What one stability run found besides the per-sample values: structurally valid samples, the
+    relaxed subset's size, samples skipped as too dense, hull references used and the reference table
+    they came from (None: computed from the training set)."""
+
+    n_valid: int
+    n_subset: int
+    n_too_dense: int
+    n_references: int
+    reference_table: str | None
+
+
 class Stability:
     """Per sample: E_hull (eV/atom) after relaxation; NaN for invalid or failed samples.
 
     Adds columns ``energy_per_atom``, ``relax_rmsd`` (Å), ``relax_steps``, ``relax_converged``,
     ``e_hull_decomposition`` (the competing hull phases, :meth:`HullResult.decomposition_text`),
     ``e_hull_note``, ``stability_subset``; keeps relaxed structures in ``ctx.columns["_relaxed"]``.
-    ``subset``: relax only a random subset of that many structurally valid samples, drawn with ``seed``
-    (:func:`stability_subset`; default: ``ctx.options["stability_n"]``, else all); counts are over the
-    subset and rates are scaled to all submitted samples (see :meth:`aggregate`). Samples with less
-    than ``min_volume_per_atom`` Å³ per atom (:data:`MIN_VOLUME_PER_ATOM`; None: no limit) are not
-    relaxed and count as not stable.
-    ``reference_energies``: see :func:`resolve_reference_table` (``ctx.options["reference_energies"]``
-    is used when this is ``"auto"``). With a table known at construction the training set is not needed.
+    Every setting comes through the constructor. ``energy_model`` relaxes the samples and makes the
+    reference energies (required to run). ``subset``: relax only a random subset of that many
+    structurally valid samples, drawn with ``seed`` (:func:`stability_subset`; None: all); counts are
+    over the subset and rates are scaled to all submitted samples (:func:`rate_scale`). Samples with
+    less than ``min_volume_per_atom`` Å³ per atom (:data:`MIN_VOLUME_PER_ATOM`; None: no limit) are not
+    relaxed and count as not stable. ``reference_energies``: see :func:`resolve_reference_table`; with a
+    table known at construction the training set is not needed. What a run found besides the per-sample
+    values (subset size, references) is the metric's own result, :attr:`run` (:class:`StabilityRun`).
     """
 
     name = "e_hull"
@@ -210,14 +224,13 @@ class Stability:
         self.min_volume_per_atom = min_volume_per_atom
         self._table = resolve_reference_table(reference_energies, energy_model)
         self.needs = frozenset({"structures", "stability"} | (set() if self._table is not None else {"train"}))
+        self.run: StabilityRun | None = None
+        self.meta: dict[str, Any] = {}
 
     def _reference_table(self, ctx: EvalContext, model: EnergyModel) -> ReferenceTable | None:
         if self._table is not None:
             return resolve_reference_table(self._table, model)  # checks the table against the model
-        spec = self.reference_energies
-        if isinstance(spec, str) and spec == "auto":
-            spec = ctx.options.get("reference_energies", "auto")
-        table = resolve_reference_table(spec, model)
+        table = resolve_reference_table(self.reference_energies, model)
         if table is None and ctx.train is None:
             raise ValueError(
                 f"stability: no reference-energy table for {model.reference_tag!r} and no training set to "
@@ -225,16 +238,11 @@ class Stability:
             )
         return table
 
-    def _model(self, ctx: EvalContext) -> EnergyModel:
-        model = self.energy_model or ctx.options.get("energy_model")
-        if model is None:
-            raise ValueError(
-                "stability needs an energy model: pass energy_model=xtalgen.postprocess.relax.CHGNetEnergyModel()"
-            )
-        return model
-
     def per_sample(self, ctx: EvalContext) -> np.ndarray:
-        model = self._model(ctx)
+        model = self.energy_model
+        if model is None:
+            raise ValueError("stability needs an energy model: construct Stability(energy_model=...), e.g. "
+                             "xtalgen.postprocess.relax.CHGNetEnergyModel()")  # fmt: skip
         table = self._reference_table(ctx, model)  # before relaxing: a missing reference source fails fast
         n = len(ctx.generated)
         keys = ctx.sample_keys
@@ -243,7 +251,6 @@ class Stability:
         limit = self.min_volume_per_atom
         too_dense = {int(i) for i in chosen if limit is not None and density[int(i)] < limit}
         valid = np.array([i for i in chosen if i not in too_dense], dtype=int)
-        ctx.options["stability_n_too_dense"] = len(too_dense)
         cache_root = Path(ctx.cache_dir) if ctx.cache_dir is not None else None
         relax_cache = cache_root / "generated" / f"relax-{model.relax_tag}.jsonl" if cache_root else None
         items = [(keys[i], ctx.generated.structures[i]) for i in valid]
@@ -289,23 +296,17 @@ class Stability:
             notes[i] = f"reference table {table.name}: {note}" if note and table is not None else note
         ctx.columns.update({"energy_per_atom": energy, **cols, "e_hull_decomposition": decomposition,
                             "e_hull_note": notes, "_relaxed": structures})  # fmt: skip
-        ctx.options["n_hull_references"] = len(references)
-        ctx.options["hull_references_from_table"] = table is not None
-        ctx.options["hull_reference_table"] = table.name if table is not None else None
+        name = table.name if table is not None else None
+        self.run = StabilityRun(int(np.sum(ctx.valid_mask())), len(chosen), len(too_dense), len(references), name)
+        self.meta = {"hull_reference_table": name}
         return out
 
     def _chosen(self, ctx: EvalContext) -> np.ndarray:
         """Indices of the samples to relax: every structurally valid one, or a seeded random subset of them.
 
-        The subset size is ``subset`` (else ``ctx.options["stability_n"]``); records the number of
-        valid samples and the subset in ``ctx.options`` for :meth:`aggregate`.
+        Marks them in the per-sample column ``stability_subset`` (read by :func:`rate_scale`).
         """
-        valid = np.nonzero(ctx.valid_mask())[0]
-        m = self.subset if self.subset is not None else ctx.options.get("stability_n")
-        seed = int(ctx.options.get("stability_seed", self.seed)) if self.subset is None else self.seed
-        chosen = stability_subset(valid, m, seed)
-        ctx.options["stability_n_valid"] = len(valid)
-        ctx.options["stability_subset"] = len(chosen)
+        chosen = stability_subset(np.nonzero(ctx.valid_mask())[0], self.subset, self.seed)
         in_subset = np.zeros(len(ctx.generated), dtype=bool)
         in_subset[chosen] = True
         ctx.columns["stability_subset"] = in_subset
@@ -321,7 +322,7 @@ class Stability:
         ref_cache = cache_root / "references" / f"{model.reference_tag}.jsonl" if cache_root else None
         ref_items = [(f"{train.ids[j]}:{train.formulas[j]}", j) for j in chosen]
         ref_energy = model.energies(
-            [(k, _reference_payload(train, j)) for k, j in ref_items],
+            [(k, train.payload(j)) for k, j in ref_items],
             cache_path=ref_cache,
             workers=ctx.workers,
             progress=ctx.progress,
@@ -334,28 +335,24 @@ class Stability:
         return references
 
     def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
-        if values is None:
+        if values is None or self.run is None:
             return {}
-        n = len(values)
+        n, run = len(values), self.run
         e = np.where(np.isfinite(values), values, np.inf)
         unique = np.nan_to_num(ctx.results.get("unique", np.zeros(n)), nan=0.0) > 0
         novel = np.nan_to_num(ctx.results.get("novel", np.zeros(n)), nan=0.0) > 0
         finite = values[np.isfinite(values)]
         rmsd = ctx.columns.get("relax_rmsd", np.full(n, np.nan))
-        n_valid = int(ctx.options.get("stability_n_valid", np.sum(ctx.valid_mask())))
-        m = int(ctx.options.get("stability_subset", n_valid))
         counts = {
             "stable": int(np.sum(e <= STABLE_EHULL)),
             "metastable": int(np.sum(e <= METASTABLE_EHULL)),
             "sun": int(np.sum((e <= METASTABLE_EHULL) & unique & novel)),
             "sun_stable": int(np.sum((e <= STABLE_EHULL) & unique & novel)),
         }
-        # fraction of all submitted samples: (count / relaxed valid samples) x (valid / submitted); exact when
-        # every valid sample is relaxed, an unbiased estimate when a random subset of them is
-        scale = n_valid / (m * n) if m and n else 0.0
+        scale = rate_scale(ctx)
         return {
-            "stability.subset": float(m),
-            "stability.too_dense": float(ctx.options.get("stability_n_too_dense", 0)),
+            "stability.subset": float(run.n_subset),
+            "stability.too_dense": float(run.n_too_dense),
             "stability.evaluated": float(len(finite)),
             "stability.n_stable": float(counts["stable"]),
             "stability.n_metastable": float(counts["metastable"]),
@@ -366,9 +363,19 @@ class Stability:
             "stability.sun_stable_rate": counts["sun_stable"] * scale,
             "stability.e_hull_median": float(np.median(finite)) if len(finite) else float("nan"),
             "stability.relax_rmsd_mean": float(np.nanmean(rmsd)) if np.isfinite(rmsd).any() else float("nan"),
-            "stability.n_references": float(ctx.options.get("n_hull_references", 0)),
-            "stability.references_from_table": float(bool(ctx.options.get("hull_references_from_table"))),
+            "stability.n_references": float(run.n_references),
+            "stability.references_from_table": float(run.reference_table is not None),
         }
+
+
+def rate_scale(ctx: EvalContext) -> float:
+    """Factor from a count over the relaxed subset to a fraction of all submitted samples:
+    (count / relaxed valid samples) x (valid / submitted); exact when every valid sample is relaxed, an
+    unbiased estimate when a random subset is (the subset is the ``stability_subset`` column)."""
+    n, n_valid = len(ctx.generated), int(np.sum(ctx.valid_mask()))
+    subset = ctx.columns.get("stability_subset")
+    m = int(np.sum(subset)) if subset is not None else n_valid
+    return n_valid / (m * n) if m and n else 0.0
 
 
 def stability_subset(valid: np.ndarray, m: int | None, seed: int = 0) -> np.ndarray:
@@ -391,7 +398,3 @@ def _table_references(table: ReferenceTable, systems: list[frozenset[str]]) -> l
             stacklevel=3,
         )
     return table.references(wanted)
-
-
-def _reference_payload(train: Any, j: int) -> Structure | str:
-    return train.payload(j)

@@ -110,7 +110,23 @@ def _stability_lines(result: Any, n: int) -> list[str]:
             f"{100 * m['sun.ssun_rate']:.1f} % of all {n} submitted."
         )
     lines.append(stability_note(result))
+    if "properties.n_generated" in m:
+        lines.append(_properties_line(result))
     return lines
+
+
+def _properties_line(result: Any) -> str:
+    """The K–S statistics of the computed property distributions, with what they are made of."""
+    from xtalgen.evaluation.property_distributions import PROPERTIES
+
+    m, meta = result.metrics, result.meta
+    ref = "test" if meta.get("property_reference") == "test" else "training"
+    ks = ", ".join(f"{label.split(' (')[0]} {m.get(f'properties.ks.{key}', float('nan')):.2f}"
+                   for key, _, label in PROPERTIES)  # fmt: skip
+    return (f"Properties after relaxation, {int(m['properties.n_generated'])} samples vs "
+            f"{int(m['properties.n_reference'])} relaxed {ref} structures (same potential), K–S (0: same "
+            f"distribution, 1: disjoint): {ks}. The paper's property distributions are CGCNN surrogate "
+            "predictions trained on another dataset, not computed like these.")
 
 
 def plain_summary(result: Any, generated: Path, page: Path, generation: dict[str, Any] | None = None) -> list[str]:

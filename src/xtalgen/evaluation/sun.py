@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xtalgen.evaluation.properties import spacegroup_number
+from xtalgen.evaluation.stability import rate_scale
 
 if TYPE_CHECKING:
     from xtalgen.evaluation.base import EvalContext
@@ -82,11 +83,7 @@ class SUN:
     def aggregate(self, ctx: EvalContext, values: np.ndarray | None) -> dict[str, float]:
         if values is None:
             return {}
-        n = len(values)
-        n_valid = int(np.sum(ctx.valid_mask()))
-        subset = ctx.columns.get("stability_subset")
-        m = int(np.sum(subset)) if subset is not None else n_valid
-        scale = n_valid / (m * n) if m and n else 0.0  # (count / relaxed) x (valid / submitted)
+        scale = rate_scale(ctx)  # (count / relaxed) x (valid / submitted)
         counts = {"sun": int(np.sum(values == 1.0)), "msun": int(np.sum(values == 0.5)),
                   "ssun": int(np.sum(ctx.columns["ssun"]))}  # fmt: skip
         kept = ctx.columns["symmetry_kept"]

@@ -172,8 +172,18 @@ def families() -> dict[str, Family]:
     return dict(_FAMILIES)
 
 
+#: The built-in module that registers a kind, imported alone when that kind is looked up first (the first of
+#: BUILTIN_FAMILIES, so the registry's order stays the same); the other families' imports (e.g. diffusers)
+#: then cost a ``generate --model pgcgm`` nothing.
+_FIRST_BUILTIN_KIND = ("pgcgm", BUILTIN_FAMILIES[0])
+
+
 def get_family(kind: str) -> Family:
     """The family of ``kind``; ValueError listing the registered kinds when there is none."""
+    if kind == _FIRST_BUILTIN_KIND[0] and kind not in _FAMILIES:
+        importlib.import_module(_FIRST_BUILTIN_KIND[1])
+    if kind in _FAMILIES:
+        return _FAMILIES[kind]
     known = families()
     if kind not in known:
         raise ValueError(f"model {kind!r}: unknown; registered models: {', '.join(known)}")

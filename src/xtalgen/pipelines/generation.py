@@ -94,8 +94,11 @@ def generate(
 
     family, opts = prepare(kind, request, options)
     batch = family.sample(request, opts)
-    batch.record["diversity"] = diversity_summary([c.structure for c in batch.candidates if c.accepted],
-                                                  symprec=opts.symprec)  # fmt: skip
+    accepted = [c for c in batch.candidates if c.accepted]
+    templates = [c.wyckoff_template for c in accepted]  # computed by post-processing, or None
+    known = bool(accepted) and None not in templates
+    batch.record["diversity"] = diversity_summary([c.structure for c in accepted], symprec=opts.symprec,
+                                                  templates=templates if known else None)  # fmt: skip
     out = Path(out_dir)
     summary = write_generation(out, batch.candidates, symprec=opts.symprec, meta=batch.record,
                                split_rejected=batch.split_rejected)  # fmt: skip

@@ -16,6 +16,7 @@ import pandas as pd
 from pymatgen.core import Structure
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.csv_table import read_csv_table
 from xtalgen.data.safe_names import safe_filename, unique_filenames
 from xtalgen.data.structure_checks import check_structure
 from xtalgen.evaluation.sources import load_generated
@@ -109,7 +110,7 @@ def select_candidates(source: str | Path, top: int | None = None) -> list[tuple[
     path = Path(source)
     table = path / "per_sample.csv"
     if path.is_dir() and table.is_file() and (path / "relaxed").is_dir():
-        rows = pd.read_csv(table, dtype={"id": str})
+        rows = read_csv_table(table)  # ids and formulas as text ("NaN" is a formula)
         rows = rows[np.isfinite(pd.to_numeric(rows.get("e_hull"), errors="coerce"))]
         rows = rows.assign(_not_sun=~rows.get("sun", pd.Series(False, index=rows.index)).astype(bool))
         rows = rows.sort_values(["_not_sun", "e_hull"])

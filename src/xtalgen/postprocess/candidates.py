@@ -20,9 +20,11 @@ from typing import Any
 
 from pymatgen.core import Lattice, Structure
 from rich.console import Console
-from rich.progress import Progress
 
-from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, group_keys, primitive_from_dataset
+from xtalgen.data.symmetrized_cif import symmetrized_cif
+from xtalgen.data.symmetry import wyckoff_template_of
+from xtalgen.postprocess.candidate_dedupe import mark_duplicates
+from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, primitive_from_dataset
 from xtalgen.postprocess.early_reject import surely_too_close
 from xtalgen.postprocess.filters import (
     DEFAULT_DISTANCE_FACTOR,
@@ -43,7 +45,6 @@ from xtalgen.progress import progress_bar
 REASON_EXPANSION = "expansion failed"
 REASON_TOO_MANY = "too many atoms"
 REASON_MERGE = "merge failed"
-REASON_DUPLICATE = "duplicate"
 
 
 @dataclass
@@ -73,6 +74,9 @@ class PostprocessResult:
     extra: dict[str, Any] = field(default_factory=dict)
     #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed)
     primitive: Structure | None = field(default=None, repr=False)
+    #: accepted only, with ``symmetrized_cif``: the CIF text and the Wyckoff template from the filters' dataset
+    cif: str | None = field(default=None, repr=False)
+    wyckoff_template: tuple[int, str] | None = None
 
     def info(self) -> dict[str, Any]:
         """Flat dict for summary tables (conditions prefixed ``cond_``, filters ``filter_``)."""
@@ -105,6 +109,7 @@ class _Options:
     max_formula_atoms: int | None = None
     max_primitive_sites: int | None = None
     early_reject: bool = False
+    symmetrized_cif: bool = False
 
 
 def _reject_early(
@@ -189,6 +194,10 @@ def _apply_filters(
     res.structure = structure
     res.n_atoms_after = len(structure)
     res.formula = structure.composition.reduced_formula
+    if opt.early_reject and opt.max_formula_atoms is not None:  # rejected whatever spglib finds: skip it
+        too_large = check_formula_size(structure, opt.max_formula_atoms)
+        if not too_large.passed:
+            return _reject_formula(res, structure, ratios, too_large, opt)
     dataset = symmetry_dataset(structure, opt.symprec)
     if dataset is not None:
         res.spacegroup = int(dataset.number)
@@ -211,6 +220,25 @@ def _apply_filters(
         res.reason, res.detail = failed[0].reason, failed[0].detail
     else:
         res.accepted = True
+        if opt.symmetrized_cif and dataset is not None:  # spglib has run: the CIF needs no second analysis
+            res.cif = symmetrized_cif({site.specie.Z: site.specie.symbol for site in structure}, dataset)
+            res.wyckoff_template = wyckoff_template_of(dataset)
+    return res
+
+
+def _reject_formula(
+    res: PostprocessResult, structure: Structure, ratios: Any, outcome: Any, opt: _Options
+) -> PostprocessResult:
+    """Mark ``res`` rejected by the formula-size filter before the symmetry analysis: no found space group,
+    the space-group and cell-size filters not run (None); the other summary columns as on the full path."""
+    distance = check_min_distance(structure, opt.distance_factor, ratios=ratios)
+    res.filters[distance.name] = distance.passed
+    res.extra.update(distance.values)
+    res.filters[outcome.name] = outcome.passed
+    res.extra.update(outcome.values)
+    if opt.max_primitive_sites is not None:
+        res.extra["primitive_sites"] = None
+    res.reason, res.detail = outcome.reason, outcome.detail
     return res
 
 
@@ -250,8 +278,26 @@ def _process_star(args: tuple) -> PostprocessResult:
     return process_one(*args)
 
 
-def _dedupe_star(args: tuple) -> dict[int, int]:
-    return duplicates_in_group(*args)
+def _targets_and_conditions(
+    candidates: Sequence[Any],
+    spacegroups: int | Sequence[int | None] | None,
+    conditions: Sequence[dict[str, Any]] | None,
+) -> tuple[list[int | None], list[dict[str, Any]]]:
+    """The target space group and the recorded condition dict of every candidate (see
+    :func:`postprocess_candidates`); a length mismatch is a ValueError."""
+    n = len(candidates)
+    if spacegroups is None:
+        targets = [getattr(c, "spacegroup", None) for c in candidates]
+    elif isinstance(spacegroups, numbers.Integral):
+        targets = [int(spacegroups)] * n
+    else:
+        targets = [None if t is None else int(t) for t in spacegroups]
+    if len(targets) != n:
+        raise ValueError(f"{len(targets)} space groups for {n} candidates")
+    if conditions is not None and len(conditions) != n:
+        raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
+    conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
+    return targets, conds
 
 
 def postprocess_candidates(
@@ -273,9 +319,11 @@ def postprocess_candidates(
     max_formula_atoms: int | None = None,
     max_primitive_sites: int | None = None,
     early_reject: bool = False,
+    symmetrized_cif: bool = False,
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
+    pool: Any = None,
 ) -> list[PostprocessResult]:
     """Expand → merge → filter → dedupe every candidate; one :class:`PostprocessResult` per input.
 
@@ -289,28 +337,26 @@ def postprocess_candidates(
     recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
     ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
     ``max_primitive_sites``: reject structures whose primitive cell has more atoms (``cell too large``).
-    ``early_reject``: reject distance-filter failures before the symmetry analysis, and clashes the merge
-    cannot fix (:mod:`.early_reject`) before merging; the accepted candidates and every rejection reason are
-    the same, but such rejects carry no found space group and no results of the later filters (None).
-    ``workers`` processes (1 = serial, in this process).
+    ``early_reject``: reject distance-filter failures before the symmetry analysis, clashes the merge
+    cannot fix (:mod:`.early_reject`) before merging, and formulas over ``max_formula_atoms`` before the
+    symmetry analysis; the accepted candidates are the same, but such rejects carry no found space group and
+    no results of the filters not run (None). Rejection reasons are the same except for a candidate whose
+    formula is too large and whose space group also changed: the full path names the space group (the filter
+    it runs first), this one the formula.
+    ``symmetrized_cif``: give each accepted result its CIF text and Wyckoff template from the symmetry
+    dataset the filters computed (:mod:`xtalgen.data.symmetrized_cif`), so writing needs no second spglib run.
+    ``workers`` processes (1 = serial, in this process); ``pool``: a process pool to use instead of starting
+    one (:func:`worker_pool`; left open).
     """
     n = len(candidates)
-    if spacegroups is None:
-        targets = [getattr(c, "spacegroup", None) for c in candidates]
-    elif isinstance(spacegroups, numbers.Integral):
-        targets = [int(spacegroups)] * n
-    else:
-        targets = [None if t is None else int(t) for t in spacegroups]
-    if len(targets) != n:
-        raise ValueError(f"{len(targets)} space groups for {n} candidates")
-    if conditions is not None and len(conditions) != n:
-        raise ValueError(f"{len(conditions)} condition dicts for {n} candidates")
-    conds = list(conditions) if conditions is not None else [{"spacegroup": t} for t in targets]
+    targets, conds = _targets_and_conditions(candidates, spacegroups, conditions)
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
-                   charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites, early_reject)
+                   charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites, early_reject,
+                   symmetrized_cif)
     jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
     console = console or Console(stderr=True)
-    pool = mp.get_context().Pool(workers) if workers > 1 and n > 1 else None
+    own = pool is None and workers > 1 and n > 1
+    pool = mp.get_context().Pool(workers) if own else pool
     try:
         with progress_bar(console=console, disable=not progress, remaining=False) as bar:
             task = bar.add_task("post-processing", total=n)
@@ -321,60 +367,12 @@ def postprocess_candidates(
                 results.append(res)
                 bar.advance(task)
             if dedupe:
-                _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
+                mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
     finally:
-        if pool is not None:
+        if own:
             pool.close()
             pool.join()
     return results
-
-
-def dedupe_results(
-    results: list[PostprocessResult],
-    *,
-    matcher_kwargs: dict | None = None,
-    symprec: float = DEFAULT_SYMPREC,
-    workers: int = 2,
-    progress: bool = True,
-    console: Console | None = None,
-    since: int = 0,
-) -> None:
-    """Reject later copies among the accepted ``results`` in place (as ``postprocess_candidates`` does),
-    e.g. over several batches post-processed with ``dedupe=False``; earlier rejections are kept.
-    ``since``: ``results[:since]`` were already deduplicated among themselves, so only groups with a result
-    from ``since`` on are compared."""
-    pool = mp.get_context().Pool(workers) if workers > 1 and len(results) > 1 else None
-    try:
-        with progress_bar(console=console or Console(stderr=True), disable=not progress, remaining=False) as bar:
-            _mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar, since)
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
-
-
-def _mark_duplicates(
-    results: list[PostprocessResult], pool, matcher_kwargs: dict, symprec: float, bar: Progress, since: int = 0
-) -> None:
-    """Reject later copies among accepted results (same formula and found space group); groups whose
-    members all come before ``since`` were compared before and are skipped."""
-    accepted = [(r.primitive or r.structure) if r.accepted else None for r in results]
-    keys = group_keys(accepted, [r.spacegroup for r in results])
-    groups = [g for g in keys.values() if len(g) > 1 and max(g) >= since]
-    task = bar.add_task("dedupe", total=len(groups))
-    # Each job carries only its group's structures, indexed locally 0..len(g)-1.
-    jobs = [([accepted[i] for i in g], list(range(len(g))), matcher_kwargs, symprec, False) for g in groups]
-    mapped = pool.imap(_dedupe_star, jobs) if pool else map(_dedupe_star, jobs)
-    for g, found in zip(groups, mapped, strict=True):
-        for i, rep in found.items():
-            r = results[g[i]]
-            r.accepted, r.reason, r.duplicate_of = False, REASON_DUPLICATE, g[rep]
-            r.detail = f"matches candidate {g[rep]}"
-            r.filters["unique"] = False
-        bar.advance(task)
-    for r in results:
-        if r.accepted:
-            r.filters["unique"] = True
 
 
 def rejection_counts(results: Sequence[PostprocessResult]) -> dict[str, int]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import multiprocessing as mp
 import os
 import warnings
@@ -34,6 +33,8 @@ from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
+
+from xtalgen.data.json_values import json_ready
 
 #: CHGNet model version used by default (trained on MPtrj, PBE/PBE+U energies).
 DEFAULT_MODEL = "0.3.0"
@@ -123,28 +124,45 @@ def relax_structure(
         )
     final: Structure = result["final_structure"]
     energy, max_force = static_energy(final, model_name, device)
+    steps_taken = max(len(result["trajectory"].energies) - 1, 0)
+    return relaxation_record(structure, final, e0, energy, max_force, fmax=fmax, steps=steps_taken)
+
+
+def relaxation_record(
+    initial: Structure, final: Structure, e0: float, energy: float, max_force: float, *, fmax: float, steps: int
+) -> dict[str, Any]:
+    """The record every potential's ``relax_structure`` returns: energies (eV/atom) before and after,
+    largest final force (eV/Å), converged (≤ ``fmax``), FIRE steps taken, RMSD (Å), relative volume change
+    and the final structure (dict)."""
     return {
         "energy_per_atom": energy,
         "initial_energy_per_atom": e0,
         "max_force": max_force,
         "converged": bool(max_force <= fmax),
-        "steps": max(len(result["trajectory"].energies) - 1, 0),
-        "rmsd": displacement_rmsd(structure, final),
-        "volume_change": float(final.volume / structure.volume - 1.0),
+        "steps": int(steps),
+        "rmsd": displacement_rmsd(initial, final),
+        "volume_change": float(final.volume / initial.volume - 1.0),
         "structure": final.as_dict(),
     }
 
 
-def _relax_job(payload: Any, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
-    return relax_structure(_as_structure(payload), steps=steps, fmax=fmax, model_name=model_name)
+def relax_job(
+    payload: Any, relax: Callable[..., dict[str, Any]], steps: int, fmax: float, model_name: str
+) -> dict[str, Any]:
+    """Worker job: relax one structure (or CIF text / dict) with the potential's ``relax`` function."""
+    return relax(_as_structure(payload), steps=steps, fmax=fmax, model_name=model_name)
 
 
-def _energy_job(payload: Any, relax: bool, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
+def energy_job(
+    payload: Any, relax: Callable[..., dict[str, Any]], static: Callable[..., tuple[float, float]] | None,
+    steps: int, fmax: float, model_name: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Worker job: a reference energy (eV/atom) with its formula; relaxed when ``static`` is None."""
     structure = _as_structure(payload)
-    if relax:
-        out = relax_structure(structure, steps=steps, fmax=fmax, model_name=model_name)
-        return {"energy_per_atom": out["energy_per_atom"], "formula": structure.composition.formula}
-    energy, _ = static_energy(structure, model_name)
+    if static is None:
+        energy = relax(structure, steps=steps, fmax=fmax, model_name=model_name)["energy_per_atom"]
+    else:
+        energy, _ = static(structure, model_name)
     return {"energy_per_atom": energy, "formula": structure.composition.formula}
 
 
@@ -213,12 +231,6 @@ def read_jsonl(path: Path | None) -> dict[str, dict[str, Any]]:
     return done
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _init_worker() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.filterwarnings("ignore")
@@ -249,7 +261,7 @@ def _safe(func: Callable[[Any], dict[str, Any]], key: str, payload: Any) -> dict
         out = func(payload)
     except Exception as exc:  # one failing structure is recorded, the run goes on
         out = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-    return {"id": key, **{k: _clean(v) for k, v in out.items()}}
+    return {"id": key, **{k: json_ready(v) for k, v in out.items()}}
 
 
 #: Runs a job on many ``(id, payload)`` items at once; yields ``(id, record)`` as each finishes, in any order.
@@ -264,7 +276,7 @@ def _safe_many(many: ManyJob, chunk: Sequence[tuple[str, Any]]) -> Iterator[dict
         for key, out in many(chunk):
             if key in left:
                 del left[key]
-                yield {"id": key, **{k: _clean(v) for k, v in out.items()}}
+                yield {"id": key, **{k: json_ready(v) for k, v in out.items()}}
     except Exception as exc:  # e.g. the model failed to load: every unfinished id is recorded as failed
         error = f"{type(exc).__name__}: {exc}"[:300]
     for key in left:
@@ -368,17 +380,18 @@ class FireEnergyModel:
     """FIRE relaxations (cell free) of samples and energies of reference structures with one ML potential,
     both cached on disk. Implements the energy-model interface of :mod:`xtalgen.evaluation.stability`.
 
-    A potential subclasses it with its ``potential`` name, display ``label``, ``default_model``, the two
-    module-level jobs (``relax_job``, ``energy_job``) that its worker processes run, and its relaxation
-    ``engines`` (the first is the default): ``"ase"`` runs ``relax_job`` per structure, ``"batched"`` runs
-    ``relax_many`` (many structures per potential call; ``device`` and ``batch_size`` apply to it only).
+    A potential subclasses it with its ``potential`` name, display ``label``, ``default_model``, its two
+    module-level functions (``relax_structure``, ``static_energy``) that the worker processes run, and its
+    relaxation ``engines`` (the first is the default): ``"ase"`` runs ``relax_structure`` per structure,
+    ``"batched"`` runs ``relax_many`` (many structures per potential call; ``device`` and ``batch_size`` apply
+    to it only).
     """
 
     potential: str
     label: str
     default_model: str
-    relax_job: Callable[..., dict[str, Any]]
-    energy_job: Callable[..., dict[str, Any]]
+    relax_structure: Callable[..., dict[str, Any]]
+    static_energy: Callable[..., tuple[float, float]]
     engines: tuple[str, ...] = ("ase",)
     relax_many: Callable[..., Iterator[tuple[str, dict[str, Any]]]] | None = None
 
@@ -439,10 +452,11 @@ class FireEnergyModel:
         """Relax each ``(key, structure)``; records as the potential's ``relax_structure`` returns them (or
         ``error``). ``item_meta``: see :func:`run_resumable` (a recorded result is reused only if its fields
         match). The batched engine on a GPU runs in this process (one process feeds the device)."""
-        job = partial(self.relax_job, steps=self.steps, fmax=self.fmax, model_name=self.model_name)
+        job = partial(relax_job, relax=type(self).relax_structure, steps=self.steps, fmax=self.fmax,
+                      model_name=self.model_name)  # fmt: skip
         many = None
         if self.engine != "ase" and self.relax_many is not None:
-            many = partial(self.relax_many, steps=self.steps, fmax=self.fmax, model_name=self.model_name,
+            many = partial(type(self).relax_many, steps=self.steps, fmax=self.fmax, model_name=self.model_name,
                            device=self.device, batch_size=self.batch_size)  # fmt: skip
             workers = workers if self.device == "cpu" else 1
         return run_resumable(
@@ -459,7 +473,8 @@ class FireEnergyModel:
         progress: bool = True,
     ) -> dict[str, dict[str, Any]]:
         """Energy (eV/atom) of each ``(key, structure or CIF text)``: ``{"energy_per_atom", "formula"}``."""
-        job = partial(self.energy_job, relax=self.relax_references, steps=self.steps, fmax=self.fmax,
+        static = None if self.relax_references else type(self).static_energy
+        job = partial(energy_job, relax=type(self).relax_structure, static=static, steps=self.steps, fmax=self.fmax,
                       model_name=self.model_name)  # fmt: skip
         return run_resumable(
             job, items, cache_path, workers=workers, description=f"{self.label} reference energies",
@@ -472,7 +487,7 @@ class CHGNetEnergyModel(FireEnergyModel):
     use the batched engine unless ``engine="ase"``."""
 
     potential, label, default_model = "chgnet", "CHGNet", DEFAULT_MODEL
-    relax_job = staticmethod(_relax_job)
-    energy_job = staticmethod(_energy_job)
+    relax_structure = staticmethod(relax_structure)
+    static_energy = staticmethod(static_energy)
     engines = ENGINES
     relax_many = staticmethod(relax_many)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.postprocess.relax import FireEnergyModel, _as_structure, displacement_rmsd
+from xtalgen.postprocess.relax import FireEnergyModel, relaxation_record
 
 #: SevenNet checkpoint used by default (shipped in the ``sevenn`` wheel; trained on MPtrj).
 DEFAULT_MODEL = "7net-l3i5"
@@ -113,29 +113,7 @@ def relax_structure(
             f"relaxation diverged: largest force {max_force:.3g} eV/Å after {optimizer.nsteps} steps "
             f"(energy {energy:.3g} eV/atom); SevenNet {model_name} is outside its training domain here"
         )
-    return {
-        "energy_per_atom": energy,
-        "initial_energy_per_atom": e0,
-        "max_force": max_force,
-        "converged": bool(max_force <= fmax),
-        "steps": int(optimizer.nsteps),
-        "rmsd": displacement_rmsd(structure, final),
-        "volume_change": float(final.volume / structure.volume - 1.0),
-        "structure": final.as_dict(),
-    }
-
-
-def _relax_job(payload: Any, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
-    return relax_structure(_as_structure(payload), steps=steps, fmax=fmax, model_name=model_name)
-
-
-def _energy_job(payload: Any, relax: bool, steps: int, fmax: float, model_name: str) -> dict[str, Any]:
-    structure = _as_structure(payload)
-    if relax:
-        out = relax_structure(structure, steps=steps, fmax=fmax, model_name=model_name)
-        return {"energy_per_atom": out["energy_per_atom"], "formula": structure.composition.formula}
-    energy, _ = static_energy(structure, model_name)
-    return {"energy_per_atom": energy, "formula": structure.composition.formula}
+    return relaxation_record(structure, final, e0, energy, max_force, fmax=fmax, steps=optimizer.nsteps)
 
 
 class SevenNetEnergyModel(FireEnergyModel):
@@ -146,5 +124,5 @@ class SevenNetEnergyModel(FireEnergyModel):
     """
 
     potential, label, default_model = "sevennet", "SevenNet", DEFAULT_MODEL
-    relax_job = staticmethod(_relax_job)
-    energy_job = staticmethod(_energy_job)
+    relax_structure = staticmethod(relax_structure)
+    static_energy = staticmethod(static_energy)

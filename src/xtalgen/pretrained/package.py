@@ -41,7 +41,14 @@ from safetensors.torch import save_file
 
 from xtalgen.data.hashing import file_sha256
 from xtalgen.pipelines.families import families, family_of_checkpoint, get_family, trainable_kinds
-from xtalgen.pipelines.training.checkpoint import FORMAT_VERSION, STATE_FILE, WEIGHTS_FILE, Checkpoint, load_checkpoint
+from xtalgen.pipelines.training.checkpoint import (
+    FORMAT_VERSION,
+    STATE_FILE,
+    WEIGHTS_FILE,
+    Checkpoint,
+    load_checkpoint,
+    read_state,
+)
 from xtalgen.pretrained.registry import (
     MODELS_DIR,
     TRAINING_STRUCTURES_FILE,
@@ -220,7 +227,7 @@ def add_training_structures(
     info = pretrained_info(name, root)
     kept = {k: v for k, v in info.files.items() if k != TRAINING_STRUCTURES_FILE}
     folder = verify_files(PretrainedInfo.from_dict({**info.to_dict(), "files": kept}), root)
-    state = json.loads((folder / STATE_FILE).read_text())
+    state = read_state(folder)
     target = folder / TRAINING_STRUCTURES_FILE
     record = write_training_structures(info.kind, state.get("config", {}), dataset_path, target,
                                        expected=info.data.get("n_materials"))  # fmt: skip

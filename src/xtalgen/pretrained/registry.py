@@ -25,7 +25,8 @@ from typing import Any
 
 from xtalgen.data.atomic import atomic_write
 from xtalgen.data.hashing import file_sha256
-from xtalgen.pipelines.families import trainable_kinds
+from xtalgen.data.versioned_json import read_versioned_json
+from xtalgen.pipelines.families import get_family, trainable_kinds
 
 REGISTRY_FILE = "registry.json"
 MODELS_DIR = "models"
@@ -83,15 +84,13 @@ def registry_dir(root: str | Path | None = None) -> Path:
 
 
 def read_registry(root: str | Path | None = None) -> dict[str, Any]:
-    """The raw registry dict (an empty registry when the folder has no ``registry.json`` yet)."""
+    """The raw registry dict (an empty registry when the folder has no ``registry.json`` yet); a one-line
+    ValueError for a file that does not parse or is of a newer or unknown ``format_version``."""
     path = registry_dir(root) / REGISTRY_FILE
     if not path.is_file():
         return {"format_version": FORMAT_VERSION, "defaults": {}, "models": []}
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"pretrained registry {path}: invalid JSON ({exc})") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
+    raw = read_versioned_json(path, "a pretrained registry", FORMAT_VERSION)
+    if not isinstance(raw.get("models"), list):
         raise ValueError(f"pretrained registry {path}: expected an object with a 'models' list")
     raw.setdefault("defaults", {})
     return raw
@@ -116,9 +115,12 @@ def list_pretrained(root: str | Path | None = None) -> list[PretrainedInfo]:
 
 def default_pretrained(kind: str, root: str | Path | None = None) -> str | None:
     """The name of the default pretrained model of ``kind`` (e.g. ``"pgcgm"``), None if none ships."""
-    kinds = trainable_kinds()
-    if kind not in kinds:
-        raise ValueError(f"kind: must be one of {kinds}, got {kind!r}")
+    try:  # one family's lookup imports only that family where it can (get_family)
+        trainable = get_family(kind).train is not None
+    except ValueError:
+        trainable = False
+    if not trainable:
+        raise ValueError(f"kind: must be one of {trainable_kinds()}, got {kind!r}")
     return read_registry(root)["defaults"].get(kind)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import torch
 from xtalgen.models.crystens import CrysTensDiffusion, build_gan, build_wgan
 from xtalgen.pipelines.crystens.tasks import CONFIG_CLASSES
 from xtalgen.pipelines.training import load_checkpoint, load_config
-from xtalgen.pipelines.training.checkpoint import STATE_FILE, find_checkpoint
+from xtalgen.pipelines.training.checkpoint import find_checkpoint, read_state
 from xtalgen.representations.crystens import CrysTensConfig
 
 
@@ -54,7 +53,7 @@ def checkpoint_kind(checkpoint: str | Path) -> str:
     folder = find_checkpoint(checkpoint)
     if folder is None:
         raise FileNotFoundError(f"no complete checkpoint found at {checkpoint}")
-    extra = json.loads((folder / STATE_FILE).read_text()).get("extra", {})  # the state alone, not the weights
+    extra = read_state(folder).get("extra", {})  # the state alone, not the weights
     if extra.get("kind") not in CONFIG_CLASSES or "crystens" not in extra:
         raise ValueError(f"{folder} is not a CrysTens checkpoint (kind={extra.get('kind')!r})")
     return str(extra["kind"])

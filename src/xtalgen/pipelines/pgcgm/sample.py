@@ -56,7 +56,10 @@ class PGCGMOptions(SamplingOptions):
     summed atomic radii (the PGCGM paper's bound is 0.5). ``dedupe``: reject later copies of a structure.
     ``fast_postprocess``: reject distance failures before merging or symmetry analysis where the outcome is
     certain, and stop post-processing a round once ``n`` are accepted (same accepted structures and reasons;
-    such rejects lack their found space group); false: every drawn candidate goes through the full path.
+    such rejects lack their found space group), and write each accepted CIF from the symmetry dataset the
+    space-group check computed (:mod:`xtalgen.data.symmetrized_cif`: the same cell, sites and operations as
+    pymatgen's ``CifWriter``, operations in spglib's database order); false: every drawn candidate goes
+    through the full path and CIFs are written by ``CifWriter``.
     General models only (trained with ``model.wyckoff_features``): ``max_atoms`` keeps Wyckoff templates with
     at most this many atoms in the conventional cell; ``balanced`` draws a space group uniformly among the
     fitting templates' before a template (spreads the output over space groups).
@@ -154,7 +157,7 @@ def _raw_candidates(
 
 
 def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOptions, workers: int,
-                 progress: bool) -> list[Any]:  # fmt: skip
+                 progress: bool, pool: Any = None) -> list[Any]:  # fmt: skip
     from xtalgen.postprocess.candidates import postprocess_candidates
     from xtalgen.postprocess.volume import ElementVolumes
 
@@ -167,8 +170,9 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOpt
         expand=SnapExpand(DEFAULT_MERGE_FACTOR) if opts.snap else expand_raw_arrays, symprec=opts.symprec,
         dedupe=False, volumes=ElementVolumes.default() if opts.rescale_volume else None,
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
-        max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess, workers=workers,
-        progress=progress,
+        max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess,
+        symmetrized_cif=opts.fast_postprocess, workers=workers,
+        progress=progress, pool=pool,
     )  # fmt: skip
 
 
@@ -188,7 +192,7 @@ def _conditions(n: int, generator: torch.nn.Module, table: Any, spacegroup: list
 
 def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequest, opts: PGCGMOptions) -> list[Any]:
     """Post-processed, deduplicated candidates: one round ("candidates"), or rounds until ``n`` are accepted."""
-    from xtalgen.postprocess.candidates import dedupe_results
+    from xtalgen.postprocess.candidate_dedupe import dedupe_results, worker_pool
 
     n, seed = request.n, request.seed
     cap = opts.max_candidates if opts.max_candidates is not None else 50 * n
@@ -199,31 +203,34 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
     rng = np.random.default_rng([seed, 1])
     results: list[Any] = []
     want = n
-    for round_no in range(1000):
-        conditions = _conditions(want, generator, table, spacegroup, elements, opts, rng)
-        round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
-        coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
-        raws = _raw_candidates(conditions, coords, lattices, generator.n_sites)
-        # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
-        # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
-        chunk = POSTPROCESS_CHUNK if opts.fast_postprocess else len(raws)
-        for lo in range(0, len(raws), chunk):
-            hi = lo + chunk
-            batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress)
-            start = len(results)
-            for r in batch:
-                r.index += start
-            results.extend(batch)
-            if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
-                dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
-                               since=start)  # fmt: skip
-            accepted = sum(r.accepted for r in results)
-            if opts.count == "accepted" and accepted >= n:
+    # the fast path keeps one process pool for every chunk (the full path starts one per call, as before)
+    with worker_pool(request.workers if opts.fast_postprocess else 1) as pool:
+        for round_no in range(1000):
+            conditions = _conditions(want, generator, table, spacegroup, elements, opts, rng)
+            round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
+            coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
+            raws = _raw_candidates(conditions, coords, lattices, generator.n_sites)
+            # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
+            # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
+            chunk = POSTPROCESS_CHUNK if opts.fast_postprocess else len(raws)
+            for lo in range(0, len(raws), chunk):
+                hi = lo + chunk
+                batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress,
+                                     pool)  # fmt: skip
+                start = len(results)
+                for r in batch:
+                    r.index += start
+                results.extend(batch)
+                if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
+                    dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
+                                   since=start, pool=pool)  # fmt: skip
+                accepted = sum(r.accepted for r in results)
+                if opts.count == "accepted" and accepted >= n:
+                    break
+            if opts.count == "candidates" or accepted >= n or len(results) >= cap:
                 break
-        if opts.count == "candidates" or accepted >= n or len(results) >= cap:
-            break
-        rate = max(accepted / len(results), 0.02)
-        want = min(cap - len(results), max(8, math.ceil(1.2 * (n - accepted) / rate)))
+            rate = max(accepted / len(results), 0.02)
+            want = min(cap - len(results), max(8, math.ceil(1.2 * (n - accepted) / rate)))
     return results
 
 
@@ -259,7 +266,10 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
     # Rejected candidates go without their structure: their formula, found space group and atom counts
     # are already in ``info`` and re-analysing them in the writer would double the symmetry work.
     candidates = [Candidate(f"pgcgm_{r.index:0{width}d}", r.structure if r.accepted else None, r.info(),
-                            r.accepted, r.reason) for r in results]  # fmt: skip
+                            r.accepted, r.reason, cif=r.cif if r.accepted else None,
+                            spacegroup=r.spacegroup if r.cif is not None and r.accepted else None,
+                            wyckoff_template=r.wyckoff_template if r.accepted else None)
+                  for r in results]  # fmt: skip
     record = {"model": "pgcgm", "checkpoint": str(ckpt_dir), "n": request.n, "seed": request.seed,
               "count": opts.count, "rescale_volume": opts.rescale_volume,
               "max_formula_atoms": opts.max_formula_atoms or None, "distance_factor": opts.distance_factor,

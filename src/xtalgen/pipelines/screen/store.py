@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.data.json_values import json_ready
 
 
 def settings_hash(settings: Mapping[str, Any]) -> str:
     """SHA-1 (12 hex digits) of the settings as sorted JSON."""
     return hashlib.sha1(json.dumps(dict(settings), sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def result_path(root: str | Path, stage: str, structure_key: str, settings: Mapping[str, Any]) -> Path:
@@ -54,4 +44,4 @@ def write_result(path: str | Path, record: Mapping[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(target) as fh:
-        json.dump(_clean(dict(record)), fh, separators=(",", ":"))
+        json.dump(json_ready(dict(record)), fh, separators=(",", ":"))

@@ -28,6 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from xtalgen.data.atomic import atomic_path, atomic_write
+from xtalgen.data.versioned_json import read_versioned_json
 
 CHECKPOINT_DIR = "checkpoints"
 WEIGHTS_FILE = "weights.safetensors"
@@ -305,12 +306,17 @@ class Checkpoint:
             restore_rng_state(self.state["rng"])
 
 
+def read_state(folder: str | Path) -> dict[str, Any]:
+    """The ``state.json`` of a checkpoint folder (without its weights); a one-line ValueError naming the
+    file when it does not parse or is of a newer or unknown ``format_version``."""
+    return read_versioned_json(Path(folder) / STATE_FILE, "a checkpoint state", FORMAT_VERSION)
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint from a step folder, run folder or ``checkpoints/`` folder (follows ``latest``)."""
     folder = find_checkpoint(path)
     if folder is None:
         raise FileNotFoundError(f"no complete checkpoint found at {path}")
-    with open(folder / STATE_FILE) as fh:
-        state = json.load(fh)
+    state = read_state(folder)
     tensors = load_file(str(folder / WEIGHTS_FILE), device=str(map_location))
     return Checkpoint(path=folder, state=state, tensors=tensors)
