@@ -83,33 +83,21 @@ def parse_potentials(text: str | Sequence[str]) -> list[str]:
 
 
 def energy_model(
-    name: str,
-    *,
-    steps: int = 200,
-    fmax: float = 0.1,
-    relax_references: bool = False,
-    model: str | None = None,
-    engine: str | None = None,
-    device: str = "cpu",
+    name: str, *, steps: int = 200, fmax: float = 0.1, relax_references: bool = False, model: str | None = None
 ) -> Any:
     """The energy model (relaxations and reference energies, cached) of potential ``name``.
 
     ``model``: the potential's model version or checkpoint name (default: :attr:`PotentialInfo.default_model`).
-    ``engine``: ``"batched"`` (many structures per potential call; CHGNet only, its default) or ``"ase"`` (one
-    structure at a time; SevenNet's only engine); None: the potential's default. ``device``: where the batched
-    engine runs (``cpu`` or ``cuda``).
     """
     info = require_potential(name)
     model_name = model or info.default_model
     if info.name == "chgnet":
         from xtalgen.postprocess.relax import CHGNetEnergyModel
 
-        return CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name,
-                                 engine=engine, device=device)  # fmt: skip
+        return CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name)
     from xtalgen.postprocess.sevennet import SevenNetEnergyModel
 
-    return SevenNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name,
-                               engine=engine, device=device)  # fmt: skip
+    return SevenNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name)
 
 
 def static_energy(
