@@ -299,8 +299,25 @@ def stability_set(gen: Path, out_csv: Path, m: int, args: argparse.Namespace) ->
                        full.info.iloc[idx].reset_index(drop=True), [full.reasons[i] for i in idx])  # fmt: skip
     model = make_energy_model(args)
     metrics = [StructuralValidity(), CompositionalValidity(), Stability(model, args.reference_energies)]
+    props = None
+    if args.properties_n > 0:
+        from xtalgen.evaluation.property_distributions import PropertyDistributions
+
+        props = PropertyDistributions(model, reference="train", n_reference=args.properties_n, seed=args.seed,
+                                      reference_energies=args.reference_energies)  # fmt: skip
+        metrics.append(props)
     kw = {k: v for k, v in _eval_kwargs(args).items() if not k.startswith("test")}
     result = evaluate(sub, args.train, None, stability=True, energy_model=model, metrics=metrics, **kw)
+    if props is not None:
+        from xtalgen.evaluation.property_distributions import COLUMNS
+
+        prop_cols = ["id", *[c for c in COLUMNS if c in result.per_sample], "e_hull"]
+        result.per_sample[[c for c in prop_cols if c in result.per_sample]].to_csv(
+            out_csv.with_name(out_csv.stem + "_properties.csv"), index=False)
+        if props.reference_frame is not None:
+            props.reference_frame.to_csv(out_csv.with_name("properties_reference.csv"), index=False)
+        pm = {k: v for k, v in result.metrics.items() if k.startswith("properties.")}
+        out_csv.with_name(out_csv.stem + "_properties.json").write_text(json.dumps(pm, indent=2, default=str))
     table = result.per_sample.assign(symmetry_kept=symmetry_kept(result.per_sample, result.relaxed))
     cols = [c for c in ("id", "e_hull", "energy_per_atom", "relax_rmsd", "symmetry_kept", "e_hull_note")
             if c in table]  # fmt: skip
@@ -465,6 +482,32 @@ def copy_plots(kinds: Sequence[str], args: argparse.Namespace) -> dict[str, list
     return links
 
 
+def property_results(kinds: Sequence[str], ms: dict[str, int] | None, args: argparse.Namespace
+                     ) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Per model with a finished relaxed subset: its property-distribution metrics and a violin plot of its
+    properties beside the relaxed training reference (written next to the fragment); {} without them."""
+    ref_csv = next(iter(sorted(args.work.glob("*/properties_reference.csv"))), None)
+    if ms is None or ref_csv is None:
+        return {}
+    from xtalgen.evaluation.property_plots import plot_property_violins
+
+    reference = pd.read_csv(ref_csv)
+    target = args.out.parent / args.out.stem
+    out: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        stem = args.work / kind / f"stability_m{ms[kind]}_properties"
+        if not (stem.with_suffix(".json").is_file() and stem.with_suffix(".csv").is_file()):
+            continue
+        metrics = json.loads(stem.with_suffix(".json").read_text())
+        generated = pd.read_csv(stem.with_suffix(".csv"), dtype={"id": str})
+        energies = pd.read_csv(args.work / kind / f"stability_m{ms[kind]}.csv", dtype={"id": str})
+        relaxed = set(energies.loc[np.isfinite(energies["energy_per_atom"]), "id"])
+        generated = generated[generated["id"].isin(relaxed)]  # the metric's own rule: relaxed samples only
+        png = plot_property_violins(generated, reference, target / f"{kind}_properties.png", metrics)
+        out[kind] = {"metrics": metrics, "plot": f"{args.out.stem}/{png.name}"}
+    return out
+
+
 def _generate_stage(kind: str, sources: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     """Generate one model's set (the paired baseline: its conditions first), checking n and seed on a rerun."""
     gen = args.work / kind / "generated"
@@ -537,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     if ms is not None and PAIRED in results and all("stability" in results[k] for k in (PAIRED, args.paired_model)):
         results[PAIRED]["paired"] = paired_comparison(args, results)
     text = R.render(args, sources, missing, results, load_stages(args.work), copy_plots(kinds, args), ms,
-                  load_start, _usage()[1])  # fmt: skip
+                    load_start, _usage()[1], properties=property_results(done, ms, args))  # fmt: skip
     from xtalgen.data.atomic import atomic_write
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -589,6 +632,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--bootstrap", type=int, default=10000, help="bootstrap resamples of the paired S.U.N. ratio")
     p.add_argument("--pgcgm-count", choices=("accepted", "candidates"), default="accepted",
                    help="PGCGM: submit N accepted structures (default, as `xtalgen generate`) or N raw candidates")
+    p.add_argument("--properties-n", type=int, default=100,
+                   help="relaxed training structures the property distributions compare with (0 = no properties)")
     p.add_argument("--relax-steps", type=int, default=200, help="CHGNet FIRE steps per relaxation")
     p.add_argument("--fmax", type=float, default=0.1, help="force convergence (eV/Å)")
     p.add_argument(

@@ -411,6 +411,37 @@ def targets_lines(model: str, measured: dict[str, float]) -> list[str]:
     return lines
 
 
+#: (metrics key, column title) of the property-distribution table.
+PROPERTY_COLUMNS = (("formation_energy", "formation energy"), ("e_hull", "E_hull"), ("magmom", "|magmom|"),
+                    ("bulk_modulus", "bulk modulus"), ("density", "density"))  # fmt: skip
+
+
+def property_lines(properties: dict[str, dict[str, Any]]) -> list[str]:
+    """The property-distribution section: per model, K–S of each computed property of its relaxed subset vs the
+    relaxed training reference subset, the generated and reference medians, and a link to its violin plot."""
+    lines = ["## Property distributions (CrysTens paper Fig. 7/8, computed)", "",
+             "Properties of each model's relaxed stability subset vs a seeded subset of relaxed training structures "
+             "(the same reference for every model), all from the same potential: formation energy (eV/atom, "
+             "against the potential's elemental references), E_hull (eV/atom), |magnetic moment| (μB/atom, "
+             "CHGNet's magmom head), bulk modulus (GPa, Birch–Murnaghan fit to ±2/4 % volume, ions fixed) and "
+             "relaxed density (g/cm³). K–S = two-sample Kolmogorov–Smirnov statistic (0 = same distribution). "
+             "The CrysTens paper's property values are CGCNN surrogate predictions trained on another dataset; "
+             "ours are computed by the potential after relaxation, so the two are not directly comparable.", ""]
+    rows = []
+    for kind, rec in properties.items():
+        m = rec["metrics"]
+        ks = [fmt(m.get(f"properties.ks.{key}")) for key, _ in PROPERTY_COLUMNS]
+        med = [f"{fmt(m.get(f'properties.median.{key}'))} / "
+               f"{fmt(m.get(f'properties.reference_median.{key}'))}" for key, _ in PROPERTY_COLUMNS]
+        n = f"{fmt(m.get('properties.n_generated'), 'int')} / {fmt(m.get('properties.n_reference'), 'int')}"
+        link = f"[violins]({rec['plot']})" if rec.get("plot") else "–"
+        rows.append((_label(kind), n, *ks, link))
+        rows.append(("  median (generated / training)", "", *med, ""))
+    lines += table(("model", "relaxed (generated / training)", *(f"K–S {t}" for _, t in PROPERTY_COLUMNS),
+                    "plot"), rows)  # fmt: skip
+    return lines
+
+
 def _train_rate(src: dict[str, Any]) -> str:
     if not src.get("train_s") or not src.get("steps") or not src.get("batch_size"):
         return "–"
@@ -421,9 +452,11 @@ def _train_rate(src: dict[str, Any]) -> str:
 
 def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str], results: dict[str, dict[str, Any]],
            stages: dict[str, dict[str, Any]], links: dict[str, list[str]], ms: dict[str, int] | None,
-           load_start: float, peak_rss_mb: float) -> str:  # fmt: skip
+           load_start: float, peak_rss_mb: float, properties: dict[str, dict[str, Any]] | None = None,
+           ) -> str:  # fmt: skip
     """The ``head_to_head.md`` fragment from one run's results (every figure read from that run);
-    ``ms``: the stability subset size of each model (None without stability)."""
+    ``ms``: the stability subset size of each model (None without stability); ``properties``: per model, the
+    property-distribution metrics and plot link of its relaxed subset (:func:`property_lines`)."""
     import os
     import platform
 
@@ -596,6 +629,8 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
                              f"S.U.N. {c['sun']}")  # fmt: skip
             rows.append((_label(k), *cells))
         lines += table(("model", "1 element", "2 elements", "3 elements", "≥ 4 elements", "invalid"), rows)
+    if properties:
+        lines += [""] + property_lines(properties)
     lines += ["", "## Speed", "",
               "Generation = sampling + post-processing / decoding + writing CIFs, end to end, each stage in its own "
               "process; structures/s = submitted samples / wall time, valid/s = structurally valid samples / wall "

@@ -130,7 +130,7 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
             "--pgcgm-count", "candidates",
             "--workers", "1", "--no-plots",
             "--reference-energies", str(setup["table"]), "--work", str(work), "--out", str(out), "--no-assemble",
-            "--sampling-steps", "2", "--paired-model", H.BASELINE]  # fmt: skip
+            "--sampling-steps", "2", "--paired-model", H.BASELINE, "--properties-n", "0"]  # fmt: skip
     runs = {"pgcgm": "pgcgm", "pgcgm-general": "pgcgm", "crystens-gan": "gan", "crystens-wgan": "wgan",
             "crystens-diffusion": "diffusion"}  # fmt: skip
     argv += [f"--checkpoint={kind}={root / run}" for kind, run in runs.items()]
@@ -273,3 +273,33 @@ def test_plots_are_copied_next_to_the_fragment_and_relinked_for_the_assembled_pa
                                 args.out.parent)  # fmt: skip
     assert text == "[e_hull](benchmarks/head_to_head/pgcgm_e_hull.png) [web](https://x.org/a.png) " \
                    "[gone](head_to_head/no.png)"  # fmt: skip
+
+
+def test_property_section_reads_the_run_and_draws_violins(tmp_path):
+    """The property table shows each model's K–S values from its run files, only for relaxed samples,
+    with a violin plot per model; a model without property files is left out."""
+    import argparse
+
+    work, out = tmp_path / "work", tmp_path / "docs" / "head_to_head.md"
+    (work / "pgcgm").mkdir(parents=True)
+    (work / "crystens-gan").mkdir(parents=True)
+    ids = [f"s{i}" for i in range(6)]
+    pd.DataFrame({"id": ids, "energy_per_atom": [-5.0, -4.0, np.nan, -3.0, -2.0, -1.0]}).to_csv(
+        work / "pgcgm" / "stability_m6.csv", index=False)
+    pd.DataFrame({"id": ids, "formation_energy_per_atom": [-1.0, -0.5, 9.0, 0.1, 0.2, 0.3],
+                  "magmom_per_atom": 0.0, "bulk_modulus": [50.0, 60, 70, 80, 90, 100],
+                  "relaxed_density": 5.0, "e_hull": [0.0, 0.1, 5.0, 0.2, 0.3, 0.4]}).to_csv(
+        work / "pgcgm" / "stability_m6_properties.csv", index=False)  # fmt: skip
+    metrics = {"properties.ks.formation_energy": 0.4321, "properties.n_generated": 5, "properties.n_reference": 4,
+               "properties.median.bulk_modulus": 80.0, "properties.reference_median.bulk_modulus": 120.0}
+    (work / "pgcgm" / "stability_m6_properties.json").write_text(json.dumps(metrics))
+    pd.DataFrame({"id": ["r1", "r2", "r3", "r4"], "formation_energy_per_atom": [-2.0, -1.5, -1.0, -0.5],
+                  "magmom_per_atom": 0.1, "bulk_modulus": [100.0, 110, 120, 130], "relaxed_density": 4.0,
+                  "e_hull": 0.0}).to_csv(work / "pgcgm" / "properties_reference.csv", index=False)  # fmt: skip
+    args = argparse.Namespace(work=work, out=out)
+    props = H.property_results(["pgcgm", "crystens-gan"], {"pgcgm": 6, "crystens-gan": 6}, args)
+    assert list(props) == ["pgcgm"]
+    assert (out.parent / "head_to_head" / "pgcgm_properties.png").stat().st_size > 1000
+    text = "\n".join(R.property_lines(props))
+    assert "0.432" in text and "5 / 4" in text and "80 / 120" in text and "CGCNN surrogate" in text
+    assert H.property_results(["pgcgm"], None, args) == {}
