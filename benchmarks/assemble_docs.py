@@ -26,6 +26,7 @@ ORDER = [
     "crystens_sampling.md",
     "crystens_sampling_steps.md",
     "evaluation.md",
+    "relaxation_throughput.md",
     "potentials.md",
     "property_distributions.md",
     "gpu_session.md",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
@@ -77,3 +78,72 @@ def test_isolated_atoms_are_refused_even_after_a_relaxation():
     assert energy is None and "isolated atom" in error
     with pytest.raises(ValueError, match="isolated atom"):
         relax_structure(isolated, steps=2)
+
+
+def _zno() -> Structure:
+    return Structure(Lattice.hexagonal(3.3, 5.0), ["Zn", "Zn", "O", "O"],
+                     [[1 / 3, 2 / 3, 0], [2 / 3, 1 / 3, 0.52], [1 / 3, 2 / 3, 0.40], [2 / 3, 1 / 3, 0.85]])  # fmt: skip
+
+
+def test_batched_engine_matches_the_per_structure_relaxation():
+    from xtalgen.postprocess.relax import relax_many
+
+    cells = {"cscl": _cscl(4.5), "zno": _zno()}
+    cells["cscl"].translate_sites([1], [0.03, 0.0, 0.0])
+    batched = dict(relax_many(cells.items(), steps=4, fmax=0.05, batch_size=2))
+    for key, structure in cells.items():
+        one = relax_structure(structure, steps=4, fmax=0.05)
+        mine = batched[key]
+        assert mine["steps"] == 4 and one["steps"] - 1 == 4  # ASE's record counts one trajectory frame more
+        assert mine["energy_per_atom"] == pytest.approx(one["energy_per_atom"], abs=1e-5)
+        assert mine["initial_energy_per_atom"] == pytest.approx(one["initial_energy_per_atom"], abs=1e-6)
+        assert mine["max_force"] == pytest.approx(one["max_force"], abs=1e-3)
+        a, b = Structure.from_dict(mine["structure"]), Structure.from_dict(one["structure"])
+        assert np.allclose(a.lattice.matrix, b.lattice.matrix, atol=1e-4)
+        assert np.allclose(a.cart_coords, b.cart_coords, atol=1e-4)
+        assert mine["energy_per_atom"] < mine["initial_energy_per_atom"]
+
+
+def test_batched_engine_records_bad_input_and_isolated_atoms_per_structure(tmp_path):
+    isolated = Structure(Lattice.cubic(30.0), ["Na"], [[0, 0, 0]])
+    model = CHGNetEnergyModel(steps=2)
+    out = model.relax([("iso", isolated), ("junk", "not a cif"), ("ok", _cscl(4.3))], cache_path=tmp_path / "r.jsonl",
+                      progress=False)  # fmt: skip
+    assert "isolated atom" in out["iso"]["error"] and out["junk"]["error"]
+    assert out["ok"]["steps"] == 2 and out["ok"]["energy_per_atom"] < 0
+
+
+def test_engines_have_their_own_cache_tags_and_resume_keys():
+    from xtalgen.postprocess.relax_resume import resume_fields, stale_reason
+
+    batched, ase = CHGNetEnergyModel(), CHGNetEnergyModel(engine="ase")
+    assert batched.engine == "batched" and batched.relax_tag == "chgnet-0.3.0-fire200-0.1-batched"
+    assert ase.relax_tag == "chgnet-0.3.0-fire200-0.1" and "engine" not in ase.relax_settings  # records from before
+    fields = resume_fields(_cscl(), batched.relax_settings)
+    old = {**resume_fields(_cscl(), ase.relax_settings)}
+    assert "engine None -> 'batched'" in stale_reason(old, fields)
+    assert stale_reason(fields, fields) is None
+    with pytest.raises(ValueError, match="engine"):
+        CHGNetEnergyModel(engine="warp")
+    with pytest.raises(ValueError, match="batch_size"):
+        CHGNetEnergyModel(batch_size=0)
+
+
+def _many_doubles(chunk):
+    for key, payload in reversed(list(chunk)):  # finishes in another order than given
+        if payload < 0:
+            raise RuntimeError("model failed to load")
+        yield key, {"value": payload * 2}
+
+
+def test_run_resumable_with_a_many_job_records_resumes_and_survives_a_failed_chunk(tmp_path):
+    path = tmp_path / "r.jsonl"
+    out = run_resumable(_explode, [("a", 1), ("b", 2)], path, progress=False, many=_many_doubles)
+    assert out == {"a": {"id": "a", "value": 2}, "b": {"id": "b", "value": 4}}
+    again = run_resumable(_explode, [("a", 1), ("b", 2), ("c", 3)], path, progress=False, many=_many_doubles)
+    assert again["c"]["value"] == 6 and len(path.read_text().splitlines()) == 3  # a, b reused
+    failed = run_resumable(_explode, [("d", -1)], tmp_path / "f.jsonl", progress=False, many=_many_doubles)
+    assert "model failed to load" in failed["d"]["error"]
+    pooled = run_resumable(_explode, [(k, i) for i, k in enumerate("pqrst")], tmp_path / "p.jsonl", progress=False,
+                           many=_many_doubles, workers=2, chunk_size=2)  # fmt: skip
+    assert [pooled[k]["value"] for k in "pqrst"] == [0, 2, 4, 6, 8]

@@ -19,6 +19,9 @@ from xtalgen.cli.output_paths import claim_output_dir, fail
 console = Console()
 #: ``xtalgen relax``'s resume record in its output folder (one JSON line per relaxed id).
 RELAX_RECORD = "relax.jsonl"
+#: Help of --relax-engine (relax, evaluate, screen).
+RELAX_ENGINE_HELP = ("auto, batched (many structures per potential call; CHGNet) or ase (one structure at a time); "
+                     "auto: batched for CHGNet, ase for SevenNet.")  # fmt: skip
 export_app = typer.Typer(help="Export structures for other codes (VASP inputs).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
@@ -175,6 +178,7 @@ def evaluate_cmd(
     steps: int = typer.Option(200, min=0, help="Maximum FIRE steps per relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
+    relax_engine: str = typer.Option("auto", help=RELAX_ENGINE_HELP),
     reference_energies: str = typer.Option(
         "auto",
         help="Hull reference energies: a table from `xtalgen data energies`, 'auto' (the table shipped "
@@ -204,7 +208,7 @@ def evaluate_cmd(
         raise fail(console, f"generated source not found: {generated}")
     claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
     train, shipped, notes = _training_set(generated, train)
-    models = _energy_models(names, steps, fmax, relax_references) if stability else {}
+    models = _energy_models(names, steps, fmax, relax_references, relax_engine) if stability else {}
     if stability:
         settings = _with_stability(settings, names, models, reference_energies, train, shipped, stability_n or None,
                                    stability_seed)  # fmt: skip
@@ -237,11 +241,26 @@ def _with_stability(settings, names: list[str], models: dict[str, object], refer
                    potential=getattr(models[names[0]], "name", ""))  # fmt: skip
 
 
-def _energy_models(names: list[str], steps: int, fmax: float, relax_references: bool) -> dict[str, object]:
+def _energy_models(
+    names: list[str], steps: int, fmax: float, relax_references: bool, relax_engine: str = "auto"
+) -> dict[str, object]:
     """One energy model per potential name, with the relaxation settings of the flags."""
     from xtalgen.postprocess.potentials import energy_model
 
-    return {n: energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references) for n in names}
+    engine = _relax_engine(relax_engine)
+    try:
+        return {n: energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references, engine=engine)
+                for n in names}  # fmt: skip
+    except ValueError as exc:
+        _fail(f"--relax-engine: {exc}")
+
+
+def _relax_engine(text: str) -> str | None:
+    """The engine --relax-engine names (None for 'auto': each potential's default)."""
+    choice = text.strip().lower()
+    if choice not in ("auto", "batched", "ase"):
+        _fail(f"--relax-engine: choose auto, batched or ase, got {text!r}")
+    return None if choice == "auto" else choice
 
 
 def _note_potentials(result, names: list[str], models: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
@@ -317,6 +336,7 @@ def relax_cmd(
     workers: int = typer.Option(2, min=1, help="Worker processes."),
     limit: int | None = typer.Option(None, min=1, help="Relax only the first N structures."),
     potential: str = typer.Option("chgnet", "--potential", help="chgnet or sevennet (extra xtalgen[sevennet])."),
+    relax_engine: str = typer.Option("auto", help=RELAX_ENGINE_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in OUTPUT: reuse its relax.jsonl records whose structure and "
@@ -347,7 +367,11 @@ def relax_cmd(
     if len(gen) == 0:
         raise fail(console, f"{source}: no structures found")
     items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
-    model = energy_model(names[0], steps=steps, fmax=fmax)
+    engine = _relax_engine(relax_engine)
+    try:
+        model = energy_model(names[0], steps=steps, fmax=fmax, engine=engine)
+    except ValueError as exc:
+        _fail(f"--relax-engine: {exc}")
     done, stale = relax_resumable(model, items, output / RELAX_RECORD, workers=workers, progress=not quiet)
     for sid, why in list(stale.items())[:5]:
         console.print(f"[yellow]note:[/] relaxed {escape(sid)} again: {escape(why)}", soft_wrap=True, highlight=False)

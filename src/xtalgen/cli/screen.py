@@ -53,6 +53,9 @@ def screen_cmd(
     potential: str = typer.Option("chgnet", help="Potential: chgnet, or sevennet (extra xtalgen[sevennet])."),
     steps: int = typer.Option(200, min=0, help="Maximum FIRE steps of the full relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence of the relaxation (eV/Å)."),
+    relax_engine: str = typer.Option(
+        "auto", help="auto, batched (many structures per potential call and per task; CHGNet) or ase (one "
+        "structure per task); auto: batched for CHGNet, ase for SevenNet."),
     max_sites: int | None = typer.Option(None, min=1, help="Drop candidates with more sites than this."),
     scheduler: str = typer.Option(
         "local", help="'local': a Dask LocalCluster of --workers processes; 'none': in this process; or the "
@@ -83,7 +86,15 @@ def screen_cmd(
         raise fail(console, f"--potential: {exc}") from None
     if len(names) != 1:
         raise fail(console, f"--potential: screen relaxes with one potential, got {potential!r}")
-    chosen = NamedScreenPotential(names[0], steps=steps, fmax=fmax, prescreen_steps=prescreen_steps)
+    engine = relax_engine.strip().lower()
+    if engine not in ("auto", "batched", "ase"):
+        raise fail(console, f"--relax-engine: choose auto, batched or ase, got {relax_engine!r}")
+    chosen = NamedScreenPotential(names[0], steps=steps, fmax=fmax, prescreen_steps=prescreen_steps,
+                                  engine=None if engine == "auto" else engine)  # fmt: skip
+    try:
+        chosen.relax_settings()
+    except ValueError as exc:
+        raise fail(console, f"--relax-engine: {exc}") from None
     _check_reference_table(reference_energies, chosen)
     claim_output_dir(console, output, OWNED, overwrite=overwrite, resume=resume, resume_files={STAGES_DIR},
                      inputs=[candidates, known])  # fmt: skip

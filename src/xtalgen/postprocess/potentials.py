@@ -83,21 +83,33 @@ def parse_potentials(text: str | Sequence[str]) -> list[str]:
 
 
 def energy_model(
-    name: str, *, steps: int = 200, fmax: float = 0.1, relax_references: bool = False, model: str | None = None
+    name: str,
+    *,
+    steps: int = 200,
+    fmax: float = 0.1,
+    relax_references: bool = False,
+    model: str | None = None,
+    engine: str | None = None,
+    device: str = "cpu",
 ) -> Any:
     """The energy model (relaxations and reference energies, cached) of potential ``name``.
 
     ``model``: the potential's model version or checkpoint name (default: :attr:`PotentialInfo.default_model`).
+    ``engine``: ``"batched"`` (many structures per potential call; CHGNet only, its default) or ``"ase"`` (one
+    structure at a time; SevenNet's only engine); None: the potential's default. ``device``: where the batched
+    engine runs (``cpu`` or ``cuda``).
     """
     info = require_potential(name)
     model_name = model or info.default_model
     if info.name == "chgnet":
         from xtalgen.postprocess.relax import CHGNetEnergyModel
 
-        return CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name)
+        return CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name,
+                                 engine=engine, device=device)  # fmt: skip
     from xtalgen.postprocess.sevennet import SevenNetEnergyModel
 
-    return SevenNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name)
+    return SevenNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name,
+                               engine=engine, device=device)  # fmt: skip
 
 
 def static_energy(

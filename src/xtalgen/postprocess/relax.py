@@ -1,10 +1,13 @@
 """Relax structures with the CHGNet universal potential and record their energies (eV/atom).
 
 CHGNet (Deng et al., Nat. Mach. Intell. 2023) ships its weights inside the ``chgnet`` package, so this
-works offline. Relaxation: ASE FIRE with the cell free (CHGNet's ``StructOptimizer``, Fréchet cell
-filter), at most ``steps`` steps, stopping when every force is below ``fmax`` (eV/Å). The energy
-recorded is a static CHGNet prediction on the final structure. Results are appended to a JSON-lines
-file as each structure finishes, so an interrupted run resumes without redoing finished structures.
+works offline. Relaxation: FIRE with the cell free (Fréchet cell filter), at most ``steps`` steps, stopping
+when every force is below ``fmax`` (eV/Å). Two engines give the same relaxation: ``"batched"`` (the
+default for CHGNet) steps many structures together with one CHGNet pass per step
+(:mod:`xtalgen.postprocess.batched_fire`), ``"ase"`` relaxes one structure at a time with CHGNet's
+``StructOptimizer`` (ASE's ``FIRE`` on ``FrechetCellFilter``); the energy recorded is CHGNet's energy of the
+final structure. Results are appended to a JSON-lines file as each structure finishes, so an interrupted
+run resumes without redoing finished structures.
 
 Reference energies for convex hulls (:meth:`CHGNetEnergyModel.energies`) are by default *static*
 CHGNet energies of the given (DFT-relaxed, e.g. Materials Project) structures: fast, and close to the
@@ -21,8 +24,8 @@ import json
 import multiprocessing as mp
 import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -38,6 +41,10 @@ DEFAULT_MODEL = "0.3.0"
 
 #: ASE filter that lets the cell relax with the atoms (CHGNet's default since 0.3).
 CELL_FILTER = "FrechetCellFilter"
+#: Relaxation engines: many structures per CHGNet pass (our FIRE), or one at a time (ASE's FIRE).
+ENGINES = ("batched", "ase")
+#: Structures stepped together by the batched engine on a CPU (larger batches pay off on a GPU).
+BATCH_SIZE = 8
 
 _MODEL: dict[str, Any] = {}
 
@@ -159,6 +166,55 @@ def energy_job(
     return {"energy_per_atom": energy, "formula": structure.composition.formula}
 
 
+def relax_many(
+    items: Iterable[tuple[str, Any]],
+    *,
+    steps: int = 200,
+    fmax: float = 0.1,
+    model_name: str = DEFAULT_MODEL,
+    device: str = "cpu",
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Relax each ``(key, structure or CIF text or dict)`` with the batched engine; yield ``(key, record)`` as
+    each finishes. Records carry the keys of :func:`relax_structure` (``steps``: FIRE steps taken) or
+    ``error``."""
+    from xtalgen.postprocess.batched_fire import relax_batched
+    from xtalgen.postprocess.chgnet_forces import chgnet_batch_forces
+
+    failed: list[tuple[str, str]] = []
+
+    def parsed() -> Iterator[tuple[str, Structure]]:
+        for key, payload in items:
+            try:
+                yield key, _as_structure(payload)
+            except Exception as exc:
+                failed.append((key, f"{type(exc).__name__}: {exc}"[:300]))
+
+    forces = chgnet_batch_forces(chgnet_model(model_name, device))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for out in relax_batched(parsed(), forces, steps=steps, fmax=fmax, batch_size=batch_size):
+            while failed:
+                key, error = failed.pop()
+                yield key, {"error": error}
+            if out.error is not None or out.final is None:
+                yield str(out.key), {"error": out.error or "no result"}
+                continue
+            record = {
+                "energy_per_atom": out.energy_per_atom,
+                "initial_energy_per_atom": out.initial_energy_per_atom,
+                "max_force": out.max_force,
+                "converged": bool(out.max_force <= fmax),
+                "steps": out.steps,
+                "rmsd": displacement_rmsd(out.initial, out.final),
+                "volume_change": float(out.final.volume / out.initial.volume - 1.0),
+                "structure": out.final.as_dict(),
+            }
+            yield str(out.key), record
+    for key, error in failed:
+        yield key, {"error": error}
+
+
 # --- resumable JSON-lines store and a small process pool ------------------------------------------
 def read_jsonl(path: Path | None) -> dict[str, dict[str, Any]]:
     """Finished records by ``id`` from a JSON-lines file (a cut-off last line is ignored)."""
@@ -208,6 +264,29 @@ def _safe(func: Callable[[Any], dict[str, Any]], key: str, payload: Any) -> dict
     return {"id": key, **{k: json_ready(v) for k, v in out.items()}}
 
 
+#: Runs a job on many ``(id, payload)`` items at once; yields ``(id, record)`` as each finishes, in any order.
+ManyJob = Callable[[Sequence[tuple[str, Any]]], Iterable[tuple[str, dict[str, Any]]]]
+
+
+def _safe_many(many: ManyJob, chunk: Sequence[tuple[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Rows of ``many`` on ``chunk``; if it fails as a whole, an error row for each id it had not finished."""
+    left = dict(chunk)
+    error = "no result"
+    try:
+        for key, out in many(chunk):
+            if key in left:
+                del left[key]
+                yield {"id": key, **{k: json_ready(v) for k, v in out.items()}}
+    except Exception as exc:  # e.g. the model failed to load: every unfinished id is recorded as failed
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    for key in left:
+        yield {"id": key, "error": error}
+
+
+def _safe_many_list(many: ManyJob, chunk: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return list(_safe_many(many, chunk))
+
+
 def run_resumable(
     func: Callable[[Any], dict[str, Any]],
     items: Sequence[tuple[str, Any]],
@@ -217,6 +296,8 @@ def run_resumable(
     description: str = "CHGNet",
     progress: bool = True,
     item_meta: Mapping[str, Mapping[str, Any]] | None = None,
+    many: ManyJob | None = None,
+    chunk_size: int = 32,
 ) -> dict[str, dict[str, Any]]:
     """Run ``func`` on each ``(id, payload)`` not yet in ``cache_path``; append one JSON line per result.
 
@@ -224,6 +305,8 @@ def run_resumable(
     result is reused only when its stored fields equal them, otherwise the id is run again and its new
     record (the last line of that id) replaces the old one. Returns every requested id's record.
     Workers are spawned processes with one torch thread each.
+    ``many``: a job that takes many items at once (e.g. a batched relaxation) used instead of ``func``: in this
+    process it gets every item at once, in workers ``chunk_size`` items per task.
     """
     path = Path(cache_path) if cache_path is not None else None
     done = read_jsonl(path)
@@ -255,11 +338,21 @@ def run_resumable(
                 torch.set_num_threads(1)  # one thread is faster than two on a shared 2-core machine
                 try:
                     with threadpool_limits(1):  # see _init_worker
-                        for key, payload in todo:
-                            record(_safe(func, key, payload))
+                        rows = (_safe(func, k, p) for k, p in todo) if many is None else _safe_many(many, todo)
+                        for row in rows:
+                            record(row)
                             advance()
                 finally:
                     torch.set_num_threads(threads)
+            elif many is not None:
+                ctx = mp.get_context("spawn")
+                chunks = [todo[i : i + max(chunk_size, 1)] for i in range(0, len(todo), max(chunk_size, 1))]
+                with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+                    futures = [pool.submit(_safe_many_list, many, chunk) for chunk in chunks]
+                    for fut in as_completed(futures):
+                        for row in fut.result():
+                            record(row)
+                            advance()
             else:
                 ctx = mp.get_context("spawn")
                 with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
@@ -287,8 +380,11 @@ class FireEnergyModel:
     """FIRE relaxations (cell free) of samples and energies of reference structures with one ML potential,
     both cached on disk. Implements the energy-model interface of :mod:`xtalgen.evaluation.stability`.
 
-    A potential subclasses it with its ``potential`` name, display ``label``, ``default_model`` and its two
-    module-level functions (``relax_structure``, ``static_energy``) that the worker processes run.
+    A potential subclasses it with its ``potential`` name, display ``label``, ``default_model``, its two
+    module-level functions (``relax_structure``, ``static_energy``) that the worker processes run, and its
+    relaxation ``engines`` (the first is the default): ``"ase"`` runs ``relax_structure`` per structure,
+    ``"batched"`` runs ``relax_many`` (many structures per potential call; ``device`` and ``batch_size`` apply
+    to it only).
     """
 
     potential: str
@@ -296,6 +392,8 @@ class FireEnergyModel:
     default_model: str
     relax_structure: Callable[..., dict[str, Any]]
     static_energy: Callable[..., tuple[float, float]]
+    engines: tuple[str, ...] = ("ase",)
+    relax_many: Callable[..., Iterator[tuple[str, dict[str, Any]]]] | None = None
 
     def __init__(
         self,
@@ -303,24 +401,37 @@ class FireEnergyModel:
         fmax: float = 0.1,
         relax_references: bool = False,
         model_name: str | None = None,
+        *,
+        engine: str | None = None,
+        device: str = "cpu",
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         if steps < 0 or fmax <= 0:
             raise ValueError(f"steps must be ≥ 0 and fmax > 0, got steps={steps}, fmax={fmax}")
+        engine = engine or self.engines[0]
+        if engine not in self.engines:
+            raise ValueError(f"engine {engine!r}: {self.label} relaxes with {' or '.join(self.engines)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         self.steps, self.fmax = steps, fmax
         self.relax_references = relax_references
         self.model_name = model_name or self.default_model
+        self.engine, self.device, self.batch_size = engine, device, batch_size
         self.name = f"{self.label} {self.model_name} (FIRE, ≤{steps} steps, fmax {fmax} eV/Å)"
 
     @property
     def relax_tag(self) -> str:
         """Identifies the relaxation settings (part of the relaxation cache file name)."""
-        return f"{self.potential}-{self.model_name}-fire{self.steps}-{self.fmax}"
+        tag = f"{self.potential}-{self.model_name}-fire{self.steps}-{self.fmax}"
+        return tag if self.engine == "ase" else f"{tag}-{self.engine}"
 
     @property
     def relax_settings(self) -> dict[str, Any]:
-        """Every setting that changes a relaxation's result (part of ``xtalgen relax``'s resume key)."""
-        return {"potential": self.potential, "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
-                "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
+        """Every setting that changes a relaxation's result (part of ``xtalgen relax``'s resume key); no
+        ``engine`` key means the per-structure ASE engine (records written before engines existed)."""
+        settings = {"potential": self.potential, "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
+                    "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
+        return settings if self.engine == "ase" else {**settings, "engine": self.engine}
 
     @property
     def reference_tag(self) -> str:
@@ -340,12 +451,17 @@ class FireEnergyModel:
     ) -> dict[str, dict[str, Any]]:
         """Relax each ``(key, structure)``; records as the potential's ``relax_structure`` returns them (or
         ``error``). ``item_meta``: see :func:`run_resumable` (a recorded result is reused only if its fields
-        match)."""
+        match). The batched engine on a GPU runs in this process (one process feeds the device)."""
         job = partial(relax_job, relax=type(self).relax_structure, steps=self.steps, fmax=self.fmax,
                       model_name=self.model_name)  # fmt: skip
+        many = None
+        if self.engine != "ase" and self.relax_many is not None:
+            many = partial(type(self).relax_many, steps=self.steps, fmax=self.fmax, model_name=self.model_name,
+                           device=self.device, batch_size=self.batch_size)  # fmt: skip
+            workers = workers if self.device == "cpu" else 1
         return run_resumable(
             job, items, cache_path, workers=workers, description=f"{self.label} relax", progress=progress,
-            item_meta=item_meta,
+            item_meta=item_meta, many=many, chunk_size=4 * self.batch_size,
         )  # fmt: skip
 
     def energies(
@@ -367,8 +483,11 @@ class FireEnergyModel:
 
 
 class CHGNetEnergyModel(FireEnergyModel):
-    """CHGNet relaxations of samples and energies of reference structures, both cached on disk."""
+    """CHGNet relaxations of samples and energies of reference structures, both cached on disk; relaxations
+    use the batched engine unless ``engine="ase"``."""
 
     potential, label, default_model = "chgnet", "CHGNet", DEFAULT_MODEL
     relax_structure = staticmethod(relax_structure)
     static_energy = staticmethod(static_energy)
+    engines = ENGINES
+    relax_many = staticmethod(relax_many)

@@ -73,3 +73,25 @@ class KillOncePotential(FakePotential):
             marker.touch()
             os._exit(1)  # the worker dies mid-task, as on an out-of-memory kill
         return super().relax(structure)
+
+
+@dataclass(frozen=True)
+class BatchFakePotential(FakePotential):
+    """:class:`FakePotential` with batched jobs (``batch_task_size`` structures per task), as CHGNet's batched
+    engine offers; ``kill_marker_dir``: kill the worker the first time a batch holds NaCl (a marker file remembers)."""
+
+    batch_task_size: int = 2
+    kill_marker_dir: str = ""
+
+    def prescreen_many(self, items: list[tuple[str, Structure]]):
+        for key, structure in items:
+            yield key, {**self.prescreen(structure), "batch": len(items)}
+
+    def relax_many(self, items: list[tuple[str, Structure]]):
+        formulas = [s.composition.reduced_formula for _, s in items]
+        marker = Path(self.kill_marker_dir) / "killed-batch"
+        if self.kill_marker_dir and "NaCl" in formulas and not marker.exists():
+            marker.touch()
+            os._exit(1)
+        for key, structure in items:
+            yield key, {**self.relax(structure), "batch": len(items)}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from _screen_fakes import FATE, FakePotential
+from _screen_fakes import FATE, BatchFakePotential, FakePotential
 from pymatgen.core import Structure
 
 from xtalgen.pipelines.screen.runner import ScreenSettings, run_screen
 from xtalgen.pipelines.screen.scheduler import open_scheduler
+from xtalgen.pipelines.screen.store import read_result
 
 
 def _screen(candidates, out, potential, **settings):
@@ -72,3 +73,17 @@ def test_known_structures_are_dropped_as_not_novel(candidates, fake_energies, tm
     rejected = pd.read_csv(tmp_path / "screen" / "rejected.csv")
     assert "matches known structure mp-22862" in set(rejected["reason"])
     assert all(r["novel"] is True for r in result.shortlist)
+
+
+def test_a_batched_potential_gives_the_same_screen_with_several_structures_per_task(candidates, fake_energies,
+                                                                                    tmp_path):  # fmt: skip
+
+
+    with open_scheduler("none") as here:
+        one = run_screen(candidates, tmp_path / "one", scheduler=here, potential=FakePotential(fake_energies))
+        many = run_screen(candidates, tmp_path / "many", scheduler=here, potential=BatchFakePotential(fake_energies))
+    rows = [(r["id"], r["e_hull"], r["sun"]) for r in one.shortlist]
+    assert rows == [(r["id"], r["e_hull"], r["sun"]) for r in many.shortlist] and rows
+    assert [(s.name, s.n_removed) for s in one.stages] == [(s.name, s.n_removed) for s in many.stages]
+    stored = [read_result(p) for p in (tmp_path / "many" / "stages" / "prescreen").glob("*.json")]
+    assert stored and max(r["batch"] for r in stored) == 2

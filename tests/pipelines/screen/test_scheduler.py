@@ -33,3 +33,19 @@ def test_a_killed_worker_loses_nothing(candidates, fake_energies, tmp_path, dask
     assert _rows(got) == _rows(expected)
     stored = [read_result(p) for p in (tmp_path / "dask" / "stages" / "relax").glob("*.json")]
     assert len(stored) == 3 and all("error" not in r for r in stored)  # one result per structure, all complete
+
+
+def test_batched_tasks_on_dask_give_the_per_structure_shortlist_and_survive_a_killed_worker(
+    candidates, fake_energies, tmp_path, dask_client
+):
+    from _screen_fakes import BatchFakePotential
+
+    with open_scheduler("none") as here:
+        expected = run_screen(candidates, tmp_path / "here", scheduler=here, potential=FakePotential(fake_energies))
+    batched = BatchFakePotential(fake_energies, kill_marker_dir=str(tmp_path))
+    with open_scheduler(client=dask_client) as dask:
+        got = run_screen(candidates, tmp_path / "dask", scheduler=dask, potential=batched)
+    assert (tmp_path / "killed-batch").exists()  # a worker died holding a batch
+    assert _rows(got) == _rows(expected)
+    stored = [read_result(p) for p in (tmp_path / "dask" / "stages" / "relax").glob("*.json")]
+    assert len(stored) == 3 and all("error" not in r for r in stored) and max(r["batch"] for r in stored) == 2

@@ -34,3 +34,25 @@ def test_a_task_computes_once_and_is_keyed_by_settings(tmp_path):
     assert read_result(tmp_path / "x.json")["error"] == "RuntimeError: potential exploded"
     retried = run_task(Task("k2", _energy, s.as_dict(), str(tmp_path / "x.json")))  # a failure is not reused
     assert not retried["cached"] and retried["energy_per_atom"] == -1.5
+
+
+def _many(items):
+    for key, structure in items:
+        if structure.composition.reduced_formula == "Fe":
+            raise RuntimeError("potential exploded")
+        CALLS.append(f"many:{structure.composition.reduced_formula}")
+        yield key, {"energy_per_atom": -2.0, "batch": len(items)}
+
+
+def test_a_batch_task_stores_each_structure_and_reuses_finished_ones(tmp_path):
+    from xtalgen.pipelines.screen.scheduler import BatchTask, run_batch_task
+
+    cells = [Structure(Lattice.cubic(a), [el], [[0, 0, 0]]) for a, el in [(3.0, "Cu"), (3.1, "Ag"), (2.9, "Fe")]]
+    tasks = tuple(Task(f"k{i}", _energy, s.as_dict(), str(tmp_path / f"{i}.json")) for i, s in enumerate(cells))
+    CALLS.clear()
+    first = run_batch_task(BatchTask("b", _many, tasks))
+    assert CALLS == ["many:Cu", "many:Ag"] and [r.get("batch") for r in first[:2]] == [3, 3]
+    assert first[2]["error"] == "RuntimeError: potential exploded"  # the rest of the batch fails, the finished stay
+    assert read_result(tmp_path / "0.json")["energy_per_atom"] == -2.0 and read_result(tmp_path / "2.json") is None
+    again = run_batch_task(BatchTask("b", _many, tasks[:2]))
+    assert all(r["cached"] for r in again) and CALLS == ["many:Cu", "many:Ag"]  # nothing recomputed

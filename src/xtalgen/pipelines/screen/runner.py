@@ -38,7 +38,7 @@ from xtalgen.pipelines.screen.assess import assess
 from xtalgen.pipelines.screen.cheap_filters import cheap_check, cheap_settings
 from xtalgen.pipelines.screen.known import KnownStructures
 from xtalgen.pipelines.screen.potential import NamedScreenPotential, ScreenPotential
-from xtalgen.pipelines.screen.scheduler import InProcess, Task
+from xtalgen.pipelines.screen.scheduler import BatchTask, InProcess, Task
 from xtalgen.pipelines.screen.store import read_result, result_path, settings_hash, write_result
 
 #: Pre-screen threshold (eV/atom): candidates whose E_hull estimate after the pre-screen's few FIRE steps is
@@ -120,8 +120,10 @@ class _Clock:
 def _run_stage(
     scheduler: Any, stage: str, func: Callable[[Structure], dict[str, Any]], settings: dict[str, Any],
     items: Sequence[tuple[str, Structure, str]], root: Path, clock: _Clock,
+    many: tuple[Callable[..., Any], int] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Records by id of ``func`` on each ``(id, structure, hash)``; identical structures are computed once."""
+    """Records by id of ``func`` on each ``(id, structure, hash)``; identical structures are computed once.
+    ``many``: (a job on many structures at once, structures per task) used instead of ``func`` when given."""
     tasks: dict[str, Task] = {}
     hash_of: dict[str, str] = {}
     folder = settings_hash({"root": str(root.resolve())})  # two screens on one cluster never share a task
@@ -132,7 +134,12 @@ def _run_stage(
             hash_of[key] = h
     by_hash: dict[str, dict[str, Any]] = {}
     remote = not isinstance(scheduler, InProcess)
-    for task, record in scheduler.map(list(tasks.values())):
+    jobs: list[Task | BatchTask] = list(tasks.values())
+    if many is not None:
+        job, size = many
+        jobs = [BatchTask(f"{stage}-batch{i}-{tasks_chunk[0].key}", job, tuple(tasks_chunk))
+                for i, tasks_chunk in enumerate(_chunks(list(tasks.values()), size))]  # fmt: skip
+    for task, record in scheduler.map(jobs):
         by_hash[hash_of[task.key]] = record
         if record.get("cached"):
             clock.report.n_cached += 1
@@ -141,10 +148,20 @@ def _run_stage(
     return {sid: by_hash[h] for sid, _, h in items}
 
 
+def _chunks(tasks: list[Task], size: int) -> list[list[Task]]:
+    return [tasks[i : i + max(size, 1)] for i in range(0, len(tasks), max(size, 1))]
+
+
 def _hull(pairs: Sequence[tuple[Composition, float]], table: Any) -> list[tuple[float, str]]:
     """E_hull (eV/atom, note) of each (composition, energy per atom) against the reference table."""
     wanted = {sub for comp, _ in pairs for sub in subsystems(el.symbol for el in comp.elements)}
     return hull_energies(pairs, table.references(wanted)) if pairs else []
+
+
+def _many(potential: Any, name: str) -> tuple[Callable[..., Any], int] | None:
+    """The potential's batched job ``name`` and its structures per task, when it offers one."""
+    job, size = getattr(potential, name, None), getattr(potential, "batch_task_size", None)
+    return (job, size) if job is not None and size else None
 
 
 class _Screen:
@@ -225,7 +242,7 @@ class _Screen:
         clock = _Clock(StageReport("prescreen", len(items)))
         limit = self.settings.prescreen_max_ehull
         pre = _run_stage(self.scheduler, "prescreen", self.potential.prescreen, self.potential.prescreen_settings(),
-                         items, self.root, clock)  # fmt: skip
+                         items, self.root, clock, _many(self.potential, "prescreen_many"))  # fmt: skip
         ok = [(sid, s, h) for sid, s, h in items if pre[sid].get("energy_per_atom") is not None]
         for sid, _, _ in items:
             if pre[sid].get("energy_per_atom") is None:
@@ -248,7 +265,7 @@ class _Screen:
         """The relaxed structures (in place of the candidates) of those whose relaxation succeeded."""
         clock = _Clock(StageReport("relax", len(items)))
         relaxed = _run_stage(self.scheduler, "relax", self.potential.relax, self.potential.relax_settings(), items,
-                             self.root, clock)  # fmt: skip
+                             self.root, clock, _many(self.potential, "relax_many"))  # fmt: skip
         kept = []
         for sid, _, h in items:
             rec = relaxed[sid]

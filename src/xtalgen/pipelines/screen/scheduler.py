@@ -8,7 +8,9 @@ here: Dask places the tasks, and re-runs the tasks of a worker that dies on the 
 A task (:func:`run_task`) is idempotent: it returns the stored result when there is one, otherwise it
 computes it and writes it (atomically) before returning, so a task re-run after a worker died redoes at
 most that one structure and nothing finished is lost. The caller writes every result it receives too,
-so a cluster whose workers cannot write into the output folder still keeps them.
+so a cluster whose workers cannot write into the output folder still keeps them. A :class:`BatchTask`
+(several structures computed together, e.g. a batched relaxation) stores each structure's result as it
+finishes, so its re-run redoes only the structures that had not finished.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,14 +77,62 @@ def run_task(task: Task) -> dict[str, Any]:
     return {**record, "cached": False}
 
 
+@dataclass(frozen=True)
+class BatchTask:
+    """Several structures' work done together (e.g. a batched relaxation): ``many`` takes ``(key, structure)``
+    pairs and yields ``(key, record)`` for each, in any order; each structure keeps its own :class:`Task`
+    (key, result file), so results are stored, reused and reported per structure."""
+
+    key: str
+    many: Callable[[list[tuple[str, Structure]]], Iterable[tuple[str, dict[str, Any]]]]
+    tasks: tuple[Task, ...]
+
+
+def run_batch_task(batch: BatchTask) -> list[dict[str, Any]]:
+    """The records of ``batch.tasks`` (in order): stored ones reused, the rest computed together by ``many`` and
+    stored one by one as they finish. ``cpu_s``/``wall_s`` of the computation are shared evenly by the
+    structures computed; a failure of ``many`` as a whole fails each structure it had not finished."""
+    out: dict[str, dict[str, Any]] = {}
+    for task in batch.tasks:
+        done = read_result(task.path)
+        if done is not None and "error" not in done:
+            out[task.key] = {**done, "cached": True}
+    todo = {t.key: t for t in batch.tasks if t.key not in out}
+    if todo:
+        wall, cpu = time.perf_counter(), time.process_time()
+        fresh: dict[str, dict[str, Any]] = {}
+        try:
+            with _one_thread():
+                pairs = [(key, Structure.from_dict(t.structure)) for key, t in todo.items()]
+                for key, record in batch.many(pairs):
+                    if key in todo and key not in fresh:
+                        fresh[key] = dict(record)
+                        with contextlib.suppress(OSError):  # see run_task
+                            write_result(todo[key].path, fresh[key])
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            fresh.update({key: {"error": error} for key in todo if key not in fresh})
+        fresh.update({key: {"error": "no result"} for key in todo if key not in fresh})
+        share_cpu, share_wall = (time.process_time() - cpu) / len(todo), (time.perf_counter() - wall) / len(todo)
+        for key, record in fresh.items():
+            out[key] = {**record, "cpu_s": share_cpu, "wall_s": share_wall, "cached": False}
+    return [out[t.key] for t in batch.tasks]
+
+
+def _run_any(task: Task | BatchTask) -> list[tuple[Task, dict[str, Any]]]:
+    if isinstance(task, BatchTask):
+        return list(zip(task.tasks, run_batch_task(task), strict=True))
+    return [(task, run_task(task))]
+
+
 class InProcess:
     """Runs tasks in this process."""
 
     name = IN_PROCESS
 
-    def map(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, dict[str, Any]]]:
+    def map(self, tasks: Sequence[Task | BatchTask]) -> Iterator[tuple[Task, dict[str, Any]]]:
         for task in tasks:
-            yield task, run_task(task)
+            yield from _run_any(task)
 
 
 class DaskScheduler:
@@ -91,23 +141,24 @@ class DaskScheduler:
     def __init__(self, client: Any, name: str) -> None:
         self.client, self.name = client, name
 
-    def map(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, dict[str, Any]]]:
+    def map(self, tasks: Sequence[Task | BatchTask]) -> Iterator[tuple[Task, dict[str, Any]]]:
         from distributed import as_completed
 
         if not tasks:
             return
         by_key = {t.key: t for t in tasks}
-        futures = self.client.map(run_task, list(tasks), key=list(by_key), pure=False)
+        futures = self.client.map(_run_any, list(tasks), key=list(by_key), pure=False)
         for future in as_completed(futures):
-            task = by_key[future.key]
+            job = by_key[future.key]
             try:
-                record = future.result()
+                pairs, store = future.result(), True
             except Exception as exc:  # e.g. KilledWorker: the task killed every worker it ran on
-                record = {"error": f"{type(exc).__name__}: {exc}"[:300], "cached": False}
-            else:
-                if not record.get("cached") and read_result(task.path) is None:
+                error = {"error": f"{type(exc).__name__}: {exc}"[:300], "cached": False}
+                pairs, store = [(t, dict(error)) for t in (job.tasks if isinstance(job, BatchTask) else (job,))], False
+            for task, record in pairs:
+                if store and not record.get("cached") and read_result(task.path) is None:
                     write_result(task.path, {k: v for k, v in record.items() if k != "cached"})
-            yield task, record
+                yield task, record
 
 
 def _local_cluster(workers: int) -> Any:
