@@ -1,47 +1,16 @@
+"""CHGNet relaxations: the per-structure (ASE) and the batched engine, and the CHGNet energy model."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from xtalgen.postprocess.relax import CHGNetEnergyModel, displacement_rmsd, read_jsonl, relax_structure, run_resumable
+from xtalgen.postprocess.relax import CHGNetEnergyModel, relax_structure
 
 
 def _cscl(a: float = 4.12) -> Structure:
     return Structure(Lattice.cubic(a), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-
-
-def test_rmsd_removes_translation_and_wraps_images():
-    s = _cscl()
-    moved = s.copy()
-    moved.translate_sites([0, 1], [0.3, 0.0, 0.0])  # rigid shift only
-    assert displacement_rmsd(s, moved) == pytest.approx(0.0, abs=1e-9)
-    one = s.copy()
-    one.translate_sites([0], [-0.05, 0, 0])  # atom 0 goes to x = 0.95 (wraps); 0.206 Å move
-    # displacement of atom 0 relative to the pair's mean: +-0.103 Å on each atom -> rms 0.103
-    assert displacement_rmsd(s, one) == pytest.approx(0.05 * 4.12 / 2, rel=1e-6)
-    with pytest.raises(ValueError, match="sites"):
-        displacement_rmsd(s, Structure(Lattice.cubic(4), ["Cs"], [[0, 0, 0]]))
-
-
-def _double(payload):
-    return {"value": payload * 2}
-
-
-def _explode(*args, **kwargs):
-    raise AssertionError("should not be called for finished ids")
-
-
-def test_run_resumable_appends_one_line_per_result_and_resumes(tmp_path):
-    path = tmp_path / "r.jsonl"
-    out = run_resumable(_double, [("a", 1), ("b", 2)], path, progress=False)
-    assert out == {"a": {"id": "a", "value": 2}, "b": {"id": "b", "value": 4}}
-    assert len(path.read_text().splitlines()) == 2
-    with open(path, "a") as fh:
-        fh.write('{"id": "c", "val')  # cut-off line from an interrupted run
-    again = run_resumable(_explode, [("a", 1), ("b", 2)], path, progress=False)
-    assert again["b"]["value"] == 4
-    assert set(read_jsonl(path)) == {"a", "b"}
 
 
 def test_chgnet_relaxation_of_a_strained_cell_lowers_the_energy():
@@ -127,23 +96,3 @@ def test_engines_have_their_own_cache_tags_and_resume_keys():
         CHGNetEnergyModel(engine="warp")
     with pytest.raises(ValueError, match="batch_size"):
         CHGNetEnergyModel(batch_size=0)
-
-
-def _many_doubles(chunk):
-    for key, payload in reversed(list(chunk)):  # finishes in another order than given
-        if payload < 0:
-            raise RuntimeError("model failed to load")
-        yield key, {"value": payload * 2}
-
-
-def test_run_resumable_with_a_many_job_records_resumes_and_survives_a_failed_chunk(tmp_path):
-    path = tmp_path / "r.jsonl"
-    out = run_resumable(_explode, [("a", 1), ("b", 2)], path, progress=False, many=_many_doubles)
-    assert out == {"a": {"id": "a", "value": 2}, "b": {"id": "b", "value": 4}}
-    again = run_resumable(_explode, [("a", 1), ("b", 2), ("c", 3)], path, progress=False, many=_many_doubles)
-    assert again["c"]["value"] == 6 and len(path.read_text().splitlines()) == 3  # a, b reused
-    failed = run_resumable(_explode, [("d", -1)], tmp_path / "f.jsonl", progress=False, many=_many_doubles)
-    assert "model failed to load" in failed["d"]["error"]
-    pooled = run_resumable(_explode, [(k, i) for i, k in enumerate("pqrst")], tmp_path / "p.jsonl", progress=False,
-                           many=_many_doubles, workers=2, chunk_size=2)  # fmt: skip
-    assert [pooled[k]["value"] for k in "pqrst"] == [0, 2, 4, 6, 8]

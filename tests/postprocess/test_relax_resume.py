@@ -9,8 +9,9 @@ from typing import Any
 
 from pymatgen.core import Lattice, Structure
 
-from xtalgen.postprocess.relax import CHGNetEnergyModel, run_resumable
+from xtalgen.postprocess.relax import CHGNetEnergyModel
 from xtalgen.postprocess.relax_resume import relax_resumable, stale_reason
+from xtalgen.postprocess.resumable_jobs import run_resumable
 
 NACL = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 KBR = Structure(Lattice.cubic(6.60), ["K", "Br"], [[0, 0, 0], [0.5, 0.5, 0.5]])

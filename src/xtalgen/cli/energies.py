@@ -27,13 +27,13 @@ def energies(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Static CHGNet or SevenNet energies of DATASET's structures as a compact table; re-run to resume."""
-    from xtalgen.cli.evaluate import _fail, _potential_names
+    from xtalgen.cli.evaluate_stability import fail_line, potential_names
     from xtalgen.cli.output_paths import claim_output_file
     from xtalgen.pipelines.reference_energies import compute_reference_energies, parts_dir
 
-    names = _potential_names(potential)
+    names = potential_names(potential)
     if len(names) > 1:
-        _fail(f"--potential: one potential per table, got {', '.join(names)}")
+        fail_line(f"--potential: one potential per table, got {', '.join(names)}")
     claim_output_file(console, output, "output table")  # a folder, under a file or read-only: before any work
     try:
         result = compute_reference_energies(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -13,15 +11,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from xtalgen.cli.evaluate_properties import PROPERTIES_HELP, PROPERTIES_N_HELP, with_properties
+from xtalgen.cli.evaluate_stability import (
+    RELAX_ENGINE_HELP,
+    energy_models,
+    fail_line,
+    note_stability,
+    parse_relax_engine,
+    potential_names,
+    with_stability,
+)
 from xtalgen.cli.main import app
 from xtalgen.cli.output_paths import claim_output_dir, fail
 
 console = Console()
 #: ``xtalgen relax``'s resume record in its output folder (one JSON line per relaxed id).
 RELAX_RECORD = "relax.jsonl"
-#: Help of --relax-engine (relax, evaluate, screen).
-RELAX_ENGINE_HELP = ("auto, batched (many structures per potential call; CHGNet) or ase (one structure at a time); "
-                     "auto: batched for CHGNet, ase for SevenNet.")  # fmt: skip
 export_app = typer.Typer(help="Export structures for other codes (VASP inputs).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
@@ -49,84 +53,6 @@ def _cutoffs(text: str) -> tuple[float, float]:
     return struct, comp
 
 
-def _stability_metric(
-    energy_model: object,
-    spec: str,
-    train: Path | None,
-    subset: int | None = None,
-    seed: int = 0,
-    shipped_train: str = "",
-) -> list:
-    """A Stability metric that knows its reference energies (table or --train).
-
-    ``shipped_train``: the pretrained model whose shipped training structures stand in for --train; they
-    cannot make hull references (no elements or binaries), so the reference-energy table is required.
-    """
-    from xtalgen.evaluation.reference_table import reference_dir
-    from xtalgen.evaluation.stability import Stability
-
-    try:
-        stability = Stability(energy_model, reference_energies=spec, subset=subset, seed=seed)  # type: ignore[arg-type]
-    except (FileNotFoundError, ValueError) as exc:
-        raise typer.BadParameter(f"--reference-energies: {exc}") from None
-    if "train" in stability.needs and shipped_train:
-        tag = getattr(energy_model, "reference_tag", "?")
-        missing = "cannot compute hull references from the shipped training structures"
-        if spec == "auto":
-            missing = f"needs the reference-energy table {tag}.parquet, which is not installed in {reference_dir()}"
-        console.print(
-            f"[red]error:[/] --stability {missing}: convex hulls need the energies of the elements and binaries, "
-            f"and the training structures shipped with {shipped_train} are ternaries only. Reinstall xtalgen with "
-            "the table, give one with --reference-energies TABLE (made by `xtalgen data energies`), or pass "
-            "--train with a prepared dataset that holds the elements and binaries.",
-            soft_wrap=True,
-        )
-        raise typer.Exit(2)
-    if "train" in stability.needs and train is None:
-        raise typer.BadParameter(
-            "--stability needs --train (hull references computed from it) or --reference-energies TABLE"
-        )
-    return stability
-
-
-def _potential_names(text: str, option: str = "--potential") -> list[str]:
-    """The potentials ``text`` names, checked now (unknown name, missing extra) with a one-line error."""
-    from xtalgen.postprocess.potentials import PotentialUnavailable, parse_potentials
-
-    try:
-        return parse_potentials(text)
-    except (ValueError, PotentialUnavailable) as exc:
-        _fail(f"{option}: {exc}")
-
-
-def _fail(message: str) -> NoReturn:
-    """Print one error line and exit with status 2."""
-    raise fail(console, message)
-
-
-def _more_potentials(
-    names: list[str], models: dict[str, object], train: Path | None, shipped_train: str, subset: int | None, seed: int,
-) -> list:  # fmt: skip
-    """Stability under each further potential and their agreement (run after ``e_hull``); empty for one potential.
-
-    Reference energies of a further potential: its shipped table if there is one, else computed from
-    --train for the chemical systems needed and cached in the cache folder.
-    """
-    from xtalgen.evaluation.potential_agreement import PotentialAgreement, PotentialStability
-
-    if len(names) < 2:
-        return []
-    extra: list = []
-    for name in names[1:]:
-        metric = PotentialStability(name, models[name], reference_energies="auto", subset=subset, seed=seed)  # type: ignore[arg-type]
-        if "train" in metric.needs and (train is None or shipped_train):
-            tag = getattr(models[name], "reference_tag", name)
-            _fail(f"--potential {name}: no reference-energy table {tag}.parquet is installed, so its hull references "
-                  "are computed from --train (only the chemical systems needed, cached): pass --train with a prepared "
-                  "dataset that holds the elements and binaries (e.g. the Materials Project ≤ 20 sites).")
-        extra.append(metric)
-    extra.append(PotentialAgreement(names))
-    return extra
 
 
 def _shipped_training_set(generated: Path) -> tuple[Path | None, str, str]:
@@ -201,17 +127,17 @@ def evaluate_cmd(
     from xtalgen.evaluation.runner import evaluate
 
     settings = _settings(coverage_cutoffs, skip, known)
-    names = _potential_names(potential)
+    names = potential_names(potential)
     if not stability and names != ["chgnet"]:
-        _fail("--potential chooses the potential of --stability; add --stability")
+        fail_line("--potential chooses the potential of --stability; add --stability")
     if not generated.exists():
         raise fail(console, f"generated source not found: {generated}")
     claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
     train, shipped, notes = _training_set(generated, train)
-    models = _energy_models(names, steps, fmax, relax_references, relax_engine) if stability else {}
+    models = energy_models(names, steps, fmax, relax_references, relax_engine) if stability else {}
     if stability:
-        settings = _with_stability(settings, names, models, reference_energies, train, shipped, stability_n or None,
-                                   stability_seed)  # fmt: skip
+        settings = with_stability(settings, names, models, reference_energies, train, shipped, stability_n or None,
+                                  stability_seed)  # fmt: skip
     settings = with_properties(settings, properties, properties_n, stability_seed, models.get(names[0]),
                                reference_energies, train, test)  # fmt: skip
     try:
@@ -226,53 +152,11 @@ def evaluate_cmd(
         raise fail(console, exc) from None
     result.meta.update(notes=notes, shipped_training_model=shipped or None)
     if stability:
-        result.meta["stability_settings"] = {"steps": steps, "fmax": fmax, "subset": stability_n or None,
-                                             "seed": stability_seed, "potentials": names}  # fmt: skip
-        _note_potentials(result, names, models)
+        note_stability(result, names, models, {"steps": steps, "fmax": fmax, "subset": stability_n or None,
+                                               "seed": stability_seed})  # fmt: skip
     _print(result, write_report(result, output, source=generated, generation=_generation_record(generated)))
 
 
-def _with_stability(settings, names: list[str], models: dict[str, object], reference_energies: str,  # type: ignore[no-untyped-def]
-                    train: Path | None, shipped: str, subset: int | None, seed: int):
-    """``settings`` with the stability metric of the first potential and those of the others."""
-    metric = _stability_metric(models[names[0]], reference_energies, train, subset, seed, shipped)
-    more = _more_potentials(names, models, train, shipped, subset, seed)
-    return replace(settings, stability=metric, more_stability=tuple(more),
-                   potential=getattr(models[names[0]], "name", ""))  # fmt: skip
-
-
-def _energy_models(
-    names: list[str], steps: int, fmax: float, relax_references: bool, relax_engine: str = "auto"
-) -> dict[str, object]:
-    """One energy model per potential name, with the relaxation settings of the flags."""
-    from xtalgen.postprocess.potentials import energy_model
-
-    engine = _relax_engine(relax_engine)
-    try:
-        return {n: energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references, engine=engine)
-                for n in names}  # fmt: skip
-    except ValueError as exc:
-        _fail(f"--relax-engine: {exc}")
-
-
-def _relax_engine(text: str) -> str | None:
-    """The engine --relax-engine names (None for 'auto': each potential's default)."""
-    choice = text.strip().lower()
-    if choice not in ("auto", "batched", "ase"):
-        _fail(f"--relax-engine: choose auto, batched or ase, got {text!r}")
-    return None if choice == "auto" else choice
-
-
-def _note_potentials(result, names: list[str], models: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
-    """Record the further potentials of a --potential a,b run in the report's meta and notes."""
-    if len(names) < 2:
-        return
-    result.meta["energy_models"] = {n: m.name for n, m in models.items()}  # type: ignore[attr-defined]
-    result.meta["notes"].append(
-        f"Stability under {len(names)} potentials: {', '.join(names)}. Per-sample columns e_hull, relax_* and the "
-        f"relaxed/ CIFs are {names[0]}'s; e_hull_<potential>, relax_*_<potential> and relaxed_<potential>/ the "
-        f"others'. S.U.N. (stability.sun_rate) uses {names[0]}; agreement.sun_rate asks for metastability under "
-        "every potential.")  # fmt: skip
 
 
 def _training_set(generated: Path, train: Path | None) -> tuple[Path | None, str, list[str]]:
@@ -353,9 +237,9 @@ def relax_cmd(
     from xtalgen.postprocess.potentials import energy_model
     from xtalgen.postprocess.relax_resume import relax_resumable
 
-    names = _potential_names(potential)
+    names = potential_names(potential)
     if len(names) > 1:
-        _fail(f"--potential: relax takes one potential, got {', '.join(names)}; run it once per potential")
+        fail_line(f"--potential: relax takes one potential, got {', '.join(names)}; run it once per potential")
     if not source.exists():
         raise fail(console, f"generated source not found: {source}")
     claim_output_dir(console, output, GENERATION_ENTRIES | {RELAX_RECORD}, overwrite=overwrite, resume=resume,
@@ -367,11 +251,11 @@ def relax_cmd(
     if len(gen) == 0:
         raise fail(console, f"{source}: no structures found")
     items = [(i, s) for i, s in zip(gen.ids, gen.structures, strict=True) if s is not None]
-    engine = _relax_engine(relax_engine)
+    engine = parse_relax_engine(relax_engine)
     try:
         model = energy_model(names[0], steps=steps, fmax=fmax, engine=engine)
     except ValueError as exc:
-        _fail(f"--relax-engine: {exc}")
+        fail_line(f"--relax-engine: {exc}")
     done, stale = relax_resumable(model, items, output / RELAX_RECORD, workers=workers, progress=not quiet)
     for sid, why in list(stale.items())[:5]:
         console.print(f"[yellow]note:[/] relaxed {escape(sid)} again: {escape(why)}", soft_wrap=True, highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,6 +13,10 @@ from rich.table import Table
 
 from xtalgen.cli.main import app
 from xtalgen.cli.output_paths import claim_output_dir, fail
+
+if TYPE_CHECKING:
+    from xtalgen.pipelines.screen.potential import NamedScreenPotential
+    from xtalgen.pipelines.screen.runner import ScreenResult
 
 console = Console()
 
@@ -35,6 +40,50 @@ def _check_reference_table(spec: str, potential) -> None:  # noqa: ANN001 - a Sc
     if table is None:
         raise fail(console, f"--reference-energies: no table ships for {potential.reference_tag!r}; make one with "
                    "`xtalgen data energies` and pass it")  # fmt: skip
+
+
+def _screen_potential(
+    potential: str, steps: int, fmax: float, prescreen_steps: int, relax_engine: str
+) -> NamedScreenPotential:
+    """The one potential --potential names with the relaxation flags, checked now (errors name the flag)."""
+    from xtalgen.pipelines.screen.potential import NamedScreenPotential
+    from xtalgen.postprocess.potentials import parse_potentials
+
+    try:
+        names = parse_potentials(potential)
+    except (ImportError, ValueError) as exc:
+        raise fail(console, f"--potential: {exc}") from None
+    if len(names) != 1:
+        raise fail(console, f"--potential: screen relaxes with one potential, got {potential!r}")
+    engine = relax_engine.strip().lower()
+    if engine not in ("auto", "batched", "ase"):
+        raise fail(console, f"--relax-engine: choose auto, batched or ase, got {relax_engine!r}")
+    chosen = NamedScreenPotential(names[0], steps=steps, fmax=fmax, prescreen_steps=prescreen_steps,
+                                  engine=None if engine == "auto" else engine)  # fmt: skip
+    try:
+        chosen.relax_settings()
+    except ValueError as exc:
+        raise fail(console, f"--relax-engine: {exc}") from None
+    return chosen
+
+
+def _print_result(result: ScreenResult, output: Path, known: Path | None) -> None:
+    """The top of the shortlist, its SUN counts and where the shortlist, VASP inputs and report are."""
+    table = Table("rank", "id", "formula", "E_hull", "SUN", "MetaSUN", "sym kept", title="shortlist (top 10)")
+    for row in result.shortlist[:10]:
+        table.add_row(str(row["rank"]), escape(str(row["id"])), str(row["formula"]), f"{row['e_hull']:.3f}",
+                      "yes" if row["sun"] else "", "yes" if row["metasun"] else "",
+                      "yes" if row["symmetry_kept"] else "")  # fmt: skip
+    console.print(table)
+    sun = sum(bool(r["sun"]) for r in result.shortlist)
+    metasun = sum(bool(r["metasun"]) for r in result.shortlist)
+    console.print(f"{len(result.shortlist)} relaxed candidates ranked ({sun} SUN, {metasun} MetaSUN) in "
+                  f"{output / 'shortlist.csv'}; VASP inputs for {len(result.exported)} in {output / 'vasp'}; "
+                  f"report: {output / 'report.md'}", highlight=False)  # fmt: skip
+    if known is None:
+        console.print("[yellow]note:[/] no --known set: novelty was not checked (SUN flags assume novel)")
+    if result.export_message:
+        console.print(f"[yellow]note:[/] {escape(result.export_message)}", soft_wrap=True)
 
 
 @app.command("screen")
@@ -68,7 +117,6 @@ def screen_cmd(
 ) -> None:
     """Screen candidates in stages (cheap filters, dedupe, energy pre-screen, relaxation, E_hull) into a
     ranked shortlist and VASP inputs of the top K; resumable with --resume."""
-    from xtalgen.pipelines.screen.potential import NamedScreenPotential
     from xtalgen.pipelines.screen.runner import OWNED, STAGES_DIR, ScreenSettings, run_screen
     from xtalgen.pipelines.screen.scheduler import open_scheduler
 
@@ -78,23 +126,7 @@ def screen_cmd(
         raise fail(console, f"--known: not found: {known}")
     if math.isnan(prescreen_max_ehull):
         raise fail(console, "--prescreen-max-ehull: give a number of eV/atom or inf")
-    from xtalgen.postprocess.potentials import parse_potentials
-
-    try:
-        names = parse_potentials(potential)
-    except (ImportError, ValueError) as exc:
-        raise fail(console, f"--potential: {exc}") from None
-    if len(names) != 1:
-        raise fail(console, f"--potential: screen relaxes with one potential, got {potential!r}")
-    engine = relax_engine.strip().lower()
-    if engine not in ("auto", "batched", "ase"):
-        raise fail(console, f"--relax-engine: choose auto, batched or ase, got {relax_engine!r}")
-    chosen = NamedScreenPotential(names[0], steps=steps, fmax=fmax, prescreen_steps=prescreen_steps,
-                                  engine=None if engine == "auto" else engine)  # fmt: skip
-    try:
-        chosen.relax_settings()
-    except ValueError as exc:
-        raise fail(console, f"--relax-engine: {exc}") from None
+    chosen = _screen_potential(potential, steps, fmax, prescreen_steps, relax_engine)
     _check_reference_table(reference_energies, chosen)
     claim_output_dir(console, output, OWNED, overwrite=overwrite, resume=resume, resume_files={STAGES_DIR},
                      inputs=[candidates, known])  # fmt: skip
@@ -107,18 +139,4 @@ def screen_cmd(
                                 on_stage=_print_stage)  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         raise fail(console, exc) from None
-    table = Table("rank", "id", "formula", "E_hull", "SUN", "MetaSUN", "sym kept", title="shortlist (top 10)")
-    for row in result.shortlist[:10]:
-        table.add_row(str(row["rank"]), escape(str(row["id"])), str(row["formula"]), f"{row['e_hull']:.3f}",
-                      "yes" if row["sun"] else "", "yes" if row["metasun"] else "",
-                      "yes" if row["symmetry_kept"] else "")  # fmt: skip
-    console.print(table)
-    sun = sum(bool(r["sun"]) for r in result.shortlist)
-    metasun = sum(bool(r["metasun"]) for r in result.shortlist)
-    console.print(f"{len(result.shortlist)} relaxed candidates ranked ({sun} SUN, {metasun} MetaSUN) in "
-                  f"{output / 'shortlist.csv'}; VASP inputs for {len(result.exported)} in {output / 'vasp'}; "
-                  f"report: {output / 'report.md'}", highlight=False)  # fmt: skip
-    if known is None:
-        console.print("[yellow]note:[/] no --known set: novelty was not checked (SUN flags assume novel)")
-    if result.export_message:
-        console.print(f"[yellow]note:[/] {escape(result.export_message)}", soft_wrap=True)
+    _print_result(result, output, known)

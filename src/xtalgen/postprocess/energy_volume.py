@@ -88,9 +88,9 @@ ENERGY_VOLUME = {"chgnet": chgnet_energy_volume, "sevennet": sevennet_energy_vol
 
 
 def _energy_volume_job(payload: Any, potential: str, strains: tuple[float, ...], model_name: str) -> dict[str, Any]:
-    from xtalgen.postprocess.relax import _as_structure
+    from xtalgen.postprocess.fire_energy_model import as_structure
 
-    return ENERGY_VOLUME[potential](_as_structure(payload), strains, model_name)
+    return ENERGY_VOLUME[potential](as_structure(payload), strains, model_name)
 
 
 def energy_volume_points(
@@ -104,9 +104,9 @@ def energy_volume_points(
     item_meta: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """:func:`chgnet_energy_volume` (or the potential's equivalent) of each ``(key, structure)``, with the
-    potential and model of ``energy_model`` (a :class:`~xtalgen.postprocess.relax.FireEnergyModel`);
-    resumable JSON-lines cache as :func:`~xtalgen.postprocess.relax.run_resumable`."""
-    from xtalgen.postprocess.relax import run_resumable
+    potential and model of ``energy_model`` (a :class:`~xtalgen.postprocess.fire_energy_model.FireEnergyModel`);
+    resumable JSON-lines cache as :func:`~xtalgen.postprocess.resumable_jobs.run_resumable`."""
+    from xtalgen.postprocess.resumable_jobs import run_resumable
 
     potential = getattr(energy_model, "potential", "")
     if potential not in ENERGY_VOLUME:

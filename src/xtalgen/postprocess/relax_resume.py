@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from pymatgen.core import Structure
 
 from xtalgen.data.content_hash import structure_hash
-from xtalgen.postprocess.relax import read_jsonl
+from xtalgen.postprocess.resumable_jobs import read_jsonl
 
 
 class ResumableRelaxer(Protocol):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from xtalgen.postprocess.relax import FireEnergyModel, relaxation_record
+from xtalgen.postprocess.fire_energy_model import FireEnergyModel, relaxation_record
 
 #: SevenNet checkpoint used by default (shipped in the ``sevenn`` wheel; trained on MPtrj).
 DEFAULT_MODEL = "7net-l3i5"
