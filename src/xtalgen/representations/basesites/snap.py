@@ -26,6 +26,7 @@ structures a site's own images are either exactly on it or at least ~r away (the
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -45,7 +46,8 @@ def _image_offsets(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray) -> tup
     images = ops[:, :3, :3] @ frac + ops[:, :3, 3]
     diff = images - frac
     diff -= np.round(diff)
-    return diff, np.linalg.norm(diff @ matrix, axis=1)
+    cart = diff @ matrix
+    return diff, np.sqrt(np.add.reduce(cart * cart, axis=1))  # = np.linalg.norm(cart, axis=1), bit for bit
 
 
 def snap_to_special_position(
@@ -87,8 +89,10 @@ def _snap(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, threshold: floa
         diff, dist = offsets(x)
         near = dist < threshold
         bound = min(bound, dist[~near].min(initial=np.inf))
-        step = diff[near].mean(axis=0)  # the identity image is always among them
-        if np.linalg.norm(step @ matrix) < 1e-10:
+        chosen = diff[near]  # the identity image is always among them
+        step = np.add.reduce(chosen, axis=0) / len(chosen)  # = chosen.mean(axis=0), bit for bit
+        cart = step @ matrix
+        if math.sqrt(cart.dot(cart)) < 1e-10:  # = np.linalg.norm(cart), bit for bit
             break
         x = x + step
     diff, dist = offsets(x)
