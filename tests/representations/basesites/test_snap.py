@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
@@ -9,7 +11,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xtalgen.data.radii import atomic_radius
 from xtalgen.representations.basesites.expand import expand_positions, expand_to_structure
-from xtalgen.representations.basesites.snap import snap_base_sites, snap_to_special_position
+from xtalgen.representations.basesites.snap import orbit_size, snap_base_sites, snap_to_special_position
 from xtalgen.representations.basesites.symops import spacegroup_ops
 
 
@@ -101,3 +103,134 @@ def test_snapping_a_structure_built_from_images_gives_one_atom_per_orbit() -> No
     assert isinstance(structure, Structure)
     assert structure.composition.reduced_formula == "BaTiO3" and len(structure) == 5
     assert SpacegroupAnalyzer(structure, symprec=1e-3).get_space_group_number() == 221
+
+
+# --- The simple reference implementation of template snapping (all-pairs orbit count, no caches, every threshold
+# tried); the fast code in src must give bit-identical positions and moves.
+
+
+def _ref_offsets(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    diff = ops[:, :3, :3] @ frac + ops[:, :3, 3] - frac
+    diff -= np.round(diff)
+    return diff, np.linalg.norm(diff @ matrix, axis=1)
+
+
+def _ref_special(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, threshold: float) -> tuple[np.ndarray, float]:
+    x0 = np.asarray(frac, dtype=np.float64).reshape(3)
+    x0 = x0 - np.floor(x0)
+    x = x0.copy()
+    for _ in range(50):
+        diff, dist = _ref_offsets(x, ops, matrix)
+        step = diff[dist < threshold].mean(axis=0)
+        if np.linalg.norm(step @ matrix) < 1e-10:
+            break
+        x = x + step
+    diff, dist = _ref_offsets(x, ops, matrix)
+    moved = x - x0
+    moved -= np.round(moved)
+    move = float(np.linalg.norm(moved @ matrix))
+    if np.any(dist[dist < threshold] > 1e-3) or move >= threshold:
+        return x0, 0.0
+    return x - np.floor(x), move
+
+
+def _ref_orbit(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, tol: float = 0.01) -> int:
+    images = frac + _ref_offsets(frac, ops, matrix)[0]
+    d = images[:, None, :] - images[None, :, :]
+    d -= np.round(d)
+    close = np.linalg.norm(d @ matrix, axis=-1) < tol
+    return int((close.argmax(axis=1) == np.arange(len(images))).sum())
+
+
+def _ref_grown(x: np.ndarray, ops: np.ndarray, matrix: np.ndarray, mult: int, start: float) -> np.ndarray | None:
+    stop = 0.5 * float(np.linalg.norm(matrix, axis=1).min())
+    for threshold in np.geomspace(max(start, 1e-3), max(stop, start * 1.01), 12):
+        y, move = _ref_special(x, ops, matrix, float(threshold))
+        if move > 0 and _ref_orbit(y, ops, matrix) == mult:
+            return y
+    return None
+
+
+def _ref_distance(a: np.ndarray, b: np.ndarray, matrix: np.ndarray) -> float:
+    d = a - b
+    d -= np.round(d)
+    return float(np.linalg.norm(d @ matrix))
+
+
+def _ref_multiplicity(frac, ops, matrix, mult, start, occupied):  # noqa: ANN001, ANN202
+    x0 = np.asarray(frac, dtype=np.float64).reshape(3)
+    x0 = x0 - np.floor(x0)
+    if _ref_orbit(x0, ops, matrix) == mult:
+        return x0, 0.0
+    y = _ref_grown(x0, ops, matrix, mult, start)
+    if y is not None and len(occupied) and _ref_distance_min(y, occupied, matrix) < 0.5:
+        offsets = np.array(list(itertools.product((0.0, 0.25, -0.25, 0.5), repeat=3)))[1:]
+        found = [z for z in (_ref_grown(x0 + o, ops, matrix, mult, start) for o in offsets)
+                 if z is not None and _ref_distance_min(z, occupied, matrix) >= 0.5]  # fmt: skip
+        y = min(found, key=lambda z: _ref_distance(z, x0, matrix)) if found else y
+    if y is None:
+        return x0, 0.0
+    return y - np.floor(y), _ref_distance(y, x0, matrix)
+
+
+def _ref_distance_min(frac: np.ndarray, occupied: np.ndarray, matrix: np.ndarray) -> float:
+    d = occupied - frac
+    d -= np.round(d)
+    return float(np.linalg.norm(d @ matrix, axis=1).min())
+
+
+def _ref_template(species, coords, ops, matrix, mult):  # noqa: ANN001, ANN202
+    start = [atomic_radius(e) for e in species]
+    first = [_ref_multiplicity(coords[k], ops, matrix, int(mult[k]), start[k], np.zeros((0, 3)))[1]
+             for k in range(len(coords))]  # fmt: skip
+    out, moves, occupied = coords.copy(), np.zeros(len(coords)), np.zeros((0, 3))
+    for k in sorted(range(len(coords)), key=lambda k: first[k]):
+        out[k], moves[k] = _ref_multiplicity(coords[k], ops, matrix, int(mult[k]), start[k], occupied)
+        images = ops[:, :3, :3] @ out[k] + ops[:, :3, 3]
+        occupied = np.concatenate([occupied, images - np.floor(images)])
+    return out, moves
+
+
+def _random_lattice(sg: int, rng: np.random.Generator, compatible: bool) -> np.ndarray:
+    """A lattice (3, 3) Å of the group's crystal system (or, with ``compatible`` False, a triclinic one)."""
+    a, b, c = rng.uniform(3, 9, 3)
+    alpha, beta, gamma = rng.uniform(70, 110, 3)
+    if compatible and sg >= 3:  # monoclinic (b unique), orthorhombic, tetragonal, hexagonal axes, cubic
+        alpha, gamma = 90.0, (120.0 if 143 <= sg <= 194 else 90.0)
+        beta = beta if sg < 16 else 90.0
+        b = a if sg >= 75 else b
+        c = a if sg >= 195 else c
+    return np.asarray(Lattice.from_parameters(a, b, c, alpha, beta, gamma).matrix)
+
+
+def test_template_snapping_matches_the_reference_bit_for_bit_on_random_groups_and_sites() -> None:
+    rng = np.random.default_rng(11)
+    snapped = 0
+    for _ in range(120):
+        sg = int(rng.integers(1, 231))
+        ops = spacegroup_ops(sg)
+        matrix = _random_lattice(sg, rng, compatible=rng.random() < 0.85)
+        k = int(rng.integers(1, 5))
+        coords = rng.random((k, 3))
+        for i in range(k):  # most sites near a special position, as generated sites are
+            if rng.random() < 0.6:
+                coords[i] = _ref_special(coords[i], ops, matrix, 2.5)[0] + rng.normal(0, 0.01, 3)
+        mult = np.array([_ref_orbit(_ref_special(c, ops, matrix, float(rng.uniform(0.5, 3)))[0], ops, matrix)
+                         for c in coords])  # fmt: skip
+        species = [str(e) for e in rng.choice(["O", "Ti", "Sr", "Li", "Co"], k)]
+        for c in coords:
+            assert orbit_size(c, ops, matrix) == _ref_orbit(c, ops, matrix)
+        want = _ref_template(species, coords, ops, matrix, mult)
+        got = snap_base_sites(species, coords, ops, matrix, multiplicity=mult)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (sg, coords, mult)
+        snapped += int((want[1] > 0).sum())
+    assert snapped > 100  # the comparison covers real snaps, not only sites left alone
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.001, 0.004, 0.0099, 0.0101, 0.015, 0.03])
+def test_orbit_size_near_its_tolerance_falls_back_to_the_pair_count(gap: float) -> None:
+    # Pm: the mirror image of (x, y, z) is (x, -y, z), 2 y b Å away; gaps between tol/4 and 2 tol are counted pairwise
+    matrix = np.asarray(Lattice.from_parameters(4.0, 5.0, 6.0, 90, 97, 90).matrix)
+    frac = np.array([0.3, gap / (2 * 5.0), 0.7])
+    assert orbit_size(frac, spacegroup_ops(6), matrix) == _ref_orbit(frac, spacegroup_ops(6), matrix)
+    assert orbit_size(frac, spacegroup_ops(6), matrix) == (1 if gap < 0.01 else 2)

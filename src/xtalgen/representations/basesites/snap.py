@@ -26,7 +26,8 @@ structures a site's own images are either exactly on it or at least ~r away (the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -34,6 +35,8 @@ from xtalgen.data.radii import atomic_radius
 
 #: Images closer than this (Å) to the site count as the site itself.
 COINCIDE = 1e-3
+#: Images closer than this (Å) count as one atom when an orbit is counted (:func:`orbit_size`).
+ORBIT_TOL = 0.01
 #: Default threshold factor (× atomic radius), equal to the merge default (``merge.DEFAULT_MERGE_FACTOR``).
 DEFAULT_SNAP_FACTOR = 1.0
 
@@ -43,7 +46,8 @@ def _image_offsets(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray) -> tup
     images = ops[:, :3, :3] @ frac + ops[:, :3, 3]
     diff = images - frac
     diff -= np.round(diff)
-    return diff, np.linalg.norm(diff @ matrix, axis=1)
+    cart = diff @ matrix
+    return diff, np.sqrt(np.add.reduce(cart * cart, axis=1))  # = np.linalg.norm(cart, axis=1), bit for bit
 
 
 def snap_to_special_position(
@@ -60,27 +64,46 @@ def snap_to_special_position(
     Returns:
         The new position in [0, 1) (the wrapped input when no snap applies) and the move in Å (0.0 then).
     """
-    x0 = np.asarray(frac, dtype=np.float64).reshape(3)
-    x0 = x0 - np.floor(x0)
     ops = np.asarray(ops, dtype=np.float64)
     matrix = np.asarray(matrix, dtype=np.float64)
+    return _snap(frac, ops, matrix, threshold, max_iter, lambda x: _image_offsets(x, ops, matrix))[:2]
+
+
+_Offsets = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _snap(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, threshold: float, max_iter: int,
+          offsets: _Offsets) -> tuple[np.ndarray, float, float]:  # fmt: skip
+    """:func:`snap_to_special_position` with the image offsets of a position taken from ``offsets`` (a cache).
+
+    Also returns a bound (Å): every threshold in [``threshold``, bound] gives the same result, since no image
+    distance met on the way lies in [threshold, bound) and a move rejected as too long stays too long.
+    """
+    x0 = np.asarray(frac, dtype=np.float64).reshape(3)
+    x0 = x0 - np.floor(x0)
     if threshold <= 0 or not np.all(np.isfinite(x0)):
-        return x0, 0.0
+        return x0, 0.0, threshold
     x = x0.copy()
+    bound = np.inf
     for _ in range(max_iter):
-        diff, dist = _image_offsets(x, ops, matrix)
-        step = diff[dist < threshold].mean(axis=0)  # the identity image is always among them
-        if np.linalg.norm(step @ matrix) < 1e-10:
+        diff, dist = offsets(x)
+        near = dist < threshold
+        bound = min(bound, dist[~near].min(initial=np.inf))
+        chosen = diff[near]  # the identity image is always among them
+        step = np.add.reduce(chosen, axis=0) / len(chosen)  # = chosen.mean(axis=0), bit for bit
+        cart = step @ matrix
+        if math.sqrt(cart.dot(cart)) < 1e-10:  # = np.linalg.norm(cart), bit for bit
             break
         x = x + step
-    diff, dist = _image_offsets(x, ops, matrix)
+    diff, dist = offsets(x)
     near = dist < threshold
+    bound = min(bound, dist[~near].min(initial=np.inf))
     moved = x - x0
     moved -= np.round(moved)
     move = float(np.linalg.norm(moved @ matrix))
     if np.any(dist[near] > COINCIDE) or move >= threshold:
-        return x0, 0.0
-    return x - np.floor(x), move
+        return x0, 0.0, min(bound, move) if move >= threshold else bound
+    return x - np.floor(x), move, bound
 
 
 def snap_base_sites(
@@ -112,15 +135,54 @@ def snap_base_sites(
     return coords, moves
 
 
-def orbit_size(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, tol: float = 0.01) -> int:
+def orbit_size(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, tol: float = ORBIT_TOL) -> int:
     """Number of distinct images (atoms in the cell) of one fractional position (3,); images closer than
-    ``tol`` Å count as one."""
-    diff, _ = _image_offsets(np.asarray(frac, dtype=np.float64), ops, matrix)
-    images = np.asarray(frac, dtype=np.float64) + diff
+    ``tol`` Å count as one.
+
+    Counts ``n / |H|`` with H the ops whose image lies within ``tol / 4`` Å of the position (O(n)) when that is
+    provably the all-pairs count (:func:`_stabiliser_count`), else counts clusters of all pairs of images.
+    """
+    ops = np.asarray(ops, dtype=np.float64)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    frac = np.asarray(frac, dtype=np.float64)
+    if _isometric(ops, matrix, tol):
+        count = _stabiliser_count(_image_offsets(frac, ops, matrix)[1], tol)
+        if count is not None:
+            return count
+    return _pairwise_orbit_size(frac, ops, matrix, tol)
+
+
+def _pairwise_orbit_size(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, tol: float) -> int:
+    """Images (n) of which no earlier image lies within ``tol`` Å, from the n × n image distance matrix."""
+    diff, _ = _image_offsets(frac, ops, matrix)
+    images = frac + diff
     d = images[:, None, :] - images[None, :, :]
     d -= np.round(d)
     close = np.linalg.norm(d @ matrix, axis=-1) < tol
     return int((close.argmax(axis=1) == np.arange(len(images))).sum())
+
+
+def _isometric(ops: np.ndarray, matrix: np.ndarray, tol: float) -> bool:
+    """Whether every op preserves the metric ``G = M Mᵀ`` (to 1e-10 relative) and any vector shorter than
+    ``2 tol`` Å has fractional components below 1/2 (so ``d - round(d)`` is its shortest image)."""
+    metric = matrix @ matrix.T
+    rot = ops[:, :3, :3]
+    invariant = np.abs(np.transpose(rot, (0, 2, 1)) @ metric @ rot - metric).max() <= 1e-10 * np.abs(metric).max()
+    return bool(invariant and 2 * tol * np.linalg.norm(np.linalg.inv(matrix), 2) < 0.5)
+
+
+def _stabiliser_count(dist: np.ndarray, tol: float) -> int | None:
+    """Orbit size ``n / |H|`` from the distances (n,) Å of a position's images to it, or None when unsure.
+
+    For isometric ops (:func:`_isometric`) the distance of images i and j equals that of the position and
+    image ``g_i⁻¹ g_j``. If every distance is ≤ tol/4 (ops in H) or ≥ 2 tol, two images are closer than
+    ``tol`` exactly when ``g_i⁻¹ g_j`` ∈ H; H is then a group and the clusters are its n / |H| cosets.
+    """
+    small = dist <= 0.25 * tol
+    if not np.all(small | (dist >= 2 * tol)):
+        return None
+    h = int(small.sum())
+    return len(dist) // h if len(dist) % h == 0 else None
 
 
 def _images(frac: np.ndarray, ops: np.ndarray) -> np.ndarray:
@@ -138,16 +200,62 @@ def _clear_of(frac: np.ndarray, occupied: np.ndarray | None, matrix: np.ndarray,
     return bool(np.linalg.norm(d @ matrix, axis=1).min() >= tol)
 
 
-def _grown_snap(x: np.ndarray, ops: np.ndarray, matrix: np.ndarray, multiplicity: int, start: float,
-                steps: int) -> np.ndarray | None:  # fmt: skip
-    """The first snap of ``x`` (thresholds growing from ``start`` Å to half the shortest edge) with
-    ``multiplicity`` images, or None."""
-    stop = 0.5 * float(np.linalg.norm(matrix, axis=1).min())
-    for threshold in np.geomspace(max(start, 1e-3), max(stop, start * 1.01), steps):
-        y, move = snap_to_special_position(x, ops, matrix, float(threshold))
-        if move > 0 and orbit_size(y, ops, matrix) == multiplicity:
-            return y
-    return None
+class _Snapper:
+    """Template snapping of one candidate (one group's ops (n, 4, 4), one lattice (3, 3) Å) with its repeated work
+    cached: orbit sizes by position, each growing-threshold search by start point, image offsets within one
+    search (the thresholds of a search share their first iterations). Same results as without the caches."""
+
+    def __init__(self, ops: np.ndarray, matrix: np.ndarray) -> None:
+        self.ops = np.asarray(ops, dtype=np.float64)
+        self.matrix = np.asarray(matrix, dtype=np.float64)
+        self.isometric = _isometric(self.ops, self.matrix, ORBIT_TOL)
+        self._orbits: dict[bytes, int] = {}
+        self._grown: dict[tuple, np.ndarray | None] = {}
+        self._thresholds: dict[tuple[float, int], np.ndarray] = {}
+
+    def orbit(self, frac: np.ndarray) -> int:
+        """:func:`orbit_size` of ``frac`` (3,) float64."""
+        key = frac.tobytes()
+        if key not in self._orbits:
+            count = None
+            if self.isometric:
+                count = _stabiliser_count(_image_offsets(frac, self.ops, self.matrix)[1], ORBIT_TOL)
+            if count is None:
+                count = _pairwise_orbit_size(frac, self.ops, self.matrix, ORBIT_TOL)
+            self._orbits[key] = count
+        return self._orbits[key]
+
+    def thresholds(self, start: float, steps: int) -> np.ndarray:
+        """Thresholds (Å) growing geometrically from ``start`` to half the shortest cell edge."""
+        if (start, steps) not in self._thresholds:
+            stop = 0.5 * float(np.linalg.norm(self.matrix, axis=1).min())
+            self._thresholds[start, steps] = np.geomspace(max(start, 1e-3), max(stop, start * 1.01), steps)
+        return self._thresholds[start, steps]
+
+    def grown(self, x: np.ndarray, multiplicity: int, start: float, steps: int) -> np.ndarray | None:
+        """The first snap of ``x`` over :meth:`thresholds` with ``multiplicity`` images, or None."""
+        key = (np.asarray(x, dtype=np.float64).tobytes(), multiplicity, start, steps)
+        if key not in self._grown:
+            self._grown[key] = self._search(x, multiplicity, start, steps)
+        return self._grown[key]
+
+    def _search(self, x: np.ndarray, multiplicity: int, start: float, steps: int) -> np.ndarray | None:
+        cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+        def offsets(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            key = p.tobytes()
+            if key not in cache:
+                cache[key] = _image_offsets(p, self.ops, self.matrix)
+            return cache[key]
+
+        same_until = -np.inf  # thresholds up to this give the result of the last one tried (a failure)
+        for threshold in self.thresholds(start, steps):
+            if threshold <= same_until:
+                continue
+            y, move, same_until = _snap(x, self.ops, self.matrix, float(threshold), 50, offsets)
+            if move > 0 and self.orbit(y) == multiplicity:
+                return y
+        return None
 
 
 #: Start offsets (fractional) tried when the nearest special position is taken: 0, ±1/4, 1/2 per axis.
@@ -167,16 +275,23 @@ def snap_to_multiplicity(
     nearest free special position of that multiplicity is taken. A site already of that multiplicity, or one
     that no threshold brings there, stays as generated (move 0). Returns the position in [0, 1) and the move (Å).
     """
+    snapper = _Snapper(ops, matrix)
+    return _snap_site(snapper, frac, multiplicity, start, occupied, clearance, steps)
+
+
+def _snap_site(snapper: _Snapper, frac: np.ndarray, multiplicity: int, start: float, occupied: np.ndarray | None,
+               clearance: float = 0.5, steps: int = 12) -> tuple[np.ndarray, float]:  # fmt: skip
+    """:func:`snap_to_multiplicity` with ``snapper``'s caches."""
+    matrix = snapper.matrix
     x0 = np.asarray(frac, dtype=np.float64).reshape(3)
     x0 = x0 - np.floor(x0)
-    ops = np.asarray(ops, dtype=np.float64)
-    if not np.all(np.isfinite(x0)) or orbit_size(x0, ops, matrix) == multiplicity:
+    if not np.all(np.isfinite(x0)) or snapper.orbit(x0) == multiplicity:
         return x0, 0.0
-    y = _grown_snap(x0, ops, matrix, multiplicity, start, steps)
+    y = snapper.grown(x0, multiplicity, start, steps)
     if y is not None and not _clear_of(y, occupied, matrix, clearance):
         found = []
         for offset in _OFFSETS[1:]:
-            z = _grown_snap(x0 + offset, ops, matrix, multiplicity, start, steps)
+            z = snapper.grown(x0 + offset, multiplicity, start, steps)
             if z is not None and _clear_of(z, occupied, matrix, clearance):
                 found.append(z)
         y = min(found, key=lambda z: _distance(z, x0, matrix)) if found else y
@@ -195,15 +310,15 @@ def _snap_to_template(species: Sequence[str], coords: np.ndarray, ops: np.ndarra
                       mask: np.ndarray, multiplicity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Snap each site to its requested multiplicity; sites nearest their special position claim it first and
     later sites avoid the positions taken (see :func:`snap_to_multiplicity`)."""
-    ops = np.asarray(ops, dtype=np.float64)
+    snapper = _Snapper(ops, matrix)
+    ops = snapper.ops
     sites = [k for k in np.flatnonzero(mask) if multiplicity[k] > 0]
     start = {k: factor * atomic_radius(species[k]) for k in sites}
-    first = {k: snap_to_multiplicity(coords[k], ops, matrix, int(multiplicity[k]), start[k])[1] for k in sites}
+    first = {k: _snap_site(snapper, coords[k], int(multiplicity[k]), start[k], None)[1] for k in sites}
     out, moves = coords.copy(), np.zeros(len(coords))
     occupied = np.zeros((0, 3))
     for k in sorted(sites, key=lambda k: first[k]):
-        out[k], moves[k] = snap_to_multiplicity(coords[k], ops, matrix, int(multiplicity[k]), start[k],
-                                                occupied=occupied)  # fmt: skip
+        out[k], moves[k] = _snap_site(snapper, coords[k], int(multiplicity[k]), start[k], occupied)
         occupied = np.concatenate([occupied, _images(out[k], ops)])
     for k in np.flatnonzero(mask):
         if multiplicity[k] <= 0:
