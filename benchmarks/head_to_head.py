@@ -301,7 +301,7 @@ def stability_set(gen: Path, out_csv: Path, m: int, args: argparse.Namespace) ->
     metrics = [StructuralValidity(), CompositionalValidity(), Stability(model, args.reference_energies)]
     props = None
     if args.properties_n > 0:
-        from xtalgen.evaluation.property_distributions import PropertyDistributions
+        from xtalgen.evaluation.property_distributions import COLUMNS, PropertyDistributions
 
         props = PropertyDistributions(model, reference="train", n_reference=args.properties_n, seed=args.seed,
                                       reference_energies=args.reference_energies)  # fmt: skip
@@ -309,8 +309,6 @@ def stability_set(gen: Path, out_csv: Path, m: int, args: argparse.Namespace) ->
     kw = {k: v for k, v in _eval_kwargs(args).items() if not k.startswith("test")}
     result = evaluate(sub, args.train, None, stability=True, energy_model=model, metrics=metrics, **kw)
     if props is not None:
-        from xtalgen.evaluation.property_distributions import COLUMNS
-
         prop_cols = ["id", *[c for c in COLUMNS if c in result.per_sample], "e_hull"]
         result.per_sample[[c for c in prop_cols if c in result.per_sample]].to_csv(
             out_csv.with_name(out_csv.stem + "_properties.csv"), index=False)

@@ -39,6 +39,8 @@ COINCIDE = 1e-3
 ORBIT_TOL = 0.01
 #: Default threshold factor (× atomic radius), equal to the merge default (``merge.DEFAULT_MERGE_FACTOR``).
 DEFAULT_SNAP_FACTOR = 1.0
+#: Most averaging iterations of one snap (:func:`snap_to_special_position`).
+SNAP_MAX_ITER = 50
 
 
 def _image_offsets(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +53,7 @@ def _image_offsets(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray) -> tup
 
 
 def snap_to_special_position(
-    frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, threshold: float, *, max_iter: int = 50
+    frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, threshold: float, *, max_iter: int = SNAP_MAX_ITER
 ) -> tuple[np.ndarray, float]:
     """One site snapped onto its special position (see module docstring) and the distance moved (Å).
 
@@ -145,7 +147,12 @@ def orbit_size(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, tol: float
     ops = np.asarray(ops, dtype=np.float64)
     matrix = np.asarray(matrix, dtype=np.float64)
     frac = np.asarray(frac, dtype=np.float64)
-    if _isometric(ops, matrix, tol):
+    return _orbit_count(frac, ops, matrix, tol, _isometric(ops, matrix, tol))
+
+
+def _orbit_count(frac: np.ndarray, ops: np.ndarray, matrix: np.ndarray, tol: float, isometric: bool) -> int:
+    """:func:`orbit_size` with :func:`_isometric` of ``ops`` and ``matrix`` already known."""
+    if isometric:
         count = _stabiliser_count(_image_offsets(frac, ops, matrix)[1], tol)
         if count is not None:
             return count
@@ -217,12 +224,7 @@ class _Snapper:
         """:func:`orbit_size` of ``frac`` (3,) float64."""
         key = frac.tobytes()
         if key not in self._orbits:
-            count = None
-            if self.isometric:
-                count = _stabiliser_count(_image_offsets(frac, self.ops, self.matrix)[1], ORBIT_TOL)
-            if count is None:
-                count = _pairwise_orbit_size(frac, self.ops, self.matrix, ORBIT_TOL)
-            self._orbits[key] = count
+            self._orbits[key] = _orbit_count(frac, self.ops, self.matrix, ORBIT_TOL, self.isometric)
         return self._orbits[key]
 
     def thresholds(self, start: float, steps: int) -> np.ndarray:
@@ -252,7 +254,7 @@ class _Snapper:
         for threshold in self.thresholds(start, steps):
             if threshold <= same_until:
                 continue
-            y, move, same_until = _snap(x, self.ops, self.matrix, float(threshold), 50, offsets)
+            y, move, same_until = _snap(x, self.ops, self.matrix, float(threshold), SNAP_MAX_ITER, offsets)
             if move > 0 and self.orbit(y) == multiplicity:
                 return y
         return None
