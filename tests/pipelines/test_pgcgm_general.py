@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from pymatgen.core import Composition
 from typer.testing import CliRunner
 
 from xtalgen.cli.main import app
@@ -117,3 +118,36 @@ def test_unconditioned_and_balanced_draws_follow_the_templates(run) -> None:
     top = max(pd.Series([c[0] for c in plain]).value_counts(normalize=True))
     top_balanced = max(pd.Series([c[0] for c in balanced]).value_counts(normalize=True))
     assert top_balanced < top
+
+
+def _condition_composition(elements: str, multiplicities: str) -> Composition:
+    """The condition's composition counted here by hand: each site's element × its multiplicity."""
+    counts: dict[str, int] = {}
+    for el, m in zip(elements.split(), str(multiplicities).split(), strict=True):
+        counts[el] = counts.get(el, 0) + int(m)
+    return Composition(counts).reduced_composition
+
+
+def test_condition_formula_keeps_only_the_templates_compositions(run, tmp_path) -> None:
+    # loose filters so the untrained model's drifted compositions reach the end; candidates mode: same draws
+    opts = {"count": "candidates", "max_atoms": 40, "distance_factor": 0.3, "dedupe": False, "max_formula_atoms": 0,
+            "max_primitive_sites": 0}  # fmt: skip
+    frames = {}
+    for on in (False, True):
+        request = GenerationRequest(40, workers=1, checkpoint=run, progress=False)
+        result = generate("pgcgm", request, tmp_path / str(on), {**opts, "condition_formula": on})
+        assert result.record["condition_formula"] is on
+        frames[on] = pd.read_csv(tmp_path / str(on) / "summary.csv")
+    off, on = frames[False], frames[True]
+    same = [Composition(f).reduced_composition == _condition_composition(e, m)
+            for f, e, m in zip(off["formula"], off["cond_elements"], off["cond_multiplicities"], strict=True)]
+    assert off["accepted"].sum() > 0 and not all(s for s, a in zip(same, off["accepted"], strict=True) if a)
+    assert "filter_condition_formula" not in off.columns
+    accepted = on[on["accepted"]]
+    assert len(accepted) > 0
+    for f, e, m in zip(accepted["formula"], accepted["cond_elements"], accepted["cond_multiplicities"], strict=True):
+        assert Composition(f).reduced_composition == _condition_composition(e, m), (f, e, m)
+    assert set(accepted["id"]) == {i for i, a, s in zip(off["id"], off["accepted"], same, strict=True) if a and s}
+    rejected = on[on["reason"] == "formula differs from the condition"]
+    assert len(rejected) > 0 and (rejected["filter_condition_formula"] == False).all()  # noqa: E712
+    assert accepted["filter_condition_formula"].all()

@@ -7,10 +7,12 @@ import pytest
 
 from xtalgen.pipelines.pgcgm.templates import (
     charge_balanced,
+    condition_formula,
     conditions_for_elements,
     group_templates,
     role_order,
     roles_of,
+    site_counts,
 )
 
 ROWS = [
@@ -49,3 +51,12 @@ def test_same_element_on_several_sites_and_errors() -> None:
         conditions_for_elements(1, templates, ("Na", "Cl"), max_atoms=4, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="1..5 distinct elements"):
         conditions_for_elements(1, templates, ("Na", "Na"), rng=np.random.default_rng(0))
+
+
+def test_condition_formula_is_elements_times_multiplicities() -> None:
+    assert condition_formula((221, ("Sr", "Ti", "O"), (1, 1, 3))) == "Sr1 Ti1 O3"
+    assert condition_formula((12, ("Al", "O", "O"), (4, 4, 2))) == "Al4 O6"  # one element on two sites
+    assert site_counts(("Na", "Cl"), (4, 4)) == {"Na": 4, "Cl": 4}
+    # charge balance judges the same per-element counts: Al4O6 balances
+    templates = group_templates(ROWS)
+    assert charge_balanced(next(t for t in templates if t.spacegroup == 12), ("Al", "O"))

@@ -111,3 +111,27 @@ def test_dedupe_results_compares_only_groups_with_new_members() -> None:
     assert all(r.accepted for r in old)
     dedupe_results(old, workers=1, progress=False, since=1)  # the second is new: it is a copy of the first
     assert old[0].accepted and not old[1].accepted and old[1].duplicate_of == 0
+
+
+@pytest.mark.parametrize("early_reject", [False, True])
+def test_condition_formula_rejects_a_drifted_candidate(early_reject: bool) -> None:
+    rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.6), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3])
+    drifted = Structure.from_spacegroup("Fm-3m", Lattice.cubic(7.0), ["Na", "Cl", "Cl"],
+                                        [[0, 0, 0], [0.5] * 3, [0.25] * 3])  # fmt: skip  # NaCl3
+    candidates = [rock_salt, drifted, rock_salt.get_primitive_structure(), spinel()]
+    kw = dict(spacegroups=[225, 225, 225, 227], dedupe=False, early_reject=early_reject, workers=1, progress=False)
+    plain = postprocess_candidates(candidates, **kw)
+    assert all(r.accepted for r in plain) and all("condition_formula" not in r.filters for r in plain)
+    # the template's conventional cell (Na4Cl4) for the rock salt in both cells; the spinel has no condition formula
+    results = postprocess_candidates(candidates, condition_formulas=["Na4 Cl4", "Na4 Cl4", "Na4 Cl4", None], **kw)
+    r0, r1, r2, r3 = results
+    assert r0.accepted and r0.filters["condition_formula"] is True and r0.info()["filter_condition_formula"] is True
+    assert r2.accepted and r2.n_atoms_after == 2
+    assert not r1.accepted and r1.reason == "formula differs from the condition"
+    assert r1.detail == "NaCl3, condition NaCl" and r1.filters["condition_formula"] is False
+    assert r1.formula == "NaCl3" and r1.filters["min_distance"] is True
+    # the full path also runs the space-group check; the fast path rejects before spglib
+    assert r1.filters["spacegroup"] is (None if early_reject else True)
+    assert r3.accepted and "condition_formula" not in r3.filters
+    with pytest.raises(ValueError, match="1 condition formulas for 4 candidates"):
+        postprocess_candidates(candidates, condition_formulas=["NaCl"], **kw)

@@ -194,3 +194,26 @@ def test_cell_size_filter_counts_primitive_sites():
     res = postprocess_candidates([s], max_primitive_sites=13, **kw)[0]
     assert not res.accepted and res.reason == REASON_CELL and res.filters["cell_size"] is False
     assert postprocess_candidates([s], **kw)[0].filters["cell_size"] is None  # off by default here
+
+
+def _rock_salt() -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.6), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3])
+
+
+def test_condition_formula_filter_compares_reduced_compositions():
+    from xtalgen.postprocess.filters import REASON_CONDITION_FORMULA, check_condition_formula
+
+    conventional = _rock_salt()  # Na4Cl4
+    primitive = conventional.get_primitive_structure()  # Na1Cl1
+    assert len(conventional) == 8 and len(primitive) == 2
+    for cell in (conventional, primitive):  # any cell of the condition's formula, in any multiple, passes
+        for formula in ("Na4 Cl4", "Na1 Cl1", "NaCl", "Cl2Na2"):
+            assert check_condition_formula(cell, formula).passed, (cell.composition, formula)
+    # A Cl base site that stayed on the 8-fold position instead of the 4-fold one: Na4Cl12 = NaCl3
+    drifted = Structure.from_spacegroup("Fm-3m", Lattice.cubic(7.0), ["Na", "Cl", "Cl"],
+                                        [[0, 0, 0], [0.5] * 3, [0.25] * 3])  # fmt: skip
+    out = check_condition_formula(drifted, "Na4 Cl4")
+    assert out.passed is False and out.reason == REASON_CONDITION_FORMULA == "formula differs from the condition"
+    assert out.detail == "NaCl3, condition NaCl"
+    assert not check_condition_formula(conventional, "Na1 Cl3").passed
+    assert not check_condition_formula(conventional, "K1 Cl1").passed  # other elements, same ratio

@@ -32,6 +32,7 @@ from xtalgen.postprocess.filters import (
     REASON_TOO_CLOSE,
     check_cell_size,
     check_charge_neutral,
+    check_condition_formula,
     check_formula_size,
     check_min_distance,
     check_spacegroup,
@@ -52,8 +53,8 @@ class PostprocessResult:
     """Outcome for one candidate (index = its position in the input).
 
     ``filters`` maps filter name → True/False (None = not run): ``min_distance``, ``spacegroup``,
-    ``formula_size``, ``cell_size``, ``charge_neutral``, ``unique``. ``reason`` is the first failing step
-    ("" when accepted).
+    ``formula_size``, ``cell_size``, ``charge_neutral``, ``unique`` and, for a candidate with a condition
+    formula, ``condition_formula``. ``reason`` is the first failing step ("" when accepted).
     """
 
     index: int
@@ -188,25 +189,26 @@ def _merged_structure(
 
 
 def _apply_filters(
-    res: PostprocessResult, structure: Structure, ratios: Any, target: int | None, opt: _Options
+    res: PostprocessResult, structure: Structure, ratios: Any, target: int | None, opt: _Options,
+    expected: str | None = None,
 ) -> PostprocessResult:
-    """Fill ``res`` from the merged ``structure``: formula, space group, primitive cell and the filters."""
+    """Fill ``res`` from the merged ``structure``: formula, space group, primitive cell and the filters
+    (``expected``: the condition's formula, None: not checked)."""
     res.structure = structure
     res.n_atoms_after = len(structure)
     res.formula = structure.composition.reduced_formula
-    if opt.early_reject and opt.max_formula_atoms is not None:  # rejected whatever spglib finds: skip it
-        too_large = check_formula_size(structure, opt.max_formula_atoms)
-        if not too_large.passed:
-            return _reject_formula(res, structure, ratios, too_large, opt)
+    cond = [] if expected is None else [check_condition_formula(structure, expected)]
+    size = [] if opt.max_formula_atoms is None else [check_formula_size(structure, opt.max_formula_atoms)]
+    if opt.early_reject and not all(out.passed for out in cond + size):  # rejected whatever spglib finds
+        return _reject_formula(res, structure, ratios, cond + size, opt)
     dataset = symmetry_dataset(structure, opt.symprec)
     if dataset is not None:
         res.spacegroup = int(dataset.number)
         res.primitive = primitive_from_dataset(structure, dataset)
-    outcomes = [check_min_distance(structure, opt.distance_factor, ratios=ratios)]
+    outcomes = [check_min_distance(structure, opt.distance_factor, ratios=ratios), *cond]
     if opt.check_spacegroup and target is not None:
         outcomes.append(check_spacegroup(structure, target, opt.symprec, found=res.spacegroup))
-    if opt.max_formula_atoms is not None:
-        outcomes.append(check_formula_size(structure, opt.max_formula_atoms))
+    outcomes += size
     if opt.max_primitive_sites is not None:
         n_prim = None if res.primitive is None else len(res.primitive)
         outcomes.append(check_cell_size(n_prim, opt.max_primitive_sites))
@@ -227,28 +229,30 @@ def _apply_filters(
 
 
 def _reject_formula(
-    res: PostprocessResult, structure: Structure, ratios: Any, outcome: Any, opt: _Options
+    res: PostprocessResult, structure: Structure, ratios: Any, outcomes: list, opt: _Options
 ) -> PostprocessResult:
-    """Mark ``res`` rejected by the formula-size filter before the symmetry analysis: no found space group,
-    the space-group and cell-size filters not run (None); the other summary columns as on the full path."""
-    distance = check_min_distance(structure, opt.distance_factor, ratios=ratios)
-    res.filters[distance.name] = distance.passed
-    res.extra.update(distance.values)
-    res.filters[outcome.name] = outcome.passed
-    res.extra.update(outcome.values)
+    """Mark ``res`` rejected by the first failing composition filter of ``outcomes`` (condition formula, formula
+    size) before the symmetry analysis: no found space group, the space-group and cell-size filters not run
+    (None); the other summary columns as on the full path."""
+    for out in [check_min_distance(structure, opt.distance_factor, ratios=ratios), *outcomes]:
+        res.filters[out.name] = out.passed
+        res.extra.update(out.values)
     if opt.max_primitive_sites is not None:
         res.extra["primitive_sites"] = None
-    res.reason, res.detail = outcome.reason, outcome.detail
+    failed = next(out for out in outcomes if not out.passed)
+    res.reason, res.detail = failed.reason, failed.detail
     return res
 
 
 def process_one(
-    index: int, item: Any, target: int | None, conditions: dict, opt: _Options
+    index: int, item: Any, target: int | None, conditions: dict, opt: _Options, expected: str | None = None
 ) -> PostprocessResult:
-    """Expand, merge and filter one candidate (no dedupe)."""
+    """Expand, merge and filter one candidate (no dedupe); ``expected``: its condition's formula or None."""
     res = PostprocessResult(index, None, conditions=dict(conditions), target_spacegroup=target)
     res.filters = {"min_distance": None, "spacegroup": None, "formula_size": None, "cell_size": None,
                    "charge_neutral": None, "unique": None}
+    if expected is not None:
+        res.filters["condition_formula"] = None
     try:
         arrays = _expanded_arrays(item, opt)
     except Exception as exc:  # a broken generated sample must not stop the batch
@@ -271,7 +275,7 @@ def process_one(
         return res
     if isinstance(merged, PostprocessResult):
         return merged
-    return _apply_filters(res, *merged, target, opt)
+    return _apply_filters(res, *merged, target, opt, expected)
 
 
 def _process_star(args: tuple) -> PostprocessResult:
@@ -320,6 +324,7 @@ def postprocess_candidates(
     max_primitive_sites: int | None = None,
     early_reject: bool = False,
     symmetrized_cif: bool = False,
+    condition_formulas: Sequence[str | None] | None = None,
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
@@ -338,13 +343,15 @@ def postprocess_candidates(
     ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
     ``max_primitive_sites``: reject structures whose primitive cell has more atoms (``cell too large``).
     ``early_reject``: reject distance-filter failures before the symmetry analysis, clashes the merge
-    cannot fix (:mod:`.early_reject`) before merging, and formulas over ``max_formula_atoms`` before the
-    symmetry analysis; the accepted candidates are the same, but such rejects carry no found space group and
-    no results of the filters not run (None). Rejection reasons are the same except for a candidate whose
-    formula is too large and whose space group also changed: the full path names the space group (the filter
-    it runs first), this one the formula.
+    cannot fix (:mod:`.early_reject`) before merging, and formulas over ``max_formula_atoms`` or unlike the
+    condition's before the symmetry analysis; the accepted candidates are the same, but such rejects carry
+    no found space group and no results of the filters not run (None). Rejection reasons are the same except
+    for a candidate whose formula is too large and whose space group also changed: the full path names the
+    space group (the filter it runs first), this one the formula.
     ``symmetrized_cif``: give each accepted result its CIF text and Wyckoff template from the symmetry
     dataset the filters computed (:mod:`xtalgen.data.symmetrized_cif`), so writing needs no second spglib run.
+    ``condition_formulas``: per candidate, the formula its condition asked for (None: not checked); a different
+    reduced composition is rejected (``formula differs from the condition``, after the distance filter).
     ``workers`` processes (1 = serial, in this process); ``pool``: a process pool to use instead of starting
     one (:func:`worker_pool`; left open).
     """
@@ -353,7 +360,10 @@ def postprocess_candidates(
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
                    charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites, early_reject,
                    symmetrized_cif)
-    jobs = [(i, candidates[i], targets[i], conds[i], opt) for i in range(n)]
+    if condition_formulas is not None and len(condition_formulas) != n:
+        raise ValueError(f"{len(condition_formulas)} condition formulas for {n} candidates")
+    expected = list(condition_formulas) if condition_formulas is not None else [None] * n
+    jobs = [(i, candidates[i], targets[i], conds[i], opt, expected[i]) for i in range(n)]
     console = console or Console(stderr=True)
     own = pool is None and workers > 1 and n > 1
     pool = mp.get_context().Pool(workers) if own else pool

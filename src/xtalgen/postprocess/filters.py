@@ -16,6 +16,9 @@ elements has; for PGCGM's MP-ternary training materials the 99th percentile is 1
 formula (98.6 % have ≤ 9), see docs/models/pgcgm.md.
 Cell size (optional): the primitive cell (spglib at ``symprec``) may have at most ``max_sites`` atoms, the
 largest cell the model saw in training (20 for the MP ≤ 20-site sets).
+Condition formula (optional): the reduced composition must equal the one the sampling condition asked for
+(a general PGCGM template's elements × Wyckoff multiplicities); a conventional cell and its primitive cell,
+or any other multiple, have the same reduced composition.
 Charge neutrality (optional): SMACT's ``smact_validity`` with the Pauling electronegativity test and
 the SMACT-14 oxidation states (the CDVAE convention: single elements and all-metal alloys pass).
 """
@@ -40,6 +43,7 @@ REASON_SPACEGROUP = "space group changed"
 REASON_CHARGE = "not charge neutral"
 REASON_FORMULA = "formula too large"
 REASON_CELL = "cell too large"
+REASON_CONDITION_FORMULA = "formula differs from the condition"
 
 
 @dataclass(frozen=True)
@@ -189,3 +193,15 @@ def check_cell_size(n_primitive_sites: int | None, max_sites: int) -> FilterOutc
         return FilterOutcome("cell_size", True, values=values)
     detail = f"{n_primitive_sites} atoms in the primitive cell > {max_sites}"
     return FilterOutcome("cell_size", False, REASON_CELL, detail, values)
+
+
+def check_condition_formula(structure: Structure, expected: str) -> FilterOutcome:
+    """Pass when the reduced composition equals that of ``expected`` (a formula, any multiple of it)."""
+    from pymatgen.core import Composition
+
+    want = Composition(expected).reduced_composition
+    got = structure.composition.reduced_composition
+    if got == want:
+        return FilterOutcome("condition_formula", True)
+    detail = f"{got.reduced_formula}, condition {want.reduced_formula}"
+    return FilterOutcome("condition_formula", False, REASON_CONDITION_FORMULA, detail)

@@ -37,6 +37,9 @@ DEFAULT_MAX_FORMULA_ATOMS = 10
 DEFAULT_PGCGM_DISTANCE_FACTOR = 0.73
 #: Largest primitive cell submitted by default: the training materials have at most 20 sites.
 DEFAULT_MAX_PRIMITIVE_SITES = 20
+#: General models: reject structures whose composition is not their Wyckoff template's (provenance:
+#: docs/benchmarks/pgcgm_generation_defaults.md, "condition formula").
+DEFAULT_CONDITION_FORMULA = False
 #: Candidates drawn per batch of the generator.
 BATCH_SIZE = 512
 #: Candidates post-processed at a time (generation stops after the chunk that completes n accepted).
@@ -62,7 +65,9 @@ class PGCGMOptions(SamplingOptions):
     through the full path and CIFs are written by ``CifWriter``.
     General models only (trained with ``model.wyckoff_features``): ``max_atoms`` keeps Wyckoff templates with
     at most this many atoms in the conventional cell; ``balanced`` draws a space group uniformly among the
-    fitting templates' before a template (spreads the output over space groups).
+    fitting templates' before a template (spreads the output over space groups); ``condition_formula``
+    rejects a structure whose reduced composition is not its template's (elements × multiplicities), e.g.
+    NaCl8 from a NaCl template whose sites did not land on their special positions.
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -76,6 +81,7 @@ class PGCGMOptions(SamplingOptions):
     fast_postprocess: bool = True
     max_atoms: int | None = None
     balanced: bool = False
+    condition_formula: bool = DEFAULT_CONDITION_FORMULA
 
     def validate(self) -> None:
         if not 0 < self.distance_factor < 2:
@@ -158,6 +164,7 @@ def _raw_candidates(
 
 def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOptions, workers: int,
                  progress: bool, pool: Any = None) -> list[Any]:  # fmt: skip
+    from xtalgen.pipelines.pgcgm.templates import condition_formula
     from xtalgen.postprocess.candidates import postprocess_candidates
     from xtalgen.postprocess.volume import ElementVolumes
 
@@ -165,13 +172,15 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOpt
     for d, c in zip(conds, conditions, strict=True):
         if len(c) > 2:
             d["multiplicities"] = " ".join(map(str, c[2]))  # type: ignore[misc]
+    formulas = [condition_formula(c) if len(c) > 2 else None for c in conditions]  # type: ignore[arg-type]
     return postprocess_candidates(
         raws, spacegroups=[c[0] for c in conditions], conditions=conds,
         expand=SnapExpand(DEFAULT_MERGE_FACTOR) if opts.snap else expand_raw_arrays, symprec=opts.symprec,
         dedupe=False, volumes=ElementVolumes.default() if opts.rescale_volume else None,
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
         max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess,
-        symmetrized_cif=opts.fast_postprocess, workers=workers,
+        symmetrized_cif=opts.fast_postprocess, condition_formulas=formulas if opts.condition_formula else None,
+        workers=workers,
         progress=progress, pool=pool,
     )  # fmt: skip
 
@@ -274,6 +283,8 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
               "count": opts.count, "rescale_volume": opts.rescale_volume,
               "max_formula_atoms": opts.max_formula_atoms or None, "distance_factor": opts.distance_factor,
               "max_primitive_sites": opts.max_primitive_sites or None, **request.meta}  # fmt: skip
+    if getattr(generator.cond, "site_dim", 0) > 0:  # general model: its templates carry a formula
+        record["condition_formula"] = opts.condition_formula
     return SampleBatch(candidates, record, split_rejected=opts.count == "accepted")
 
 

@@ -128,14 +128,26 @@ def _oxidation_combos(ordered: tuple[str, ...]) -> np.ndarray:
     return np.array(list(itertools.product(*states)), dtype=np.int64)
 
 
+def site_counts(species: tuple[str, ...], multiplicities: tuple[int, ...]) -> dict[str, int]:
+    """Atoms per element in the conventional cell: each base site's element × its Wyckoff multiplicity."""
+    counts: dict[str, int] = {}
+    for el, m in zip(species, multiplicities, strict=True):
+        counts[el] = counts.get(el, 0) + int(m)
+    return counts
+
+
+def condition_formula(condition: SiteCondition) -> str:
+    """The conventional-cell formula a condition asks for, e.g. ``Sr1 Ti1 O3`` for (221, Sr Ti O, 1 1 3)."""
+    return " ".join(f"{el}{n}" for el, n in site_counts(condition[1], condition[2]).items())
+
+
 def charge_balanced(template: Template, ordered: tuple[str, ...]) -> bool:
     """Whether the template's formula with ``ordered`` elements balances with common oxidation states.
 
     Every element must carry a non-zero state; one state per element (no mixed valence).
     """
-    counts = np.zeros(len(ordered), dtype=np.int64)
-    for role, m in zip(template.roles, template.multiplicities, strict=True):
-        counts[role] += m
+    per_element = site_counts(template.assign(ordered), template.multiplicities)
+    counts = np.array([per_element.get(e, 0) for e in ordered], dtype=np.int64)
     combos = _oxidation_combos(ordered)
     ok = (combos != 0).all(axis=1) & ((combos @ counts) == 0)
     return bool(ok.any())
