@@ -172,15 +172,15 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOpt
     for d, c in zip(conds, conditions, strict=True):
         if len(c) > 2:
             d["multiplicities"] = " ".join(map(str, c[2]))  # type: ignore[misc]
-    formulas = [condition_formula(c) if len(c) > 2 else None for c in conditions]  # type: ignore[arg-type]
+    formulas = ([condition_formula(c) if len(c) > 2 else None for c in conditions]  # type: ignore[arg-type]
+                if opts.condition_formula else None)  # fmt: skip
     return postprocess_candidates(
         raws, spacegroups=[c[0] for c in conditions], conditions=conds,
         expand=SnapExpand(DEFAULT_MERGE_FACTOR) if opts.snap else expand_raw_arrays, symprec=opts.symprec,
         dedupe=False, volumes=ElementVolumes.default() if opts.rescale_volume else None,
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
         max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess,
-        symmetrized_cif=opts.fast_postprocess, condition_formulas=formulas if opts.condition_formula else None,
-        workers=workers,
+        symmetrized_cif=opts.fast_postprocess, condition_formulas=formulas, workers=workers,
         progress=progress, pool=pool,
     )  # fmt: skip
 
