@@ -81,6 +81,25 @@ def match_known(relaxed: list, refs: pd.DataFrame) -> list[str]:
     return found
 
 
+def relax_and_match(system: str, structures: list, args: argparse.Namespace, refs: pd.DataFrame) -> dict:
+    """CHGNet-relax (batched FIRE) ``structures``; E_hull (eV/atom) against the shipped CHGNet reference table of
+    MP energies (the ``evaluate --stability`` judge), metastable count (E_hull ≤ 0.1) and MP phases matched."""
+    from pymatgen.core import Structure
+
+    from xtalgen.evaluation.stability import METASTABLE_EHULL, hull_energies, resolve_reference_table, subsystems
+    from xtalgen.postprocess.relax import CHGNetEnergyModel, relax_many
+
+    records = dict(relax_many(((str(i), s) for i, s in enumerate(structures)), steps=args.relax_steps))
+    done = [r for r in records.values() if "error" not in r]
+    relaxed = [Structure.from_dict(r["structure"]) for r in done]
+    table = resolve_reference_table("auto", CHGNetEnergyModel(steps=args.relax_steps, engine="batched"))
+    hull = hull_energies([(s.composition, r["energy_per_atom"]) for s, r in zip(relaxed, done, strict=True)],
+                         table.references(subsystems(system.split("-"))) if table is not None else [])  # fmt: skip
+    e_hull = [e for e, _ in hull if e == e]
+    return {"relaxed": len(relaxed), "best_e_hull": round(min(e_hull), 4) if e_hull else None,
+            "metastable": sum(e <= METASTABLE_EHULL for e in e_hull), "rediscovered": match_known(relaxed, refs)}
+
+
 def run_system(system: str, args: argparse.Namespace, refs: pd.DataFrame, folder: Path) -> dict:
     """Generate for one system; optionally relax and match against MP."""
     request = GenerationRequest(args.n, seed=args.seed, workers=args.workers, elements=(tuple(system.split("-")),),
@@ -97,23 +116,15 @@ def run_system(system: str, args: argparse.Namespace, refs: pd.DataFrame, folder
            "formulas": sorted({c.structure.composition.reduced_formula for c in result.accepted})[:6],
            "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
     if args.relax and result.accepted:
-        from pymatgen.core import Structure
-
-        from xtalgen.postprocess.relax import relax_structure
-
-        relaxed, energies = [], []
-        for c in result.accepted[: args.relax_n]:
-            out = relax_structure(c.structure, steps=args.relax_steps)
-            relaxed.append(Structure.from_dict(out["structure"]))
-            energies.append(out["energy_per_atom"])
-        row["best_energy_per_atom"] = round(min(energies), 4)
-        row["rediscovered"] = match_known(relaxed, refs)
+        row.update(relax_and_match(system, [c.structure for c in result.accepted[: args.relax_n]], args, refs))
     return row
 
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
-    relax = (f"; CHGNet relaxation ({args.relax_steps} FIRE steps) of up to {args.relax_n} accepted structures, "
-             "StructureMatcher vs MP") if args.relax else "; generation only (no relaxation, so no rediscovery)"
+    relax = (f"; CHGNet relaxation (batched FIRE, ≤ {args.relax_steps} steps, fmax 0.1 eV/Å) of up to "
+             f"{args.relax_n} accepted structures, E_hull against the shipped CHGNet energies of MP entries "
+             "(metastable: ≤ 0.1 eV/atom), StructureMatcher (default tolerances) vs every MP structure of the "
+             "system") if args.relax else "; generation only (no relaxation, so no rediscovery)"
     model = args.pretrained if args.given_checkpoint is None else f"checkpoint `{args.given_checkpoint}`"
     seconds = sum(r.get("seconds", 0) for r in rows)
     head = ["# PGCGM chemistry panel", "",
@@ -127,20 +138,22 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
             "Reproduce / resume: `python benchmarks/pgcgm_chemistry_panel.py" + "".join(f" {a}" for a in args.argv)
             + "`", "",
             "| system | class | known phase | accepted / candidates | space groups | top SG (share) | formulas "
-            "(first 6) | MP phases | rediscovered | best E (eV/atom, CHGNet) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            "(first 6) | MP phases | rediscovered | relaxed | metastable | best E_hull (eV/atom) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     info = {s: (c, k) for s, c, k in PANEL}
     lines = []
     for r in rows:
         cls, known = info.get(r["system"], ("", ""))
         if "error" in r:
-            lines.append(f"| {r['system']} | {cls} | {known} | error: {r['error']} | | | | | | |")
+            lines.append(f"| {r['system']} | {cls} | {known} | error: {r['error']} | | | | | | | | |")
             continue
         red = ", ".join(r.get("rediscovered", [])) or ("none" if "rediscovered" in r else "–")
-        best = r.get("best_energy_per_atom", "–")
+        best = r.get("best_e_hull")
+        best = "–" if best is None else f"{best:.3f}"
         top = f"{r['top_spacegroup']} ({100 * r['top_share']:.0f} %)" if r.get("top_spacegroup") else "–"
         lines.append(f"| {r['system']} | {cls} | {known} | {r['accepted']} / {r['candidates']} | {r['n_spacegroups']} "
-                     f"| {top} | {', '.join(r.get('formulas', []))} | {r['mp_phases']} | {red} | {best} |")  # fmt: skip
+                     f"| {top} | {', '.join(r.get('formulas', []))} | {r['mp_phases']} | {red} "
+                     f"| {r.get('relaxed', '–')} | {r.get('metastable', '–')} | {best} |")  # fmt: skip
     ok = [r for r in rows if "error" not in r]
     full = sum(r["accepted"] >= args.n for r in ok)
     tail = ["", f"Systems with ≥ {args.n} accepted: **{full} of {len(rows)}** ({100 * full / max(len(rows), 1):.0f} %; "
