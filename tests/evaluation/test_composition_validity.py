@@ -36,3 +36,19 @@ def test_equals_smact_on_real_materials(mp_slice):
     ]
     assert ours == theirs
     assert 0 < sum(ours) < len(ours)  # the slice has both verdicts, so the check can fail
+
+
+def test_many_element_composition_is_decided_without_the_exhaustive_search() -> None:
+    """A 17-element generated composition (CrysTens raw decode) has ~10^13 oxidation-state combinations;
+    it must be declared invalid at once instead of hanging, while an alloy of as many metals stays valid."""
+    import time
+
+    from xtalgen.evaluation.composition_validity import MAX_OXIDATION_COMBINATIONS
+
+    start = time.perf_counter()
+    assert not composition_validity("CaMgTiNb2AlCrInFeGeTeMoP3IAr")
+    assert not composition_validity("MoWReOsRuCrMnO50")
+    assert time.perf_counter() - start < 5.0
+    assert composition_validity("CaMgTiNb2AlCrInFeZnMo")  # all metals: an alloy
+    assert MAX_OXIDATION_COMBINATIONS >= 28_672  # the largest count among MP structures with ≤ 20 sites
+    assert composition_validity("MoWReOsO2")  # below the cap: SMACT still decides

@@ -20,6 +20,21 @@ if TYPE_CHECKING:
 
 #: Oxidation-state set passed to SMACT (``smact14`` reproduces CDVAE's numbers).
 DEFAULT_OXIDATION_STATES = "smact14"
+#: Compositions with more oxidation-state combinations than this count as invalid without a search (SMACT
+#: tries every combination: ~1 s per million; a 17-element sample took hours). No MP structure with ≤ 20
+#: sites comes near it (largest: 28,672); see docs/benchmarks/evaluation.md.
+MAX_OXIDATION_COMBINATIONS = 1_000_000
+
+
+@lru_cache(maxsize=256)
+def _state_count(symbol: str, oxidation_states_set: str) -> int:
+    import smact
+    from smact.screening import _OXI_SET_ATTR_MAP
+
+    attr = _OXI_SET_ATTR_MAP.get(oxidation_states_set)
+    if attr is None:  # a custom file: SMACT's own search decides
+        return 1
+    return max(len(getattr(smact.Element(symbol), attr) or ()), 1)
 
 
 @lru_cache(maxsize=65536)
@@ -41,13 +56,19 @@ def _valid_formula(formula: str, oxidation_states_set: str) -> bool:
 
 
 def composition_validity(composition: Composition | str, oxidation_states_set: str = DEFAULT_OXIDATION_STATES) -> bool:
-    """True when SMACT finds a charge-neutral, electronegativity-consistent assignment (or an alloy)."""
+    """True when SMACT finds a charge-neutral, electronegativity-consistent assignment (or an alloy); False
+    without a search beyond :data:`MAX_OXIDATION_COMBINATIONS` oxidation-state combinations."""
     comp = Composition(composition) if isinstance(composition, str) else composition
     if len(comp) == 0:
         return False
     reduced = comp.reduced_composition
     if any(abs(v - round(v)) > 1e-6 for v in reduced.values()):
         return False  # fractional occupancies: SMACT needs integer counts
+    combos = 1
+    for el in reduced.elements:
+        combos *= _state_count(el.symbol, oxidation_states_set)
+    if combos > MAX_OXIDATION_COMBINATIONS and not all(el.is_metal for el in reduced.elements):
+        return False
     return _valid_formula(reduced.formula, oxidation_states_set)
 
 
