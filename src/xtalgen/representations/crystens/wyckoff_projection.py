@@ -20,7 +20,7 @@ several ITA origin choices or settings use PyXtal's, which may differ from spgli
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +113,42 @@ def _site(group: object, index: int, z: int) -> WyckoffSite:
     )  # fmt: skip
 
 
+#: Most partial Wyckoff assignments examined (bounds memory and time for large cells in high-symmetry groups,
+#: where PyXtal's full cross-element enumeration explodes combinatorially).
+SEARCH_LIMIT = 20_000
+#: PyXtal's bound on one element's enumeration (its ``Nmax``).
+ELEMENT_SEARCH_LIMIT = 1_000_000
+
+
+def _index_combinations(group: object, counts: list[int], limit: int) -> Iterator[list[list[int]]]:
+    """Per element, the Wyckoff indices of ``group`` whose multiplicities sum to its count; a position without
+    free parameters used at most once over all elements. Lazily, in PyXtal's order (a depth-first search that
+    skips conflicting branches), at most ``limit`` partial assignments tried."""
+    per_element = []
+    for c in counts:
+        _, _, idx = group.list_wyckoff_combinations([c], Nmax=ELEMENT_SEARCH_LIMIT)  # type: ignore[attr-defined]
+        if not idx:
+            return
+        per_element.append([list(i[0]) for i in idx])
+    fixed = {i for i, wp in enumerate(group) if np.trace(wp.ops[0].rotation_matrix) <= 0}  # type: ignore[attr-defined]
+    budget = [limit]
+
+    def extend(k: int, used: frozenset[int], chosen: list[list[int]]) -> Iterator[list[list[int]]]:
+        if k == len(per_element):
+            yield [list(sites) for sites in chosen]
+            return
+        for sites in per_element[k]:
+            if budget[0] <= 0:
+                return
+            budget[0] -= 1
+            mine = [i for i in sites if i in fixed]
+            if len(mine) != len(set(mine)) or used.intersection(mine):
+                continue
+            yield from extend(k + 1, used | frozenset(mine), [*chosen, sites])
+
+    yield from extend(0, frozenset(), [])
+
+
 def wyckoff_choices(numbers: Sequence[int] | np.ndarray, spacegroup: int, limit: int = 64,
                     exact: bool = True) -> list[WyckoffChoice]:  # fmt: skip
     """The Wyckoff assignments (up to ``limit``) of the conventional cell with atomic ``numbers`` in ``spacegroup``.
@@ -130,8 +166,8 @@ def wyckoff_choices(numbers: Sequence[int] | np.ndarray, spacegroup: int, limit:
     if len(zs) == 0:
         raise ValueError("numbers: a cell needs at least one atom")
     group = Group(int(spacegroup))
-    combos, _, indices = group.list_wyckoff_combinations([int(c) for c in counts])
-    if not combos:
+    indices = list(_index_combinations(group, [int(c) for c in counts], SEARCH_LIMIT))
+    if not indices:
         raise ValueError(
             f"no combination of Wyckoff positions of space group {spacegroup} holds "
             + ", ".join(f"{c} atoms of Z={z}" for z, c in zip(zs.tolist(), counts.tolist(), strict=True))
