@@ -25,6 +25,7 @@ ORDER = [
     "crystens_pair_skip.md",
     "crystens_sampling.md",
     "crystens_sampling_steps.md",
+    "crystens_cleanup.md",
     "evaluation.md",
     "relaxation_throughput.md",
     "potentials.md",

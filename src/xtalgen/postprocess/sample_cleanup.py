@@ -74,7 +74,8 @@ def _volume_step(matrix: np.ndarray, symbols: list[str], limit: float, table: El
     return matrix
 
 
-def _spacegroup(structure: Structure, symprec: float) -> int | None:
+def spacegroup_number(structure: Structure, symprec: float) -> int | None:
+    """spglib's space-group number at ``symprec`` (Å); None when the analysis fails."""
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     try:
@@ -104,7 +105,7 @@ def clean_structure(
         symbols, frac = merge_arrays(matrix, symbols, frac, factor=options.merge_factor)
         row["atoms_merged"] = n - len(symbols)
     out = Structure(Lattice(matrix), symbols, frac)
-    row["spacegroup_before"] = _spacegroup(out, options.symprec)
+    row["spacegroup_before"] = spacegroup_number(out, options.symprec)
     row["symmetry_applied"] = 0
     if options.symmetry_tolerance is not None:
         res = symmetrize_structure(out, target, options.tolerances)

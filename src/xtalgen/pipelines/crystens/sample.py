@@ -48,9 +48,10 @@ class CrysTensOptions(SamplingOptions):
 
     occupancy_lock: float | None = None
     save_tensors: bool = False
-    consensus: bool = True
+    # Decoding defaults from the cleanup comparison (docs/benchmarks/crystens_cleanup.md).
+    consensus: bool = False
     presence_threshold: float | None = None
-    z_noise_floor: float = 0.1
+    z_noise_floor: float = 3.0
     volume_limit: float | None = DEFAULT_VOLUME_LIMIT
     merge_factor: float | None = DEFAULT_MERGE_FACTOR
     symmetry_tolerance: float | None = DEFAULT_SYMMETRY_TOLERANCE
