@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +25,9 @@ import pyarrow.parquet as pq
 
 from xtalgen.data.hashing import file_sha256
 from xtalgen.data.tagged_parquet import read_tagged_metadata, write_tagged_table
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
 
 METADATA_KEY = b"xtalgen.known_structures"
 FORMAT_VERSION = 1
@@ -63,6 +66,14 @@ class KnownStructures:
         """Id of the first known structure with this reduced formula and decoration, else None."""
         j = self._by_key.get((formula, decoration))
         return None if j is None else self.ids[j]
+
+    def match_structure(self, structure: Structure) -> str | None:
+        """Id of the first known structure ``structure`` is, else None: its reduced
+        formula and its decoration (:func:`~xtalgen.evaluation.symmetry_keys.wyckoff_keys`), as novelty keys
+        a sample."""
+        from xtalgen.evaluation.symmetry_keys import wyckoff_keys
+
+        return self.match(structure.composition.reduced_formula, wyckoff_keys(structure)["decoration"])
 
     def has_template(self, template: str) -> bool:
         return template in self._template_set

@@ -23,6 +23,7 @@ from xtalgen.data.crystal_systems import crystal_systems
 from xtalgen.data.generation_folder import Candidate
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
 from xtalgen.pipelines.pgcgm.conditions import choose_conditions, read_condition_table
+from xtalgen.pipelines.pgcgm.novel_only import REASON_KNOWN, load_known, reject_known
 from xtalgen.pipelines.pgcgm.task import OpsLookup, PGCGMConfig, build_networks
 from xtalgen.pipelines.training import load_checkpoint, load_config
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
@@ -40,6 +41,8 @@ DEFAULT_MAX_PRIMITIVE_SITES = 20
 #: General models: reject structures whose composition is not their Wyckoff template's (provenance:
 #: docs/benchmarks/pgcgm_generation_defaults.md, "condition formula").
 DEFAULT_CONDITION_FORMULA = False
+#: Keep known structures (provenance: docs/benchmarks/pgcgm_generation_defaults.md, "novel only").
+DEFAULT_NOVEL_ONLY = False
 #: Candidates drawn per batch of the generator.
 BATCH_SIZE = 512
 #: Candidates post-processed at a time (generation stops after the chunk that completes n accepted).
@@ -68,6 +71,9 @@ class PGCGMOptions(SamplingOptions):
     fitting templates' before a template (spreads the output over space groups); ``condition_formula``
     rejects a structure whose reduced composition is not its template's (elements × multiplicities), e.g.
     NaCl8 from a NaCl template whose sites did not land on their special positions.
+    ``novel_only``: reject an accepted structure that the evaluation's known-structures table holds
+    (:mod:`xtalgen.pipelines.pgcgm.novel_only`; reason "known structure", column ``known_id``), so accepted
+    mode draws on until ``n`` new ones are found.
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -82,6 +88,7 @@ class PGCGMOptions(SamplingOptions):
     max_atoms: int | None = None
     balanced: bool = False
     condition_formula: bool = DEFAULT_CONDITION_FORMULA
+    novel_only: bool = DEFAULT_NOVEL_ONLY
 
     def validate(self) -> None:
         if not 0 < self.distance_factor < 2:
@@ -212,6 +219,7 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
     rng = np.random.default_rng([seed, 1])
     results: list[Any] = []
     want = n
+    known = load_known() if opts.novel_only else None  # once per run: the table is large
     # the fast path keeps one process pool for every chunk (the full path starts one per call, as before)
     with worker_pool(request.workers if opts.fast_postprocess else 1) as pool:
         for round_no in range(1000):
@@ -233,6 +241,8 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
                 if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
                     dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
                                    since=start, pool=pool)  # fmt: skip
+                if known is not None:  # after the filters and the dedupe: only their survivors
+                    reject_known(results, known, since=start)
                 accepted = sum(r.accepted for r in results)
                 if opts.count == "accepted" and accepted >= n:
                     break
@@ -285,6 +295,9 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
               "max_primitive_sites": opts.max_primitive_sites or None, **request.meta}  # fmt: skip
     if getattr(generator.cond, "site_dim", 0) > 0:  # general model: its templates carry a formula
         record["condition_formula"] = opts.condition_formula
+    record["novel_only"] = opts.novel_only
+    if opts.novel_only:
+        record["known_dropped"] = sum(r.reason == REASON_KNOWN for r in results)
     return SampleBatch(candidates, record, split_rejected=opts.count == "accepted")
 
 
