@@ -72,3 +72,13 @@ def test_summary_has_the_step_columns_and_cif_states_spglib_group(tmp_path: Path
     assert (df["spacegroup"] == 225).all() and (df["symmetry_applied"] == 225).all()
     cif = (tmp_path / df["cif"][0]).read_text()
     assert "_symmetry_Int_Tables_number   225" in cif
+
+
+def test_decoding_defaults_per_family() -> None:
+    """Diffusion samples decode from the header coordinates with a 3-Z floor; GAN / WGAN-GP samples use the
+    consensus of the redundant entries (docs/benchmarks/crystens_cleanup.md)."""
+    diffusion = get_family("crystens-diffusion").parse_options([]).decode_options()
+    assert not diffusion.coordinate_consensus and diffusion.z_noise_floor == 3.0
+    for family in ("crystens-gan", "crystens-wgan"):
+        gan = get_family(family).parse_options([]).decode_options()
+        assert gan.coordinate_consensus and gan.z_noise_floor == 0.1

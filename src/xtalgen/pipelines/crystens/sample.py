@@ -48,10 +48,9 @@ class CrysTensOptions(SamplingOptions):
 
     occupancy_lock: float | None = None
     save_tensors: bool = False
-    # Decoding defaults from the cleanup comparison (docs/benchmarks/crystens_cleanup.md).
-    consensus: bool = False
+    consensus: bool = True
     presence_threshold: float | None = None
-    z_noise_floor: float = 3.0
+    z_noise_floor: float = 0.1
     volume_limit: float | None = DEFAULT_VOLUME_LIMIT
     merge_factor: float | None = DEFAULT_MERGE_FACTOR
     symmetry_tolerance: float | None = DEFAULT_SYMMETRY_TOLERANCE
@@ -84,9 +83,13 @@ class DiffusionOptions(CrysTensOptions):
     a formula): project every step onto the space group (lattice onto its crystal system, atoms onto a
     Wyckoff assignment). ``occupancy_lock``: empty "phantom" slots from this fraction of the noise
     schedule on (0: final sample only; None: off). ``save_tensors``: also write the raw outputs to
-    ``tensors.npy``.
+    ``tensors.npy``. Decoding reads the header coordinates alone (``consensus`` off) and groups atomic numbers
+    with a 3-Z noise floor: a diffusion sample's pair block is noisier than a GAN's.
     """
 
+    # Decoding defaults from the cleanup comparison (docs/benchmarks/crystens_cleanup.md).
+    consensus: bool = False
+    z_noise_floor: float = 3.0
     steps: int | None = 50
     guidance_scale: float = 2.0
     impute: bool | None = None
