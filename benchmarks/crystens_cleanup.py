@@ -42,7 +42,7 @@ def _stated_vs_found(structure: Any) -> tuple[int | None, int | None]:
     from pymatgen.io.cif import CifParser
 
     from xtalgen.data.generation_folder import cif_text
-    from xtalgen.postprocess.sample_cleanup import spacegroup_number
+    from xtalgen.data.symmetry import spacegroup_number
 
     text = cif_text(structure, 0.1)
     m = re.search(r"_symmetry_Int_Tables_number\s+(\d+)", text)
@@ -72,8 +72,8 @@ def _reason(row: dict[str, Any], structure: Any) -> str:
 
 def score(candidates: list[Any]) -> dict[str, Any]:
     """Shares over all samples and failure reasons for one setting's candidates."""
+    from xtalgen.data.symmetry import spacegroup_number
     from xtalgen.evaluation.composition_validity import composition_validity
-    from xtalgen.postprocess.sample_cleanup import spacegroup_number
 
     n = len(candidates)
     reasons: Counter[str] = Counter()

@@ -1,4 +1,5 @@
-"""A small prepared dataset of real MP ternaries with 3 base sites, shared by the PGCGM pipeline tests."""
+"""Small PGCGM training data shared by the pipeline tests: a prepared dataset of real MP ternaries with 3 base
+sites, and base-site tables of chosen MP rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from xtalgen.data.fast_cif import parse_p1_cif
 from xtalgen.data.prepare import PrepareFilters, prepare_dataset
+from xtalgen.representations.basesites.encode import encode_structure
+from xtalgen.representations.basesites.table import write_base_site_table
 
 _CACHE: dict[str, Path] = {}
 
@@ -29,3 +33,14 @@ def ternary_dataset(shared_datasets: Path, folder: Path) -> Path:
         result = prepare_dataset(csv_path, folder / "ternaries.parquet", filters=filters, workers=1)
         _CACHE[key] = result.path
     return _CACHE[key]
+
+
+def base_site_table(rows: pd.DataFrame, path: Path) -> Path:
+    """Base-site table of the MP ``rows`` (``material_id``, ``cif``); rows the encoder refuses are skipped."""
+    bases = []
+    for mid, cif in zip(rows["material_id"], rows["cif"], strict=True):
+        try:
+            bases.append(encode_structure(parse_p1_cif(cif), id=mid))
+        except ValueError:
+            continue
+    return write_base_site_table(bases, path)

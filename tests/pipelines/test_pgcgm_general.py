@@ -10,18 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _pgcgm_data import base_site_table
 from pymatgen.core import Composition
 from typer.testing import CliRunner
 
 from xtalgen.cli.main import app
 from xtalgen.configs import bundled_config
-from xtalgen.data.fast_cif import parse_p1_cif
 from xtalgen.pipelines.generation import GenerationRequest, generate
 from xtalgen.pipelines.pgcgm.sample import load_pgcgm_generator
 from xtalgen.pipelines.pgcgm.templates import choose_site_conditions, read_templates
 from xtalgen.pipelines.pgcgm.train import train_pgcgm
-from xtalgen.representations.basesites.encode import encode_structure
-from xtalgen.representations.basesites.table import read_base_site_table, write_base_site_table
+from xtalgen.representations.basesites.table import read_base_site_table
 
 TINY = bundled_config("pgcgm_general_tiny")
 KNOWN = ["mp-5229", "mp-22862", "mp-2534", "mp-1143", "mp-390"]  # SrTiO3, NaCl, GaAs, Al2O3, TiO2
@@ -33,13 +32,7 @@ def table(mp_frame, tmp_path_factory) -> Path:
     small = mp_frame[mp_frame["nsites"] <= 12]
     n_el = small["elements"].str.count("'") // 2
     rows = pd.concat([small.head(120), small[n_el == 4].head(40), mp_frame[mp_frame["material_id"].isin(KNOWN)]])
-    bases = []
-    for mid, cif in zip(rows["material_id"], rows["cif"], strict=True):
-        try:
-            bases.append(encode_structure(parse_p1_cif(cif), id=mid))
-        except ValueError:
-            continue
-    return write_base_site_table(bases, tmp_path_factory.mktemp("general") / "table.parquet")
+    return base_site_table(rows, tmp_path_factory.mktemp("general") / "table.parquet")
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from _pgcgm_data import base_site_table
 from pymatgen.core import Lattice, Structure
 
 from xtalgen.configs import bundled_config
-from xtalgen.data.fast_cif import parse_p1_cif
 from xtalgen.evaluation.known_structures import ENV_VAR, KnownStructures, keys_rows, write_known_structures
 from xtalgen.evaluation.symmetry_keys import wyckoff_keys
 from xtalgen.pipelines.generation import GenerationRequest, generate
 from xtalgen.pipelines.pgcgm.novel_only import REASON_KNOWN, reject_known
 from xtalgen.pipelines.pgcgm.train import train_pgcgm
 from xtalgen.postprocess.candidates import PostprocessResult
-from xtalgen.representations.basesites.encode import encode_structure
-from xtalgen.representations.basesites.table import write_base_site_table
 
 # loose filters so the untrained model's structures are accepted
 LOOSE = {"max_atoms": 40, "distance_factor": 0.3, "max_formula_atoms": 0, "max_primitive_sites": 0}
@@ -58,15 +56,8 @@ def test_reject_known_names_the_match_and_keeps_the_rest(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def run(mp_frame, tmp_path_factory) -> Path:
     """A tiny general PGCGM trained for 6 steps on ~60 small MP materials."""
-    rows = mp_frame[mp_frame["nsites"] <= 8].head(60)
-    bases = []
-    for mid, cif in zip(rows["material_id"], rows["cif"], strict=True):
-        try:
-            bases.append(encode_structure(parse_p1_cif(cif), id=mid))
-        except ValueError:
-            continue
     folder = tmp_path_factory.mktemp("novel_only")
-    table = write_base_site_table(bases, folder / "table.parquet")
+    table = base_site_table(mp_frame[mp_frame["nsites"] <= 8].head(60), folder / "table.parquet")
     torch.set_num_threads(1)
     train_pgcgm(table, bundled_config("pgcgm_general_tiny"), folder / "run", overrides=["max_steps=6",
                 "checkpoint_every=6"])  # fmt: skip

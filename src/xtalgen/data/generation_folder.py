@@ -119,12 +119,10 @@ def write_generation(
 
 def _spacegroup_number(structure: Structure, symprec: float | None) -> int | str:
     """spglib's space-group number at ``symprec`` (0.1 when None), "" when the analysis fails."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+    from xtalgen.data.symmetry import spacegroup_number
 
-    try:
-        return SpacegroupAnalyzer(structure, symprec=symprec or 0.1).get_space_group_number()
-    except Exception:
-        return ""
+    number = spacegroup_number(structure, symprec or 0.1)
+    return "" if number is None else number
 
 
 def _write_rows(path: Path, keys: list[str], rows: list[dict[str, Any]]) -> None:

@@ -13,6 +13,15 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 DEFAULT_SYMPREC = 0.1
 
 
+def spacegroup_number(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> int | None:
+    """spglib's international space-group number at ``symprec`` (Å); None when the analysis fails (spglib gives
+    up on degenerate cells)."""
+    try:
+        return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
+    except Exception:
+        return None
+
+
 @dataclass(frozen=True)
 class SymmetryInfo:
     """Space group and Wyckoff data of a structure (site lists follow the structure's own site order).

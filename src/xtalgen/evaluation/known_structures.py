@@ -68,9 +68,8 @@ class KnownStructures:
         return None if j is None else self.ids[j]
 
     def match_structure(self, structure: Structure) -> str | None:
-        """Id of the first known structure ``structure`` is, else None: its reduced
-        formula and its decoration (:func:`~xtalgen.evaluation.symmetry_keys.wyckoff_keys`), as novelty keys
-        a sample."""
+        """Id of the known structure with ``structure``'s reduced formula and Wyckoff decoration
+        (:func:`~xtalgen.evaluation.symmetry_keys.wyckoff_keys`, the keys novelty uses), else None."""
         from xtalgen.evaluation.symmetry_keys import wyckoff_keys
 
         return self.match(structure.composition.reduced_formula, wyckoff_keys(structure)["decoration"])

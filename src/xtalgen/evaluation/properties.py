@@ -13,13 +13,11 @@ PROPERTY_KEYS = (
 
 
 def spacegroup_number(structure: Structure, symprec: float = 0.1) -> int:
-    """International space-group number found by spglib at ``symprec`` (Å); 1 when analysis fails."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+    """International space-group number found by spglib at ``symprec`` (Å); 1 when analysis fails (a degenerate
+    cell has no symmetry to report)."""
+    from xtalgen.data.symmetry import spacegroup_number as found
 
-    try:
-        return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
-    except Exception:  # spglib gives up on degenerate cells; such a cell has no symmetry to report
-        return 1
+    return found(structure, symprec) or 1
 
 
 def structure_properties(structure: Structure, symprec: float = 0.1) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
+from xtalgen.data.symmetry import spacegroup_number
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
 from xtalgen.postprocess.symmetrize import DEFAULT_TOLERANCES, symmetrize_structure
 from xtalgen.postprocess.volume import ElementVolumes, rescale_matrix
@@ -72,16 +73,6 @@ def _volume_step(matrix: np.ndarray, symbols: list[str], limit: float, table: El
         matrix, factor = rescale_matrix(matrix, symbols, table)
         row["volume_scale"] = round(factor, 4) if factor is not None else 1.0
     return matrix
-
-
-def spacegroup_number(structure: Structure, symprec: float) -> int | None:
-    """spglib's space-group number at ``symprec`` (Å); None when the analysis fails."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    try:
-        return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
-    except Exception:  # spglib fails on degenerate cells
-        return None
 
 
 def clean_structure(

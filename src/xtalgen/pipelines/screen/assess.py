@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Composition, Structure
 
+from xtalgen.data.symmetry import spacegroup_number
 from xtalgen.evaluation.stability import METASTABLE_EHULL, STABLE_EHULL
-from xtalgen.pipelines.screen.cheap_filters import spacegroup_number
 from xtalgen.pipelines.screen.known import KnownStructures
 from xtalgen.postprocess.dedupe import find_duplicates
 

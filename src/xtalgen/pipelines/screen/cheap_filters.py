@@ -15,7 +15,7 @@ from typing import Any
 from pymatgen.core import Structure
 
 from xtalgen.data.structure_checks import check_structure
-from xtalgen.data.symmetry import DEFAULT_SYMPREC
+from xtalgen.data.symmetry import DEFAULT_SYMPREC, spacegroup_number
 from xtalgen.evaluation.stability import MIN_VOLUME_PER_ATOM
 from xtalgen.evaluation.validity import structural_validity
 
@@ -24,16 +24,6 @@ def cheap_settings(max_sites: int | None) -> dict[str, Any]:
     """The settings the cheap stage's verdict depends on (part of its stored results' key)."""
     return {"stage_version": 1, "max_sites": max_sites, "min_volume_per_atom": MIN_VOLUME_PER_ATOM,
             "symprec": DEFAULT_SYMPREC}  # fmt: skip
-
-
-def spacegroup_number(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> int | None:
-    """spglib's space group number at ``symprec`` Å (None when spglib finds none)."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    try:
-        return int(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_number())
-    except Exception:
-        return None
 
 
 def cheap_check(structure: Structure, max_sites: int | None = None) -> dict[str, Any]:
