@@ -20,9 +20,8 @@ if TYPE_CHECKING:
 
 #: Oxidation-state set passed to SMACT (``smact14`` reproduces CDVAE's numbers).
 DEFAULT_OXIDATION_STATES = "smact14"
-#: Compositions with more oxidation-state combinations than this count as invalid without a search (SMACT
-#: tries every combination: ~1 s per million; a 17-element sample took hours). No MP structure with ≤ 20
-#: sites comes near it (largest: 28,672); see docs/benchmarks/evaluation.md.
+#: Compositions with more oxidation-state combinations than this count as invalid without SMACT's exhaustive
+#: search (provenance: docs/benchmarks/evaluation.md, "bounded SMACT search").
 MAX_OXIDATION_COMBINATIONS = 1_000_000
 
 
