@@ -26,6 +26,7 @@ ORDER = [
     "crystens_sampling.md",
     "crystens_sampling_steps.md",
     "crystens_cleanup.md",
+    "crystens_conditional_lowsym.md",
     "evaluation.md",
     "relaxation_throughput.md",
     "potentials.md",
