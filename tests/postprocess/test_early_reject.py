@@ -11,8 +11,8 @@ from pymatgen.io.cif import CifWriter
 
 from xtalgen.postprocess.candidates import postprocess_candidates
 from xtalgen.postprocess.early_reject import nearest_image_distances, surely_too_close
-from xtalgen.postprocess.push_apart import PushApart
 from xtalgen.postprocess.filters import REASON_FORMULA, REASON_TOO_CLOSE, _distance_ratios, distance_ratios_arrays
+from xtalgen.postprocess.push_apart import PushApart
 from xtalgen.postprocess.volume import ElementVolumes
 from xtalgen.representations.basesites.decode import SnapExpand
 from xtalgen.representations.basesites.expand import RawBaseSites
