@@ -334,12 +334,11 @@ def postprocess_candidates(
 ) -> list[PostprocessResult]:
     """Expand → merge → filter → dedupe every candidate; one :class:`PostprocessResult` per input.
 
-    ``spacegroups``: the target space group per candidate (or one for all); by default each
-    candidate's ``spacegroup`` attribute if it has one. The space-group filter compares the
-    merged structure with it at ``symprec`` Å. ``conditions``: per-candidate dicts recorded as-is
-    (default ``{"spacegroup": target}``). Duplicates (StructureMatcher within one reduced formula
-    and found space group) among accepted candidates are rejected as ``"duplicate"``, keeping the
-    first. ``volumes``: rescale each cell isotropically to the volume these per-element increments predict
+    ``spacegroups``: the target space group per candidate (or one for all); by default each candidate's
+    ``spacegroup`` attribute if it has one. The space-group filter compares the merged structure with it at
+    ``symprec`` Å. ``conditions``: per-candidate dicts recorded as-is (default ``{"spacegroup": target}``).
+    Duplicates (StructureMatcher within one reduced formula and found space group) among accepted candidates
+    are rejected as ``"duplicate"``, keeping the first. ``volumes``: rescale each cell isotropically to the volume these per-element increments predict
     for its composition, before merging (and again after, if atoms were merged); the linear factor is
     recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
     ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
@@ -354,10 +353,9 @@ def postprocess_candidates(
     dataset the filters computed (:mod:`xtalgen.data.symmetrized_cif`), so writing needs no second spglib run.
     ``condition_formulas``: per candidate, the formula its condition asked for (None: not checked); a different
     reduced composition is rejected (``formula differs from the condition``, after the distance filter).
-    ``push_apart``: repair too-close atoms after merging by a symmetry-preserving push-apart (:mod:`.push_apart`;
-    column ``push_apart_max_move``, Å: 0 when not needed, None when not repaired).
-    ``workers`` processes (1 = serial, in this process); ``pool``: a process pool to use instead of starting
-    one (:func:`worker_pool`; left open).
+    ``push_apart``: repair too-close atoms after merging, keeping the group (:mod:`.push_apart`; column
+    ``push_apart_max_move`` Å, 0: not needed, None: not repaired). ``workers`` processes (1 = serial, in this
+    process); ``pool``: a process pool to use instead of starting one (:func:`worker_pool`; left open).
     """
     n = len(candidates)
     targets, conds = _targets_and_conditions(candidates, spacegroups, conditions)
