@@ -338,9 +338,9 @@ def postprocess_candidates(
     ``spacegroup`` attribute if it has one. The space-group filter compares the merged structure with it at
     ``symprec`` Å. ``conditions``: per-candidate dicts recorded as-is (default ``{"spacegroup": target}``).
     Duplicates (StructureMatcher within one reduced formula and found space group) among accepted candidates
-    are rejected as ``"duplicate"``, keeping the first. ``volumes``: rescale each cell isotropically to the volume these per-element increments predict
-    for its composition, before merging (and again after, if atoms were merged); the linear factor is
-    recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
+    are rejected as ``"duplicate"``, keeping the first. ``volumes``: rescale each cell isotropically to the
+    volume these per-element increments predict for its composition, before merging (and again after, if atoms
+    were merged); the linear factor is recorded as ``volume_scale`` (None when an element has no increment).
     ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
     ``max_primitive_sites``: reject structures whose primitive cell has more atoms (``cell too large``).
     ``early_reject``: reject distance-filter failures before the symmetry analysis, clashes the merge

@@ -13,7 +13,8 @@ The first regeneration is the snap: the members are placed exactly on the group'
 The repair gives up (the input is returned and the filter rejects it as before) when a periodic image of an
 atom is too close to itself (the lattice, not the atoms, is at fault), when some pair is so close that moving
 both atoms by ``max_displacement`` Å cannot separate it enough, when an atom would move farther than
-``max_displacement`` Å from its input position, or when ``steps`` steps do not reach the bound. Lengths in Å.
+``max_displacement`` Å from its input position, when ``steps`` steps do not reach the bound, or when the
+cell has more than ``max_atoms`` atoms. Lengths in Å.
 """
 
 from __future__ import annotations
@@ -35,17 +36,20 @@ DEFAULT_MARGIN = 0.03
 DEFAULT_STEPS = 40
 #: Largest move of an atom in one step, Å.
 MAX_STEP = 0.15
+#: Cells with more atoms are not repaired (4 × the 20-site primitive cells PGCGM accepts, F-centred).
+MAX_ATOMS = 80
 
 
 @dataclass(frozen=True)
 class PushApart:
     """Settings of the repair: ``max_displacement`` Å, target ``margin`` above the distance factor,
-    ``steps``, and spglib's ``symprec`` Å for the operations."""
+    ``steps``, spglib's ``symprec`` Å for the operations, and the most atoms in a cell it repairs."""
 
     max_displacement: float = DEFAULT_MAX_DISPLACEMENT
     margin: float = DEFAULT_MARGIN
     steps: int = DEFAULT_STEPS
     symprec: float = 0.1
+    max_atoms: int = MAX_ATOMS
 
     def __post_init__(self) -> None:
         if not self.max_displacement > 0:
@@ -68,15 +72,22 @@ def _images(matrix: np.ndarray, cutoff: float) -> np.ndarray:
 def _pairs(matrix: np.ndarray, frac: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, ...]:
     """Pairs (i, j, fractional image offset) of different atoms closer than ``reach[i, j]`` Å, and their
     distances (Å)."""
+    cutoff = float(reach.max())
     diff = frac[None, :, :] - frac[:, None, :]
     shift = -np.round(diff)
-    images = _images(matrix, float(reach.max()))
-    vec = (diff + shift)[:, :, None, :] + images[None, None, :, :]
-    dist = np.linalg.norm(vec @ matrix, axis=-1)
-    self_image = np.all(vec == 0, axis=-1)  # an atom itself (images of itself count via the lattice check)
-    dist[self_image] = np.inf
-    i, j, m = np.nonzero(dist < reach[:, :, None])
-    return i, j, shift[i, j] + images[m], dist[i, j, m]
+    cart = (diff + shift) @ matrix  # (N, N, 3), each component within half a cell
+    spacing = 1.0 / np.linalg.norm(np.linalg.inv(matrix), axis=0)
+    if cutoff < 0.5 * spacing.min():  # the nearest image is the only one that can be this close
+        images = np.zeros((1, 3))
+    else:
+        images = _images(matrix, cutoff)
+        far = np.linalg.norm(images @ matrix, axis=1) > cutoff + 0.5 * np.linalg.norm(matrix, axis=1).sum()
+        images = images[~far]
+    vec = cart[:, :, None, :] + (images @ matrix)[None, None]
+    d2 = np.einsum("ijmk,ijmk->ijm", vec, vec)
+    d2[d2 == 0.0] = np.inf  # an atom itself (its own images count via the lattice check)
+    i, j, m = np.nonzero(d2 < (reach * reach)[:, :, None])
+    return i, j, shift[i, j] + images[m], np.sqrt(d2[i, j, m])
 
 
 @lru_cache(maxsize=230)
@@ -163,20 +174,18 @@ def push_apart_arrays(
     radii = np.array([atomic_radius(s) for s in symbols])
     sums = radii[:, None] + radii[None, :]
     bound, goal, move = distance_factor * sums, (distance_factor + options.margin) * sums, options.max_displacement
-    reach = goal + 2 * move + 2 * MAX_STEP  # every pair that may come within the goal while atoms move
-    pairs = _pairs(matrix, frac, reach)
-    close = pairs[3] < bound[pairs[0], pairs[1]]
-    if not close.any():
+    i, j, _, dist = _pairs(matrix, frac, bound)
+    if not len(i):
         return frac, 0.0
-    i, j, dist = pairs[0][close], pairs[1][close], pairs[3][close]
-    if shortest_lattice_vector(Lattice(matrix)) < 2 * distance_factor * radii.max():
+    if n > options.max_atoms or np.any(dist + 2 * move < bound[i, j]):
         return frac, None
-    if np.any(dist + 2 * move < bound[i, j]):
+    if shortest_lattice_vector(Lattice(matrix)) < 2 * distance_factor * radii.max():
         return frac, None
     orbits = _orbits(matrix, symbols, frac, target, options.symprec)
     if orbits is None:
         return frac, None
-    out = _descend(matrix, frac, orbits, pairs, goal, bound, options)
+    reach = goal + 2 * move + 2 * MAX_STEP  # every pair that may come within the goal while atoms move
+    out = _descend(matrix, frac, orbits, _pairs(matrix, frac, reach), goal, bound, options)
     if out is None:
         return frac, None
     moved = frac_moves(matrix, frac, out)
