@@ -183,7 +183,7 @@ def markdown(panel_rows: list[dict], qual: dict | None, speed_rows: list[dict] |
             tot[m][1] += r["candidates"]
             tot[m][2] += r["accepted"] >= 20
             cells.append(f"{r['accepted']} / {r['candidates']}")
-        close = [str(by[(system, m)]["rejections"].get("atoms too close", 0)) if (system, m) in by else "-"
+        close = [str(dict(by[(system, m)]["rejections"]).get("atoms too close", 0)) if (system, m) in by else "-"
                  for m in MODES]  # fmt: skip
         lines.append(f"| {system} | {cells[0]} | {cells[1]} | {close[0]} | {close[1]} |")
     for m, (a, c, ok) in tot.items():
