@@ -18,6 +18,7 @@ ORDER = [
     "pgcgm_dataset.md",
     "pgcgm_postprocess.md",
     "pgcgm_generation_speed.md",
+    "pgcgm_push_apart.md",
     "pgcgm.md",
     "crystens_models.md",
     "crystens_context.md",

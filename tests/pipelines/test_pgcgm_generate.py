@@ -260,3 +260,23 @@ def test_default_contact_bound_and_cell_limit_and_their_switches(run, tmp_path) 
         generate_pgcgm(2, tmp_path / "bad", checkpoint=run, distance_factor=0.0, progress=False)
     with pytest.raises(ValueError, match="max_primitive_sites"):
         generate_pgcgm(2, tmp_path / "bad", checkpoint=run, max_primitive_sites=-1, progress=False)
+
+
+def test_push_apart_switch_repairs_within_its_bound_and_off_changes_nothing(run, tmp_path) -> None:
+    kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False)
+    off = pd.read_csv(generate_pgcgm(40, tmp_path / "off", **kw))
+    on = pd.read_csv(generate_pgcgm(40, tmp_path / "on", push_apart=True, push_apart_max_move=0.4, **kw))
+    assert "push_apart_max_move" not in off.columns
+    assert "push_apart" not in json.loads((tmp_path / "off" / "generation.json").read_text())
+    assert json.loads((tmp_path / "on" / "generation.json").read_text())["push_apart_max_move"] == 0.4
+    moved = on["push_apart_max_move"]
+    assert (moved.dropna() <= 0.4).all()
+    # a candidate with nothing to repair is left as it was; a repaired one passes the contact bound
+    same = moved == 0
+    assert (on.loc[same, ["accepted", "reason"]].values == off.loc[same, ["accepted", "reason"]].values).all()
+    assert (off["accepted"] <= on["accepted"]).all()
+    repaired = on[moved > 0]
+    assert len(repaired) and (repaired["reason"] != "atoms too close").all()
+    assert (on.loc[moved.isna() & (off["reason"] == "atoms too close"), "reason"] == "atoms too close").all()
+    with pytest.raises(ValueError, match="push_apart_max_move"):
+        generate_pgcgm(2, tmp_path / "bad", checkpoint=run, push_apart_max_move=0.0, progress=False)

@@ -12,6 +12,7 @@ from pymatgen.io.cif import CifWriter
 from xtalgen.postprocess.candidates import postprocess_candidates
 from xtalgen.postprocess.early_reject import nearest_image_distances, surely_too_close
 from xtalgen.postprocess.filters import REASON_FORMULA, REASON_TOO_CLOSE, _distance_ratios, distance_ratios_arrays
+from xtalgen.postprocess.push_apart import PushApart
 from xtalgen.postprocess.volume import ElementVolumes
 from xtalgen.representations.basesites.decode import SnapExpand
 from xtalgen.representations.basesites.expand import RawBaseSites
@@ -75,11 +76,12 @@ def _ops_and_rest(text: str) -> tuple[list[str], str]:
     return sorted(rows.findall(text)), rows.sub("", text)
 
 
-def test_early_rejection_gives_the_full_paths_verdicts_on_model_candidates(model_candidates) -> None:
+@pytest.mark.parametrize("push", [None, PushApart()])
+def test_early_rejection_gives_the_full_paths_verdicts_on_model_candidates(model_candidates, push) -> None:
     raws, sgs = model_candidates
     kwargs = dict(spacegroups=sgs, expand=SnapExpand(), dedupe=False, volumes=ElementVolumes.default(),
                   max_formula_atoms=10, distance_factor=0.73, max_primitive_sites=20, workers=1,
-                  progress=False)  # fmt: skip
+                  progress=False, push_apart=push)  # fmt: skip
     full = postprocess_candidates(raws, early_reject=False, **kwargs)
     fast = postprocess_candidates(raws, early_reject=True, symmetrized_cif=True, **kwargs)
     assert [(r.accepted, r.reason) for r in fast] == [(r.accepted, r.reason) for r in full]
@@ -92,6 +94,9 @@ def test_early_rejection_gives_the_full_paths_verdicts_on_model_candidates(model
     formula = [r for r in fast if r.reason == REASON_FORMULA]
     assert formula and all(r.spacegroup is None and r.filters["spacegroup"] is None for r in formula)
     assert sum(r.accepted for r in full) > 0
+    if push is not None:  # some candidates were repaired, and their atoms moved at most the bound
+        moves = [r.extra["push_apart_max_move"] for r in full if r.accepted]
+        assert any(m for m in moves) and all(m is not None and m <= push.max_displacement for m in moves)
     for a, b in zip(full, fast, strict=True):  # the CIF from the filters' dataset: CifWriter's sites and group
         assert (b.cif is not None) == b.accepted and a.cif is None
         if b.accepted:

@@ -40,6 +40,7 @@ from xtalgen.postprocess.filters import (
     symmetry_dataset,
 )
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
+from xtalgen.postprocess.push_apart import PushApart, push_apart_arrays
 from xtalgen.postprocess.volume import ElementVolumes, rescale_matrix
 from xtalgen.progress import progress_bar
 
@@ -111,6 +112,7 @@ class _Options:
     max_primitive_sites: int | None = None
     early_reject: bool = False
     symmetrized_cif: bool = False
+    push_apart: PushApart | None = None
 
 
 def _reject_early(
@@ -146,24 +148,23 @@ def _expanded_arrays(item: Any, opt: _Options) -> tuple:
         if not cell.is_ordered:
             raise ValueError("disordered structure")
         return cell.lattice.matrix, [s.specie.symbol for s in cell], cell.frac_coords
-    if len(cell) == 4:
-        matrix, symbols, frac, extra = cell
-        return matrix, symbols, frac, extra
-    matrix, symbols, frac = cell
-    return matrix, symbols, frac
+    return tuple(cell)
 
 
 def _merged_structure(
-    res: PostprocessResult, opt: _Options, matrix: Any, symbols: Sequence[str], frac: Any
+    res: PostprocessResult, opt: _Options, matrix: Any, symbols: Sequence[str], frac: Any, target: int | None
 ) -> tuple[Structure, Any] | PostprocessResult:
-    """Rescale (Å), early-reject, merge: the final Structure and its distance ratios (None when not measured
-    yet), or ``res`` rejected early; raises on e.g. a degenerate lattice."""
-    scale = None
+    """Rescale (Å), early-reject, merge, push apart: the final Structure and its distance ratios (None when not
+    measured yet), or ``res`` rejected early; raises on e.g. a degenerate lattice."""
+    scale, push = None, opt.push_apart
+    if push is not None:  # Å: the largest move of an atom (None: not repaired)
+        res.extra["push_apart_max_move"] = None
     if opt.volumes is not None:  # fix the cell size first, so merging sees physical distances
         matrix, scale = rescale_matrix(matrix, symbols, opt.volumes)
     if opt.early_reject:  # a clash the merge cannot fix: reject before merging
         clash = surely_too_close(matrix, symbols, frac, merge_factor=opt.merge_factor if opt.merge else None,
-                                 distance_factor=opt.distance_factor)  # fmt: skip
+                                 distance_factor=opt.distance_factor,
+                                 slack=0.0 if push is None else 2 * push.max_displacement)  # fmt: skip
         if clash is not None:
             res.n_atoms_after = None
             if opt.volumes is not None:  # the final scale is not known before merging
@@ -177,6 +178,9 @@ def _merged_structure(
             scale = scale * again if again is not None else None
     if opt.volumes is not None:
         res.extra["volume_scale"] = round(scale, 4) if scale is not None else None
+    if push is not None:
+        frac, res.extra["push_apart_max_move"] = push_apart_arrays(
+            matrix, symbols, frac, distance_factor=opt.distance_factor, target=target, options=push)
     lattice = Lattice(matrix)
     ratios = None
     if opt.early_reject and len(symbols):  # the distance filter on arrays, before any Structure or spglib
@@ -259,17 +263,14 @@ def process_one(
         res.reason, res.detail = REASON_EXPANSION, f"{type(exc).__name__}: {exc}"
         return res
     matrix, symbols, frac = arrays[:3]
-    if len(arrays) == 4:
-        res.extra = arrays[3]
+    res.extra = arrays[3] if len(arrays) == 4 else res.extra
     res.n_atoms_before = len(symbols)
-    if len(symbols) == 0:
-        res.reason, res.detail = REASON_EXPANSION, "no atoms"
-        return res
-    if len(symbols) > opt.max_atoms:
-        res.reason, res.detail = REASON_TOO_MANY, f"{len(symbols)} atoms (limit {opt.max_atoms})"
+    if len(symbols) == 0 or len(symbols) > opt.max_atoms:
+        res.reason, res.detail = ((REASON_EXPANSION, "no atoms") if len(symbols) == 0
+                                  else (REASON_TOO_MANY, f"{len(symbols)} atoms (limit {opt.max_atoms})"))  # fmt: skip
         return res
     try:
-        merged = _merged_structure(res, opt, matrix, symbols, frac)
+        merged = _merged_structure(res, opt, matrix, symbols, frac, target)
     except Exception as exc:  # e.g. degenerate lattice
         res.reason, res.detail = REASON_MERGE, f"{type(exc).__name__}: {exc}"
         return res
@@ -325,6 +326,7 @@ def postprocess_candidates(
     early_reject: bool = False,
     symmetrized_cif: bool = False,
     condition_formulas: Sequence[str | None] | None = None,
+    push_apart: PushApart | None = None,
     workers: int = 2,
     progress: bool = True,
     console: Console | None = None,
@@ -332,14 +334,13 @@ def postprocess_candidates(
 ) -> list[PostprocessResult]:
     """Expand → merge → filter → dedupe every candidate; one :class:`PostprocessResult` per input.
 
-    ``spacegroups``: the target space group per candidate (or one for all); by default each
-    candidate's ``spacegroup`` attribute if it has one. The space-group filter compares the
-    merged structure with it at ``symprec`` Å. ``conditions``: per-candidate dicts recorded as-is
-    (default ``{"spacegroup": target}``). Duplicates (StructureMatcher within one reduced formula
-    and found space group) among accepted candidates are rejected as ``"duplicate"``, keeping the
-    first. ``volumes``: rescale each cell isotropically to the volume these per-element increments predict
-    for its composition, before merging (and again after, if atoms were merged); the linear factor is
-    recorded as ``volume_scale`` (None when an element has no increment: the cell is left as it is).
+    ``spacegroups``: the target space group per candidate (or one for all); by default each candidate's
+    ``spacegroup`` attribute if it has one. The space-group filter compares the merged structure with it at
+    ``symprec`` Å. ``conditions``: per-candidate dicts recorded as-is (default ``{"spacegroup": target}``).
+    Duplicates (StructureMatcher within one reduced formula and found space group) among accepted candidates
+    are rejected as ``"duplicate"``, keeping the first. ``volumes``: rescale each cell isotropically to the
+    volume these per-element increments predict for its composition, before merging (and again after, if atoms
+    were merged); the linear factor is recorded as ``volume_scale`` (None when an element has no increment).
     ``max_formula_atoms``: reject structures whose reduced formula has more atoms (``formula too large``).
     ``max_primitive_sites``: reject structures whose primitive cell has more atoms (``cell too large``).
     ``early_reject``: reject distance-filter failures before the symmetry analysis, clashes the merge
@@ -352,14 +353,15 @@ def postprocess_candidates(
     dataset the filters computed (:mod:`xtalgen.data.symmetrized_cif`), so writing needs no second spglib run.
     ``condition_formulas``: per candidate, the formula its condition asked for (None: not checked); a different
     reduced composition is rejected (``formula differs from the condition``, after the distance filter).
-    ``workers`` processes (1 = serial, in this process); ``pool``: a process pool to use instead of starting
-    one (:func:`worker_pool`; left open).
+    ``push_apart``: repair too-close atoms after merging, keeping the group (:mod:`.push_apart`; column
+    ``push_apart_max_move`` Å, 0: not needed, None: not repaired). ``workers`` processes (1 = serial, in this
+    process); ``pool``: a process pool to use instead of starting one (:func:`worker_pool`; left open).
     """
     n = len(candidates)
     targets, conds = _targets_and_conditions(candidates, spacegroups, conditions)
     opt = _Options(expand, merge, merge_factor, distance_factor, symprec, check_spacegroup,
                    charge_neutrality, max_atoms, volumes, max_formula_atoms, max_primitive_sites, early_reject,
-                   symmetrized_cif)
+                   symmetrized_cif, push_apart)
     if condition_formulas is not None and len(condition_formulas) != n:
         raise ValueError(f"{len(condition_formulas)} condition formulas for {n} candidates")
     expected = list(condition_formulas) if condition_formulas is not None else [None] * n

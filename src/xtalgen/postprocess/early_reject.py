@@ -52,10 +52,12 @@ def surely_too_close(
     *,
     merge_factor: float | None,
     distance_factor: float,
+    slack: float = 0.0,
 ) -> str | None:
     """A description of a clash that survives merging (see module docstring), or None when there is none
     or the test cannot decide. ``matrix``: row lattice (3, 3) Å after any volume rescaling; ``frac`` (N, 3);
-    ``merge_factor``: the merge threshold in radii (None: no merge, every atom is fixed)."""
+    ``merge_factor``: the merge threshold in radii (None: no merge, every atom is fixed); ``slack``: Å a fixed
+    pair may still gain after merging (a later step that moves each atom up to ``slack / 2``)."""
     from pymatgen.core import Lattice
 
     n = len(symbols)
@@ -92,7 +94,7 @@ def surely_too_close(
     if len(idx) < 2:
         return None
     sub = dist[np.ix_(idx, idx)]
-    limit = distance_factor * (radii[idx, None] + radii[None, idx]) * (1 - MARGIN)
+    limit = (distance_factor * (radii[idx, None] + radii[None, idx]) - slack) * (1 - MARGIN)
     bad = sub < limit
     if not bad.any():
         return None

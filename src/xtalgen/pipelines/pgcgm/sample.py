@@ -27,6 +27,7 @@ from xtalgen.pipelines.pgcgm.novel_only import REASON_KNOWN, load_known, reject_
 from xtalgen.pipelines.pgcgm.task import OpsLookup, PGCGMConfig, build_networks
 from xtalgen.pipelines.training import load_checkpoint, load_config
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
+from xtalgen.postprocess.push_apart import DEFAULT_MAX_DISPLACEMENT, PushApart
 from xtalgen.representations.basesites.decode import SnapExpand
 from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw_arrays
 from xtalgen.representations.basesites.training_arrays import N_FEATURES
@@ -43,6 +44,8 @@ DEFAULT_MAX_PRIMITIVE_SITES = 20
 DEFAULT_CONDITION_FORMULA = False
 #: Keep known structures (provenance: docs/benchmarks/pgcgm_generation_defaults.md, "novel only").
 DEFAULT_NOVEL_ONLY = False
+#: Repair too-close atoms by a symmetric push-apart (provenance: docs/benchmarks/pgcgm_push_apart.md).
+DEFAULT_PUSH_APART = False
 #: Candidates drawn per batch of the generator.
 BATCH_SIZE = 512
 #: Candidates post-processed at a time (generation stops after the chunk that completes n accepted).
@@ -74,6 +77,9 @@ class PGCGMOptions(SamplingOptions):
     ``novel_only``: reject an accepted structure that the evaluation's known-structures table holds
     (:mod:`xtalgen.pipelines.pgcgm.novel_only`; reason "known structure", column ``known_id``), so accepted
     mode draws on until ``n`` new ones are found.
+    ``push_apart``: before the distance filter, move atoms closer than ``distance_factor`` × summed radii apart,
+    keeping the space group (:mod:`xtalgen.postprocess.push_apart`), each by at most ``push_apart_max_move`` Å;
+    summary column ``push_apart_max_move`` (Å; 0: not needed, empty: not repaired).
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -89,8 +95,12 @@ class PGCGMOptions(SamplingOptions):
     balanced: bool = False
     condition_formula: bool = DEFAULT_CONDITION_FORMULA
     novel_only: bool = DEFAULT_NOVEL_ONLY
+    push_apart: bool = DEFAULT_PUSH_APART
+    push_apart_max_move: float = DEFAULT_MAX_DISPLACEMENT
 
     def validate(self) -> None:
+        if not self.push_apart_max_move > 0:
+            raise ValueError(f"push_apart_max_move: must be > 0 Å, got {self.push_apart_max_move}")
         if not 0 < self.distance_factor < 2:
             raise ValueError(f"distance_factor: must be in (0, 2), got {self.distance_factor}")
         for name in ("max_formula_atoms", "max_primitive_sites", "max_atoms"):
@@ -189,6 +199,7 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOpt
         max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess,
         symmetrized_cif=opts.fast_postprocess, condition_formulas=formulas, workers=workers,
         progress=progress, pool=pool,
+        push_apart=PushApart(opts.push_apart_max_move, symprec=opts.symprec) if opts.push_apart else None,
     )  # fmt: skip
 
 
@@ -296,6 +307,8 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
     if getattr(generator.cond, "site_dim", 0) > 0:  # general model: its templates carry a formula
         record["condition_formula"] = opts.condition_formula
     record["novel_only"] = opts.novel_only
+    if opts.push_apart:
+        record["push_apart_max_move"] = opts.push_apart_max_move
     if opts.novel_only:
         record["known_dropped"] = sum(r.reason == REASON_KNOWN for r in results)
     return SampleBatch(candidates, record, split_rejected=opts.count == "accepted")
