@@ -55,7 +55,7 @@ def _run(engine: str, items: list[tuple[str, Any]], args: argparse.Namespace) ->
     from xtalgen.postprocess.relax import CHGNetEnergyModel
 
     model = CHGNetEnergyModel(steps=args.steps, fmax=args.fmax, engine=engine, batch_size=args.batch_size,
-                              device=args.device)  # fmt: skip
+                              device=args.device, trace=engine == "batched")  # fmt: skip
     cache = args.out / f"relax-{engine}.jsonl"
     timing_path = args.out / f"timing-{engine}.json"
     ids = [sid for sid, _ in items]
