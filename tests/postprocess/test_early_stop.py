@@ -54,7 +54,8 @@ def test_rule_stops_far_above_the_hull_and_not_near_it():
     assert not outs["near"].stopped_early and outs["near"].fire_converged
     assert not outs["none"].stopped_early and outs["none"].fire_converged  # no hull for this key: never stopped
     assert outs["near"].steps == outs["none"].steps and outs["near"].energy_per_atom == outs["none"].energy_per_atom
-    assert len(outs["far"].energies) == outs["far"].steps + 1 and outs["far"].energies[0] == outs["far"].initial_energy_per_atom
+    far = outs["far"]
+    assert len(far.energies) == far.steps + 1 and far.energies[0] == far.initial_energy_per_atom
 
 
 def test_rule_waits_while_the_energy_still_falls_fast():
