@@ -47,11 +47,12 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _samples(folder: Path, n: int, max_sites: int) -> list[tuple[str, Any]]:
+def _samples(folder: Path, n: int, max_sites: int, skip: int = 0) -> list[tuple[str, Any]]:
     from xtalgen.evaluation.sources import load_generated
 
     gen = load_generated(folder)
     chosen = [(sid, s) for sid, s in zip(gen.ids, gen.structures, strict=True) if s is not None and len(s) <= max_sites]
+    chosen = chosen[skip:]
     if len(chosen) < n:
         print(f"only {len(chosen)} samples with ≤ {max_sites} sites in {folder}; using them all", file=sys.stderr)
     return chosen[:n]
@@ -99,15 +100,6 @@ def _run(
               "batch_size": model.batch_size if engine != "ase" else None, **settings}  # fmt: skip
     timing_path.write_text(json.dumps(timing))
     return records, timing
-
-
-def hull_points(items: list[tuple[str, Any]], table: Any) -> dict[str, float]:
-    """The reference hull's energy (eV/atom) at each structure's composition (E_hull = E - this)."""
-    from xtalgen.evaluation.stability import hull_energies, subsystems
-
-    wanted = {sub for _, s in items for sub in subsystems(el.symbol for el in s.composition.elements)}
-    hulls = hull_energies([(s.composition, 0.0) for _, s in items], table.references(wanted))
-    return {sid: -float(e) for (sid, _), (e, _) in zip(items, hulls, strict=True) if np.isfinite(e)}
 
 
 def _engine_row(items: list[tuple[str, Any]], records: dict[str, Any], timing: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("samples", type=Path, help="a `xtalgen generate` output folder")
     parser.add_argument("-n", type=int, default=200, help="structures (the first N with ≤ --max-sites sites)")
     parser.add_argument("--max-sites", type=int, default=20)
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first SKIP eligible samples (held-out sets)")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--fmax", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=2)
@@ -273,13 +266,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not engines or set(engines) - set(ENGINES):
         parser.error(f"--engines: choose from {', '.join(ENGINES)}, got {args.engines!r}")
     args.out.mkdir(parents=True, exist_ok=True)
-    items = _samples(args.samples, args.n, args.max_sites)
+    items = _samples(args.samples, args.n, args.max_sites, args.skip)
     from xtalgen.evaluation.stability import resolve_reference_table
     from xtalgen.postprocess.relax import CHGNetEnergyModel
 
     table = resolve_reference_table("auto", CHGNetEnergyModel())
     if table is None:
         parser.error("no shipped CHGNet reference table: E_hull cannot be computed")
+    from xtalgen.evaluation.hull_points import hull_points
+
     hull = hull_points(items, table)
     runs = {engine: _run(engine, items, args, hull) for engine in engines}
     result = compare(items, runs, hull, args)
