@@ -176,8 +176,8 @@ def compare(items: list[tuple[str, Any]], runs: dict[str, tuple[dict, dict]], hu
         from dataclasses import replace
 
         rule = _rule(args)
-        grid = [replace(rule, after=a, margin=m, max_drop=d) for a in (10, 20, 30, 50) for m in (0.1, 0.2, 0.3, 0.5)
-                for d in (0.002, 0.005, 0.02)]  # fmt: skip
+        grid = [replace(rule, after=a, margin=m, max_drop=d) for a in (20, 30, 50) for m in (0.2, 0.3, 0.5)
+                for d in (0.0005, 0.001, 0.002, 0.005)]  # fmt: skip
         out["calibration"] = calibrate(runs[base][0], hull, grid, args.metastable)
     return out
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Defaults of :class:`EarlyStopRule` (provenance: docs/benchmarks/relaxation_throughput.md).
-AFTER, MARGIN, WINDOW, MAX_DROP = 30, 0.3, 10, 0.005
+AFTER, MARGIN, WINDOW, MAX_DROP = 30, 0.3, 10, 0.001
 
 
 @dataclass(frozen=True)
