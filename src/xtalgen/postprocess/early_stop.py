@@ -7,7 +7,8 @@ cannot bring it below the limit. The hull energy of each structure's composition
 caller as a mapping by key (the evaluator computes it from its reference table); a key without one is never
 stopped. The verdict of a stopped structure is "not metastable".
 
-Defaults are calibrated on CHGNet relaxations of 200 PGCGM samples (docs/benchmarks/relaxation_throughput.md).
+Off unless an energy model is given a rule (``CHGNetEnergyModel(early_stop=EarlyStopRule())``); the defaults
+are calibrated on CHGNet relaxations of 288 PGCGM samples (docs/benchmarks/relaxation_throughput.md).
 """
 
 from __future__ import annotations
