@@ -96,3 +96,26 @@ def test_engines_have_their_own_cache_tags_and_resume_keys():
         CHGNetEnergyModel(engine="warp")
     with pytest.raises(ValueError, match="batch_size"):
         CHGNetEnergyModel(batch_size=0)
+
+
+def test_early_stop_has_its_own_cache_tag_and_needs_the_batched_engine():
+    from xtalgen.postprocess.early_stop import EarlyStopRule
+
+    rule = EarlyStopRule()
+    early = CHGNetEnergyModel(early_stop=rule)
+    assert early.relax_tag == f"chgnet-0.3.0-fire200-0.1-batched-{rule.tag}"
+    assert early.relax_settings["early_stop"] == rule.settings()
+    assert "early_stop" not in CHGNetEnergyModel().relax_settings
+    with pytest.raises(ValueError, match="early_stop"):
+        CHGNetEnergyModel(engine="ase", early_stop=rule)
+
+
+def test_model_relax_stops_early_with_hull_energies_and_traces(tmp_path):
+    from xtalgen.postprocess.early_stop import EarlyStopRule
+
+    rule = EarlyStopRule(after=2, margin=0.1, window=1, max_drop=10.0)  # stops anything far above its hull
+    cells = [("far", _cscl(4.5)), ("free", _cscl(4.5))]
+    model = CHGNetEnergyModel(steps=6, fmax=1e-4, early_stop=rule, trace=True)
+    out = model.relax(cells, cache_path=tmp_path / "r.jsonl", progress=False, hull={"far": -100.0})
+    assert out["far"]["stopped_early"] and out["far"]["steps"] == 2 and len(out["far"]["energies"]) == 3
+    assert "stopped_early" not in out["free"] and out["free"]["steps"] == 6 and len(out["free"]["energies"]) == 7

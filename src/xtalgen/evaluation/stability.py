@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from pymatgen.core import Composition
 
+from xtalgen.evaluation.hull_points import early_stop_hull
 from xtalgen.evaluation.reference_table import ReferenceTable, load_reference_table, shipped_reference_path
 
 if TYPE_CHECKING:
@@ -36,11 +37,9 @@ ReferenceSpec = ReferenceTable | str | Path
 #: E_hull thresholds (eV/atom).
 STABLE_EHULL = 0.0
 METASTABLE_EHULL = 0.1
-#: Samples denser than this (Å³ per atom) are not relaxed and count as not stable: below the smallest
-#: volume per atom of all 73,634 Materials Project structures with ≤ 20 sites (4.36 Å³/atom, FeH4,
-#: mp-1079939). CHGNet's cost grows with the neighbours inside its 6 Å cutoff, and such collapsed
-#: cells cost minutes each (a 50-atom 3.7 Å³/atom PGCGM sample: 240 CPU s for 100 FIRE steps, 15 times
-#: the median) for a relaxation that cannot end near the hull.
+#: Samples denser than this (Å³ per atom) are not relaxed and count as not stable (collapsed cells cost CHGNet
+#: minutes each and cannot end near the hull): below the smallest volume per atom of all 73,634 Materials
+#: Project structures with ≤ 20 sites (4.36 Å³/atom, FeH4, mp-1079939).
 MIN_VOLUME_PER_ATOM = 4.3
 
 
@@ -254,7 +253,8 @@ class Stability:
         cache_root = Path(ctx.cache_dir) if ctx.cache_dir is not None else None
         relax_cache = cache_root / "generated" / f"relax-{model.relax_tag}.jsonl" if cache_root else None
         items = [(keys[i], ctx.generated.structures[i]) for i in valid]
-        relaxed = model.relax(items, cache_path=relax_cache, workers=ctx.workers, progress=ctx.progress)
+        relaxed = model.relax(items, cache_path=relax_cache, workers=ctx.workers, progress=ctx.progress,
+                              **early_stop_hull(model, table, items))  # stopped early: E_hull > limit + margin
 
         energy = np.full(n, np.nan)
         cols: dict[str, np.ndarray] = {

@@ -37,6 +37,8 @@ class ForceResult:
 
 #: The potential: forces of each structure, or the exception that structure raised.
 BatchForces = Callable[[Sequence[Structure]], Sequence[ForceResult | Exception]]
+#: Early stop: (key, energies per atom so far, eV/atom, one per potential call) -> True to stop that structure.
+StopRule = Callable[[Hashable, Sequence[float]], bool]
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ class FireParameters:
 @dataclass
 class FireOutcome:
     """A finished relaxation: start and end structures, energies (eV/atom), largest atomic force (eV/Å) at the
-    end, FIRE steps taken, and whether FIRE stopped on its force criterion; or ``error`` (the rest unset)."""
+    end, FIRE steps taken, whether FIRE stopped on its force criterion or the early-stop rule stopped it, and
+    the energy (eV/atom) at every step; or ``error`` (the rest unset)."""
 
     key: Hashable
     initial: Structure
@@ -68,6 +71,8 @@ class FireOutcome:
     steps: int = 0
     fire_converged: bool = False
     error: str | None = None
+    stopped_early: bool = False
+    energies: tuple[float, ...] = ()
 
 
 class _Relaxation:
@@ -83,6 +88,7 @@ class _Relaxation:
         self.vel: np.ndarray | None = None
         self.dt, self.a, self.n_pos, self.nsteps = params.dt, params.a, 0, 0
         self.e0 = math.nan
+        self.energies: list[float] = []
         self.last: ForceResult | None = None
         self.gradient = np.zeros((self.n + 3, 3))
 
@@ -94,6 +100,7 @@ class _Relaxation:
         """Take the potential's result at the current coordinates; return the largest generalised force."""
         if self.nsteps == 0:
             self.e0 = result.energy_per_atom
+        self.energies.append(result.energy_per_atom)
         self.last = result
         cell, _ = cell_and_positions(self.cell0, self.x, self.u, self.n)
         self.gradient = generalised_forces(result.forces, result.stress, cell, self.u, self.n)
@@ -128,13 +135,14 @@ class _Relaxation:
         self.u = self.u + dr[self.n :]
         self.nsteps += 1
 
-    def outcome(self, converged: bool) -> FireOutcome:
+    def outcome(self, converged: bool, stopped_early: bool = False) -> FireOutcome:
         assert self.last is not None
         return FireOutcome(
             self.key, self.initial, final=self.structure(), initial_energy_per_atom=self.e0,
             energy_per_atom=self.last.energy_per_atom,
             max_force=float(np.linalg.norm(self.last.forces, axis=1).max()) if self.n else 0.0,
-            steps=self.nsteps, fire_converged=converged,
+            steps=self.nsteps, fire_converged=converged, stopped_early=stopped_early,
+            energies=tuple(self.energies),
         )  # fmt: skip
 
 
@@ -146,13 +154,15 @@ def relax_batched(
     fmax: float = 0.1,
     batch_size: int = 16,
     params: FireParameters | None = None,
+    stop_early: StopRule | None = None,
 ) -> Iterator[FireOutcome]:
     """Relax each ``(key, structure)`` (FIRE, cell free) with ``batch_size`` structures per potential call;
     yield each :class:`FireOutcome` as soon as that structure stops (not in input order).
 
     A structure stops when its largest generalised force is below ``fmax`` (eV/Å; ASE's criterion, which
     includes the cell rows) or after ``steps`` steps; a non-finite energy or force, or an exception from the
-    potential, stops it with ``error``.
+    potential, stops it with ``error``. ``stop_early`` (None: never) is asked after every potential call of a
+    structure that has not converged; when it answers True the structure stops there (``stopped_early``).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
@@ -185,6 +195,8 @@ def relax_batched(
                                   error=f"non-finite generalised force after {relaxation.nsteps} steps")  # fmt: skip
             elif largest < fmax or relaxation.nsteps >= steps:
                 yield relaxation.outcome(largest < fmax)
+            elif stop_early is not None and stop_early(relaxation.key, relaxation.energies):
+                yield relaxation.outcome(False, stopped_early=True)
             else:
                 relaxation.step(p)
                 still.append(relaxation)

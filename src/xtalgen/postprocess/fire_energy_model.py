@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
+from xtalgen.postprocess.early_stop import EarlyStopRule, HullEarlyStop
 from xtalgen.postprocess.resumable_jobs import run_resumable
 
 #: ASE filter that lets the cell relax with the atoms (CHGNet's default since 0.3).
@@ -99,7 +100,8 @@ class FireEnergyModel:
     module-level functions (``relax_structure``, ``static_energy``) that the worker processes run, and its
     relaxation ``engines`` (the first is the default): ``"ase"`` runs ``relax_structure`` per structure,
     ``"batched"`` runs ``relax_many`` (many structures per potential call; ``device`` and ``batch_size`` apply
-    to it only).
+    to it only). ``early_stop`` (batched engine only; None: off): stop clearly unstable structures early by
+    this rule, given their hull energies in :meth:`relax`; ``trace``: records also carry the energy per step.
     """
 
     potential: str
@@ -120,6 +122,8 @@ class FireEnergyModel:
         engine: str | None = None,
         device: str = "cpu",
         batch_size: int = BATCH_SIZE,
+        early_stop: EarlyStopRule | None = None,
+        trace: bool = False,
     ) -> None:
         if steps < 0 or fmax <= 0:
             raise ValueError(f"steps must be ≥ 0 and fmax > 0, got steps={steps}, fmax={fmax}")
@@ -128,6 +132,9 @@ class FireEnergyModel:
             raise ValueError(f"engine {engine!r}: {self.label} relaxes with {' or '.join(self.engines)}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        if early_stop is not None and engine == "ase":
+            raise ValueError("early_stop: needs the batched engine, not 'ase'")
+        self.early_stop, self.trace = early_stop, trace
         self.steps, self.fmax = steps, fmax
         self.relax_references = relax_references
         self.model_name = model_name or self.default_model
@@ -138,7 +145,8 @@ class FireEnergyModel:
     def relax_tag(self) -> str:
         """Identifies the relaxation settings (part of the relaxation cache file name)."""
         tag = f"{self.potential}-{self.model_name}-fire{self.steps}-{self.fmax}"
-        return tag if self.engine == "ase" else f"{tag}-{self.engine}"
+        tag = tag if self.engine == "ase" else f"{tag}-{self.engine}"
+        return tag if self.early_stop is None else f"{tag}-{self.early_stop.tag}"
 
     @property
     def relax_settings(self) -> dict[str, Any]:
@@ -146,7 +154,8 @@ class FireEnergyModel:
         ``engine`` key means the per-structure ASE engine (records written before engines existed)."""
         settings = {"potential": self.potential, "model": self.model_name, "optimizer": "FIRE", "steps": self.steps,
                     "fmax": self.fmax, "cell_filter": CELL_FILTER}  # fmt: skip
-        return settings if self.engine == "ase" else {**settings, "engine": self.engine}
+        settings = settings if self.engine == "ase" else {**settings, "engine": self.engine}
+        return settings if self.early_stop is None else {**settings, "early_stop": self.early_stop.settings()}
 
     @property
     def reference_tag(self) -> str:
@@ -163,16 +172,20 @@ class FireEnergyModel:
         workers: int = 1,
         progress: bool = True,
         item_meta: Mapping[str, Mapping[str, Any]] | None = None,
+        hull: Mapping[str, float] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Relax each ``(key, structure)``; records as the potential's ``relax_structure`` returns them (or
         ``error``). ``item_meta``: see :func:`run_resumable` (a recorded result is reused only if its fields
-        match). The batched engine on a GPU runs in this process (one process feeds the device)."""
+        match). The batched engine on a GPU runs in this process (one process feeds the device). ``hull``: the
+        hull energy (eV/atom) at each key's composition, for ``early_stop`` (a key without one is not stopped)."""
         job = partial(relax_job, relax=type(self).relax_structure, steps=self.steps, fmax=self.fmax,
                       model_name=self.model_name)  # fmt: skip
         many = None
         if self.engine != "ase" and self.relax_many is not None:
+            stop = None if self.early_stop is None else HullEarlyStop(self.early_stop, dict(hull or {}))
             many = partial(type(self).relax_many, steps=self.steps, fmax=self.fmax, model_name=self.model_name,
-                           device=self.device, batch_size=self.batch_size)  # fmt: skip
+                           device=self.device, batch_size=self.batch_size, trace=self.trace,
+                           early_stop=stop)  # fmt: skip
             workers = workers if self.device == "cpu" else 1
         return run_resumable(
             job, items, cache_path, workers=workers, description=f"{self.label} relax", progress=progress,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
+from xtalgen.postprocess.batched_fire import StopRule
 from xtalgen.postprocess.fire_energy_model import (
     BATCH_SIZE,
     CELL_FILTER,
@@ -115,10 +116,13 @@ def relax_many(
     model_name: str = DEFAULT_MODEL,
     device: str = "cpu",
     batch_size: int = BATCH_SIZE,
+    early_stop: StopRule | None = None,
+    trace: bool = False,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Relax each ``(key, structure or CIF text or dict)`` with the batched engine; yield ``(key, record)`` as
     each finishes. Records carry the keys of :func:`relax_structure` (``steps``: FIRE steps taken) or
-    ``error``."""
+    ``error``; ``stopped_early: true`` when ``early_stop`` stopped it; ``trace``: also ``energies``, the
+    energy (eV/atom) at every step."""
     from xtalgen.postprocess.batched_fire import relax_batched
     from xtalgen.postprocess.chgnet_forces import chgnet_batch_forces
 
@@ -134,15 +138,21 @@ def relax_many(
     forces = chgnet_batch_forces(chgnet_model(model_name, device))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for out in relax_batched(parsed(), forces, steps=steps, fmax=fmax, batch_size=batch_size):
+        for out in relax_batched(parsed(), forces, steps=steps, fmax=fmax, batch_size=batch_size,
+                                 stop_early=early_stop):  # fmt: skip
             while failed:
                 key, error = failed.pop()
                 yield key, {"error": error}
             if out.error is not None or out.final is None:
                 yield str(out.key), {"error": out.error or "no result"}
                 continue
-            yield str(out.key), relaxation_record(out.initial, out.final, out.initial_energy_per_atom,
-                                                  out.energy_per_atom, out.max_force, fmax=fmax, steps=out.steps)
+            record = relaxation_record(out.initial, out.final, out.initial_energy_per_atom, out.energy_per_atom,
+                                       out.max_force, fmax=fmax, steps=out.steps)  # fmt: skip
+            if out.stopped_early:
+                record["stopped_early"] = True
+            if trace:
+                record["energies"] = [round(e, 6) for e in out.energies]
+            yield str(out.key), record
     for key, error in failed:
         yield key, {"error": error}
 
