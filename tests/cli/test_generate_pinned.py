@@ -6,7 +6,8 @@ unconditional diffusion cases when the decoding defaults became consensus off an
 sampling, post-processing, decoding or writing that alters a single byte fails here. They hold on the
 reference CPU build of torch (single thread); another BLAS may move the last bits of a float.
 
-PGCGM is pinned on both post-processing paths: the fast path (default) accepts the same structures and writes
+PGCGM (push-apart on, the default; once off, with the earlier hashes) is pinned on both post-processing
+paths: the fast path (default) accepts the same structures and writes
 the same accepted rows as the full path (``--set fast_postprocess=false``, the pre-refactor hashes); the rows of
 candidates it rejected early differ (no found space group, later filters not run), hence their own
 rejected.csv / candidates-mode summary.csv hashes, and its CIFs list the symmetry operations in spglib's
@@ -33,35 +34,43 @@ COMMON = ["--workers", "1"]
 PINNED = {
     "pgcgm": (
         ["--model", "pgcgm", "-n", "3", "--seed", "1"],
-        {"pgcgm_000004.cif": "bcbbcc6f7f92652d", "pgcgm_000009.cif": "67fa2d3677ac202a",
-         "pgcgm_000018.cif": "e34fadc102f22926", "summary.csv": "162cee3671652851",
-         "rejected.csv": "4094f3037b3ff449"},
+        {"pgcgm_000001.cif": "30e3fae638535427", "pgcgm_000004.cif": "bcbbcc6f7f92652d",
+         "pgcgm_000005.cif": "21e972dcfe36f844", "summary.csv": "31f862f250a6bebf",
+         "rejected.csv": "1de2008c41638bcc"},
         {"model": "pgcgm", "n": 3, "seed": 1, "count": "accepted", "rescale_volume": True, "max_formula_atoms": 10,
          "distance_factor": 0.73, "max_primitive_sites": 20, "pretrained": "pgcgm-mp-ternary",
-         "n_candidates": 19, "n_accepted": 3},
-        ["3 of 19 candidates accepted", "rejected: atoms too close: 16"],
+         "push_apart_max_move": 0.5, "n_candidates": 6, "n_accepted": 3},
+        ["3 of 6 candidates accepted", "rejected: atoms too close: 3"],
     ),
     "pgcgm-full": (
         ["--model", "pgcgm", "-n", "3", "--seed", "1", "--set", "fast_postprocess=false"],
-        {"pgcgm_000004.cif": "8b9932bf9302edb4", "pgcgm_000009.cif": "a0de988ecf0f4608",
-         "pgcgm_000018.cif": "1c5d9a7440733a1a", "summary.csv": "162cee3671652851",
-         "rejected.csv": "ed8ef357366a6d99"},
-        {"model": "pgcgm", "n": 3, "seed": 1, "n_candidates": 19, "n_accepted": 3},
+        {"pgcgm_000001.cif": "30e3fae638535427", "pgcgm_000004.cif": "8b9932bf9302edb4",
+         "pgcgm_000005.cif": "21e972dcfe36f844", "summary.csv": "31f862f250a6bebf",
+         "rejected.csv": "0b8d40bd98e1b274"},
+        {"model": "pgcgm", "n": 3, "seed": 1, "n_candidates": 6, "n_accepted": 3},
+        ["3 of 6 candidates accepted", "rejected: atoms too close: 3"],
+    ),
+    "pgcgm-no-push-apart": (
+        ["--model", "pgcgm", "-n", "3", "--seed", "1", "--set", "push_apart=false"],
+        {"pgcgm_000004.cif": "bcbbcc6f7f92652d", "pgcgm_000009.cif": "67fa2d3677ac202a",
+         "pgcgm_000018.cif": "e34fadc102f22926", "summary.csv": "162cee3671652851",
+         "rejected.csv": "4094f3037b3ff449"},
+        {"model": "pgcgm", "n": 3, "seed": 1, "push_apart_max_move": None, "n_candidates": 19, "n_accepted": 3},
         ["3 of 19 candidates accepted", "rejected: atoms too close: 16"],
     ),
     "pgcgm-candidates": (
         ["--model", "pgcgm", "-n", "4", "--seed", "2", "--spacegroup", "225", "--elements", "Ba,Ti,O",
          "--count", "candidates", "--no-rescale-volume"],
-        {"summary.csv": "efc8095ea0a6c736"},
-        {"model": "pgcgm", "count": "candidates", "rescale_volume": False, "n_candidates": 4, "n_accepted": 0},
-        ["0 of 4 candidates accepted", "rejected: atoms too close: 4"],
+        {"pgcgm_000000.cif": "e1fa6b390e44928e", "summary.csv": "a727e91516029020"},
+        {"model": "pgcgm", "count": "candidates", "rescale_volume": False, "n_candidates": 4, "n_accepted": 1},
+        ["1 of 4 candidates accepted", "rejected: duplicate: 3"],
     ),
     "pgcgm-candidates-full": (
         ["--model", "pgcgm", "-n", "4", "--seed", "2", "--spacegroup", "225", "--elements", "Ba,Ti,O",
          "--count", "candidates", "--no-rescale-volume", "--set", "fast_postprocess=false"],
-        {"summary.csv": "a0d772f7762252b4"},
-        {"model": "pgcgm", "count": "candidates", "rescale_volume": False, "n_candidates": 4, "n_accepted": 0},
-        ["0 of 4 candidates accepted", "rejected: atoms too close: 4"],
+        {"pgcgm_000000.cif": "7ea1848b7caf8b99", "summary.csv": "a727e91516029020"},
+        {"model": "pgcgm", "count": "candidates", "rescale_volume": False, "n_candidates": 4, "n_accepted": 1},
+        ["1 of 4 candidates accepted", "rejected: duplicate: 3"],
     ),
     "diffusion": (
         ["--pretrained", "crystens-diffusion-mp20", "-n", "2", "--seed", "1", "--steps", "4"],

@@ -264,7 +264,7 @@ def test_default_contact_bound_and_cell_limit_and_their_switches(run, tmp_path) 
 
 def test_push_apart_switch_repairs_within_its_bound_and_off_changes_nothing(run, tmp_path) -> None:
     kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False)
-    off = pd.read_csv(generate_pgcgm(40, tmp_path / "off", **kw))
+    off = pd.read_csv(generate_pgcgm(40, tmp_path / "off", push_apart=False, **kw))
     on = pd.read_csv(generate_pgcgm(40, tmp_path / "on", push_apart=True, push_apart_max_move=0.4, **kw))
     assert "push_apart_max_move" not in off.columns
     assert "push_apart" not in json.loads((tmp_path / "off" / "generation.json").read_text())

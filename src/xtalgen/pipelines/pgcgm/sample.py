@@ -45,7 +45,7 @@ DEFAULT_CONDITION_FORMULA = False
 #: Keep known structures (provenance: docs/benchmarks/pgcgm_generation_defaults.md, "novel only").
 DEFAULT_NOVEL_ONLY = False
 #: Repair too-close atoms by a symmetric push-apart (provenance: docs/benchmarks/pgcgm_push_apart.md).
-DEFAULT_PUSH_APART = False
+DEFAULT_PUSH_APART = True
 #: Candidates drawn per batch of the generator.
 BATCH_SIZE = 512
 #: Candidates post-processed at a time (generation stops after the chunk that completes n accepted).
