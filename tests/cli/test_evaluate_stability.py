@@ -58,3 +58,12 @@ def test_bad_relax_engine_is_refused_before_any_work(tmp_path, command):
     assert bad.exit_code == 2 and "--relax-engine:" in _flat(bad.output), bad.output
     if command != "evaluate":  # evaluate claims its report folder first (the engine is checked with the models)
         assert not out.exists()
+
+
+def test_early_stop_flag_gives_chgnet_a_rule_and_refuses_sevennet(capsys):
+    assert energy_models(["chgnet"], 5, 0.1, False)["chgnet"].early_stop is None
+    rule = energy_models(["chgnet"], 5, 0.1, False, "auto", early_stop=True)["chgnet"].early_stop
+    assert rule is not None and rule.tag
+    with pytest.raises(typer.Exit):
+        energy_models(["sevennet"], 5, 0.1, False, "auto", early_stop=True)
+    assert "--early-stop" in capsys.readouterr().out

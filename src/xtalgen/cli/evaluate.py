@@ -12,6 +12,7 @@ from rich.table import Table
 
 from xtalgen.cli.evaluate_properties import PROPERTIES_HELP, PROPERTIES_N_HELP, with_properties
 from xtalgen.cli.evaluate_stability import (
+    EARLY_STOP_HELP,
     RELAX_ENGINE_HELP,
     energy_models,
     fail_line,
@@ -74,6 +75,10 @@ def _shipped_training_set(generated: Path) -> tuple[Path | None, str, str]:
     return path, name, f"{what} shipped with pretrained model {name}"
 
 
+#: Help of --stability-n.
+STABILITY_N_HELP = "Relax only a seeded random subset of N valid samples (0: all of them)."
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     generated: Path = typer.Argument(..., help="Generation dir (summary.csv + cifs/), folder, CSV, or structure file."),
@@ -95,9 +100,7 @@ def evaluate_cmd(
     train_split: str = typer.Option("train", help="Split of --train to use if it has splits."),
     test_split: str = typer.Option("test", help="Split of --test to use if it has splits."),
     coverage_cutoffs: str = typer.Option("mp", help="COV thresholds: 'mp' (0.4,10), 'small' (0.2,4) or 'S,C'."),
-    stability_n: int = typer.Option(
-        0, "--stability-n", min=0, help="Relax only a seeded random subset of N valid samples (0: all of them)."
-    ),
+    stability_n: int = typer.Option(0, "--stability-n", min=0, help=STABILITY_N_HELP),
     stability_seed: int = typer.Option(0, help="Seed of the --stability-n subset."),
     properties: bool = typer.Option(False, "--properties", help=PROPERTIES_HELP),
     properties_n: int = typer.Option(100, "--properties-n", min=1, help=PROPERTIES_N_HELP),
@@ -105,6 +108,7 @@ def evaluate_cmd(
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence (eV/Å)."),
     relax_references: bool = typer.Option(False, help="Relax hull references too (default: static energies)."),
     relax_engine: str = typer.Option("auto", help=RELAX_ENGINE_HELP),
+    early_stop: bool = typer.Option(False, "--early-stop", help=EARLY_STOP_HELP),
     reference_energies: str = typer.Option(
         "auto",
         help="Hull reference energies: a table from `xtalgen data energies`, 'auto' (the table shipped "
@@ -134,7 +138,7 @@ def evaluate_cmd(
         raise fail(console, f"generated source not found: {generated}")
     claim_output_dir(console, output, REPORT_ENTRIES, overwrite=overwrite, inputs=[generated, train, test])
     train, shipped, notes = _training_set(generated, train)
-    models = energy_models(names, steps, fmax, relax_references, relax_engine) if stability else {}
+    models = energy_models(names, steps, fmax, relax_references, relax_engine, early_stop) if stability else {}
     if stability:
         settings = with_stability(settings, names, models, reference_energies, train, shipped, stability_n or None,
                                   stability_seed)  # fmt: skip

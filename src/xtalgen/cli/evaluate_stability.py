@@ -16,6 +16,9 @@ console = Console()
 #: Help of --relax-engine (relax, evaluate, screen).
 RELAX_ENGINE_HELP = ("auto, batched (many structures per potential call; CHGNet) or ase (one structure at a time); "
                      "auto: batched for CHGNet, ase for SevenNet.")  # fmt: skip
+#: Help of --early-stop (evaluate).
+EARLY_STOP_HELP = ("Stop relaxing a structure that is clearly far above its hull (CHGNet, batched engine, a shipped "
+                   "reference table); its E_hull is the one at the stop, an upper bound.")  # fmt: skip
 
 
 def fail_line(message: str) -> NoReturn:
@@ -109,17 +112,20 @@ def with_stability(settings, names: list[str], models: dict[str, object], refere
 
 
 def energy_models(
-    names: list[str], steps: int, fmax: float, relax_references: bool, relax_engine: str = "auto"
+    names: list[str], steps: int, fmax: float, relax_references: bool, relax_engine: str = "auto",
+    early_stop: bool = False,
 ) -> dict[str, object]:
     """One energy model per potential name, with the relaxation settings of the flags."""
+    from xtalgen.postprocess.early_stop import EarlyStopRule
     from xtalgen.postprocess.potentials import energy_model
 
     engine = parse_relax_engine(relax_engine)
+    rule = EarlyStopRule() if early_stop else None
     try:
-        return {n: energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references, engine=engine)
-                for n in names}  # fmt: skip
+        return {n: energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references, engine=engine,
+                                early_stop=rule) for n in names}  # fmt: skip
     except ValueError as exc:
-        fail_line(f"--relax-engine: {exc}")
+        fail_line(f"{'--early-stop' if 'early stop' in str(exc) else '--relax-engine'}: {exc}")
 
 
 def parse_relax_engine(text: str) -> str | None:

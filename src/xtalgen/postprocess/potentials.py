@@ -91,13 +91,15 @@ def energy_model(
     model: str | None = None,
     engine: str | None = None,
     device: str = "cpu",
+    early_stop: Any = None,
 ) -> Any:
     """The energy model (relaxations and reference energies, cached) of potential ``name``.
 
     ``model``: the potential's model version or checkpoint name (default: :attr:`PotentialInfo.default_model`).
     ``engine``: ``"batched"`` (many structures per potential call; CHGNet only, its default) or ``"ase"`` (one
     structure at a time; SevenNet's only engine); None: the potential's default. ``device``: where the batched
-    engine runs (``cpu`` or ``cuda``).
+    engine runs (``cpu`` or ``cuda``). ``early_stop``: an :class:`~xtalgen.postprocess.early_stop.EarlyStopRule`
+    (CHGNet's batched engine only; None: every structure is relaxed to the end).
     """
     info = require_potential(name)
     model_name = model or info.default_model
@@ -105,7 +107,9 @@ def energy_model(
         from xtalgen.postprocess.relax import CHGNetEnergyModel
 
         return CHGNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name,
-                                 engine=engine, device=device)  # fmt: skip
+                                 engine=engine, device=device, early_stop=early_stop)  # fmt: skip
+    if early_stop is not None:
+        raise ValueError(f"early stopping needs CHGNet's batched engine, not {info.name}")
     from xtalgen.postprocess.sevennet import SevenNetEnergyModel
 
     return SevenNetEnergyModel(steps=steps, fmax=fmax, relax_references=relax_references, model_name=model_name,
