@@ -120,12 +120,15 @@ def energy_models(
     from xtalgen.postprocess.potentials import energy_model
 
     engine = parse_relax_engine(relax_engine)
+    other = [n for n in names if n != "chgnet"]
+    if early_stop and other:
+        fail_line(f"--early-stop: needs CHGNet's batched engine, not {other[0]}")
     rule = EarlyStopRule() if early_stop else None
     try:
         return {n: energy_model(n, steps=steps, fmax=fmax, relax_references=relax_references, engine=engine,
                                 early_stop=rule) for n in names}  # fmt: skip
     except ValueError as exc:
-        fail_line(f"{'--early-stop' if 'early stop' in str(exc) else '--relax-engine'}: {exc}")
+        fail_line(f"--relax-engine: {exc}")
 
 
 def parse_relax_engine(text: str) -> str | None:
