@@ -54,6 +54,33 @@ def _run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True)
 
 
+def fit_general_critic(args: argparse.Namespace) -> Path:
+    """A critic fitted to the frozen shipped general generator (the model ships none): a base-site table of a
+    seeded sample of MP train-split materials with <= 20 sites, then :func:`fit_critic`; skipped when done."""
+    from xtalgen.data.fast_cif import parse_p1_cif
+    from xtalgen.pipelines.pgcgm.critic_fit import fit_critic
+    from xtalgen.representations.basesites.encode import encode_structure
+    from xtalgen.representations.basesites.table import write_base_site_table
+
+    out = args.work / "critic"
+    if (out / "checkpoints").is_dir():
+        return out
+    table = out / "mp_train_table.parquet"
+    if not table.is_file():
+        frame = pd.read_csv(args.mp, usecols=["material_id", "nsites", "split", "cif"])
+        frame = frame[(frame["split"] == "train") & (frame["nsites"] <= 20)]
+        frame = frame.sample(n=min(args.critic_materials, len(frame)), random_state=0)
+        bases = []
+        for mid, cif in zip(frame["material_id"], frame["cif"], strict=True):
+            try:
+                bases.append(encode_structure(parse_p1_cif(cif), id=mid))
+            except ValueError:
+                continue
+        out.mkdir(parents=True, exist_ok=True)
+        write_base_site_table(bases, table)
+    return fit_critic(MODEL, table, out, steps=args.critic_steps, batch_size=256, seed=0).parents[1]
+
+
 def run_setting(name: str, sets: list[str], args: argparse.Namespace) -> Path | None:
     """Generate and evaluate one setting (each step skipped when done); its folder, or None if not runnable."""
     if any(s.startswith("critic_top_fraction") for s in sets):
@@ -146,11 +173,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k", type=int, default=150, help="structures relaxed per setting")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--critic", type=Path, default=None, help="checkpoint holding a critic for the general model")
+    ap.add_argument("--critic", type=Path, default=None,
+                    help="checkpoint holding a critic for the general model (default: fit one, see --critic-steps)")
+    ap.add_argument("--critic-steps", type=int, default=1000, help="critic updates when fitting (0: no critic)")
+    ap.add_argument("--critic-materials", type=int, default=6000, help="MP train materials the critic sees")
+    ap.add_argument("--mp", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mp"
+                    / "mp_structures.csv.gz", help="the shared MP structure table")
     ap.add_argument("--only", nargs="*", default=None, help="settings to run (default: all)")
     ap.add_argument("--report-only", action="store_true", help="summarise finished settings, run nothing")
     ap.add_argument("--notes", default="", help="markdown appended to the page")
     args = ap.parse_args(argv)
+    wants_critic = args.only is None or any("critic" in name for name in args.only)
+    if args.critic is None and args.critic_steps > 0 and wants_critic and not args.report_only:
+        args.critic = fit_general_critic(args)
     rows, missing = [], []
     for name, sets in SETTINGS.items():
         folder = args.work / _slug(name)

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _pgcgm_data import ternary_dataset  # noqa: E402
-
-from xtalgen.cli.main import app  # noqa: E402
-from xtalgen.configs import bundled_config  # noqa: E402
-from xtalgen.pipelines.pgcgm.critic_rejection import REASON_CRITIC, draw_target  # noqa: E402
-from xtalgen.pipelines.pgcgm.sample import generate_pgcgm  # noqa: E402
-from xtalgen.pipelines.pgcgm.train import train_pgcgm  # noqa: E402
+from xtalgen.cli.main import app
+from xtalgen.pipelines.pgcgm.critic_rejection import REASON_CRITIC, draw_target
+from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
 
 KW = dict(seed=3, workers=1, progress=False, distance_factor=0.5)
-OVERRIDES = ["max_steps=120", "checkpoint_every=120", "n_critic=1", "generator_optimizer.lr=2e-3"]
-
-
-@pytest.fixture(scope="module")
-def run(shared_datasets, tmp_path_factory) -> Path:
-    """A tiny PGCGM (its checkpoint holds generator and critic)."""
-    data = ternary_dataset(shared_datasets, tmp_path_factory.mktemp("critic_data"))
-    out = tmp_path_factory.mktemp("critic_run")
-    torch.set_num_threads(1)
-    train_pgcgm(data, bundled_config("pgcgm_tiny"), out, overrides=OVERRIDES)
-    return out
 
 
 def test_draw_target() -> None:
