@@ -19,6 +19,7 @@ ORDER = [
     "pgcgm_postprocess.md",
     "pgcgm_generation_speed.md",
     "pgcgm_push_apart.md",
+    "pgcgm_critic_rejection.md",
     "pgcgm.md",
     "crystens_models.md",
     "crystens_context.md",

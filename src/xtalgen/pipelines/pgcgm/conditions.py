@@ -140,3 +140,29 @@ def choose_conditions(
     return [(sg, els) for sg, els, _ in draw(table)]
 
 
+
+def condition_tensors(conditions: list[Any], k: int, general: bool) -> tuple[Any, ...]:
+    """Network inputs of ``conditions`` ``(sg, elements[, multiplicities])`` for a model with ``k`` base sites:
+    space groups (n,), element features (n, k, F), site mask (n, k), crystal systems (n,) and, for a general
+    model, multiplicities (n, k) (else None), as CPU tensors."""
+    import torch
+
+    from xtalgen.data.crystal_systems import crystal_systems
+    from xtalgen.data.elements import element_features
+    from xtalgen.representations.basesites.training_arrays import N_FEATURES
+
+    n = len(conditions)
+    feats = np.zeros((n, k, N_FEATURES), np.float32)
+    mask = np.zeros((n, k), bool)
+    mults = np.zeros((n, k), np.int64)
+    for i, cond in enumerate(conditions):
+        els = cond[1]
+        if len(els) > k:
+            raise ValueError(f"condition {cond}: {len(els)} base sites, the model has {k}")
+        feats[i, : len(els)] = [element_features(e) for e in els]
+        mask[i, : len(els)] = True
+        if len(cond) > 2:
+            mults[i, : len(els)] = cond[2]
+    sgs = np.array([c[0] for c in conditions], dtype=np.int64)
+    return (torch.from_numpy(sgs), torch.from_numpy(feats), torch.from_numpy(mask),
+            torch.from_numpy(crystal_systems(sgs)), torch.from_numpy(mults) if general else None)  # fmt: skip

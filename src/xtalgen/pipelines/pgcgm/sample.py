@@ -12,17 +12,17 @@ own images point to and expanded with the space group's operations
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from xtalgen.data.crystal_systems import crystal_systems
 from xtalgen.data.generation_folder import Candidate
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
-from xtalgen.pipelines.pgcgm.conditions import choose_conditions, read_condition_table
+from xtalgen.pipelines.pgcgm.conditions import choose_conditions, condition_tensors, read_condition_table
+from xtalgen.pipelines.pgcgm.critic_rejection import critic_scores, draw_target, keep_best, load_critic
 from xtalgen.pipelines.pgcgm.novel_only import REASON_KNOWN, load_known, reject_known
 from xtalgen.pipelines.pgcgm.task import OpsLookup, PGCGMConfig, build_networks
 from xtalgen.pipelines.training import load_checkpoint, load_config
@@ -80,6 +80,10 @@ class PGCGMOptions(SamplingOptions):
     ``push_apart``: before the distance filter, move atoms closer than ``distance_factor`` × summed radii apart,
     keeping the space group (:mod:`xtalgen.postprocess.push_apart`), each by at most ``push_apart_max_move`` Å;
     summary column ``push_apart_max_move`` (Å; 0: not needed, empty: not repaired).
+    ``critic_top_fraction`` (accepted mode; None: off): draw until n / fraction candidates are accepted and keep
+    the n the trained critic scores best (:mod:`xtalgen.pipelines.pgcgm.critic_rejection`; reason
+    "critic score", column ``critic_score``); ``critic``: the checkpoint holding the critic (default: the
+    generation checkpoint; a shipped model holds none).
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -97,8 +101,17 @@ class PGCGMOptions(SamplingOptions):
     novel_only: bool = DEFAULT_NOVEL_ONLY
     push_apart: bool = DEFAULT_PUSH_APART
     push_apart_max_move: float = DEFAULT_MAX_DISPLACEMENT
+    critic_top_fraction: float | None = None
+    critic: str | None = None
 
     def validate(self) -> None:
+        frac = self.critic_top_fraction
+        if frac is not None and not (isinstance(frac, int | float) and 0 < frac <= 1):
+            raise ValueError(f"critic_top_fraction: must be in (0, 1] (or null: off), got {frac!r}")
+        if frac is not None and self.count != "accepted":
+            raise ValueError("critic_top_fraction: only with count=accepted (it keeps the best n of the accepted)")
+        if self.critic is not None and frac is None:
+            raise ValueError("critic: only with critic_top_fraction (the critic is used for nothing else)")
         if not self.push_apart_max_move > 0:
             raise ValueError(f"push_apart_max_move: must be > 0 Å, got {self.push_apart_max_move}")
         if not 0 < self.distance_factor < 2:
@@ -129,34 +142,16 @@ def sample_base_sites(
     batch_size: int = 512,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Generated coords (n, S, K, 3) and lattices (n, 6) (Å, degrees) for the given conditions."""
-    from xtalgen.data.elements import element_features
-
-    k = generator.n_sites
-    n = len(conditions)
-    feats = np.zeros((n, k, N_FEATURES), np.float32)
-    mask = np.zeros((n, k), bool)
-    mults = np.zeros((n, k), np.int64)
-    for i, cond in enumerate(conditions):
-        els = cond[1]
-        if len(els) > k:
-            raise ValueError(f"condition {cond}: {len(els)} base sites, the model has {k}")
-        feats[i, : len(els)] = [element_features(e) for e in els]
-        mask[i, : len(els)] = True
-        if len(cond) > 2:
-            mults[i, : len(els)] = cond[2]  # type: ignore[misc]
     general = getattr(generator.cond, "site_dim", 0) > 0
-    sgs = np.array([c[0] for c in conditions], dtype=np.int64)
-    systems = crystal_systems(sgs)
+    sgs, feats, mask, systems, mults = condition_tensors(conditions, generator.n_sites, general)
+    n = len(conditions)
     lookup = OpsLookup("cpu")
     rng = torch.Generator().manual_seed(int(seed))
     coords, lattices = [], []
     with torch.no_grad():
         for start in range(0, n, batch_size):
             sl = slice(start, min(n, start + batch_size))
-            cond = lookup.conditions(
-                torch.from_numpy(sgs[sl]), torch.from_numpy(feats[sl]), torch.from_numpy(mask[sl]),
-                torch.from_numpy(systems[sl]), torch.from_numpy(mults[sl]) if general else None,
-            )  # fmt: skip
+            cond = lookup.conditions(sgs[sl], feats[sl], mask[sl], systems[sl], mults[sl] if general else None)
             noise = generator.sample_noise(sl.stop - sl.start, generator=rng)
             c, lat = generator(noise, cond)
             coords.append(c.numpy())
@@ -217,8 +212,11 @@ def _conditions(n: int, generator: torch.nn.Module, table: Any, spacegroup: list
     return choose_conditions(n, table, spacegroup, elements, generator.n_sites, rng)
 
 
-def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequest, opts: PGCGMOptions) -> list[Any]:
-    """Post-processed, deduplicated candidates: one round ("candidates"), or rounds until ``n`` are accepted."""
+def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequest, opts: PGCGMOptions,
+                 critic: torch.nn.Module | None = None) -> list[Any]:  # fmt: skip
+    """Post-processed, deduplicated candidates: one round ("candidates"), or rounds until ``n`` are accepted.
+
+    With a ``critic``, every candidate's summary gets its ``critic_score``."""
     from xtalgen.postprocess.candidate_dedupe import dedupe_results, worker_pool
 
     n, seed = request.n, request.seed
@@ -238,6 +236,7 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
             round_seed = seed if round_no == 0 else int(np.random.default_rng([seed, 2, round_no]).integers(2**31))
             coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
             raws = _raw_candidates(conditions, coords, lattices, generator.n_sites)
+            scores = critic_scores(critic, conditions, coords, lattices) if critic is not None else None
             # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
             # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
             chunk = POSTPROCESS_CHUNK if opts.fast_postprocess else len(raws)
@@ -247,6 +246,8 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
                                      pool)  # fmt: skip
                 start = len(results)
                 for r in batch:
+                    if scores is not None:
+                        r.extra["critic_score"] = round(float(scores[lo + r.index]), 5)
                     r.index += start
                 results.extend(batch)
                 if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
@@ -289,9 +290,14 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
         table = read_templates(ckpt_dir)
     elif not (request.spacegroup and request.elements):
         table = read_condition_table(ckpt_dir)
-    results = _draw_rounds(generator, table, request, opts)
+    critic, draw = None, request
+    if opts.critic_top_fraction is not None:
+        critic = load_critic(opts.critic or ckpt_dir, generator)
+        draw = replace(request, n=draw_target(request.n, opts.critic_top_fraction))
+    results = _draw_rounds(generator, table, draw, opts, critic)
     if opts.count == "accepted":
-        results = _accepted_prefix(results, request.n)
+        results = _accepted_prefix(results, draw.n)
+    dropped = keep_best(results, request.n) if critic is not None else 0
     width = max(6, len(str(len(results) - 1)))
     # Rejected candidates go without their structure: their formula, found space group and atom counts
     # are already in ``info`` and re-analysing them in the writer would double the symmetry work.
@@ -309,6 +315,9 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
     record["novel_only"] = opts.novel_only
     if opts.push_apart:
         record["push_apart_max_move"] = opts.push_apart_max_move
+    if critic is not None:
+        record.update(critic_top_fraction=opts.critic_top_fraction, critic=str(opts.critic or ckpt_dir),
+                      critic_dropped=dropped)  # fmt: skip
     if opts.novel_only:
         record["known_dropped"] = sum(r.reason == REASON_KNOWN for r in results)
     return SampleBatch(candidates, record, split_rejected=opts.count == "accepted")
