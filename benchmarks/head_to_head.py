@@ -157,6 +157,31 @@ def _pairs(items: Sequence[str], flag: str, kinds: Sequence[str] = LEARNED) -> l
     return out
 
 
+def family_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """The ``--set KIND:KEY=VALUE`` family options of one benchmark entry (values read as YAML)."""
+    import yaml
+
+    out = {}
+    for item in args.set:
+        entry, _, rest = item.partition(":")
+        key, _, value = rest.partition("=")
+        if entry == kind:
+            out[key] = yaml.safe_load(value)
+    return out
+
+
+def _check_family_options(args: argparse.Namespace) -> None:
+    """Stop before any work on a malformed ``--set`` or a key/value the family refuses (one line)."""
+    from xtalgen.pipelines.families import get_family
+
+    for item in args.set:
+        entry, sep, rest = item.partition(":")
+        if not sep or entry not in LEARNED or "=" not in rest:
+            raise ValueError(f"--set {item!r}: expected KIND:KEY=VALUE with KIND one of {list(LEARNED)}")
+    for kind in dict.fromkeys(item.partition(":")[0] for item in args.set):
+        get_family(family_kind(kind)).parse_options(family_options(args, kind))
+
+
 def training_facts(path: Path) -> dict[str, Any]:
     """steps, batch size and training compute seconds of a checkpoint (seconds from the run's metrics log)."""
     from xtalgen.pipelines.training import find_checkpoint
@@ -214,12 +239,12 @@ def generate(kind: str, out: Path, source: dict[str, Any] | None, args: argparse
         from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
 
         generate_pgcgm(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
-                       count=args.pgcgm_count, progress=False)  # fmt: skip
+                       **{"count": args.pgcgm_count, **family_options(args, kind)}, progress=False)  # fmt: skip
     else:
         from xtalgen.pipelines.crystens.sample import generate_crystens
 
         generate_crystens(args.n, out, checkpoint=source["checkpoint"], seed=args.seed, workers=args.workers,
-                          sampling_steps=args.sampling_steps, progress=False)  # fmt: skip
+                          sampling_steps=args.sampling_steps, progress=False, **family_options(args, kind))  # fmt: skip
     from xtalgen.data.generation_folder import read_generation_meta
 
     summary = pd.read_csv(out / "summary.csv")
@@ -639,6 +664,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="auto",
         help="hull references: 'auto' (shipped table for the model, else --train), 'train' or a table",
     )
+    p.add_argument("--set", action="append", default=[], metavar="KIND:KEY=VALUE",
+                   help="a family sampling option for one model, e.g. crystens-diffusion:conditions=drawn "
+                        "(value read as YAML; as `xtalgen generate --set`), repeatable")
     p.add_argument("--sampling-steps", type=int, default=None, help="diffusion sampling steps (config default)")
     p.add_argument("--gallery", type=int, default=12, help="gallery images per model report")
     p.add_argument(
@@ -662,6 +690,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.n < 1 or args.workers < 1:
         raise ValueError(f"--n and --workers must be >= 1 (got {args.n}, {args.workers})")
     args.argv = list(argv) if argv is not None else sys.argv[1:]
+    _check_family_options(args)
     return args
 
 

@@ -7,7 +7,8 @@ Layout of a registry folder (the package's own ``xtalgen/pretrained/`` by defaul
     models/<name>/weights.safetensors   generation weights only (no optimiser state)
     models/<name>/state.json            checkpoint state (step, config, kind, ...): a loadable checkpoint folder
     models/<name>/config.yaml           the training config, human-readable
-    models/<name>/conditions.csv        PGCGM only: the training (space group, elements) table
+    models/<name>/conditions.csv        PGCGM: the training (space group, elements) table; CrysTens
+                                        diffusion: (space group, formula) pairs for conditions=drawn
     models/<name>/training_structures.parquet   the structures the model was trained on, compact
                                         (:mod:`xtalgen.data.structure_table`): novelty reference without the dataset
 

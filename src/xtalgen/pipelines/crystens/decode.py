@@ -8,6 +8,7 @@ Tables 1 and 2), the same metrics of the symmetrised tensor that was decoded (``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -68,14 +69,15 @@ def decode_candidates(
     workers: int = 2,
     decode_options: DecodeOptions | None = None,
     cleanup: CleanupOptions | None = None,
-    spacegroup: int | None = None,
+    spacegroup: int | Sequence[int | None] | None = None,
     progress: bool = True,
 ) -> list[Candidate]:
     """Symmetrise and decode raw CrysTens (n, 4, N, N) into candidates (ids ``<label>-00000``...).
 
     ``per_sample``: extra columns for each sample's row (one dict per sample). ``cleanup``: the steps
     that make each decoded cell a crystal (:mod:`xtalgen.postprocess.sample_cleanup`; None: none), whose
-    symmetry step prefers ``spacegroup`` (the requested group), else the group the tensor states.
+    symmetry step prefers ``spacegroup`` (the requested group; a sequence: one per sample), else the group the
+    tensor states.
     """
     center, thr = float(ct.difference.normalise(0.0)), ct.presence_threshold
     raw = np.asarray(raw, dtype=np.float32)
@@ -83,7 +85,10 @@ def decode_candidates(
     sym = symmetrise(raw_t, FIRST_ATOM, center=center, presence_threshold=thr).numpy()
     asym = asymmetry(raw_t, FIRST_ATOM, center=center, presence_threshold=thr).numpy()
     options = decode_options or DecodeOptions()
-    jobs = [(sym[i], raw[i], ct.to_dict(), options, cleanup, spacegroup) for i in range(len(raw))]
+    groups = list(spacegroup) if isinstance(spacegroup, Sequence) else [spacegroup] * len(raw)
+    if len(groups) != len(raw):
+        raise ValueError(f"spacegroup: {len(groups)} groups given for {len(raw)} samples")
+    jobs = [(sym[i], raw[i], ct.to_dict(), options, cleanup, groups[i]) for i in range(len(raw))]
     candidates = []
     for i, (structure, row) in enumerate(_run(jobs, workers, progress)):
         own = per_sample[i] if per_sample is not None else {}

@@ -81,10 +81,12 @@ class DiffusionOptions(CrysTensOptions):
     entries the request fixes (space group, the atoms of a cell of ``formula_units`` formula units, empty
     slots) at every denoising step. ``project_symmetry`` (default: on when imputing with a space group and
     a formula): project every step onto the space group (lattice onto its crystal system, atoms onto a
-    Wyckoff assignment). ``occupancy_lock``: empty "phantom" slots from this fraction of the noise
-    schedule on (0: final sample only; None: off). ``save_tensors``: also write the raw outputs to
-    ``tensors.npy``. Decoding reads the header coordinates alone (``consensus`` off) and groups atomic numbers
-    with a 3-Z noise floor: a diffusion sample's pair block is noisier than a GAN's.
+    Wyckoff assignment). ``conditions``: ``drawn`` gives each sample a (space group, formula) drawn from the
+    model's training table (:mod:`xtalgen.pipelines.crystens.drawn`; None: off).
+    ``occupancy_lock``: empty "phantom" slots from this fraction of the noise schedule on (0: final sample
+    only; None: off). ``save_tensors``: also write the raw outputs to ``tensors.npy``. Decoding reads the
+    header coordinates alone (``consensus`` off) and groups atomic numbers with a 3-Z noise floor: a
+    diffusion sample's pair block is noisier than a GAN's.
     """
 
     # Decoding defaults from the cleanup comparison (docs/benchmarks/crystens_cleanup.md).
@@ -95,9 +97,18 @@ class DiffusionOptions(CrysTensOptions):
     impute: bool | None = None
     formula_units: int | None = None
     project_symmetry: bool | None = None
+    conditions: str | None = None
 
     def validate(self) -> None:
         super().validate()
+        if self.conditions is not None:
+            if self.conditions != "drawn":
+                raise ValueError(f"conditions: must be 'drawn' (a space group and formula per sample from the "
+                                 f"model's training table) or unset, got {self.conditions!r}")  # fmt: skip
+            clash = [k for k, bad in (("impute", self.impute is False), ("formula_units", self.formula_units),
+                                      ("occupancy_lock", self.occupancy_lock is not None)) if bad]  # fmt: skip
+            if clash:
+                raise ValueError(f"conditions=drawn: imputes each drawn formula itself; drop {', '.join(clash)}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps: must be >= 1, got {self.steps}")
         if self.formula_units is not None and self.formula_units < 1:
@@ -277,6 +288,10 @@ def sample_crystens(request: GenerationRequest, opts: CrysTensOptions, expect: s
     if request.checkpoint is None:
         raise ValueError("no CrysTens checkpoint given: a training run folder, or a shipped model's folder from "
                          "xtalgen.pretrained.pretrained_checkpoint(name)")
+    if getattr(opts, "conditions", None) is not None:
+        from xtalgen.pipelines.crystens.drawn import sample_drawn
+
+        return sample_drawn(request, opts)
     kind, module, cfg, ct = load_crystens_model(request.checkpoint)
     if expect is not None and kind != expect:
         raise ValueError(f"{request.checkpoint} holds a crystens-{kind} model, not crystens-{expect}")
