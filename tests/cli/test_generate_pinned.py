@@ -5,8 +5,8 @@ ones again when the post-decoding steps, volume / merge / symmetry, were switche
 unconditional diffusion cases when the decoding defaults became consensus off and z_noise_floor 3); any change to
 sampling, post-processing, decoding or writing that alters a single byte fails here. They hold on the
 reference CPU build of torch (single thread); another BLAS may move the last bits of a float.
-Re-pinned 2026-12-05 for the reference install of that date (numpy 2.4.6, scipy 1.17.1, spglib 2.8.0, pymatgen 2026.10.24): the unchanged code wrote other float last
-bits there (summary.csv of PGCGM unchanged).
+Re-pinned 2026-12-05 for the reference install of that date (numpy 2.4.6, scipy 1.17.1, spglib 2.8.0,
+pymatgen 2026.10.24): the unchanged code wrote other float last bits there (PGCGM summary.csv unchanged).
 
 PGCGM (push-apart on, the default; once off, with the earlier hashes) is pinned on both post-processing
 paths: the fast path (default) accepts the same structures and writes
