@@ -280,3 +280,32 @@ def test_push_apart_switch_repairs_within_its_bound_and_off_changes_nothing(run,
     assert (on.loc[moved.isna() & (off["reason"] == "atoms too close"), "reason"] == "atoms too close").all()
     with pytest.raises(ValueError, match="push_apart_max_move"):
         generate_pgcgm(2, tmp_path / "bad", checkpoint=run, push_apart_max_move=0.0, progress=False)
+
+
+def test_chunk_size_follows_the_acceptance_rate() -> None:
+    from types import SimpleNamespace
+
+    from xtalgen.pipelines.pgcgm import sample
+
+    opts = SimpleNamespace(count="accepted")
+    made = [SimpleNamespace(accepted=i % 4 == 0) for i in range(400)]  # 100 of 400 accepted
+    assert sample._chunk_size([], 300, opts) == sample.POSTPROCESS_CHUNK  # no rate yet
+    assert sample._chunk_size(made, 300, SimpleNamespace(count="candidates")) == sample.POSTPROCESS_CHUNK
+    assert sample._chunk_size(made, 300, opts) == sample.POSTPROCESS_CHUNK  # 200 more need ~960
+    assert sample._chunk_size(made, 120, opts) == 96  # 20 more at 1 in 4, with 20 % to spare
+    assert sample._chunk_size(made, 101, opts) == sample.MIN_POSTPROCESS_CHUNK
+
+
+def test_chunking_does_not_change_the_output(run, tmp_path, monkeypatch) -> None:
+    from xtalgen.pipelines.pgcgm import sample
+
+    kw = dict(checkpoint=run, seed=4, workers=1, progress=False, distance_factor=0.5)
+    generate_pgcgm(12, tmp_path / "a", **kw)
+    monkeypatch.setattr(sample, "POSTPROCESS_CHUNK", 5)
+    monkeypatch.setattr(sample, "MIN_POSTPROCESS_CHUNK", 1)
+    generate_pgcgm(12, tmp_path / "b", **kw)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert any(f.suffix == ".cif" for f in files)
+    for f in files:
+        if f.name != "generation.json":
+            assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f

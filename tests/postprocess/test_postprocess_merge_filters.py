@@ -81,6 +81,9 @@ def test_merge_threshold_periodic_mean_and_elements():
     assert np.allclose(periodic_mean(np.array([[0.99, 0.0, 0.5], [0.03, 0.0, 0.5]])), [0.01, 0.0, 0.5])
     labels = cluster_labels(np.array([[0, 0, 0], [0.01, 0, 0], [0.5, 0, 0]]), lat, 0.5)
     assert labels[0] == labels[1] != labels[2]
+    far = np.array([[0.1, 0, 0], [0.5, 0, 0], [0.1, 0.5, 0]])  # no pair within the threshold: all apart
+    assert sorted(cluster_labels(far, lat, 0.5).tolist()) == [1, 2, 3]
+    assert np.array_equal(merge_arrays(lat.matrix, ["O"] * 3, far)[1], far)
     with pytest.raises(ValueError):
         merge_close_atoms(s, factor=-1)
 

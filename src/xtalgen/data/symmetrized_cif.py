@@ -70,11 +70,15 @@ def symmetrized_cif(symbols_by_type: dict[int, str], dataset: Any, significant_f
 
     ``symbols_by_type``: element symbol of each atom type number the dataset was computed with.
     """
-    from pymatgen.core import Element, Lattice, Structure
+    from pymatgen.core import Composition, Element, Lattice
     from pymatgen.io.cif import CifBlock, CifFile
 
     species = [symbols_by_type[int(t)] for t in dataset.std_types]
-    structure = Structure(Lattice(np.asarray(dataset.std_lattice)), species, np.asarray(dataset.std_positions))
+    lattice = Lattice(np.asarray(dataset.std_lattice))
+    counts: dict[str, float] = {}
+    for symbol in species:  # as Structure.composition sums the sites' occupancies
+        counts[symbol] = counts.get(symbol, 0.0) + 1.0
+    comp = Composition(counts)
     orbit = refined_orbits(dataset)
     # get_sorted_structure: stable sort by electronegativity, as pymatgen's refined structure is ordered
     electroneg = np.array([Element(s).X for s in species])
@@ -83,8 +87,6 @@ def symmetrized_cif(symbols_by_type: dict[int, str], dataset: Any, significant_f
     orbit, species = orbit[order], [species[i] for i in order]
     electroneg = electroneg[order]
 
-    lattice = structure.lattice
-    comp = structure.composition
     fmt = f"{{:.{significant_figures}f}}"
     blocks: dict[str, Any] = {"_symmetry_space_group_name_H-M": str(dataset.international)}
     for name, value in zip(("a", "b", "c", "alpha", "beta", "gamma"), lattice.parameters, strict=True):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from pymatgen.core import Lattice, Structure
@@ -58,11 +59,21 @@ class FilterOutcome:
     values: dict[str, float] = field(default_factory=dict)
 
 
+_COMBOS = np.array([c for c in itertools.product((-1, 0, 1), repeat=3) if any(c)], dtype=np.float64)
+
+
 def shortest_lattice_vector(lattice) -> float:
     """Length in Å of the shortest non-zero lattice vector of a pymatgen Lattice."""
+    return _shortest_of_matrix(np.asarray(lattice.matrix, dtype=np.float64).tobytes())
+
+
+@lru_cache(maxsize=64)
+def _shortest_of_matrix(matrix_bytes: bytes) -> float:
+    """:func:`shortest_lattice_vector` of a row matrix given as its float64 bytes (a candidate's cell is asked
+    for this several times)."""
+    lattice = Lattice(np.frombuffer(matrix_bytes, dtype=np.float64).reshape(3, 3))
     reduced = np.asarray(lattice.get_lll_reduced_lattice().matrix)
-    combos = np.array([c for c in itertools.product((-1, 0, 1), repeat=3) if any(c)], dtype=np.float64)
-    return float(np.linalg.norm(combos @ reduced, axis=1).min())
+    return float(np.linalg.norm(_COMBOS @ reduced, axis=1).min())
 
 
 def _distance_ratios(structure: Structure) -> tuple[float, str, float, float]:

@@ -83,6 +83,9 @@ def cluster_labels(frac: np.ndarray, lattice, threshold: float, method: str = "c
         return np.ones(n, dtype=np.int64)
     matrix = lattice.matrix if isinstance(lattice, Lattice) else lattice
     dist = periodic_distances(frac, matrix, exact_below=threshold * 1.001)
+    np.fill_diagonal(dist, np.inf)
+    if not np.any(dist <= threshold):  # no pair close enough to join: every point its own cluster
+        return np.arange(1, n + 1, dtype=np.int64)
     np.fill_diagonal(dist, 0.0)
     tree = linkage(squareform(dist, checks=False), method=method)
     return fcluster(tree, t=threshold, criterion="distance").astype(np.int64)

@@ -90,13 +90,24 @@ def _pairs(matrix: np.ndarray, frac: np.ndarray, reach: np.ndarray) -> tuple[np.
     return i, j, shift[i, j] + images[m], np.sqrt(d2[i, j, m])
 
 
+@lru_cache(maxsize=1)
+def _standard_halls() -> dict[int, int]:
+    """Space-group number → its first (standard-setting) Hall number in spglib's database."""
+    import spglib
+
+    first: dict[int, int] = {}
+    for hall in range(1, 531):
+        first.setdefault(int(spglib.get_spacegroup_type(hall).number), hall)
+    return first
+
+
 @lru_cache(maxsize=230)
 def group_operations(spacegroup: int) -> tuple[np.ndarray, np.ndarray]:
     """Rotations (G, 3, 3) and translations (G, 3) of a space group in spglib's default (standard) setting,
     centring included: the setting PGCGM's expansion uses."""
     import spglib
 
-    hall = next(h for h in range(1, 531) if int(spglib.get_spacegroup_type(h).number) == int(spacegroup))
+    hall = _standard_halls()[int(spacegroup)]
     sym = spglib.get_symmetry_from_database(hall)
     return np.asarray(sym["rotations"], dtype=np.float64), np.mod(np.asarray(sym["translations"]), 1.0)
 

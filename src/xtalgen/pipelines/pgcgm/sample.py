@@ -50,6 +50,8 @@ DEFAULT_PUSH_APART = True
 BATCH_SIZE = 512
 #: Candidates post-processed at a time (generation stops after the chunk that completes n accepted).
 POSTPROCESS_CHUNK = 256
+#: Fewest candidates post-processed at a time once the acceptance rate says fewer than a chunk are needed.
+MIN_POSTPROCESS_CHUNK = 32
 
 
 @dataclass
@@ -212,6 +214,17 @@ def _conditions(n: int, generator: torch.nn.Module, table: Any, spacegroup: list
     return choose_conditions(n, table, spacegroup, elements, generator.n_sites, rng)
 
 
+def _chunk_size(results: list[Any], n: int, opts: PGCGMOptions) -> int:
+    """Candidates to post-process next: a full chunk, or (counting accepted ones) about as many as the acceptance
+    rate so far says are still needed, at least :data:`MIN_POSTPROCESS_CHUNK`. Verdicts do not depend on the
+    chunking (each depends only on the candidates before it), so this only saves work past the n-th accepted."""
+    accepted = sum(r.accepted for r in results)
+    if opts.count != "accepted" or not accepted:
+        return POSTPROCESS_CHUNK
+    need = math.ceil(1.2 * (n - accepted) * len(results) / accepted)
+    return min(POSTPROCESS_CHUNK, max(MIN_POSTPROCESS_CHUNK, need))
+
+
 def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequest, opts: PGCGMOptions,
                  critic: torch.nn.Module | None = None) -> list[Any]:  # fmt: skip
     """Post-processed, deduplicated candidates: one round ("candidates"), or rounds until ``n`` are accepted.
@@ -239,9 +252,9 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
             scores = critic_scores(critic, conditions, coords, lattices) if critic is not None else None
             # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
             # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
-            chunk = POSTPROCESS_CHUNK if opts.fast_postprocess else len(raws)
-            for lo in range(0, len(raws), chunk):
-                hi = lo + chunk
+            lo = 0
+            while lo < len(raws):
+                hi = lo + (_chunk_size(results, n, opts) if opts.fast_postprocess else len(raws))
                 batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress,
                                      pool)  # fmt: skip
                 start = len(results)
@@ -258,6 +271,7 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
                 accepted = sum(r.accepted for r in results)
                 if opts.count == "accepted" and accepted >= n:
                     break
+                lo = hi
             if opts.count == "candidates" or accepted >= n or len(results) >= cap:
                 break
             rate = max(accepted / len(results), 0.02)
