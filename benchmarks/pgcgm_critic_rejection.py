@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from head_to_head_report import wilson_interval  # noqa: E402
+
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "pgcgm_critic_rejection.md"
 MODEL = "pgcgm-mp-general"
 CLI = [sys.executable, "-c", "from xtalgen.cli.main import app; app()"]
@@ -45,16 +48,6 @@ structures of the run, which are the kept (best-scored) fraction only, so its ra
 value means higher score, lower E_hull. `critic_top_fraction` stays off by default unless it raises S.U.N.
 beyond the intervals of the plain setting.
 """
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score 95 % interval of a proportion k / n (0, 0 for n = 0)."""
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _slug(name: str) -> str:
@@ -143,7 +136,8 @@ def summarise(name: str, folder: Path) -> dict:
     n_sun = int(m.get("stability.n_sun", 0))  # metastable, unique and novel
     sg_share = per["spacegroup"].value_counts(normalize=True)
     row = {"setting": name, "accepted": len(acc), "candidates": len(summary) + _n_rejected(folder), "relaxed": k,
-           "metastable": n_meta, "sun": n_sun, "meta_ci": wilson(n_meta, k), "sun_ci": wilson(n_sun, k),
+           "metastable": n_meta, "sun": n_sun,
+           "meta_ci": wilson_interval(n_meta, k), "sun_ci": wilson_interval(n_sun, k),
            "sun_rate_report": m.get("sun.combined_sun_msun_rate"), "n_spacegroups": m.get("symmetry.n_spacegroups"),
            "top_sg": (int(sg_share.index[0]), float(sg_share.iloc[0])) if len(sg_share) else None,
            "n_templates": m.get("symmetry.n_templates"), "vendi": m.get("diversity.vendi"),
@@ -200,7 +194,7 @@ def write(rows: list[dict], missing: list[str], args: argparse.Namespace) -> Non
     for r in rows:
         if "halves" in r and r["setting"] == "max_atoms=20":
             (a, na), (b, nb) = r["halves"]
-            ca, cb = wilson(a, na), wilson(b, nb)
+            ca, cb = wilson_interval(a, na), wilson_interval(b, nb)
             lines += ["", f"Same structures as `max_atoms=20`, scored by the fitted critic (`critic_top_fraction=1`): "
                       f"metastable {a}/{na} = {100 * a / na:.1f} % ({100 * ca[0]:.1f}–{100 * ca[1]:.1f}) in the "
                       f"better-scored half vs {b}/{nb} = {100 * b / nb:.1f} % ({100 * cb[0]:.1f}–{100 * cb[1]:.1f}) "

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -33,20 +32,11 @@ from xtalgen.pipelines.generation import generate
 from xtalgen.pretrained import pretrained_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from head_to_head_report import wilson_interval  # noqa: E402
 from pgcgm_chemistry_panel import PANEL  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "pgcgm_push_apart.md"
 MODES = {"off": {"push_apart": False}, "on": {"push_apart": True}}
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score 95 % interval of a proportion k / n (0, 0 for n = 0)."""
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _cached(path: Path, key: str, compute) -> dict:
@@ -154,7 +144,9 @@ def speed(args: argparse.Namespace) -> list[dict]:
 
 
 def _pct(k: int, n: int) -> str:
-    lo, hi = wilson(k, n)
+    if n == 0:
+        return "–"
+    lo, hi = wilson_interval(k, n)
     return f"{k}/{n} = {100 * k / max(n, 1):.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]"
 
 

@@ -7,10 +7,10 @@ import argparse
 import pgcgm_push_apart as B
 
 
-def test_wilson_interval_brackets_the_share() -> None:
-    lo, hi = B.wilson(10, 40)
-    assert 0.13 < lo < 0.25 < hi < 0.41
-    assert B.wilson(0, 0) == (0.0, 0.0) and B.wilson(0, 10)[0] == 0.0
+def test_share_cell_uses_the_wilson_interval() -> None:
+    assert B._pct(10, 40) == "10/40 = 25 % [14, 40]"
+    assert B._pct(0, 10).startswith("0/10 = 0 % [0, ")
+    assert B._pct(0, 0) == "–"
 
 
 def test_report_counts_systems_reaching_20_accepted() -> None:
