@@ -9,20 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from _pgcgm_data import ternary_dataset
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifParser
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from xtalgen.configs import bundled_config
 from xtalgen.pipelines.pgcgm.conditions import CONDITIONS_FILE, choose_conditions, order_species
 from xtalgen.pipelines.pgcgm.sample import generate_pgcgm, load_pgcgm_generator, sample_base_sites
-from xtalgen.pipelines.pgcgm.train import train_pgcgm
 from xtalgen.postprocess.candidates import postprocess_candidates
 from xtalgen.representations.basesites.expand import RawBaseSites, expand_raw, expand_raw_arrays
 
-TINY = bundled_config("pgcgm_tiny")
 SUMMARY_COLUMNS = {
     "id", "accepted", "reason", "formula", "cond_spacegroup", "cond_elements", "found_spacegroup",
     "atoms_before_merge", "atoms_after_merge", "filter_min_distance", "filter_spacegroup", "filter_unique",
@@ -30,14 +25,9 @@ SUMMARY_COLUMNS = {
 
 
 @pytest.fixture(scope="module")
-def run(shared_datasets, tmp_path_factory) -> Path:
-    """A tiny PGCGM trained for 120 steps (enough for the physics terms to separate atoms)."""
-    data = ternary_dataset(shared_datasets, tmp_path_factory.mktemp("pgcgm_data"))
-    out = tmp_path_factory.mktemp("pgcgm_gen_run")
-    overrides = ["max_steps=120", "checkpoint_every=120", "n_critic=1", "generator_optimizer.lr=2e-3"]
-    torch.set_num_threads(1)
-    train_pgcgm(data, TINY, out, overrides=overrides)
-    return out
+def run(pgcgm_tiny_run) -> Path:
+    """The session's tiny PGCGM trained for 120 steps (tests/pipelines/conftest.py)."""
+    return pgcgm_tiny_run
 
 
 def _cif_spacegroup(text: str) -> int:
