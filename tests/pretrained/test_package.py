@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from pymatgen.core import Composition
 from safetensors.torch import load_file
 
 from xtalgen.pipelines.crystens.load import load_crystens_model
@@ -91,7 +92,11 @@ def test_diffusion_package_keeps_only_the_ema(diffusion_run: Path, tmp_path: Pat
     folder = reg / "models" / "diff-test"
     packed = load_file(str(folder / "weights.safetensors"))
     assert all(k.startswith("module.ema.") for k in packed)
-    assert not (folder / "conditions.csv").exists()
+    # the run's (space group, formula) table for conditions=drawn ships with the weights
+    shipped = pd.read_csv(folder / "conditions.csv")
+    assert shipped.equals(pd.read_csv(diffusion_run / "conditions.csv"))
+    assert shipped["count"].sum() == 8 and shipped["spacegroup"].between(1, 230).all()
+    assert all(Composition(f).num_atoms == 5 for f in shipped["formula"])  # Perov-5: ABX3
     model = load_pretrained("diff-test", reg)
     _, run_module, _, _ = load_crystens_model(diffusion_run)  # the run's EMA weights
     for (k, a), (_, b) in zip(model.module.state_dict().items(), run_module.state_dict().items(), strict=True):

@@ -43,6 +43,16 @@ def _modules(names: list[str], kind: str) -> list[str]:
     return ["generator"]
 
 
+def _drawn_table(ckpt: Any, kind: str) -> list[Path]:
+    """Diffusion: the run's ``conditions.csv`` (for ``conditions=drawn``), when the run has one."""
+    from xtalgen.pipelines.crystens.drawn import CONDITIONS_FILE
+
+    if kind != "diffusion":
+        return []
+    found = [folder / CONDITIONS_FILE for folder in [ckpt.path, *ckpt.path.parents][:4]]
+    return [p for p in found if p.is_file()][:1]
+
+
 def _data_record(ckpt: Any, folder: Path, data_file: str | None) -> tuple[tuple[str, ...], Any, str | None]:
     extra = ckpt.state.get("extra", {})
     return ("max_samples", "size", "cell", "distance"), extra.get("n_train"), data_file or extra.get("data") or None
@@ -58,5 +68,5 @@ for _kind, _summary in SUMMARIES.items():
         load=partial(_load, kind=_kind),
         train=partial(_train, kind=_kind),
         packaging=Packaging(owns=partial(_owns, kind=_kind), modules=partial(_modules, kind=_kind),
-                            data_record=_data_record),
+                            extra_files=partial(_drawn_table, kind=_kind), data_record=_data_record),
     ))  # fmt: skip

@@ -6,6 +6,7 @@ Run folder layout (``out_dir``)::
     train_crystens.npy (+ sidecars)  the encoded training set, when ``data`` was a prepared dataset
     checkpoints/step_*/              safetensors weights + state.json (kind, CrysTens config in "extra")
     logs/metrics.csv                 loss terms per logged step
+    conditions.csv                   diffusion: (space group, reduced formula, count) of the training rows
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from xtalgen.pipelines.crystens.drawn import CONDITIONS_FILE
 from xtalgen.pipelines.crystens.tasks import CONFIG_CLASSES, KINDS, TASKS, CrysTensBatches
 from xtalgen.pipelines.training import TrainingConfig, fit, load_config, make_fabric
 from xtalgen.representations.crystens import CrysTensConfig, EncodedSet, encode_dataset, load_encoded
@@ -102,6 +104,14 @@ def training_set(data: str | Path | EncodedSet, cfg: Any, out_dir: Path, fabric:
     return encoded, rows
 
 
+def _write_drawn_table(encoded: EncodedSet, rows: np.ndarray | None, run: Path) -> None:
+    """The run's table for ``conditions=drawn`` sampling, from the training rows' tensor headers."""
+    from xtalgen.pipelines.crystens.conditions_table import write_conditions_table
+
+    tensors = encoded.tensors if rows is None else encoded.tensors[rows]
+    write_conditions_table(run, *conditions_from_tensors(tensors, encoded.config))
+
+
 def path_is_npy(data: Any) -> bool:
     return isinstance(data, EncodedSet) or Path(data).suffix == ".npy"
 
@@ -140,6 +150,8 @@ def train_crystens(
             sg = None
         # atomic fractions, as composition_vector() gives at sampling time
         comp = comp / np.maximum(comp.sum(axis=1, keepdims=True), 1.0) if cfg.conditioning.composition else None
+    if kind == "diffusion" and fabric.is_global_zero and not (run / CONDITIONS_FILE).exists():
+        _write_drawn_table(encoded, rows, run)
     source = CrysTensBatches(encoded.tensors, rows, sg, comp)
     meta = {
         "crystens": ct.to_dict(),
