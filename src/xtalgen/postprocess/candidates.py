@@ -15,7 +15,7 @@ import multiprocessing as mp
 import numbers
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pymatgen.core import Lattice, Structure
@@ -41,60 +41,13 @@ from xtalgen.postprocess.filters import (
 )
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
 from xtalgen.postprocess.push_apart import PushApart, push_apart_arrays
+from xtalgen.postprocess.results import PostprocessResult, rejection_counts  # noqa: F401 (re-exported)
 from xtalgen.postprocess.volume import ElementVolumes, rescale_matrix
 from xtalgen.progress import progress_bar
 
 REASON_EXPANSION = "expansion failed"
 REASON_TOO_MANY = "too many atoms"
 REASON_MERGE = "merge failed"
-
-
-@dataclass
-class PostprocessResult:
-    """Outcome for one candidate (index = its position in the input).
-
-    ``filters`` maps filter name → True/False (None = not run): ``min_distance``, ``spacegroup``,
-    ``formula_size``, ``cell_size``, ``charge_neutral``, ``unique`` and, for a candidate with a condition
-    formula, ``condition_formula``. ``reason`` is the first failing step ("" when accepted).
-    """
-
-    index: int
-    structure: Structure | None
-    conditions: dict[str, Any] = field(default_factory=dict)
-    target_spacegroup: int | None = None
-    formula: str = ""
-    spacegroup: int | None = None
-    n_atoms_before: int = 0
-    #: None when the candidate was rejected before merging
-    n_atoms_after: int | None = 0
-    filters: dict[str, bool | None] = field(default_factory=dict)
-    accepted: bool = False
-    reason: str = ""
-    detail: str = ""
-    duplicate_of: int | None = None
-    #: extra summary columns: from the ``expand`` callable (e.g. snapping moves) and the filters' values
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed)
-    primitive: Structure | None = field(default=None, repr=False)
-    #: accepted only, with ``symmetrized_cif``: the CIF text and the Wyckoff template from the filters' dataset
-    cif: str | None = field(default=None, repr=False)
-    wyckoff_template: tuple[int, str] | None = None
-
-    def info(self) -> dict[str, Any]:
-        """Flat dict for summary tables (conditions prefixed ``cond_``, filters ``filter_``)."""
-        row: dict[str, Any] = {f"cond_{k}": v for k, v in self.conditions.items()}
-        row.update(
-            target_spacegroup=self.target_spacegroup,
-            formula=self.formula,
-            found_spacegroup=self.spacegroup,
-            atoms_before_merge=self.n_atoms_before,
-            atoms_after_merge=self.n_atoms_after,
-            duplicate_of=self.duplicate_of,
-            detail=self.detail,
-        )
-        row.update(self.extra)
-        row.update({f"filter_{k}": v for k, v in self.filters.items()})
-        return row
 
 
 @dataclass(frozen=True)
@@ -331,6 +284,7 @@ def postprocess_candidates(
     progress: bool = True,
     console: Console | None = None,
     pool: Any = None,
+    while_running: Callable[[], None] | None = None,
 ) -> list[PostprocessResult]:
     """Expand → merge → filter → dedupe every candidate; one :class:`PostprocessResult` per input.
 
@@ -356,6 +310,8 @@ def postprocess_candidates(
     ``push_apart``: repair too-close atoms after merging, keeping the group (:mod:`.push_apart`; column
     ``push_apart_max_move`` Å, 0: not needed, None: not repaired). ``workers`` processes (1 = serial, in this
     process); ``pool``: a process pool to use instead of starting one (:func:`worker_pool`; left open).
+    ``while_running``: called once the jobs are handed to the pool, before their results are collected (work for
+    this process meanwhile, e.g. the previous chunk's dedupe; without a pool, before any job runs).
     """
     n = len(candidates)
     targets, conds = _targets_and_conditions(candidates, spacegroups, conditions)
@@ -370,11 +326,13 @@ def postprocess_candidates(
     own = pool is None and workers > 1 and n > 1
     pool = mp.get_context().Pool(workers) if own else pool
     try:
+        chunk = max(1, min(16, n // (4 * workers) or 1))
+        mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
+        if while_running is not None:
+            while_running()
         with progress_bar(console=console, disable=not progress, remaining=False) as bar:
             task = bar.add_task("post-processing", total=n)
             results: list[PostprocessResult] = []
-            chunk = max(1, min(16, n // (4 * workers) or 1))
-            mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
             for res in mapped:
                 results.append(res)
                 bar.advance(task)
@@ -385,12 +343,3 @@ def postprocess_candidates(
             pool.close()
             pool.join()
     return results
-
-
-def rejection_counts(results: Sequence[PostprocessResult]) -> dict[str, int]:
-    """Number of candidates per rejection reason ("accepted" for the accepted ones)."""
-    counts: dict[str, int] = {}
-    for r in results:
-        key = "accepted" if r.accepted else r.reason
-        counts[key] = counts.get(key, 0) + 1
-    return counts
