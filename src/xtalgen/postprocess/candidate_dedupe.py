@@ -75,7 +75,10 @@ def mark_duplicates(
     """Reject later copies among accepted results (same formula and found space group); groups whose
     members all come before ``since`` were compared before and are skipped."""
     accepted = [(r.primitive or r.structure) if r.accepted else None for r in results]
-    keys = group_keys(accepted, [r.spacegroup for r in results])
+    for r, s in zip(results, accepted, strict=True):  # each accepted cell's formula once, not once per chunk
+        if s is not None and r.group_formula is None:
+            r.group_formula = s.composition.reduced_formula
+    keys = group_keys(accepted, [r.spacegroup for r in results], [r.group_formula for r in results])
     groups = [g for g in keys.values() if len(g) > 1 and max(g) >= since]
     task = bar.add_task("dedupe", total=len(groups))
     # Each job carries only its group's structures, indexed locally 0..len(g)-1.

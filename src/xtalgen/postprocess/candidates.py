@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import numbers
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from pymatgen.core import Lattice, Structure
 from rich.console import Console
 
@@ -36,8 +37,10 @@ from xtalgen.postprocess.filters import (
     check_formula_size,
     check_min_distance,
     check_spacegroup,
+    composition_of,
     distance_ratios_arrays,
     symmetry_dataset,
+    symmetry_dataset_arrays,
 )
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
 from xtalgen.postprocess.push_apart import PushApart, push_apart_arrays
@@ -74,10 +77,8 @@ def _reject_early(
     """Mark ``res`` rejected by the distance filter without building a Structure or running spglib: the
     filters after it are not run (None), the found space group stays empty; ``symbols`` (the merged cell's,
     None before merging) give the formula. The summary columns are the full path's, empty where not measured."""
-    from pymatgen.core import Composition
-
     if symbols is not None:
-        res.formula = Composition(Counter(symbols)).reduced_formula
+        res.formula = composition_of(symbols).reduced_formula
     res.filters["min_distance"] = False
     res.extra.update(values or {"min_ratio_same_element": None, "min_ratio_other_elements": None})
     if opt.max_formula_atoms is not None:
@@ -106,9 +107,9 @@ def _expanded_arrays(item: Any, opt: _Options) -> tuple:
 
 def _merged_structure(
     res: PostprocessResult, opt: _Options, matrix: Any, symbols: Sequence[str], frac: Any, target: int | None
-) -> tuple[Structure, Any] | PostprocessResult:
-    """Rescale (Å), early-reject, merge, push apart: the final Structure and its distance ratios (None when not
-    measured yet), or ``res`` rejected early; raises on e.g. a degenerate lattice."""
+) -> tuple[tuple, Any] | PostprocessResult:
+    """Rescale (Å), early-reject, merge, push apart: the final cell (Lattice, symbols, fractional coords) and its
+    distance ratios (None when not measured yet), or ``res`` rejected early; raises on e.g. a degenerate lattice."""
     scale, push = None, opt.push_apart
     if push is not None:  # Å: the largest move of an atom (None: not repaired)
         res.extra["push_apart_max_move"] = None
@@ -142,56 +143,74 @@ def _merged_structure(
             res.n_atoms_after = len(symbols)
             out = check_min_distance(None, opt.distance_factor, ratios=ratios)
             return _reject_early(res, opt, symbols, out.detail, out.values)
-    return Structure(lattice, symbols, frac), ratios
+    return (lattice, list(symbols), frac), ratios
 
 
 def _apply_filters(
-    res: PostprocessResult, structure: Structure, ratios: Any, target: int | None, opt: _Options,
-    expected: str | None = None,
+    res: PostprocessResult, cell: tuple, ratios: Any, target: int | None, opt: _Options, expected: str | None = None
 ) -> PostprocessResult:
-    """Fill ``res`` from the merged ``structure``: formula, space group, primitive cell and the filters
-    (``expected``: the condition's formula, None: not checked)."""
+    """Fill ``res`` from the merged ``cell`` (Lattice, symbols, fractional coords): formula, space group, primitive
+    cell and the filters (``expected``: the condition's formula, None: not checked). With ``early_reject`` the
+    composition comes from the symbols, spglib reads the arrays and the Structure and primitive cell are built only
+    for an accepted candidate (a rejected one carries neither)."""
+    lattice, symbols, frac = cell
+    structure = None if opt.early_reject else Structure(lattice, symbols, frac)
+    comp = composition_of(symbols) if structure is None else structure.composition
     res.structure = structure
-    res.n_atoms_after = len(structure)
-    res.formula = structure.composition.reduced_formula
-    cond = [] if expected is None else [check_condition_formula(structure, expected)]
-    size = [] if opt.max_formula_atoms is None else [check_formula_size(structure, opt.max_formula_atoms)]
+    res.n_atoms_after = len(symbols)
+    res.formula = comp.reduced_formula
+    cond = [] if expected is None else [check_condition_formula(comp, expected)]
+    size = [] if opt.max_formula_atoms is None else [check_formula_size(comp, opt.max_formula_atoms)]
     if opt.early_reject and not all(out.passed for out in cond + size):  # rejected whatever spglib finds
-        return _reject_formula(res, structure, ratios, cond + size, opt)
-    dataset = symmetry_dataset(structure, opt.symprec)
+        return _reject_formula(res, ratios, cond + size, opt)
+    if structure is None:
+        dataset = symmetry_dataset_arrays(lattice.matrix, frac, [_atomic_number(s) for s in symbols], opt.symprec)
+        structure = Structure(lattice, symbols, frac) if dataset is None else None  # spglib failed: checked again
+    else:
+        dataset = symmetry_dataset(structure, opt.symprec)
+    n_prim = None
     if dataset is not None:
         res.spacegroup = int(dataset.number)
-        res.primitive = primitive_from_dataset(structure, dataset)
+        n_prim = len(np.unique(np.asarray(dataset.mapping_to_primitive)))  # atoms of the primitive cell
+        if structure is not None:
+            res.primitive = primitive_from_dataset(structure, dataset)
     outcomes = [check_min_distance(structure, opt.distance_factor, ratios=ratios), *cond]
     if opt.check_spacegroup and target is not None:
         outcomes.append(check_spacegroup(structure, target, opt.symprec, found=res.spacegroup))
     outcomes += size
     if opt.max_primitive_sites is not None:
-        n_prim = None if res.primitive is None else len(res.primitive)
         outcomes.append(check_cell_size(n_prim, opt.max_primitive_sites))
     if opt.charge_neutrality:
-        outcomes.append(check_charge_neutral(structure))
+        outcomes.append(check_charge_neutral(comp))
     for out in outcomes:
         res.filters[out.name] = out.passed
         res.extra.update(out.values)
     failed = [out for out in outcomes if not out.passed]
     if failed:
         res.reason, res.detail = failed[0].reason, failed[0].detail
-    else:
-        res.accepted = True
-        if opt.symmetrized_cif and dataset is not None:  # spglib has run: the CIF needs no second analysis
-            res.cif = symmetrized_cif({site.specie.Z: site.specie.symbol for site in structure}, dataset)
-            res.wyckoff_template = wyckoff_template_of(dataset)
+        return res
+    res.accepted = True
+    if res.structure is None:  # the fast path builds the accepted cell's Structure and primitive cell only now
+        res.structure = structure = Structure(lattice, symbols, frac)
+        res.primitive = primitive_from_dataset(structure, dataset) if dataset is not None else None
+    if opt.symmetrized_cif and dataset is not None:  # spglib has run: the CIF needs no second analysis
+        res.cif = symmetrized_cif({_atomic_number(s): s for s in symbols}, dataset)
+        res.wyckoff_template = wyckoff_template_of(dataset)
     return res
 
 
-def _reject_formula(
-    res: PostprocessResult, structure: Structure, ratios: Any, outcomes: list, opt: _Options
-) -> PostprocessResult:
+@lru_cache(maxsize=256)
+def _atomic_number(symbol: str) -> int:
+    from pymatgen.core import Element
+
+    return int(Element(symbol).Z)
+
+
+def _reject_formula(res: PostprocessResult, ratios: Any, outcomes: list, opt: _Options) -> PostprocessResult:
     """Mark ``res`` rejected by the first failing composition filter of ``outcomes`` (condition formula, formula
     size) before the symmetry analysis: no found space group, the space-group and cell-size filters not run
-    (None); the other summary columns as on the full path."""
-    for out in [check_min_distance(structure, opt.distance_factor, ratios=ratios), *outcomes]:
+    (None); the other summary columns as on the full path (``ratios``: the distance filter's, measured)."""
+    for out in [check_min_distance(None, opt.distance_factor, ratios=ratios), *outcomes]:
         res.filters[out.name] = out.passed
         res.extra.update(out.values)
     if opt.max_primitive_sites is not None:

@@ -24,13 +24,20 @@ from pymatgen.core import Structure
 DEFAULT_MATCHER = {"ltol": 0.2, "stol": 0.3, "angle_tol": 5.0}
 
 
-def group_keys(structures: Sequence[Structure | None], extra: Sequence[Hashable] | None = None) -> dict:
-    """Map key → list of indices; key = (reduced formula, extra[i]); None structures are skipped."""
+def group_keys(
+    structures: Sequence[Structure | None],
+    extra: Sequence[Hashable] | None = None,
+    formulas: Sequence[str | None] | None = None,
+) -> dict:
+    """Map key → list of indices; key = (reduced formula, extra[i]); None structures are skipped.
+
+    ``formulas``: each structure's reduced formula where already known (None: computed here)."""
     groups: dict[tuple, list[int]] = {}
     for i, s in enumerate(structures):
         if s is None:
             continue
-        key = (s.composition.reduced_formula, None if extra is None else extra[i])
+        formula = formulas[i] if formulas is not None else None
+        key = (formula or s.composition.reduced_formula, None if extra is None else extra[i])
         groups.setdefault(key, []).append(i)
     return groups
 

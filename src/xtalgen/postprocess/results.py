@@ -39,6 +39,8 @@ class PostprocessResult:
     #: accepted only, with ``symmetrized_cif``: the CIF text and the Wyckoff template from the filters' dataset
     cif: str | None = field(default=None, repr=False)
     wyckoff_template: tuple[int, str] | None = None
+    #: reduced formula of the cell the dedupe compares (``primitive``, else ``structure``), once computed
+    group_formula: str | None = field(default=None, repr=False)
 
     def info(self) -> dict[str, Any]:
         """Flat dict for summary tables (conditions prefixed ``cond_``, filters ``filter_``)."""
