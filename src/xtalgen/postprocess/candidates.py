@@ -345,7 +345,7 @@ def postprocess_candidates(
     own = pool is None and workers > 1 and n > 1
     pool = mp.get_context().Pool(workers) if own else pool
     try:
-        chunk = max(1, min(16, n // (4 * workers) or 1))
+        chunk = max(1, min(4, n // (4 * workers) or 1))  # small batches: a worker waits little at the end
         mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
         if while_running is not None:
             while_running()

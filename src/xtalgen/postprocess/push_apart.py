@@ -207,7 +207,12 @@ def frac_moves(matrix: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.
     """Periodic distance (Å) between each atom's fractional positions ``before`` and ``after`` (N, 3)."""
     d = np.asarray(after) - np.asarray(before)
     d -= np.round(d)
-    return np.linalg.norm(d @ matrix, axis=1)
+    return _norms(d @ matrix)
+
+
+def _norms(vectors: np.ndarray) -> np.ndarray:
+    """Row lengths of (n, 3) float vectors; ``np.linalg.norm(v, axis=1)`` bit for bit, without its checks."""
+    return np.sqrt(np.add.reduce(vectors * vectors, axis=1))
 
 
 def _descend(matrix: np.ndarray, frac: np.ndarray, orbits: tuple, pairs: tuple, goal: np.ndarray,
@@ -217,30 +222,31 @@ def _descend(matrix: np.ndarray, frac: np.ndarray, orbits: tuple, pairs: tuple, 
     rep, rot, trans, proj, base = orbits  # representatives' coords live at their own index in ``base``
     start = frac.copy()
     i, j, img, _ = pairs
-    enough = 0.5 * (bound[i, j] + goal[i, j])
-    metric_inv = np.linalg.inv(matrix @ matrix.T)
-    mult = np.bincount(rep, minlength=len(rep)).astype(np.float64)
+    goal_ij, bound_ij = goal[i, j], bound[i, j]
+    enough = 0.5 * (bound_ij + goal_ij)
+    metric_inv_t = np.linalg.inv(matrix @ matrix.T).T
+    per_rep = np.maximum(np.bincount(rep, minlength=len(rep)).astype(np.float64), 1.0)[:, None]
+    pos = np.einsum("nab,nb->na", rot, base[rep]) + trans  # every atom from its representative
     for _ in range(options.steps):
-        pos = np.einsum("nab,nb->na", rot, base[rep]) + trans  # every atom from its representative
         vec = (pos[j] + img - pos[i]) @ matrix
-        dist = np.linalg.norm(vec, axis=1)
+        dist = _norms(vec)
         if np.all(dist >= enough):
             break
-        overlap = np.clip(goal[i, j] - dist, 0.0, None)
+        overlap = np.clip(goal_ij - dist, 0.0, None)
         grad = np.zeros_like(pos)  # dE/dx (Cartesian) of every atom: pushed away from its contacts
         np.add.at(grad, i, (overlap / np.maximum(dist, 1e-9))[:, None] * vec)
         g_frac = np.einsum("nba,nb->na", rot, grad @ matrix.T)  # carried back to the representative
         g_rep = np.zeros_like(pos)
         np.add.at(g_rep, rep, g_frac)
-        step = -0.5 * (g_rep @ metric_inv.T) / np.maximum(mult, 1.0)[:, None]
+        step = -0.5 * (g_rep @ metric_inv_t) / per_rep
         step = np.einsum("nab,nb->na", proj, step)  # stay on the site-symmetry's fixed set
-        size = np.linalg.norm(step @ matrix, axis=1)
+        size = _norms(step @ matrix)
         step *= np.minimum(1.0, MAX_STEP / np.maximum(size, 1e-12))[:, None]
         base = base + step
-        if frac_moves(matrix, start, np.einsum("nab,nb->na", rot, base[rep]) + trans).max() > options.max_displacement:
+        pos = np.einsum("nab,nb->na", rot, base[rep]) + trans
+        if frac_moves(matrix, start, pos).max() > options.max_displacement:
             return None
-    pos = np.einsum("nab,nb->na", rot, base[rep]) + trans
     vec = (pos[j] + img - pos[i]) @ matrix
-    if np.any(np.linalg.norm(vec, axis=1) < bound[i, j]):
+    if np.any(_norms(vec) < bound_ij):
         return None
     return pos - np.floor(pos)
