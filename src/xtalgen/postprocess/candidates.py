@@ -319,7 +319,8 @@ def postprocess_candidates(
     ``early_reject``: reject distance-filter failures before the symmetry analysis, clashes the merge
     cannot fix (:mod:`.early_reject`) before merging, and formulas over ``max_formula_atoms`` or unlike the
     condition's before the symmetry analysis; the accepted candidates are the same, but such rejects carry
-    no found space group and no results of the filters not run (None). Rejection reasons are the same except
+    no found space group and no results of the filters not run (None), and no rejected result carries its
+    ``structure`` or ``primitive`` (built for accepted candidates only). Rejection reasons are the same except
     for a candidate whose formula is too large and whose space group also changed: the full path names the
     space group (the filter it runs first), this one the formula.
     ``symmetrized_cif``: give each accepted result its CIF text and Wyckoff template from the symmetry
@@ -341,24 +342,31 @@ def postprocess_candidates(
         raise ValueError(f"{len(condition_formulas)} condition formulas for {n} candidates")
     expected = list(condition_formulas) if condition_formulas is not None else [None] * n
     jobs = [(i, candidates[i], targets[i], conds[i], opt, expected[i]) for i in range(n)]
-    console = console or Console(stderr=True)
     own = pool is None and workers > 1 and n > 1
     pool = mp.get_context().Pool(workers) if own else pool
     try:
-        chunk = max(1, min(4, n // (4 * workers) or 1))  # small batches: a worker waits little at the end
-        mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
-        if while_running is not None:
-            while_running()
-        with progress_bar(console=console, disable=not progress, remaining=False) as bar:
-            task = bar.add_task("post-processing", total=n)
-            results: list[PostprocessResult] = []
-            for res in mapped:
-                results.append(res)
-                bar.advance(task)
-            if dedupe:
-                mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
+        return _run(jobs, pool, workers, while_running, console or Console(stderr=True), progress,
+                    (matcher_kwargs or DEFAULT_MATCHER, symprec) if dedupe else None)  # fmt: skip
     finally:
         if own:
             pool.close()
             pool.join()
+
+
+def _run(jobs: list[tuple], pool: Any, workers: int, while_running: Callable[[], None] | None, console: Console,
+         progress: bool, dedupe: tuple | None) -> list[PostprocessResult]:  # fmt: skip
+    """Process ``jobs`` in ``pool`` (None: here) in order; ``dedupe``: (matcher kwargs, symprec) or None."""
+    n = len(jobs)
+    chunk = max(1, min(4, n // (4 * workers) or 1))  # small batches: a worker waits little at the end
+    mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
+    if while_running is not None:
+        while_running()
+    with progress_bar(console=console, disable=not progress, remaining=False) as bar:
+        task = bar.add_task("post-processing", total=n)
+        results: list[PostprocessResult] = []
+        for res in mapped:
+            results.append(res)
+            bar.advance(task)
+        if dedupe is not None:
+            mark_duplicates(results, pool, *dedupe, bar)
     return results
