@@ -128,15 +128,19 @@ class RawBaseSites:
     multiplicity: np.ndarray | None = None
 
 
-def expand_raw_arrays(raw: RawBaseSites, tol: float = DEFAULT_TOL) -> tuple[np.ndarray, list[str], np.ndarray]:
+def expand_raw_arrays(
+    raw: RawBaseSites, tol: float = DEFAULT_TOL, matrix: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Like :func:`expand_raw` but returns plain arrays (row lattice matrix (3, 3) Å, symbols (N,),
     fractional coords (N, 3)): skips building a pymatgen Structure of the (often large) unmerged cell.
-    ``xtalgen.postprocess.candidates`` accepts this triple from its ``expand`` callable.
+    ``xtalgen.postprocess.candidates`` accepts this triple from its ``expand`` callable. ``matrix``: the row
+    matrix of ``raw.lattice``, already computed (``Lattice.from_parameters``).
     """
     lat = np.asarray(raw.lattice, dtype=np.float64).reshape(-1)
     if lat.shape != (6,) or not np.all(np.isfinite(lat)) or np.any(lat[:3] <= 0):
         raise ValueError(f"lattice must be 6 finite numbers with positive lengths, got {lat.tolist()}")
-    matrix = np.asarray(Lattice.from_parameters(*lat).matrix)
+    if matrix is None:
+        matrix = np.asarray(Lattice.from_parameters(*lat).matrix)
     positions, owners = expand_positions(
         raw.coords, spacegroup_ops(raw.spacegroup), matrix, site_mask=raw.site_mask, tol=tol
     )
