@@ -357,7 +357,7 @@ def _run(jobs: list[tuple], pool: Any, workers: int, while_running: Callable[[],
          progress: bool, dedupe: tuple | None) -> list[PostprocessResult]:  # fmt: skip
     """Process ``jobs`` in ``pool`` (None: here) in order; ``dedupe``: (matcher kwargs, symprec) or None."""
     n = len(jobs)
-    chunk = max(1, min(4, n // (4 * workers) or 1))  # small batches: a worker waits little at the end
+    chunk = max(1, min(16, n // (4 * workers) or 1))
     mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
     if while_running is not None:
         while_running()
