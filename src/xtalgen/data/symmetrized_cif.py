@@ -53,6 +53,13 @@ def _xyz_row(row: tuple[float, float, float], offset: float) -> str:
 
 
 @cache
+def _electronegativity(symbol: str) -> float:
+    from pymatgen.core import Element
+
+    return Element(symbol).X
+
+
+@cache
 def standard_operations(hall_number: int) -> tuple[str, ...]:
     """The operations of a Hall setting (spglib's database) as CIF ``x, y, z`` strings, in database order."""
     import spglib
@@ -77,7 +84,7 @@ def symmetrized_cif(symbols_by_type: dict[int, str], dataset: Any, significant_f
 
     ``symbols_by_type``: element symbol of each atom type number the dataset was computed with.
     """
-    from pymatgen.core import Composition, Element, Lattice
+    from pymatgen.core import Composition, Lattice
     from pymatgen.io.cif import CifFile
 
     species = [symbols_by_type[int(t)] for t in dataset.std_types]
@@ -88,7 +95,7 @@ def symmetrized_cif(symbols_by_type: dict[int, str], dataset: Any, significant_f
     comp = Composition(counts)
     orbit = refined_orbits(dataset)
     # get_sorted_structure: stable sort by electronegativity, as pymatgen's refined structure is ordered
-    electroneg = np.array([Element(s).X for s in species])
+    electroneg = np.array([_electronegativity(s) for s in species])
     order = sorted(range(len(species)), key=lambda i: electroneg[i])
     frac = np.asarray(dataset.std_positions, dtype=np.float64)[order]
     orbit, species = orbit[order], [species[i] for i in order]

@@ -25,7 +25,7 @@ from rich.console import Console
 from xtalgen.data.symmetrized_cif import symmetrized_cif
 from xtalgen.data.symmetry import wyckoff_template_of
 from xtalgen.postprocess.candidate_dedupe import mark_duplicates
-from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, primitive_from_dataset
+from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, primitive_arrays, primitive_from_dataset
 from xtalgen.postprocess.early_reject import surely_too_close
 from xtalgen.postprocess.filters import (
     DEFAULT_DISTANCE_FACTOR,
@@ -190,9 +190,11 @@ def _apply_filters(
         res.reason, res.detail = failed[0].reason, failed[0].detail
         return res
     res.accepted = True
-    if res.structure is None:  # the fast path builds the accepted cell's Structure and primitive cell only now
-        res.structure = structure = Structure(lattice, symbols, frac)
-        res.primitive = primitive_from_dataset(structure, dataset) if dataset is not None else None
+    if res.structure is None:  # the fast path builds the accepted cell's Structure only now, its primitive cell
+        res.structure = structure = Structure(lattice, symbols, frac)  # only when the dedupe compares it
+        if dataset is not None:
+            res.primitive_cell = primitive_arrays(structure, dataset)
+            res.group_formula = composition_of(res.primitive_cell[1]).reduced_formula
     if opt.symmetrized_cif and dataset is not None:  # spglib has run: the CIF needs no second analysis
         res.cif = symmetrized_cif({_atomic_number(s): s for s in symbols}, dataset)
         res.wyckoff_template = wyckoff_template_of(dataset)

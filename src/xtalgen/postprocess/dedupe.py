@@ -44,13 +44,21 @@ def group_keys(
 
 def primitive_from_dataset(structure: Structure, dataset) -> Structure:
     """The primitive cell spglib found (``dataset.primitive_lattice``), atoms taken from ``structure``."""
+    return primitive_structure(primitive_arrays(structure, dataset))
+
+
+def primitive_arrays(structure: Structure, dataset) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """What :func:`primitive_from_dataset` builds its Structure from: the row lattice matrix (3, 3) Å, element
+    symbols (M,) and Cartesian coords (M, 3) Å (picklable and cheap; :func:`primitive_structure` builds it)."""
     _, first = np.unique(np.asarray(dataset.mapping_to_primitive), return_index=True)
-    return Structure(
-        np.asarray(dataset.primitive_lattice),
-        [structure[i].specie for i in first],
-        np.asarray(structure.cart_coords)[first],
-        coords_are_cartesian=True,
-    )
+    cart = np.asarray(structure.cart_coords)[first]
+    return np.asarray(dataset.primitive_lattice), [structure[i].specie.symbol for i in first], cart
+
+
+def primitive_structure(cell: tuple[np.ndarray, list[str], np.ndarray]) -> Structure:
+    """The Structure of :func:`primitive_arrays`' cell."""
+    lattice, symbols, cart = cell
+    return Structure(lattice, symbols, cart, coords_are_cartesian=True)
 
 
 def reduced_for_matching(structure: Structure, symprec: float = 0.1) -> Structure:

@@ -34,8 +34,11 @@ class PostprocessResult:
     duplicate_of: int | None = None
     #: extra summary columns: from the ``expand`` callable (e.g. snapping moves) and the filters' values
     extra: dict[str, Any] = field(default_factory=dict)
-    #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed)
+    #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed, or not built yet)
     primitive: Structure | None = field(default=None, repr=False)
+    #: the fast path's accepted results: the primitive cell as arrays (``dedupe.primitive_arrays``), built into
+    #: ``primitive`` only when the dedupe compares it with another structure
+    primitive_cell: tuple | None = field(default=None, repr=False)
     #: accepted only, with ``symmetrized_cif``: the CIF text and the Wyckoff template from the filters' dataset
     cif: str | None = field(default=None, repr=False)
     wyckoff_template: tuple[int, str] | None = None
