@@ -70,7 +70,8 @@ class PGCGMOptions(SamplingOptions):
     certain, and stop post-processing a round once ``n`` are accepted (same accepted structures and reasons;
     such rejects lack their found space group), and write each accepted CIF from the symmetry dataset the
     space-group check computed (:mod:`xtalgen.data.symmetrized_cif`: the same cell, sites and operations as
-    pymatgen's ``CifWriter``, operations in spglib's database order); false: every drawn candidate goes
+    pymatgen's ``CifWriter``, operations in spglib's database order), build Structures only for accepted
+    candidates, and deduplicate a chunk while the pool works on the next one; false: every drawn candidate goes
     through the full path and CIFs are written by ``CifWriter``.
     General models only (trained with ``model.wyckoff_features``): ``max_atoms`` keeps Wyckoff templates with
     at most this many atoms in the conventional cell; ``balanced`` draws a space group uniformly among the
