@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -83,3 +84,32 @@ def test_refined_orbits_group_equivalent_sites() -> None:
     orbits = refined_orbits(dataset)
     sizes = sorted(np.bincount(orbits)[np.unique(orbits)].tolist())
     assert sizes == [8, 16, 32]  # Mg 8a, Al 16d, O 32e of the conventional spinel cell
+
+
+def test_operation_strings_are_pymatgens_for_every_hall_number() -> None:
+    import spglib
+    from pymatgen.core.operations import SymmOp
+
+    from xtalgen.data.symmetrized_cif import _format_ops
+
+    for hall in range(1, 531):
+        ops = spglib.get_symmetry_from_database(hall)
+        rot, trans = np.asarray(ops["rotations"]), np.asarray(ops["translations"])
+        theirs = []
+        for r, t in zip(rot, trans, strict=True):  # pymatgen's own formatting, operation by operation
+            t = np.array([float(Fraction(float(c)).limit_denominator(1000)) for c in t])
+            t[np.abs(t) == 1] = 0
+            theirs.append(SymmOp.from_rotation_and_translation(r, t).as_xyz_str())
+        assert _format_ops(rot, trans) == tuple(theirs), hall
+
+
+def test_the_cached_operation_loop_is_the_blocks_own() -> None:
+    from pymatgen.io.cif import CifBlock
+
+    first, second = (symmetrized_cif({11: "Na", 17: "Cl"}, symmetry_dataset(s)) for s in _structures()[:1] * 2)
+    assert first == second  # the second CIF's operation loop came from the cache
+    ops = standard_operations(523)
+    block = CifBlock({"_a": "1", "_symmetry_equiv_pos_site_id": [str(i + 1) for i in range(len(ops))],
+                      "_symmetry_equiv_pos_as_xyz": list(ops)},
+                     [["_symmetry_equiv_pos_site_id", "_symmetry_equiv_pos_as_xyz"]], "x")  # fmt: skip
+    assert str(block).split("\n", 2)[2] in first  # Fm-3m's loop, as pymatgen formats it

@@ -286,6 +286,31 @@ def test_chunk_size_follows_the_acceptance_rate() -> None:
     assert sample._chunk_size(made, 101, opts) == sample.MIN_POSTPROCESS_CHUNK
 
 
+def test_dedupe_overlapped_with_the_pool_gives_the_serial_output(run, tmp_path, monkeypatch) -> None:
+    from xtalgen.pipelines.pgcgm import sample
+
+    kw = dict(checkpoint=run, seed=4, progress=False, distance_factor=0.5)
+    generate_pgcgm(12, tmp_path / "a", workers=1, **kw)
+    monkeypatch.setattr(sample, "POSTPROCESS_CHUNK", 5)
+    monkeypatch.setattr(sample, "MIN_POSTPROCESS_CHUNK", 5)
+    finished = []
+    real = sample._finish_chunk
+
+    def spy(results, start, request, opts, known, pool):
+        finished.append((start, pool is None))
+        return real(results, start, request, opts, known, pool)
+
+    monkeypatch.setattr(sample, "_finish_chunk", spy)
+    generate_pgcgm(12, tmp_path / "b", workers=2, **kw)
+    assert (0, True) in finished and any(not here for _, here in finished)  # overlapped, and at the end not
+    assert [s for s, _ in finished] == sorted({s for s, _ in finished})  # every chunk once, in order
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert any(f.suffix == ".cif" for f in files)
+    for f in files:
+        if f.name != "generation.json":
+            assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
 def test_chunking_does_not_change_the_output(run, tmp_path, monkeypatch) -> None:
     from xtalgen.pipelines.pgcgm import sample
 

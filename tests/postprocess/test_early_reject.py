@@ -10,6 +10,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 from xtalgen.postprocess.candidates import postprocess_candidates
+from xtalgen.postprocess.dedupe import primitive_structure
 from xtalgen.postprocess.early_reject import nearest_image_distances, surely_too_close
 from xtalgen.postprocess.filters import REASON_FORMULA, REASON_TOO_CLOSE, _distance_ratios, distance_ratios_arrays
 from xtalgen.postprocess.push_apart import PushApart
@@ -88,6 +89,13 @@ def test_early_rejection_gives_the_full_paths_verdicts_on_model_candidates(model
     for a, b in zip(full, fast, strict=True):
         if a.accepted:
             assert b.structure == a.structure and b.info() == a.info()
+            # the primitive cell travels as arrays: the same Structure, bit for bit, once built
+            prim = primitive_structure(b.primitive_cell)
+            assert np.array_equal(prim.lattice.matrix, a.primitive.lattice.matrix)
+            assert np.array_equal(prim.frac_coords, a.primitive.frac_coords) and prim.species == a.primitive.species
+            assert b.group_formula == a.primitive.composition.reduced_formula
+        else:
+            assert b.structure is None and b.primitive is None and b.primitive_cell is None
     early = [r for r in fast if r.reason == REASON_TOO_CLOSE and r.spacegroup is None]
     before_merge = [r for r in early if "before merging" in r.detail]
     assert before_merge and len(early) > len(before_merge)  # both early exits were exercised

@@ -135,3 +135,18 @@ def test_condition_formula_rejects_a_drifted_candidate(early_reject: bool) -> No
     assert r3.accepted and "condition_formula" not in r3.filters
     with pytest.raises(ValueError, match="1 condition formulas for 4 candidates"):
         postprocess_candidates(candidates, condition_formulas=["NaCl"], **kw)
+
+
+def test_fast_path_builds_primitive_cells_only_for_compared_structures() -> None:
+    rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    cscl = Structure.from_spacegroup("Pm-3m", Lattice.cubic(4.1), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    kw = dict(spacegroups=[225, 225, 221], workers=1, progress=False, early_reject=True, symmetrized_cif=True)
+    out = postprocess_candidates([rocksalt, rocksalt, cscl], **kw)
+    assert [r.accepted for r in out] == [True, False, True] and out[1].duplicate_of == 0
+    assert [r.group_formula for r in out] == ["NaCl", "NaCl", "CsCl"]
+    assert out[0].primitive is not None and len(out[0].primitive) == 2  # compared with its copy: built
+    assert out[2].primitive is None and out[2].primitive_cell is not None  # alone in its group: arrays only
+    full = postprocess_candidates([rocksalt, rocksalt, cscl], spacegroups=[225, 225, 221], workers=1,
+                                  progress=False)  # fmt: skip
+    assert [(r.accepted, r.reason, r.duplicate_of) for r in full] == [(r.accepted, r.reason, r.duplicate_of)
+                                                                     for r in out]  # fmt: skip

@@ -220,3 +220,21 @@ def test_condition_formula_filter_compares_reduced_compositions():
     assert out.detail == "NaCl3, condition NaCl"
     assert not check_condition_formula(conventional, "Na1 Cl3").passed
     assert not check_condition_formula(conventional, "K1 Cl1").passed  # other elements, same ratio
+
+
+def test_merge_without_close_pairs_and_filters_on_arrays_match_the_structure_routes() -> None:
+    from xtalgen.postprocess.filters import composition_of, symmetry_dataset, symmetry_dataset_arrays
+    from xtalgen.postprocess.merge import cluster_means, merge_arrays
+
+    rng = np.random.default_rng(3)
+    matrix = np.diag([9.0, 9.5, 10.0])
+    frac = np.array([[0.1, 0.2, 0.3], [0.6, 0.7, 0.8], [-0.25, 1.5, 0.5], [0.3, 0.9, -0.0]]) + 1e-3 * rng.random((4, 3))
+    symbols, merged = merge_arrays(matrix, ["Na", "Na", "Cl", "Cl"], frac)
+    assert symbols == ["Na", "Na", "Cl", "Cl"]
+    expected = np.concatenate([cluster_means(frac[:2], np.array([1, 2])), cluster_means(frac[2:], np.array([1, 2]))])
+    assert np.array_equal(merged, expected) and merged.min() >= 0 and merged.max() < 1  # bit for bit
+    s = Structure(Lattice(matrix), ["Na", "Na", "Cl", "Cl"], frac)
+    assert composition_of(["Na", "Na", "Cl", "Cl"]) == s.composition
+    assert composition_of(["Na", "Na", "Cl", "Cl"]).formula == s.composition.formula
+    a, b = symmetry_dataset(s), symmetry_dataset_arrays(matrix, frac, [11, 11, 17, 17])
+    assert a.number == b.number and np.array_equal(a.std_positions, b.std_positions)

@@ -79,3 +79,11 @@ def test_postprocess_switch(early_reject: bool) -> None:
     assert on[0].info()["push_apart_max_move"] > 0 and on[0].spacegroup == 225
     assert on[1].info()["push_apart_max_move"] is None and on[2].info()["push_apart_max_move"] == 0.0
     assert on[2].structure == off[2].structure
+
+
+def test_row_norms_are_numpys_bit_for_bit() -> None:
+    from xtalgen.postprocess.push_apart import _norms
+
+    v = np.random.default_rng(0).normal(size=(50, 7, 3)) * 3.7
+    assert np.array_equal(_norms(v), np.linalg.norm(v, axis=-1))
+    assert np.array_equal(_norms(v[0]), np.linalg.norm(v[0], axis=1))

@@ -85,8 +85,9 @@ def write_generation(
     for cand, file_name in zip(candidates, names, strict=True):
         row: dict[str, Any] = {"id": cand.id, "accepted": cand.accepted, "reason": cand.reason}
         s = cand.structure
-        if s is not None:
-            row["formula"] = s.composition.reduced_formula
+        if s is not None:  # info's formula, when it has one, takes this column's place below
+            formula = cand.info.get("formula")
+            row["formula"] = formula if formula is not None else s.composition.reduced_formula
             row["nsites"] = len(s)
             if cand.spacegroup is not None:
                 row["spacegroup"] = cand.spacegroup

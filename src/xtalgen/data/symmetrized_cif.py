@@ -35,14 +35,28 @@ import numpy as np
 
 def _format_ops(rotations: np.ndarray, translations: np.ndarray) -> tuple[str, ...]:
     """``x, y, z`` strings of fractional operations, as pymatgen writes them (translations as fractions)."""
-    from pymatgen.core.operations import SymmOp
-
     out = []
     for rot, trans in zip(rotations, translations, strict=True):
         t = np.array([float(Fraction(float(c)).limit_denominator(1000)) for c in trans])
         t[np.abs(t) == 1] = 0
-        out.append(SymmOp.from_rotation_and_translation(rot, t).as_xyz_str())
+        out.append(", ".join(_xyz_row(tuple(map(float, r)), float(o)) for r, o in zip(rot, t, strict=True)))
     return tuple(out)
+
+
+@cache
+def _xyz_row(row: tuple[float, float, float], offset: float) -> str:
+    """One component (``-x+1/2``...) of an operation as pymatgen's ``SymmOp.as_xyz_str`` writes it (its
+    components are written independently, so each distinct row is formatted once)."""
+    from pymatgen.util.string import transformation_to_string
+
+    return transformation_to_string(np.array([row] * 3), np.array([offset] * 3), delim="\n").split("\n")[0]
+
+
+@cache
+def _electronegativity(symbol: str) -> float:
+    from pymatgen.core import Element
+
+    return Element(symbol).X
 
 
 @cache
@@ -70,8 +84,8 @@ def symmetrized_cif(symbols_by_type: dict[int, str], dataset: Any, significant_f
 
     ``symbols_by_type``: element symbol of each atom type number the dataset was computed with.
     """
-    from pymatgen.core import Composition, Element, Lattice
-    from pymatgen.io.cif import CifBlock, CifFile
+    from pymatgen.core import Composition, Lattice
+    from pymatgen.io.cif import CifFile
 
     species = [symbols_by_type[int(t)] for t in dataset.std_types]
     lattice = Lattice(np.asarray(dataset.std_lattice))
@@ -81,7 +95,7 @@ def symmetrized_cif(symbols_by_type: dict[int, str], dataset: Any, significant_f
     comp = Composition(counts)
     orbit = refined_orbits(dataset)
     # get_sorted_structure: stable sort by electronegativity, as pymatgen's refined structure is ordered
-    electroneg = np.array([Element(s).X for s in species])
+    electroneg = np.array([_electronegativity(s) for s in species])
     order = sorted(range(len(species)), key=lambda i: electroneg[i])
     frac = np.asarray(dataset.std_positions, dtype=np.float64)[order]
     orbit, species = orbit[order], [species[i] for i in order]
@@ -121,5 +135,30 @@ def symmetrized_cif(symbols_by_type: dict[int, str], dataset: Any, significant_f
              "z": "_atom_site_fract_z", "occ": "_atom_site_occupancy"}  # fmt: skip
     for key, tag in names.items():
         blocks[tag] = rows[key]
-    loops = [["_symmetry_equiv_pos_site_id", "_symmetry_equiv_pos_as_xyz"], list(names.values())]
-    return str(CifFile({comp.reduced_formula: CifBlock(blocks, loops, comp.reduced_formula)}))
+    loops = [list(_OPS_LOOP), list(names.values())]
+    block = _block_class()(blocks, loops, comp.reduced_formula)
+    block.hall_number = int(dataset.hall_number)
+    return str(CifFile({comp.reduced_formula: block}))
+
+
+_OPS_LOOP = ("_symmetry_equiv_pos_site_id", "_symmetry_equiv_pos_as_xyz")
+
+
+@cache
+def _block_class() -> type:
+    """pymatgen's ``CifBlock`` with the text of the symmetry-operation loop (the same for every CIF of one Hall
+    number, up to 192 rows) formatted once per Hall number."""
+    from pymatgen.io.cif import CifBlock
+
+    class _Block(CifBlock):
+        hall_number = 0
+        _loops: dict[int, str] = {}
+
+        def _loop_to_str(self, loop: list[str]) -> str:
+            if tuple(loop) != _OPS_LOOP:
+                return super()._loop_to_str(loop)
+            if self.hall_number not in self._loops:
+                self._loops[self.hall_number] = super()._loop_to_str(loop)
+            return self._loops[self.hall_number]
+
+    return _Block

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import Progress
 
-from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, group_keys
+from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, duplicates_in_group, group_keys, primitive_structure
 from xtalgen.postprocess.filters import DEFAULT_SYMPREC
 from xtalgen.progress import progress_bar
 
 if TYPE_CHECKING:
-    from xtalgen.postprocess.candidates import PostprocessResult
+    from pymatgen.core import Structure
+
+    from xtalgen.postprocess.results import PostprocessResult
 
 REASON_DUPLICATE = "duplicate"
 
@@ -69,14 +71,26 @@ def dedupe_results(
             pool.join()
 
 
+def _cell_to_compare(result: PostprocessResult) -> Structure:
+    """The primitive cell of an accepted result (built from ``primitive_cell`` on first use), else its structure."""
+    if result.primitive is None and result.primitive_cell is not None:
+        result.primitive = primitive_structure(result.primitive_cell)
+    return result.primitive or result.structure
+
+
 def mark_duplicates(
     results: list[PostprocessResult], pool, matcher_kwargs: dict, symprec: float, bar: Progress, since: int = 0
 ) -> None:
     """Reject later copies among accepted results (same formula and found space group); groups whose
     members all come before ``since`` were compared before and are skipped."""
-    accepted = [(r.primitive or r.structure) if r.accepted else None for r in results]
-    keys = group_keys(accepted, [r.spacegroup for r in results])
+    for r in results:  # each accepted cell's formula once, not once per chunk
+        if r.accepted and r.group_formula is None:
+            r.group_formula = _cell_to_compare(r).composition.reduced_formula
+    accepted = [(r.primitive or r.primitive_cell or r.structure) if r.accepted else None for r in results]
+    keys = group_keys(accepted, [r.spacegroup for r in results], [r.group_formula for r in results])
     groups = [g for g in keys.values() if len(g) > 1 and max(g) >= since]
+    for i in {i for g in groups for i in g}:  # structures only for the groups compared
+        accepted[i] = _cell_to_compare(results[i])
     task = bar.add_task("dedupe", total=len(groups))
     # Each job carries only its group's structures, indexed locally 0..len(g)-1.
     jobs = [([accepted[i] for i in g], list(range(len(g))), matcher_kwargs, symprec, False) for g in groups]

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import numbers
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from pymatgen.core import Lattice, Structure
 from rich.console import Console
 
 from xtalgen.data.symmetrized_cif import symmetrized_cif
 from xtalgen.data.symmetry import wyckoff_template_of
 from xtalgen.postprocess.candidate_dedupe import mark_duplicates
-from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, primitive_from_dataset
+from xtalgen.postprocess.dedupe import DEFAULT_MATCHER, primitive_arrays, primitive_from_dataset
 from xtalgen.postprocess.early_reject import surely_too_close
 from xtalgen.postprocess.filters import (
     DEFAULT_DISTANCE_FACTOR,
@@ -36,65 +37,20 @@ from xtalgen.postprocess.filters import (
     check_formula_size,
     check_min_distance,
     check_spacegroup,
+    composition_of,
     distance_ratios_arrays,
     symmetry_dataset,
+    symmetry_dataset_arrays,
 )
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR, merge_arrays
 from xtalgen.postprocess.push_apart import PushApart, push_apart_arrays
+from xtalgen.postprocess.results import PostprocessResult, rejection_counts  # noqa: F401 (re-exported)
 from xtalgen.postprocess.volume import ElementVolumes, rescale_matrix
 from xtalgen.progress import progress_bar
 
 REASON_EXPANSION = "expansion failed"
 REASON_TOO_MANY = "too many atoms"
 REASON_MERGE = "merge failed"
-
-
-@dataclass
-class PostprocessResult:
-    """Outcome for one candidate (index = its position in the input).
-
-    ``filters`` maps filter name → True/False (None = not run): ``min_distance``, ``spacegroup``,
-    ``formula_size``, ``cell_size``, ``charge_neutral``, ``unique`` and, for a candidate with a condition
-    formula, ``condition_formula``. ``reason`` is the first failing step ("" when accepted).
-    """
-
-    index: int
-    structure: Structure | None
-    conditions: dict[str, Any] = field(default_factory=dict)
-    target_spacegroup: int | None = None
-    formula: str = ""
-    spacegroup: int | None = None
-    n_atoms_before: int = 0
-    #: None when the candidate was rejected before merging
-    n_atoms_after: int | None = 0
-    filters: dict[str, bool | None] = field(default_factory=dict)
-    accepted: bool = False
-    reason: str = ""
-    detail: str = ""
-    duplicate_of: int | None = None
-    #: extra summary columns: from the ``expand`` callable (e.g. snapping moves) and the filters' values
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: primitive cell found by spglib at symprec (used for dedupe; None if spglib failed)
-    primitive: Structure | None = field(default=None, repr=False)
-    #: accepted only, with ``symmetrized_cif``: the CIF text and the Wyckoff template from the filters' dataset
-    cif: str | None = field(default=None, repr=False)
-    wyckoff_template: tuple[int, str] | None = None
-
-    def info(self) -> dict[str, Any]:
-        """Flat dict for summary tables (conditions prefixed ``cond_``, filters ``filter_``)."""
-        row: dict[str, Any] = {f"cond_{k}": v for k, v in self.conditions.items()}
-        row.update(
-            target_spacegroup=self.target_spacegroup,
-            formula=self.formula,
-            found_spacegroup=self.spacegroup,
-            atoms_before_merge=self.n_atoms_before,
-            atoms_after_merge=self.n_atoms_after,
-            duplicate_of=self.duplicate_of,
-            detail=self.detail,
-        )
-        row.update(self.extra)
-        row.update({f"filter_{k}": v for k, v in self.filters.items()})
-        return row
 
 
 @dataclass(frozen=True)
@@ -121,10 +77,8 @@ def _reject_early(
     """Mark ``res`` rejected by the distance filter without building a Structure or running spglib: the
     filters after it are not run (None), the found space group stays empty; ``symbols`` (the merged cell's,
     None before merging) give the formula. The summary columns are the full path's, empty where not measured."""
-    from pymatgen.core import Composition
-
     if symbols is not None:
-        res.formula = Composition(Counter(symbols)).reduced_formula
+        res.formula = composition_of(symbols).reduced_formula
     res.filters["min_distance"] = False
     res.extra.update(values or {"min_ratio_same_element": None, "min_ratio_other_elements": None})
     if opt.max_formula_atoms is not None:
@@ -153,9 +107,9 @@ def _expanded_arrays(item: Any, opt: _Options) -> tuple:
 
 def _merged_structure(
     res: PostprocessResult, opt: _Options, matrix: Any, symbols: Sequence[str], frac: Any, target: int | None
-) -> tuple[Structure, Any] | PostprocessResult:
-    """Rescale (Å), early-reject, merge, push apart: the final Structure and its distance ratios (None when not
-    measured yet), or ``res`` rejected early; raises on e.g. a degenerate lattice."""
+) -> tuple[tuple, Any] | PostprocessResult:
+    """Rescale (Å), early-reject, merge, push apart: the final cell (Lattice, symbols, fractional coords) and its
+    distance ratios (None when not measured yet), or ``res`` rejected early; raises on e.g. a degenerate lattice."""
     scale, push = None, opt.push_apart
     if push is not None:  # Å: the largest move of an atom (None: not repaired)
         res.extra["push_apart_max_move"] = None
@@ -189,56 +143,76 @@ def _merged_structure(
             res.n_atoms_after = len(symbols)
             out = check_min_distance(None, opt.distance_factor, ratios=ratios)
             return _reject_early(res, opt, symbols, out.detail, out.values)
-    return Structure(lattice, symbols, frac), ratios
+    return (lattice, list(symbols), frac), ratios
 
 
 def _apply_filters(
-    res: PostprocessResult, structure: Structure, ratios: Any, target: int | None, opt: _Options,
-    expected: str | None = None,
+    res: PostprocessResult, cell: tuple, ratios: Any, target: int | None, opt: _Options, expected: str | None = None
 ) -> PostprocessResult:
-    """Fill ``res`` from the merged ``structure``: formula, space group, primitive cell and the filters
-    (``expected``: the condition's formula, None: not checked)."""
+    """Fill ``res`` from the merged ``cell`` (Lattice, symbols, fractional coords): formula, space group, primitive
+    cell and the filters (``expected``: the condition's formula, None: not checked). With ``early_reject`` the
+    composition comes from the symbols, spglib reads the arrays and the Structure and primitive cell are built only
+    for an accepted candidate (a rejected one carries neither)."""
+    lattice, symbols, frac = cell
+    structure = None if opt.early_reject else Structure(lattice, symbols, frac)
+    comp = composition_of(symbols) if structure is None else structure.composition
     res.structure = structure
-    res.n_atoms_after = len(structure)
-    res.formula = structure.composition.reduced_formula
-    cond = [] if expected is None else [check_condition_formula(structure, expected)]
-    size = [] if opt.max_formula_atoms is None else [check_formula_size(structure, opt.max_formula_atoms)]
+    res.n_atoms_after = len(symbols)
+    res.formula = comp.reduced_formula
+    cond = [] if expected is None else [check_condition_formula(comp, expected)]
+    size = [] if opt.max_formula_atoms is None else [check_formula_size(comp, opt.max_formula_atoms)]
     if opt.early_reject and not all(out.passed for out in cond + size):  # rejected whatever spglib finds
-        return _reject_formula(res, structure, ratios, cond + size, opt)
-    dataset = symmetry_dataset(structure, opt.symprec)
+        return _reject_formula(res, ratios, cond + size, opt)
+    if structure is None:
+        dataset = symmetry_dataset_arrays(lattice.matrix, frac, [_atomic_number(s) for s in symbols], opt.symprec)
+        structure = Structure(lattice, symbols, frac) if dataset is None else None  # spglib failed: checked again
+    else:
+        dataset = symmetry_dataset(structure, opt.symprec)
+    n_prim = None
     if dataset is not None:
         res.spacegroup = int(dataset.number)
-        res.primitive = primitive_from_dataset(structure, dataset)
+        n_prim = len(np.unique(np.asarray(dataset.mapping_to_primitive)))  # atoms of the primitive cell
+        if structure is not None:
+            res.primitive = primitive_from_dataset(structure, dataset)
     outcomes = [check_min_distance(structure, opt.distance_factor, ratios=ratios), *cond]
     if opt.check_spacegroup and target is not None:
         outcomes.append(check_spacegroup(structure, target, opt.symprec, found=res.spacegroup))
     outcomes += size
     if opt.max_primitive_sites is not None:
-        n_prim = None if res.primitive is None else len(res.primitive)
         outcomes.append(check_cell_size(n_prim, opt.max_primitive_sites))
     if opt.charge_neutrality:
-        outcomes.append(check_charge_neutral(structure))
+        outcomes.append(check_charge_neutral(comp))
     for out in outcomes:
         res.filters[out.name] = out.passed
         res.extra.update(out.values)
     failed = [out for out in outcomes if not out.passed]
     if failed:
         res.reason, res.detail = failed[0].reason, failed[0].detail
-    else:
-        res.accepted = True
-        if opt.symmetrized_cif and dataset is not None:  # spglib has run: the CIF needs no second analysis
-            res.cif = symmetrized_cif({site.specie.Z: site.specie.symbol for site in structure}, dataset)
-            res.wyckoff_template = wyckoff_template_of(dataset)
+        return res
+    res.accepted = True
+    if res.structure is None:  # the fast path builds the accepted cell's Structure only now, its primitive cell
+        res.structure = structure = Structure(lattice, symbols, frac)  # only when the dedupe compares it
+        if dataset is not None:
+            res.primitive_cell = primitive_arrays(structure, dataset)
+            res.group_formula = composition_of(res.primitive_cell[1]).reduced_formula
+    if opt.symmetrized_cif and dataset is not None:  # spglib has run: the CIF needs no second analysis
+        res.cif = symmetrized_cif({_atomic_number(s): s for s in symbols}, dataset)
+        res.wyckoff_template = wyckoff_template_of(dataset)
     return res
 
 
-def _reject_formula(
-    res: PostprocessResult, structure: Structure, ratios: Any, outcomes: list, opt: _Options
-) -> PostprocessResult:
+@lru_cache(maxsize=256)
+def _atomic_number(symbol: str) -> int:
+    from pymatgen.core import Element
+
+    return int(Element(symbol).Z)
+
+
+def _reject_formula(res: PostprocessResult, ratios: Any, outcomes: list, opt: _Options) -> PostprocessResult:
     """Mark ``res`` rejected by the first failing composition filter of ``outcomes`` (condition formula, formula
     size) before the symmetry analysis: no found space group, the space-group and cell-size filters not run
-    (None); the other summary columns as on the full path."""
-    for out in [check_min_distance(structure, opt.distance_factor, ratios=ratios), *outcomes]:
+    (None); the other summary columns as on the full path (``ratios``: the distance filter's, measured)."""
+    for out in [check_min_distance(None, opt.distance_factor, ratios=ratios), *outcomes]:
         res.filters[out.name] = out.passed
         res.extra.update(out.values)
     if opt.max_primitive_sites is not None:
@@ -331,6 +305,7 @@ def postprocess_candidates(
     progress: bool = True,
     console: Console | None = None,
     pool: Any = None,
+    while_running: Callable[[], None] | None = None,
 ) -> list[PostprocessResult]:
     """Expand → merge → filter → dedupe every candidate; one :class:`PostprocessResult` per input.
 
@@ -346,7 +321,8 @@ def postprocess_candidates(
     ``early_reject``: reject distance-filter failures before the symmetry analysis, clashes the merge
     cannot fix (:mod:`.early_reject`) before merging, and formulas over ``max_formula_atoms`` or unlike the
     condition's before the symmetry analysis; the accepted candidates are the same, but such rejects carry
-    no found space group and no results of the filters not run (None). Rejection reasons are the same except
+    no found space group and no results of the filters not run (None), and no rejected result carries its
+    ``structure`` or ``primitive`` (built for accepted candidates only). Rejection reasons are the same except
     for a candidate whose formula is too large and whose space group also changed: the full path names the
     space group (the filter it runs first), this one the formula.
     ``symmetrized_cif``: give each accepted result its CIF text and Wyckoff template from the symmetry
@@ -356,6 +332,8 @@ def postprocess_candidates(
     ``push_apart``: repair too-close atoms after merging, keeping the group (:mod:`.push_apart`; column
     ``push_apart_max_move`` Å, 0: not needed, None: not repaired). ``workers`` processes (1 = serial, in this
     process); ``pool``: a process pool to use instead of starting one (:func:`worker_pool`; left open).
+    ``while_running``: called once the jobs are handed to the pool, before their results are collected (work for
+    this process meanwhile, e.g. the previous chunk's dedupe; without a pool, before any job runs).
     """
     n = len(candidates)
     targets, conds = _targets_and_conditions(candidates, spacegroups, conditions)
@@ -366,31 +344,31 @@ def postprocess_candidates(
         raise ValueError(f"{len(condition_formulas)} condition formulas for {n} candidates")
     expected = list(condition_formulas) if condition_formulas is not None else [None] * n
     jobs = [(i, candidates[i], targets[i], conds[i], opt, expected[i]) for i in range(n)]
-    console = console or Console(stderr=True)
     own = pool is None and workers > 1 and n > 1
     pool = mp.get_context().Pool(workers) if own else pool
     try:
-        with progress_bar(console=console, disable=not progress, remaining=False) as bar:
-            task = bar.add_task("post-processing", total=n)
-            results: list[PostprocessResult] = []
-            chunk = max(1, min(16, n // (4 * workers) or 1))
-            mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
-            for res in mapped:
-                results.append(res)
-                bar.advance(task)
-            if dedupe:
-                mark_duplicates(results, pool, matcher_kwargs or DEFAULT_MATCHER, symprec, bar)
+        return _run(jobs, pool, workers, while_running, console or Console(stderr=True), progress,
+                    (matcher_kwargs or DEFAULT_MATCHER, symprec) if dedupe else None)  # fmt: skip
     finally:
         if own:
             pool.close()
             pool.join()
+
+
+def _run(jobs: list[tuple], pool: Any, workers: int, while_running: Callable[[], None] | None, console: Console,
+         progress: bool, dedupe: tuple | None) -> list[PostprocessResult]:  # fmt: skip
+    """Process ``jobs`` in ``pool`` (None: here) in order; ``dedupe``: (matcher kwargs, symprec) or None."""
+    n = len(jobs)
+    chunk = max(1, min(16, n // (4 * workers) or 1))
+    mapped = pool.imap(_process_star, jobs, chunksize=chunk) if pool else map(_process_star, jobs)
+    if while_running is not None:
+        while_running()
+    with progress_bar(console=console, disable=not progress, remaining=False) as bar:
+        task = bar.add_task("post-processing", total=n)
+        results: list[PostprocessResult] = []
+        for res in mapped:
+            results.append(res)
+            bar.advance(task)
+        if dedupe is not None:
+            mark_duplicates(results, pool, *dedupe, bar)
     return results
-
-
-def rejection_counts(results: Sequence[PostprocessResult]) -> dict[str, int]:
-    """Number of candidates per rejection reason ("accepted" for the accepted ones)."""
-    counts: dict[str, int] = {}
-    for r in results:
-        key = "accepted" if r.accepted else r.reason
-        counts[key] = counts.get(key, 0) + 1
-    return counts

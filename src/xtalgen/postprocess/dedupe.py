@@ -24,26 +24,41 @@ from pymatgen.core import Structure
 DEFAULT_MATCHER = {"ltol": 0.2, "stol": 0.3, "angle_tol": 5.0}
 
 
-def group_keys(structures: Sequence[Structure | None], extra: Sequence[Hashable] | None = None) -> dict:
-    """Map key → list of indices; key = (reduced formula, extra[i]); None structures are skipped."""
+def group_keys(
+    structures: Sequence[Structure | None],
+    extra: Sequence[Hashable] | None = None,
+    formulas: Sequence[str | None] | None = None,
+) -> dict:
+    """Map key → list of indices; key = (reduced formula, extra[i]); None structures are skipped.
+
+    ``formulas``: each structure's reduced formula where already known (None: computed here)."""
     groups: dict[tuple, list[int]] = {}
     for i, s in enumerate(structures):
         if s is None:
             continue
-        key = (s.composition.reduced_formula, None if extra is None else extra[i])
+        formula = formulas[i] if formulas is not None else None
+        key = (formula or s.composition.reduced_formula, None if extra is None else extra[i])
         groups.setdefault(key, []).append(i)
     return groups
 
 
 def primitive_from_dataset(structure: Structure, dataset) -> Structure:
     """The primitive cell spglib found (``dataset.primitive_lattice``), atoms taken from ``structure``."""
+    return primitive_structure(primitive_arrays(structure, dataset))
+
+
+def primitive_arrays(structure: Structure, dataset) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """What :func:`primitive_from_dataset` builds its Structure from: the row lattice matrix (3, 3) Å, element
+    symbols (M,) and Cartesian coords (M, 3) Å (picklable and cheap; :func:`primitive_structure` builds it)."""
     _, first = np.unique(np.asarray(dataset.mapping_to_primitive), return_index=True)
-    return Structure(
-        np.asarray(dataset.primitive_lattice),
-        [structure[i].specie for i in first],
-        np.asarray(structure.cart_coords)[first],
-        coords_are_cartesian=True,
-    )
+    cart = np.asarray(structure.cart_coords)[first]
+    return np.asarray(dataset.primitive_lattice), [structure[i].specie.symbol for i in first], cart
+
+
+def primitive_structure(cell: tuple[np.ndarray, list[str], np.ndarray]) -> Structure:
+    """The Structure of :func:`primitive_arrays`' cell."""
+    lattice, symbols, cart = cell
+    return Structure(lattice, symbols, cart, coords_are_cartesian=True)
 
 
 def reduced_for_matching(structure: Structure, symprec: float = 0.1) -> Structure:

@@ -26,12 +26,13 @@ the SMACT-14 oxidation states (the CDVAE convention: single elements and all-met
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Composition, Lattice, Structure
 
 from xtalgen.data.radii import atomic_radius
 
@@ -136,17 +137,37 @@ def check_min_distance(
 
 def symmetry_dataset(structure: Structure, symprec: float = DEFAULT_SYMPREC):
     """spglib's symmetry dataset of ``structure`` at ``symprec`` Å, or None when spglib fails."""
+    return symmetry_dataset_arrays(
+        structure.lattice.matrix, structure.frac_coords, [site.specie.Z for site in structure], symprec
+    )
+
+
+def symmetry_dataset_arrays(matrix: np.ndarray, frac: np.ndarray, numbers: Sequence[int],
+                            symprec: float = DEFAULT_SYMPREC):  # fmt: skip
+    """:func:`symmetry_dataset` of a cell given as a row lattice matrix (3, 3) Å, fractional coords (N, 3) and
+    atomic numbers (N,), without a Structure."""
     import spglib
 
-    cell = (
-        np.asarray(structure.lattice.matrix),
-        np.asarray(structure.frac_coords),
-        np.array([site.specie.Z for site in structure], dtype=np.int64),
-    )
+    cell = (np.asarray(matrix), np.asarray(frac), np.array(numbers, dtype=np.int64))
     try:
         return spglib.get_symmetry_dataset(cell, symprec=symprec)
     except Exception:  # spglib raises assorted errors on degenerate cells
         return None
+
+
+@lru_cache(maxsize=4096)
+def _composition_of_counts(counts: tuple[tuple[str, int], ...]) -> Composition:
+    return Composition({symbol: float(n) for symbol, n in counts})
+
+
+def composition_of(symbols: Sequence[str]) -> Composition:
+    """The composition a Structure with these element symbols (N,) reports (float amounts, elements in order of
+    first appearance), without building it; cached, so it must not be modified."""
+    return _composition_of_counts(tuple(Counter(symbols).items()))
+
+
+def _composition(cell: Structure | Composition) -> Composition:
+    return cell if isinstance(cell, Composition) else cell.composition
 
 
 def find_spacegroup(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> int | None:
@@ -169,11 +190,11 @@ def check_spacegroup(
     )
 
 
-def check_charge_neutral(structure: Structure) -> FilterOutcome:
+def check_charge_neutral(structure: Structure | Composition) -> FilterOutcome:
     """Pass when SMACT finds a charge-neutral assignment of oxidation states (see module docstring)."""
     from smact.screening import smact_validity
 
-    comp = structure.composition
+    comp = _composition(structure)
     try:
         ok = smact_validity(comp, use_pauling_test=True, include_alloys=True, oxidation_states_set="smact14")
     except Exception as exc:  # SMACT lacks data for some elements
@@ -184,9 +205,9 @@ def check_charge_neutral(structure: Structure) -> FilterOutcome:
     return FilterOutcome("charge_neutral", False, REASON_CHARGE, detail)
 
 
-def check_formula_size(structure: Structure, max_atoms: int) -> FilterOutcome:
+def check_formula_size(structure: Structure | Composition, max_atoms: int) -> FilterOutcome:
     """Pass when the reduced formula has at most ``max_atoms`` atoms (see module docstring)."""
-    reduced = structure.composition.reduced_composition
+    reduced = _composition(structure).reduced_composition
     size = float(reduced.num_atoms)
     values = {"formula_atoms": size}
     if size <= max_atoms:
@@ -206,12 +227,10 @@ def check_cell_size(n_primitive_sites: int | None, max_sites: int) -> FilterOutc
     return FilterOutcome("cell_size", False, REASON_CELL, detail, values)
 
 
-def check_condition_formula(structure: Structure, expected: str) -> FilterOutcome:
+def check_condition_formula(structure: Structure | Composition, expected: str) -> FilterOutcome:
     """Pass when the reduced composition equals that of ``expected`` (a formula, any multiple of it)."""
-    from pymatgen.core import Composition
-
     want = Composition(expected).reduced_composition
-    got = structure.composition.reduced_composition
+    got = _composition(structure).reduced_composition
     if got == want:
         return FilterOutcome("condition_formula", True)
     detail = f"{got.reduced_formula}, condition {want.reduced_formula}"

@@ -115,7 +115,12 @@ def merge_arrays(
     for symbol in dict.fromkeys(symbols_arr.tolist()):
         idx = np.flatnonzero(symbols_arr == symbol)
         labels = cluster_labels(frac[idx], matrix, factor * atomic_radius(symbol), method)
-        coords.append(cluster_means(frac[idx], labels))
+        if len(labels) and labels[-1] == len(labels) and np.array_equal(labels, np.arange(1, len(labels) + 1)):
+            means = frac[idx] + 0.0  # every atom its own cluster: cluster_means' result, bit for bit
+            means -= np.floor(means)
+            coords.append(means)
+        else:
+            coords.append(cluster_means(frac[idx], labels))
         species.extend([symbol] * len(coords[-1]))
     return species, (np.concatenate(coords) if coords else np.zeros((0, 3)))
 

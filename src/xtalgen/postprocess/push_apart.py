@@ -69,14 +69,19 @@ def _images(matrix: np.ndarray, cutoff: float) -> np.ndarray:
     return np.stack([g.ravel() for g in grid], axis=1).astype(np.float64)
 
 
-def _pairs(matrix: np.ndarray, frac: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Pairs (i, j, fractional image offset) of different atoms closer than ``reach[i, j]`` Å, and their
-    distances (Å)."""
-    cutoff = float(reach.max())
+def _nearest(matrix: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Nearest-image shifts (N, N, 3), Cartesian differences (N, N, 3) Å and interplanar spacings (3,) Å."""
     diff = frac[None, :, :] - frac[:, None, :]
     shift = -np.round(diff)
     cart = (diff + shift) @ matrix  # (N, N, 3), each component within half a cell
-    spacing = 1.0 / np.linalg.norm(np.linalg.inv(matrix), axis=0)
+    return shift, cart, 1.0 / np.linalg.norm(np.linalg.inv(matrix), axis=0)
+
+
+def _pairs(matrix: np.ndarray, frac: np.ndarray, reach: np.ndarray, nearest: tuple | None = None) -> tuple:
+    """Pairs (i, j, fractional image offset) of different atoms closer than ``reach[i, j]`` Å, and their
+    distances (Å); ``nearest``: :func:`_nearest` of the same cell, already computed."""
+    cutoff = float(reach.max())
+    shift, cart, spacing = _nearest(matrix, frac) if nearest is None else nearest
     if cutoff < 0.5 * spacing.min():  # the nearest image is the only one that can be this close
         images = np.zeros((1, 3))
     else:
@@ -145,7 +150,7 @@ def _orbits(matrix: np.ndarray, symbols: Sequence[str], frac: np.ndarray, target
         images = rot @ frac[r] + trans  # (G, 3)
         diff = images[:, None, :] - frac[None]
         diff -= np.round(diff)
-        err = np.linalg.norm(diff @ matrix, axis=-1)
+        err = _norms(diff @ matrix)
         err[:, arr != arr[r]] = np.inf
         hit = err < 2 * symprec  # (G, N)
         members = np.flatnonzero(hit.any(axis=0))
@@ -185,7 +190,8 @@ def push_apart_arrays(
     radii = np.array([atomic_radius(s) for s in symbols])
     sums = radii[:, None] + radii[None, :]
     bound, goal, move = distance_factor * sums, (distance_factor + options.margin) * sums, options.max_displacement
-    i, j, _, dist = _pairs(matrix, frac, bound)
+    nearest = _nearest(matrix, frac)
+    i, j, _, dist = _pairs(matrix, frac, bound, nearest)
     if not len(i):
         return frac, 0.0
     if n > options.max_atoms or np.any(dist + 2 * move < bound[i, j]):
@@ -196,7 +202,7 @@ def push_apart_arrays(
     if orbits is None:
         return frac, None
     reach = goal + 2 * move + 2 * MAX_STEP  # every pair that may come within the goal while atoms move
-    out = _descend(matrix, frac, orbits, _pairs(matrix, frac, reach), goal, bound, options)
+    out = _descend(matrix, frac, orbits, _pairs(matrix, frac, reach, nearest), goal, bound, options)
     if out is None:
         return frac, None
     moved = frac_moves(matrix, frac, out)
@@ -207,7 +213,12 @@ def frac_moves(matrix: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.
     """Periodic distance (Å) between each atom's fractional positions ``before`` and ``after`` (N, 3)."""
     d = np.asarray(after) - np.asarray(before)
     d -= np.round(d)
-    return np.linalg.norm(d @ matrix, axis=1)
+    return _norms(d @ matrix)
+
+
+def _norms(vectors: np.ndarray) -> np.ndarray:
+    """Lengths of (..., 3) float vectors; ``np.linalg.norm(v, axis=-1)`` bit for bit, without its checks."""
+    return np.sqrt(np.add.reduce(vectors * vectors, axis=-1))
 
 
 def _descend(matrix: np.ndarray, frac: np.ndarray, orbits: tuple, pairs: tuple, goal: np.ndarray,
@@ -217,30 +228,31 @@ def _descend(matrix: np.ndarray, frac: np.ndarray, orbits: tuple, pairs: tuple, 
     rep, rot, trans, proj, base = orbits  # representatives' coords live at their own index in ``base``
     start = frac.copy()
     i, j, img, _ = pairs
-    enough = 0.5 * (bound[i, j] + goal[i, j])
-    metric_inv = np.linalg.inv(matrix @ matrix.T)
-    mult = np.bincount(rep, minlength=len(rep)).astype(np.float64)
+    goal_ij, bound_ij = goal[i, j], bound[i, j]
+    enough = 0.5 * (bound_ij + goal_ij)
+    metric_inv_t = np.linalg.inv(matrix @ matrix.T).T
+    per_rep = np.maximum(np.bincount(rep, minlength=len(rep)).astype(np.float64), 1.0)[:, None]
+    pos = np.einsum("nab,nb->na", rot, base[rep]) + trans  # every atom from its representative
     for _ in range(options.steps):
-        pos = np.einsum("nab,nb->na", rot, base[rep]) + trans  # every atom from its representative
         vec = (pos[j] + img - pos[i]) @ matrix
-        dist = np.linalg.norm(vec, axis=1)
+        dist = _norms(vec)
         if np.all(dist >= enough):
             break
-        overlap = np.clip(goal[i, j] - dist, 0.0, None)
+        overlap = np.clip(goal_ij - dist, 0.0, None)
         grad = np.zeros_like(pos)  # dE/dx (Cartesian) of every atom: pushed away from its contacts
         np.add.at(grad, i, (overlap / np.maximum(dist, 1e-9))[:, None] * vec)
         g_frac = np.einsum("nba,nb->na", rot, grad @ matrix.T)  # carried back to the representative
         g_rep = np.zeros_like(pos)
         np.add.at(g_rep, rep, g_frac)
-        step = -0.5 * (g_rep @ metric_inv.T) / np.maximum(mult, 1.0)[:, None]
+        step = -0.5 * (g_rep @ metric_inv_t) / per_rep
         step = np.einsum("nab,nb->na", proj, step)  # stay on the site-symmetry's fixed set
-        size = np.linalg.norm(step @ matrix, axis=1)
+        size = _norms(step @ matrix)
         step *= np.minimum(1.0, MAX_STEP / np.maximum(size, 1e-12))[:, None]
         base = base + step
-        if frac_moves(matrix, start, np.einsum("nab,nb->na", rot, base[rep]) + trans).max() > options.max_displacement:
+        pos = np.einsum("nab,nb->na", rot, base[rep]) + trans
+        if frac_moves(matrix, start, pos).max() > options.max_displacement:
             return None
-    pos = np.einsum("nab,nb->na", rot, base[rep]) + trans
     vec = (pos[j] + img - pos[i]) @ matrix
-    if np.any(np.linalg.norm(vec, axis=1) < bound[i, j]):
+    if np.any(_norms(vec) < bound_ij):
         return None
     return pos - np.floor(pos)

@@ -17,7 +17,7 @@ from xtalgen.representations.basesites.expand import (
     expand_to_structure,
     unique_images,
 )
-from xtalgen.representations.basesites.symops import spacegroup_ops
+from xtalgen.representations.basesites.symops import apply_ops, spacegroup_ops
 
 # Real MP ternaries (first rows of the shared file) covering centred and hexagonal/trigonal groups.
 MP_CASES = {
@@ -120,3 +120,30 @@ def test_expand_raw_and_bad_inputs():
         expand_to_structure(["Sr"], np.zeros((1, 3)), 221, np.array([-1, 3, 3, 90, 90, 90]))
     with pytest.raises(ValueError, match="species"):
         expand_to_structure(["Sr", "Ti"], np.zeros((1, 3)), 221, np.array([3, 3, 3, 90, 90, 90]))
+
+
+def _brute_unique(images: np.ndarray, matrix: np.ndarray, tol: float) -> np.ndarray:
+    """The all-pairs rule of :func:`unique_images`, written out."""
+    diff = images[:, None, :] - images[None, :, :]
+    diff -= np.round(diff)
+    cart = diff @ matrix
+    close = np.einsum("ijk,ijk->ij", cart, cart) < tol * tol
+    return np.flatnonzero(close.argmax(axis=1) == np.arange(len(images)))
+
+
+@pytest.mark.parametrize("sg", [225, 227, 229])
+def test_kdtree_unique_images_equal_the_all_pairs_rule(sg: int) -> None:
+    from xtalgen.representations.basesites.expand import KDTREE_MIN_POINTS
+
+    ops = spacegroup_ops(sg)
+    assert len(ops) > KDTREE_MIN_POINTS  # these take the k-d tree path
+    rng = np.random.default_rng(sg)
+    cells = [np.eye(3) * 9.0, np.array([[7.0, 0, 0], [0.4, 7.3, 0], [0.2, 0.3, 6.8]]), np.eye(3) * 0.004]
+    for matrix in cells:  # the last cell is thinner than the tolerance: every pair is measured
+        for x in [rng.random(3), np.full(3, 0.25) + 1e-4 * rng.random(3), np.array([0.5, 0, 0]) + 1e-7]:
+            images = wrap01(apply_ops(ops, x))
+            for tol in (0.01, 0.05, 1.0):
+                kept = unique_images(images, matrix, tol)
+                assert kept.tolist() == _brute_unique(images, matrix, tol).tolist()
+    snapped = wrap01(apply_ops(ops, np.array([0.25, 0.25, 0.25])))
+    assert len(unique_images(snapped, np.eye(3) * 9.0)) < len(ops)  # a special position: images coincide

@@ -69,8 +69,10 @@ def read_condition_table(checkpoint_dir: Path) -> list[tuple[int, tuple[str, ...
         path = folder / CONDITIONS_FILE
         if path.is_file():
             with open(path, newline="") as fh:
-                return [(int(r["spacegroup"]), tuple(r["elements"].split()), int(r["count"]))
-                        for r in csv.DictReader(fh)]  # fmt: skip
+                rows = csv.reader(fh)
+                col = {name: k for k, name in enumerate(next(rows, []))}
+                sg, els, n = col["spacegroup"], col["elements"], col["count"]
+                return [(int(r[sg]), tuple(r[els].split()), int(r[n])) for r in rows if r]
     raise FileNotFoundError(
         f"no {CONDITIONS_FILE} next to checkpoint {checkpoint_dir}; give --spacegroup and --elements"
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,7 +70,8 @@ class PGCGMOptions(SamplingOptions):
     certain, and stop post-processing a round once ``n`` are accepted (same accepted structures and reasons;
     such rejects lack their found space group), and write each accepted CIF from the symmetry dataset the
     space-group check computed (:mod:`xtalgen.data.symmetrized_cif`: the same cell, sites and operations as
-    pymatgen's ``CifWriter``, operations in spglib's database order); false: every drawn candidate goes
+    pymatgen's ``CifWriter``, operations in spglib's database order), build Structures only for accepted
+    candidates, and deduplicate a chunk while the pool works on the next one; false: every drawn candidate goes
     through the full path and CIFs are written by ``CifWriter``.
     General models only (trained with ``model.wyckoff_features``): ``max_atoms`` keeps Wyckoff templates with
     at most this many atoms in the conventional cell; ``balanced`` draws a space group uniformly among the
@@ -177,7 +179,7 @@ def _raw_candidates(
 
 
 def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOptions, workers: int,
-                 progress: bool, pool: Any = None) -> list[Any]:  # fmt: skip
+                 progress: bool, pool: Any = None, while_running: Any = None) -> list[Any]:  # fmt: skip
     from xtalgen.pipelines.pgcgm.templates import condition_formula
     from xtalgen.postprocess.candidates import postprocess_candidates
     from xtalgen.postprocess.volume import ElementVolumes
@@ -195,7 +197,7 @@ def _postprocess(raws: list[RawBaseSites], conditions: list[Any], opts: PGCGMOpt
         max_formula_atoms=opts.max_formula_atoms or None, distance_factor=opts.distance_factor,
         max_primitive_sites=opts.max_primitive_sites or None, early_reject=opts.fast_postprocess,
         symmetrized_cif=opts.fast_postprocess, condition_formulas=formulas, workers=workers,
-        progress=progress, pool=pool,
+        progress=progress, pool=pool, while_running=while_running,
         push_apart=PushApart(opts.push_apart_max_move, symprec=opts.symprec) if opts.push_apart else None,
     )  # fmt: skip
 
@@ -230,7 +232,7 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
     """Post-processed, deduplicated candidates: one round ("candidates"), or rounds until ``n`` are accepted.
 
     With a ``critic``, every candidate's summary gets its ``critic_score``."""
-    from xtalgen.postprocess.candidate_dedupe import dedupe_results, worker_pool
+    from xtalgen.postprocess.candidate_dedupe import worker_pool
 
     n, seed = request.n, request.seed
     cap = opts.max_candidates if opts.max_candidates is not None else 50 * n
@@ -250,33 +252,56 @@ def _draw_rounds(generator: torch.nn.Module, table: Any, request: GenerationRequ
             coords, lattices = sample_base_sites(generator, conditions, seed=round_seed, batch_size=BATCH_SIZE)
             raws = _raw_candidates(conditions, coords, lattices, generator.n_sites)
             scores = critic_scores(critic, conditions, coords, lattices) if critic is not None else None
-            # Post-process in order, a chunk at a time, and stop once n are accepted: a candidate's verdict depends
-            # only on the candidates before it, and the stream is cut after the n-th accepted one anyway.
-            lo = 0
-            while lo < len(raws):
-                hi = lo + (_chunk_size(results, n, opts) if opts.fast_postprocess else len(raws))
-                batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress,
-                                     pool)  # fmt: skip
-                start = len(results)
-                for r in batch:
-                    if scores is not None:
-                        r.extra["critic_score"] = round(float(scores[lo + r.index]), 5)
-                    r.index += start
-                results.extend(batch)
-                if opts.dedupe:  # this chunk against itself and against the earlier accepted structures
-                    dedupe_results(results, symprec=opts.symprec, workers=request.workers, progress=request.progress,
-                                   since=start, pool=pool)  # fmt: skip
-                if known is not None:  # after the filters and the dedupe: only their survivors
-                    reject_known(results, known, since=start)
-                accepted = sum(r.accepted for r in results)
-                if opts.count == "accepted" and accepted >= n:
-                    break
-                lo = hi
+            accepted = _process_round(raws, conditions, scores, results, request, opts, known, pool)
             if opts.count == "candidates" or accepted >= n or len(results) >= cap:
                 break
             rate = max(accepted / len(results), 0.02)
             want = min(cap - len(results), max(8, math.ceil(1.2 * (n - accepted) / rate)))
     return results
+
+
+def _finish_chunk(results: list[Any], start: int, request: GenerationRequest, opts: PGCGMOptions, known: Any,
+                  pool: Any) -> None:  # fmt: skip
+    """Deduplicate ``results[start:]`` against themselves and the earlier accepted ones, then drop known structures
+    (after the filters and the dedupe: only their survivors); ``pool`` None: in this process."""
+    from xtalgen.postprocess.candidate_dedupe import dedupe_results
+
+    if opts.dedupe:
+        dedupe_results(results, symprec=opts.symprec, workers=request.workers if pool is not None else 1,
+                       progress=request.progress and pool is not None, since=start, pool=pool)  # fmt: skip
+    if known is not None:
+        reject_known(results, known, since=start)
+
+
+def _process_round(raws: list[RawBaseSites], conditions: list[Any], scores: Any, results: list[Any],
+                   request: GenerationRequest, opts: PGCGMOptions, known: Any, pool: Any) -> int:  # fmt: skip
+    """Post-process one round in order, a chunk at a time, appending to ``results``; stop once ``request.n`` are
+    accepted (accepted mode). Returns the number accepted so far.
+
+    A candidate's verdict depends only on the candidates before it, and the stream is cut after the n-th accepted
+    one anyway. With a pool, a chunk that leaves fewer than n accepted even before its dedupe (which only removes)
+    is deduplicated in this process while the pool works on the next chunk, which is needed either way."""
+    n, lo, undone = request.n, 0, None  # undone: start of the chunk whose dedupe is still to run
+    while lo < len(raws):
+        hi = lo + (_chunk_size(results, n, opts) if opts.fast_postprocess else len(raws))
+        start = len(results)
+        overlap = None if undone is None else partial(_finish_chunk, results, undone, request, opts, known, None)
+        batch = _postprocess(raws[lo:hi], conditions[lo:hi], opts, request.workers, request.progress, pool,
+                             overlap)  # fmt: skip
+        for r in batch:
+            if scores is not None:
+                r.extra["critic_score"] = round(float(scores[lo + r.index]), 5)
+            r.index += start
+        results.extend(batch)
+        lo, undone = hi, None
+        ahead = sum(r.accepted for r in results) < n or opts.count != "accepted"
+        if pool is not None and lo < len(raws) and ahead:
+            undone = start  # deduplicated while the next chunk runs
+            continue
+        _finish_chunk(results, start, request, opts, known, pool)
+        if opts.count == "accepted" and sum(r.accepted for r in results) >= n:
+            break
+    return sum(r.accepted for r in results)
 
 
 def _accepted_prefix(results: list[Any], n: int) -> list[Any]:

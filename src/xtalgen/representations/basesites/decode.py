@@ -37,6 +37,6 @@ class SnapExpand:
         coords, moves = snap_base_sites(raw.species, raw.coords, spacegroup_ops(raw.spacegroup), matrix,
                                         factor=self.factor, site_mask=raw.site_mask,
                                         multiplicity=raw.multiplicity)  # fmt: skip
-        matrix, symbols, frac = expand_raw_arrays(replace(raw, coords=coords))
+        matrix, symbols, frac = expand_raw_arrays(replace(raw, coords=coords), matrix=matrix)
         info = {"sites_snapped": int((moves > 0).sum()), "snap_max_move": round(float(moves.max(initial=0.0)), 4)}
         return matrix, symbols, frac, info
