@@ -229,6 +229,11 @@ def h2h_section(work: Path) -> str:
         d, lo, hi = difference_interval(k1, n1, k2, n2)
         lines.append(f"| {key} | {_rate(k1, n1)} | {_rate(k2, n2)} | {100 * d:+.0f} pp [{100 * lo:+.0f}, "
                      f"{100 * hi:+.0f}] |")  # fmt: skip
+    c = decode_row(work / "crystens-diffusion" / "generated" / "summary.csv")
+    lines += ["", f"Drawn mode's own conditions in this run ({c['n']} samples, checked as in the decode table): kept "
+              f"formula {_rate(c['formula'], c['n'])}, kept group {_rate(c['group'], c['n'])}, valid "
+              f"{_rate(c['valid'], c['n'])}, all three {_rate(c['all'], c['n'])}; {c['unreadable']} CIFs "
+              "unreadable (two atoms on one site after the CIF's symmetry expansion)."]  # fmt: skip
     return "\n".join(lines)
 
 
