@@ -29,6 +29,7 @@ ORDER = [
     "crystens_sampling_steps.md",
     "crystens_cleanup.md",
     "crystens_conditional_lowsym.md",
+    "crystens_drawn.md",
     "evaluation.md",
     "relaxation_throughput.md",
     "potentials.md",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from pymatgen.core import Composition, Structure
 
 from xtalgen.configs import CONFIG_DIR
+from xtalgen.models.crystens import CrysTensDiffusion
 from xtalgen.pipelines.crystens.drawn import draw_conditions
 from xtalgen.pipelines.crystens.sample import DiffusionOptions, generate_crystens
 from xtalgen.pipelines.crystens.train import train_crystens
@@ -56,6 +58,28 @@ def test_drawn_mode_gives_each_sample_its_condition(tiny_run, tmp_path):
     again = generate_crystens(4, tmp_path / "again", checkpoint=tiny_run, seed=3, sampling_steps=2, workers=1,
                               progress=False, conditions="drawn")  # fmt: skip
     assert pd.read_csv(again)["condition_formula"].tolist() == frame["condition_formula"].tolist()
+
+
+def test_drawn_mode_samples_every_pair_in_one_batched_run_and_repeats_with_the_seed(tiny_run, tmp_path, monkeypatch):
+    """6 samples over both placeable pairs: one model.sample call of 6 (not one per pair); same seed, same CIFs."""
+    calls: list[int] = []
+    original = CrysTensDiffusion.sample
+
+    def counting(self, n, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        calls.append(n)
+        return original(self, n, **kwargs)
+
+    monkeypatch.setattr(CrysTensDiffusion, "sample", counting)
+    runs = [generate_crystens(6, tmp_path / name, checkpoint=tiny_run, seed=4, sampling_steps=2, workers=1,
+                              progress=False, conditions="drawn", save_tensors=True)
+            for name in ("a", "b")]  # fmt: skip
+    assert calls == [6, 6]
+    first, second = (pd.read_csv(s) for s in runs)
+    assert first["condition_formula"].nunique() == 2
+    assert np.array_equal(np.load(tmp_path / "a" / "tensors.npy"), np.load(tmp_path / "b" / "tensors.npy"))
+    for row in first[first["accepted"].astype(bool)].itertuples():
+        assert (tmp_path / "a" / row.cif).read_text() == (tmp_path / "b" / row.cif).read_text()
+    assert first.drop(columns=["cif"]).equals(second.drop(columns=["cif"]))
 
 
 def test_bad_drawn_requests_fail_with_one_line(tiny_run, tmp_path):

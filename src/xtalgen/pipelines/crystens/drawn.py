@@ -9,8 +9,8 @@ The table (``conditions.csv``: ``spacegroup, formula, count``, one row per (spac
 of the training split, ``count`` materials) ships beside the model's weights. Draws are seeded and weighted
 by ``count``; a drawn pair that the tensor size cannot hold (:func:`cell_numbers`) or that no Wyckoff
 assignment of its conventional cell fits (:meth:`SymmetryProjection.for_request`) is skipped and drawn again;
-the number of skipped draws is recorded. Samples sharing a pair are sampled in one batch; each pair's batch
-has its own seed (from the run's seed and the pair's index).
+the number of skipped draws is recorded. All samples share one seeded sampling run, batched across pairs;
+each sample is imputed and projected for its own pair at every step.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
+from xtalgen.models.crystens.grouped_hooks import GroupedHooks
 from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch
 from xtalgen.representations.crystens import CrysTensConfig
@@ -106,15 +108,23 @@ def draw_conditions(table: pd.DataFrame, n: int, seed: int, ct: CrysTensConfig, 
     return DrawnConditions(out_sg, out_f, skipped, sum(not v for v in ok.values()), source)
 
 
-def _group_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+def _pair_hooks(kind: str, ct: CrysTensConfig, pairs: list[tuple[int, str]], opts: Any) -> list[Any]:
+    """The imputation + symmetry projection of each distinct (space group, formula) pair."""
+    from xtalgen.pipelines.crystens.sample import _imputation
+
+    return [_imputation(kind, ct, sg, formula, opts) for sg, formula in pairs]
 
 
 def sample_drawn(request: GenerationRequest, opts: Any) -> SampleBatch:
-    """Sample ``request.n`` CrysTens diffusion samples, each on its own drawn (space group, formula)."""
+    """Sample ``request.n`` CrysTens diffusion samples, each on its own drawn (space group, formula).
+
+    All samples share one seeded sampling run (batches of :data:`~.sample.BATCH_SIZE`); each sample's rows
+    are imputed and projected for its own pair (:class:`~xtalgen.models.crystens.grouped_hooks.GroupedHooks`)
+    and, with a conditional model, guided by its own space group and composition.
+    """
     from xtalgen.pipelines.crystens.decode import _tensor_writer, decode_candidates
     from xtalgen.pipelines.crystens.load import load_crystens_model
-    from xtalgen.pipelines.crystens.sample import _imputation, _per_sample, _sample_raw
+    from xtalgen.pipelines.crystens.sample import BATCH_SIZE, _per_sample, composition_vector, sample_tensors
 
     if request.checkpoint is None:
         raise ValueError("conditions=drawn: no CrysTens checkpoint given")
@@ -125,22 +135,33 @@ def sample_drawn(request: GenerationRequest, opts: Any) -> SampleBatch:
         raise ValueError(f"conditions=drawn: needs a crystens-diffusion model, not crystens-{kind}")
     path = conditions_table_path(Path(request.checkpoint))
     drawn = draw_conditions(read_conditions_table(path), request.n, request.seed, ct, str(path))
+    pairs_of = list(zip(drawn.spacegroups, drawn.formulas, strict=True))
     groups: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for i, pair in enumerate(zip(drawn.spacegroups, drawn.formulas, strict=True)):
+    for i, pair in enumerate(pairs_of):
         groups[pair].append(i)
-    raw = np.empty((request.n, 4, ct.size, ct.size), dtype=np.float32)
+    pairs = list(groups)
+    hooks = _pair_hooks(kind, ct, pairs, opts)
+    index = {pair: g for g, pair in enumerate(pairs)}
+    learned = bool(getattr(module, "conditional", False))
+    composition = None
+    if learned:
+        vectors = [composition_vector(f, cfg.conditioning.n_elements) for _, f in pairs]
+        composition = torch.stack([vectors[index[p]] for p in pairs_of])
+    grouped = GroupedHooks([h.projection if h.projection is not None else h.imputation for h in hooks],
+                           np.array([index[p] for p in pairs_of]))  # fmt: skip
+    raw = sample_tensors(kind, module, request.n, seed=request.seed, batch_size=BATCH_SIZE,
+                         spacegroup=drawn.spacegroups if learned else None, composition=composition,
+                         guidance_scale=getattr(opts, "guidance_scale", 2.0),
+                         sampling_steps=getattr(opts, "steps", None), progress=request.progress,
+                         impute=grouped)  # fmt: skip
     rows: list[dict[str, Any]] = [{} for _ in range(request.n)]
-    learned, projected = bool(getattr(module, "conditional", False)), False
-    for g, ((sg, formula), idx) in enumerate(groups.items()):
-        hooks = _imputation(kind, ct, sg, formula, opts)
-        projected = hooks.project
-        sub = GenerationRequest(len(idx), _group_seed(request.seed, g), request.workers, (sg,), formula=formula,
-                                checkpoint=request.checkpoint, progress=False)  # fmt: skip
-        raw[idx] = _sample_raw(kind, module, cfg, sub, opts, hooks, learned)
-        extra = _per_sample(hooks, len(idx)) or [{} for _ in idx]
+    for (sg, formula), h in zip(pairs, hooks, strict=True):
+        idx = groups[(sg, formula)]
+        extra = _per_sample(h, len(idx)) or [{} for _ in idx]
         for i, row in zip(idx, extra, strict=True):
             rows[i] = {"condition_spacegroup": sg, "condition_formula": formula,
-                       "cell_atoms_imputed": len(hooks.numbers) if hooks.numbers is not None else None, **row}
+                       "cell_atoms_imputed": len(h.numbers) if h.numbers is not None else None, **row}
+    projected = all(h.project for h in hooks)
     info = {"seed": request.seed, "conditions": DRAWN, "imputed": True, "symmetry_projected": projected}
     record = {"model": f"crystens-{kind}", "checkpoint": str(request.checkpoint), "n": request.n,
               "seed": request.seed, "conditions": DRAWN, "generation_mode": "drawn conditions (not unconditional)",

@@ -3,6 +3,7 @@ as the request asks) -> symmetrise -> decode (:mod:`xtalgen.pipelines.crystens.d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from xtalgen.models.crystens import Imputation
+from xtalgen.models.crystens.grouped_hooks import GroupedHooks
 from xtalgen.models.crystens.occupancy_lock import OccupancyLock
 from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
 from xtalgen.pipelines.crystens.decode import _tensor_writer, decode_candidates
@@ -150,24 +152,26 @@ def composition_vector(formula: str, n_elements: int) -> torch.Tensor:
 
 
 def sample_tensors(
-    kind: str, module: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int = 64, spacegroup: int | None = None,
-    composition: torch.Tensor | None = None, guidance_scale: float = 2.0, sampling_steps: int | None = None,
-    sampler: str | None = None, progress: bool = True,
-    impute: Imputation | SymmetryProjection | OccupancyLock | None = None,
+    kind: str, module: torch.nn.Module, n: int, *, seed: int = 0, batch_size: int = 64,
+    spacegroup: int | Sequence[int] | np.ndarray | None = None, composition: torch.Tensor | None = None,
+    guidance_scale: float = 2.0, sampling_steps: int | None = None, sampler: str | None = None, progress: bool = True,
+    impute: Imputation | SymmetryProjection | OccupancyLock | GroupedHooks | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Raw model outputs (n, 4, N, N) float32, drawn in batches from a seeded generator.
 
+    ``spacegroup``: one group for all samples or one per sample; ``composition``: (E,) atomic fractions for
+    all samples or (n, E), one row per sample (learned conditions of a conditional diffusion model).
     ``impute``: entries enforced at every denoising step (diffusion only; see :func:`request_imputation`),
     or a :class:`SymmetryProjection` (which runs its own imputation first; its ``displacements`` collect
-    one (batch, 2) array per batch), or an :class:`OccupancyLock` (which runs either of them first).
+    one (batch, 2) array per batch), or an :class:`OccupancyLock` (which runs either of them first), or
+    :class:`GroupedHooks` (one of those per sample).
     """
     if impute is not None and kind != "diffusion":
         raise ValueError(f"imputation needs a crystens-diffusion model (step-by-step sampling), not crystens-{kind}")
     conditioned = spacegroup is not None or composition is not None
     if conditioned and not (kind == "diffusion" and getattr(module, "conditional", False)):
         raise ValueError("space group / formula conditions need a conditional crystens-diffusion checkpoint")
-    if spacegroup is not None and not 1 <= int(spacegroup) <= 230:
-        raise ValueError(f"spacegroup: must be in 1..230, got {spacegroup}")
+    sgs, comps = _per_sample_conditions(n, spacegroup, composition)
     gen = torch.Generator().manual_seed(seed)
     out = []
     from rich.progress import Progress
@@ -178,8 +182,8 @@ def sample_tensors(
             b = min(batch_size, n - start)
             with torch.no_grad():
                 if kind == "diffusion":
-                    sg = torch.full((b,), int(spacegroup)) if spacegroup is not None else None
-                    comp = composition.expand(b, -1) if composition is not None else None
+                    sg = sgs[start : start + b] if sgs is not None else None
+                    comp = comps[start : start + b] if comps is not None else None
                     if conditioned and sg is None:
                         sg = torch.zeros(b, dtype=torch.long)
                     x = module.sample(b, steps=sampling_steps, sampler=sampler, spacegroup=sg, composition=comp,
@@ -189,6 +193,27 @@ def sample_tensors(
             out.append(x.float().cpu().numpy())
             bar.advance(task, b)
     return np.concatenate(out, axis=0)
+
+
+def _per_sample_conditions(
+    n: int, spacegroup: int | Sequence[int] | np.ndarray | None, composition: torch.Tensor | None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(n,) space groups and (n, E) compositions from one value for all samples or one per sample."""
+    sgs = None
+    if spacegroup is not None:
+        values = np.asarray(spacegroup, dtype=np.int64).reshape(-1)
+        if len(values) not in (1, n):
+            raise ValueError(f"spacegroup: one value or one per sample ({n}), got {len(values)}")
+        bad = values[(values < 1) | (values > 230)]
+        if len(bad):
+            raise ValueError(f"spacegroup: must be in 1..230, got {int(bad[0])}")
+        sgs = torch.from_numpy(np.broadcast_to(values, (n,)).copy())
+    comps = None
+    if composition is not None:
+        comps = composition.expand(n, -1) if composition.ndim == 1 else composition
+        if comps.shape[0] != n:
+            raise ValueError(f"composition: one row or one per sample ({n}), got {comps.shape[0]}")
+    return sgs, comps
 
 
 def request_imputation(

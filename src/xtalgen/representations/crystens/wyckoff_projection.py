@@ -342,6 +342,7 @@ def project_cell(lattice: Sequence[float] | np.ndarray, frac: np.ndarray, number
     matrix = lattice_matrix(params)
     metric = matrix @ matrix.T
     best: ProjectedCell | None = None
+    fitted: dict[tuple[int, tuple[str, ...]], tuple[np.ndarray, np.ndarray]] = {}  # choices share element fits
     for choice in choices:
         out = np.empty_like(frac)
         disp = np.empty(len(frac))
@@ -350,7 +351,10 @@ def project_cell(lattice: Sequence[float] | np.ndarray, frac: np.ndarray, number
             sites = [s for s in choice.sites if s.z == z]
             if sum(s.multiplicity for s in sites) != len(idx):
                 raise ValueError(f"Wyckoff choice {choice.labels}: does not hold the {len(idx)} atoms of Z={z}")
-            out[idx], disp[idx] = _fit_element(sites, frac[idx], matrix, metric, rounds)
+            key = (int(z), tuple(s.label for s in sites))
+            if key not in fitted:
+                fitted[key] = _fit_element(sites, frac[idx], matrix, metric, rounds)
+            out[idx], disp[idx] = fitted[key]
         cand = ProjectedCell(params, out % 1.0, disp, choice)
         if best is None or cand.rms_displacement < best.rms_displacement:
             best = cand
