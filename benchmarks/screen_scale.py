@@ -231,8 +231,8 @@ def held_out(steps: Steps, args: argparse.Namespace, choice: dict[str, Any]) -> 
 
 
 def verify(steps: Steps, args: argparse.Namespace, name: str, gen: Path, short: pd.DataFrame) -> dict[str, Any]:
-    """Re-relax (ASE engine, tighter) a seeded random subset of the shortlist's MetaSUN candidates, from the
-    generated candidate; how many are MetaSUN (and SUN) again."""
+    """Re-relax (ASE engine, tighter) a seeded random subset of the shortlist's S.U.N. candidates (``metasun``
+    flag), from the generated candidate; how many are S.U.N. (and SUN) again."""
     flagged = short[short["metasun"].astype(bool)]
     pick = flagged.sample(n=min(args.verify_n, len(flagged)), random_state=args.seed)
     folder = args.work / name / "verify" / "candidates"
@@ -287,15 +287,17 @@ def _ci(k: int, n: int) -> str:
 def calibration_lines(cal: dict[str, Any], target: float) -> list[str]:
     """The calibration table: per pre-screen, a few thresholds and the cheapest one reaching the target."""
     t, c = cal["table"], cal["choice"]
-    lines = ["| pre-screen | threshold (eV/atom) | relaxed | MetaSUN kept (recall) | expected CPU-s / candidate |",
+    lines = ["| pre-screen | threshold (eV/atom) | relaxed | S.U.N. kept (recall) | expected CPU-s / candidate |",
              "|---|---|---|---|---|"]
     for s, part in t.groupby("steps"):
         first_ok = part[part["recall"] >= target]["threshold"].min()
-        for thr in sorted({0.0, 0.3, 0.5, 1.0, math.inf, first_ok}):
+        chosen = {c["threshold"]} if s == c["steps"] else set()
+        for thr in sorted({0.0, 0.3, 0.5, 1.0, math.inf, first_ok, *chosen}):
             r = part[part["threshold"] == thr].iloc[0]
             mark = " **(chosen)**" if (s, thr) == (c["steps"], c["threshold"]) else ""
-            lines.append(f"| {'static' if s == 0 else f'{s} FIRE steps'} | {thr}{mark} | {r['kept']}/{r['n']} | "
-                         f"{r['recall_k']}/{r['recall_n']} | {r['cpu_per_candidate']:.2f} |")
+            name = "static" if s == 0 else f"{s} FIRE steps"
+            lines.append(f"| {name} | {thr}{mark} | {int(r['kept'])}/{int(r['n'])} | "
+                         f"{int(r['recall_k'])}/{int(r['recall_n'])} | {r['cpu_per_candidate']:.2f} |")
     return lines
 
 
@@ -307,9 +309,9 @@ def set_lines(name: str, r: dict[str, Any]) -> list[str]:
     lines += [f"| {s['stage']} | {s['in']} | {s['removed']} | {s['cpu_s']:.1f} |" for s in r["stages"]]
     v = r["verify"]
     lines += [f"| **total** (generate + screen command, getrusage) | | | **{r['total_cpu']:.1f}** |", "",
-              f"Shortlist {r['shortlist']} relaxed, **{r['metasun']} MetaSUN**, {r['sun']} SUN → "
-              f"**{r['metasun_per_h']:.0f} MetaSUN / CPU-hour** ({r['sun_per_h']:.0f} SUN / CPU-hour). "
-              f"Independent re-relaxation of {v['n']} of the {v['n_flagged']} MetaSUN candidates: MetaSUN again "
+              f"Shortlist {r['shortlist']} relaxed, **{r['metasun']} S.U.N.** (of which {r['sun']} SUN) → "
+              f"**{r['metasun_per_h']:.0f} S.U.N. / CPU-hour** ({r['sun_per_h']:.0f} SUN / CPU-hour). "
+              f"Independent re-relaxation of {v['n']} of the {v['n_flagged']} S.U.N. candidates: S.U.N. again "
               f"{_ci(v['confirmed'], v['n'])}; SUN again {v['sun_confirmed']}/{v['sun_n']} "
               f"({v['cpu_s']:.0f} CPU-s, not counted in the pipeline's cost).", ""]
     return lines
@@ -324,15 +326,18 @@ def markdown(args: argparse.Namespace, cal: dict[str, Any], held: dict[str, Any]
              f"`python benchmarks/screen_scale.py {' '.join(args.argv)}` on the shared 2-core machine, every command "
              f"niced, one thread, `--scheduler none` (load average {load[0]:.1f} at the start, {load[-1]:.1f} at the "
              "end; other jobs ran beside it, so CPU-s are the figure to compare, not wall time). CHGNet 0.3.0, batched "
-             "FIRE, ≤ 200 steps, fmax 0.1 eV/Å; known structures: the 123,226 MP structures; MetaSUN: relaxed E_hull ≤ "
-             "0.1 eV/atom against the shipped CHGNet reference table, unique among the relaxed and matching no "
-             "known structure before or after relaxation (SUN: E_hull ≤ 0).", "",
+             "FIRE, ≤ 200 steps, fmax 0.1 eV/Å; known structures: the 123,226 MP structures. **S.U.N.** (MatterGen's "
+             "criterion; the screen's `metasun` flag): relaxed E_hull ≤ 0.1 eV/atom against the shipped CHGNet "
+             "reference table, unique among the relaxed candidates and matching no known structure before or after "
+             "relaxation; SUN: the same with E_hull ≤ 0. **S.U.N. per CPU-hour** = S.U.N. in the shortlist / CPU-hours "
+             "of the `generate` and `screen` commands (user + system CPU of each process, getrusage: imports, model "
+             "and known-set loading included).", "",
              "## Pre-screen calibration", "",
              f"Calibration set: PGCGM seed {args.calib_seed}, {args.calib_n} generated, {cal['n_relaxed']} relaxed "
-             f"after dedupe, {cal['n_positive']} MetaSUN. Relaxation cost per candidate: CPU-s of the calibration's "
+             f"after dedupe, {cal['n_positive']} S.U.N. Relaxation cost per candidate: CPU-s of the calibration's "
              f"relax stage shared by force evaluations × sites ({cal['relax_cpu_per_candidate']:.2f} CPU-s per "
              f"candidate on average). Rule: the least expected CPU per candidate with calibration recall ≥ "
-             f"{args.recall_target:.0%} (recall: MetaSUN candidates whose estimate is at or below the threshold).", ""]
+             f"{args.recall_target:.0%} (recall: S.U.N. candidates whose estimate is at or below the threshold).", ""]
     lines += calibration_lines(cal, args.recall_target)
     lines += ["", f"Chosen: **{pre}, threshold {c['threshold']} eV/atom**. Held-out set (PGCGM seed "
               f"{args.heldout_seed}, {held['n']} relaxed): recall **{_ci(held['recall_k'], held['recall_n'])}**; "
