@@ -43,8 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "from xtalgen.cli.main import app; app()"]
 KNOWN = "/work/shared/datasets/mp/mp_structures.csv.gz"
 TRAIN = "/work/runs/hB/mp_le20.parquet"
-#: Thresholds tried (eV/atom): 0.05 apart from -0.5 to 5, and inf (relax everything).
-GRID = [round(-0.5 + 0.05 * i, 2) for i in range(111)] + [math.inf]
+#: Thresholds tried (eV/atom): 0.05 apart from -0.5 to 5, 0.25 apart to 15, and inf (relax everything).
+GRID = [round(-0.5 + 0.05 * i, 2) for i in range(111)] + [5.25 + 0.25 * i for i in range(40)] + [math.inf]
 
 
 # ----------------------------------------------------------------------------- pure bookkeeping
@@ -256,19 +256,20 @@ def verify(steps: Steps, args: argparse.Namespace, name: str, gen: Path, short: 
 
 def screen_set(steps: Steps, args: argparse.Namespace, name: str, n: int, choice: dict[str, Any]) -> dict[str, Any]:
     """Generate ``n`` candidates of ``name`` and screen them with the chosen pre-screen; costs and counts."""
-    gen = args.work / name / "generated"
-    g = generate(steps, f"{name}/generate", gen, n, args.seed, name, args.train)
-    s = screen(steps, f"{name}/screen", gen, args.work / name / "screen",
+    tag = f"{name}_n{n}"  # another size is another set (own folder, own steps)
+    gen = args.work / tag / "generated"
+    g = generate(steps, f"{tag}/generate", gen, n, args.seed, name, args.train)
+    s = screen(steps, f"{tag}/screen", gen, args.work / tag / "screen",
                ["--prescreen-steps", str(int(choice["steps"])), "--prescreen-max-ehull",
                 str(choice["threshold"])], args.known)  # fmt: skip
-    report, short = kept_files(args.work / name / "screen", f"{name}/screen")
+    report, short = kept_files(args.work / tag / "screen", f"{tag}/screen")
     summary = pd.read_csv(gen / "summary.csv")
     total = (g["cpu_s"] or 0.0) + s["cpu_s"]
     sun, metasun = int(short["sun"].astype(bool).sum()), int(short["metasun"].astype(bool).sum())
     return {"n": n, "generated": int(summary["accepted"].astype(bool).sum()), "gen_cpu": g["cpu_s"],
             "screen_cpu": s["cpu_s"], "screen_wall": s["wall_s"], "stages": stage_rows(report), "total_cpu": total,
             "sun": sun, "metasun": metasun, "shortlist": len(short), "sun_per_h": per_hour(sun, total),
-            "metasun_per_h": per_hour(metasun, total), "verify": verify(steps, args, name, gen, short)}
+            "metasun_per_h": per_hour(metasun, total), "verify": verify(steps, args, tag, gen, short)}
 
 
 # ----------------------------------------------------------------------------- the page
