@@ -128,6 +128,8 @@ class Steps:
         print("+ xtalgen", " ".join(args), flush=True)
         subprocess.run(["nice", "-n", "10", *CLI, *args], check=True, env=_env())
         self.done[key] = {"cpu_s": _children_cpu() - cpu, "wall_s": time.perf_counter() - wall}
+        if self.path.exists():  # another run of the script on the same folder may have added steps
+            self.done = {**json.loads(self.path.read_text()), **self.done}
         self.path.write_text(json.dumps(self.done, indent=1))
         return self.done[key]
 
@@ -268,8 +270,9 @@ def screen_set(steps: Steps, args: argparse.Namespace, name: str, n: int, choice
     sun, metasun = int(short["sun"].astype(bool).sum()), int(short["metasun"].astype(bool).sum())
     return {"n": n, "generated": int(summary["accepted"].astype(bool).sum()), "gen_cpu": g["cpu_s"],
             "screen_cpu": s["cpu_s"], "screen_wall": s["wall_s"], "stages": stage_rows(report), "total_cpu": total,
-            "sun": sun, "metasun": metasun, "shortlist": len(short), "sun_per_h": per_hour(sun, total),
-            "metasun_per_h": per_hour(metasun, total), "verify": verify(steps, args, tag, gen, short)}
+            "sun": sun, "metasun": metasun, "shortlist": len(short), "median_sites": float(short["n_sites"].median()),
+            "sun_per_h": per_hour(sun, total), "metasun_per_h": per_hour(metasun, total),
+            "verify": verify(steps, args, tag, gen, short)}
 
 
 # ----------------------------------------------------------------------------- the page
@@ -310,7 +313,8 @@ def set_lines(name: str, r: dict[str, Any]) -> list[str]:
     lines += [f"| {s['stage']} | {s['in']} | {s['removed']} | {s['cpu_s']:.1f} |" for s in r["stages"]]
     v = r["verify"]
     lines += [f"| **total** (generate + screen command, getrusage) | | | **{r['total_cpu']:.1f}** |", "",
-              f"Shortlist {r['shortlist']} relaxed, **{r['metasun']} S.U.N.** (of which {r['sun']} SUN) → "
+              f"Shortlist {r['shortlist']} relaxed (median {r.get('median_sites', math.nan):.0f} sites), "
+              f"**{r['metasun']} S.U.N.** (of which {r['sun']} SUN) → "
               f"**{r['metasun_per_h']:.0f} S.U.N. / CPU-hour** ({r['sun_per_h']:.0f} SUN / CPU-hour). "
               f"Independent re-relaxation of {v['n']} of the {v['n_flagged']} S.U.N. candidates: S.U.N. again "
               f"{_ci(v['confirmed'], v['n'])}; SUN again {v['sun_confirmed']}/{v['sun_n']} "
