@@ -99,6 +99,18 @@ def per_hour(count: int, cpu_s: float) -> float:
     return count / (cpu_s / 3600.0) if cpu_s > 0 else math.nan
 
 
+def merge_interrupted(rows: list[dict[str, Any]], interrupted: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Stage rows of a screen continued with ``--resume`` after an interrupted run, with that run's CPU added:
+    ``interrupted``: its process CPU-s (``cpu_s``) and the CPU-s it printed per finished stage (``stages``); the
+    rest of its CPU went to the relaxation it was in."""
+    if not interrupted:
+        return rows
+    logged = interrupted["stages"]
+    rest = interrupted["cpu_s"] - sum(logged.values())
+    return [{**r, "cpu_s": r["cpu_s"] + logged.get(r["stage"], 0.0) + (rest if r["stage"] == "relax" else 0.0)}
+            for r in rows]  # fmt: skip
+
+
 def stage_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per stage of a screen's report.json: name, in, removed, reused and CPU-s."""
     return [{"stage": s["name"], "in": s["n_in"], "removed": s["n_removed"], "reused": s["n_cached"],
@@ -155,11 +167,12 @@ def generate(steps: Steps, key: str, out: Path, n: int, seed: int, model: str, t
                            "--overwrite"])  # fmt: skip
 
 
-def screen(steps: Steps, key: str, source: Path, out: Path, options: Sequence[str], known: str) -> dict[str, Any]:
+def screen(steps: Steps, key: str, source: Path, out: Path, options: Sequence[str], known: str,
+           where: Sequence[str] = ("--scheduler", "none")) -> dict[str, Any]:  # fmt: skip
     """``xtalgen screen`` in-process (one core), ``--resume`` when ``out`` exists; its report.json and
     shortlist.csv are kept as ``out/../<key>.report.json`` / ``.shortlist.csv`` (a later resume rewrites them)."""
     resume = ["--resume"] if out.exists() else []
-    cost = steps.cli(key, ["screen", str(source), "-o", str(out), "--known", known, "--scheduler", "none",
+    cost = steps.cli(key, ["screen", str(source), "-o", str(out), "--known", known, *where,
                            "--top", "10", *options, *resume])  # fmt: skip
     for name, suffix in (("report.json", "report.json"), ("shortlist.csv", "shortlist.csv")):
         kept = out.parent / f"{key.replace('/', '_')}.{suffix}"
@@ -263,13 +276,16 @@ def screen_set(steps: Steps, args: argparse.Namespace, name: str, n: int, choice
     g = generate(steps, f"{tag}/generate", gen, n, args.seed, name, args.train)
     s = screen(steps, f"{tag}/screen", gen, args.work / tag / "screen",
                ["--prescreen-steps", str(int(choice["steps"])), "--prescreen-max-ehull",
-                str(choice["threshold"])], args.known)  # fmt: skip
+                str(choice["threshold"])], args.known, ["--scheduler", args.scheduler, "--workers",
+                                                        str(args.workers)])  # fmt: skip
     report, short = kept_files(args.work / tag / "screen", f"{tag}/screen")
     summary = pd.read_csv(gen / "summary.csv")
-    total = (g["cpu_s"] or 0.0) + s["cpu_s"]
+    interrupted = steps.done.get(f"{tag}/screen-interrupted")
+    total = (g["cpu_s"] or 0.0) + s["cpu_s"] + (interrupted["cpu_s"] if interrupted else 0.0)
     sun, metasun = int(short["sun"].astype(bool).sum()), int(short["metasun"].astype(bool).sum())
     return {"n": n, "generated": int(summary["accepted"].astype(bool).sum()), "gen_cpu": g["cpu_s"],
-            "screen_cpu": s["cpu_s"], "screen_wall": s["wall_s"], "stages": stage_rows(report), "total_cpu": total,
+            "screen_cpu": s["cpu_s"], "screen_wall": s["wall_s"], "interrupted": interrupted, "total_cpu": total,
+            "stages": merge_interrupted(stage_rows(report), interrupted),
             "sun": sun, "metasun": metasun, "shortlist": len(short), "median_sites": float(short["n_sites"].median()),
             "sun_per_h": per_hour(sun, total), "metasun_per_h": per_hour(metasun, total),
             "verify": verify(steps, args, tag, gen, short)}
@@ -369,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--verify-n", type=int, default=40)
     p.add_argument("--verify-fmax", type=float, default=0.05)
     p.add_argument("--verify-steps", type=int, default=500)
+    p.add_argument("--scheduler", default="none", help="--scheduler of the PGCGM and PyXtal screens")
+    p.add_argument("--workers", type=int, default=2, help="--workers of those screens (a local Dask cluster)")
     p.add_argument("--known", default=KNOWN)
     p.add_argument("--train", default=TRAIN)
     p.add_argument("--sets", nargs="+", default=["pgcgm", "pyxtal"])

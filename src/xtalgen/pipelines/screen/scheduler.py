@@ -117,8 +117,9 @@ def run_batch_task(batch: BatchTask) -> list[dict[str, Any]]:
         share_cpu, share_wall = (time.process_time() - cpu) / len(todo), (time.perf_counter() - wall) / len(todo)
         for key, record in fresh.items():
             record.update(cpu_s=share_cpu, wall_s=share_wall)
-            with contextlib.suppress(OSError):  # the stored record gets its cost share too (see run_task)
-                write_result(todo[key].path, record)
+            if "error" not in record:  # the stored record gets its cost share too (a failure stays unstored)
+                with contextlib.suppress(OSError):  # see run_task
+                    write_result(todo[key].path, record)
             out[key] = {**record, "cached": False}
     return [out[t.key] for t in batch.tasks]
 
