@@ -31,6 +31,7 @@ ORDER = [
     "crystens_conditional_lowsym.md",
     "evaluation.md",
     "relaxation_throughput.md",
+    "screen_scale.md",
     "potentials.md",
     "property_distributions.md",
     "gpu_session.md",

@@ -65,8 +65,8 @@ def test_stage_rows_read_a_screen_report():
     assert S.stage_rows(report) == [{"stage": "relax", "in": 5, "removed": 1, "reused": 0, "cpu_s": 12.5}]
 
 
-def test_an_interrupted_runs_cpu_goes_to_its_logged_stages_and_the_rest_to_the_relaxation():
+def test_reused_cpu_is_added_to_its_stages():
     rows = [{"stage": "dedupe", "cpu_s": 1.0}, {"stage": "prescreen", "cpu_s": 0.0}, {"stage": "relax", "cpu_s": 50.0}]
-    got = S.merge_interrupted(rows, {"cpu_s": 100.0, "stages": {"dedupe": 2.0, "prescreen": 60.0}})
-    assert [r["cpu_s"] for r in got] == [3.0, 60.0, 88.0]
-    assert S.merge_interrupted(rows, None) == rows
+    got = S.add_stage_cpu(rows, {"dedupe": 2.0, "relax": 38.0})
+    assert [r["cpu_s"] for r in got] == [3.0, 0.0, 88.0]
+    assert S.add_stage_cpu(rows, {}) == rows
