@@ -237,6 +237,10 @@ def held_out(steps: Steps, args: argparse.Namespace, choice: dict[str, Any]) -> 
                                                                      "prescreen_e_hull"]].to_dict("records")}
 
 
+def _stem(sid: Any) -> str:
+    return str(sid)[:-4] if str(sid).endswith(".cif") else str(sid)
+
+
 def verify(steps: Steps, args: argparse.Namespace, name: str, gen: Path, short: pd.DataFrame) -> dict[str, Any]:
     """Re-relax (ASE engine, tighter) a seeded random subset of the shortlist's S.U.N. candidates (``metasun``
     flag), from the generated candidate; how many are S.U.N. (and SUN) again."""
@@ -246,7 +250,7 @@ def verify(steps: Steps, args: argparse.Namespace, name: str, gen: Path, short: 
     if not folder.exists():
         summary = pd.read_csv(gen / "summary.csv").set_index("id")
         (tmp := folder.with_suffix(".tmp")).mkdir(parents=True, exist_ok=True)
-        for sid in pick["id"]:
+        for sid in pick["id"].map(_stem):  # a CIF folder's ids are its file names
             shutil.copy(gen / summary.loc[sid, "cif"], tmp / f"{sid}.cif")
         tmp.rename(folder)
     cost = screen(steps, f"{name}/verify", folder, args.work / name / "verify" / "screen",
@@ -254,9 +258,9 @@ def verify(steps: Steps, args: argparse.Namespace, name: str, gen: Path, short: 
                    "--prescreen-steps", "0", "--prescreen-max-ehull", "inf"], args.known,
                   ["--scheduler", args.scheduler, "--workers", str(args.workers)])  # fmt: skip
     _, again = kept_files(args.work / name / "verify" / "screen", f"{name}/verify")
-    again = again.set_index(again["id"].astype(str))
-    ok = [bool(again.loc[s, "metasun"]) if s in again.index else False for s in pick["id"].astype(str)]
-    sun_ids = pick.loc[pick["sun"].astype(bool), "id"].astype(str)
+    again = again.set_index(again["id"].map(_stem))
+    ok = [bool(again.loc[s, "metasun"]) if s in again.index else False for s in pick["id"].map(_stem)]
+    sun_ids = pick.loc[pick["sun"].astype(bool), "id"].map(_stem)
     sun_ok = [bool(again.loc[s, "sun"]) if s in again.index else False for s in sun_ids]
     return {"n": len(pick), "n_flagged": len(flagged), "confirmed": int(sum(ok)), "ci": wilson(int(sum(ok)), len(pick)),
             "sun_n": len(sun_ids), "sun_confirmed": int(sum(sun_ok)), "cpu_s": cost["cpu_s"]}
@@ -330,89 +334,6 @@ def screen_set(steps: Steps, args: argparse.Namespace, name: str, n: int, choice
             "verify": verify(steps, args, sub, gen, short)}
 
 
-# ----------------------------------------------------------------------------- the page
-
-
-def _f(x: Any, fmt: str = ".0f") -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
-
-
-def _ci(k: int, n: int) -> str:
-    lo, hi = wilson(k, n)
-    rate = _f(100 * k / n if n else math.nan, ".1f")
-    return f"{k}/{n} = {rate} % (95 % CI {_f(100 * lo, '.1f')}–{_f(100 * hi, '.1f')} %)"
-
-
-def calibration_lines(cal: dict[str, Any], target: float) -> list[str]:
-    """The calibration table: per pre-screen, a few thresholds and the cheapest one reaching the target."""
-    t, c = cal["table"], cal["choice"]
-    lines = ["| pre-screen | threshold (eV/atom) | relaxed | S.U.N. kept (recall) | expected CPU-s / candidate |",
-             "|---|---|---|---|---|"]
-    for s, part in t.groupby("steps"):
-        first_ok = part[part["recall"] >= target]["threshold"].min()
-        chosen = {c["threshold"]} if s == c["steps"] else set()
-        for thr in sorted({0.0, 0.3, 0.5, 1.0, math.inf, first_ok, *chosen}):
-            r = part[part["threshold"] == thr].iloc[0]
-            mark = " **(chosen)**" if (s, thr) == (c["steps"], c["threshold"]) else ""
-            name = "static" if s == 0 else f"{s} FIRE steps"
-            lines.append(f"| {name} | {thr}{mark} | {int(r['kept'])}/{int(r['n'])} | "
-                         f"{int(r['recall_k'])}/{int(r['recall_n'])} | {r['cpu_per_candidate']:.2f} |")
-    return lines
-
-
-def set_lines(name: str, r: dict[str, Any]) -> list[str]:
-    """Per-stage table and end-to-end figures of one screened set."""
-    part = f"the first {r['screened']} of " if r["screened"] < r["n"] else ""
-    lines = [f"**{name}** ({part}{r['n']} generated):", "",
-             "| stage | in | removed | CPU-s |", "|---|---|---|---|",
-             f"| generate | — | — | {_f(r['gen_cpu'], '.1f')} |"]
-    lines += [f"| {s['stage']} | {s['in']} | {s['removed']} | {s['cpu_s']:.1f} |" for s in r["stages"]]
-    v, lent = r["verify"], r["reused"]
-    if lent.get("copied"):
-        lines += [f"| (stored results of the screen of all {r['n']} reused: {lent['copied']}, their stored CPU-s "
-                  f"added above; {lent['estimated']} relaxations priced by the cost model) | | | |"]
-    lines += [f"| **total** (generate + screen command, getrusage) | | | **{r['total_cpu']:.1f}** |", "",
-              f"Shortlist {r['shortlist']} relaxed (median {r.get('median_sites', math.nan):.0f} sites), "
-              f"**{r['metasun']} S.U.N.** (of which {r['sun']} SUN) → "
-              f"**{r['metasun_per_h']:.0f} S.U.N. / CPU-hour** ({r['sun_per_h']:.0f} SUN / CPU-hour). "
-              f"Independent re-relaxation of {v['n']} of the {v['n_flagged']} S.U.N. candidates: S.U.N. again "
-              f"{_ci(v['confirmed'], v['n'])}; SUN again {v['sun_confirmed']}/{v['sun_n']} "
-              f"({v['cpu_s']:.0f} CPU-s, not counted in the pipeline's cost).", ""]
-    return lines
-
-
-def markdown(args: argparse.Namespace, cal: dict[str, Any], held: dict[str, Any], sets: dict[str, Any],
-             load: list[float]) -> str:  # fmt: skip
-    """The fragment docs/benchmarks/screen_scale.md (the narrative in ``args.notes`` is appended as given)."""
-    c = cal["choice"]
-    pre = "static energy" if c["steps"] == 0 else f"{int(c['steps'])} FIRE steps"
-    lines = ["# `xtalgen screen` at scale: calibrated pre-screen, S.U.N. per CPU-hour", "",
-             f"`python benchmarks/screen_scale.py {' '.join(args.argv)}` on the shared 2-core machine, every command "
-             f"niced, one thread, `--scheduler none` (load average {load[0]:.1f} at the start, {load[-1]:.1f} at the "
-             "end; other jobs ran beside it, so CPU-s are the figure to compare, not wall time). CHGNet 0.3.0, batched "
-             "FIRE, ≤ 200 steps, fmax 0.1 eV/Å; known structures: the 123,226 MP structures. **S.U.N.** (MatterGen's "
-             "criterion; the screen's `metasun` flag): relaxed E_hull ≤ 0.1 eV/atom against the shipped CHGNet "
-             "reference table, unique among the relaxed candidates and matching no known structure before or after "
-             "relaxation; SUN: the same with E_hull ≤ 0. **S.U.N. per CPU-hour** = S.U.N. in the shortlist / CPU-hours "
-             "of the `generate` and `screen` commands (user + system CPU of each process, getrusage: imports, model "
-             "and known-set loading included).", "",
-             "## Pre-screen calibration", "",
-             f"Calibration set: PGCGM seed {args.calib_seed}, {args.calib_n} generated, {cal['n_relaxed']} relaxed "
-             f"after dedupe, {cal['n_positive']} S.U.N. Relaxation cost per candidate: CPU-s of the calibration's "
-             f"relax stage shared by force evaluations × sites ({cal['relax_cpu_per_candidate']:.2f} CPU-s per "
-             f"candidate on average). Rule: the least expected CPU per candidate with calibration recall ≥ "
-             f"{args.recall_target:.0%} (recall: S.U.N. candidates whose estimate is at or below the threshold).", ""]
-    lines += calibration_lines(cal, args.recall_target)
-    lines += ["", f"Chosen: **{pre}, threshold {c['threshold']} eV/atom**. Held-out set (PGCGM seed "
-              f"{args.heldout_seed}, {held['n']} relaxed): recall **{_ci(held['recall_k'], held['recall_n'])}**; "
-              f"{held['dropped']}/{held['n']} candidates not relaxed, saving {held['relax_cpu_saved']:.0f} of "
-              f"{held['relax_cpu']:.0f} relaxation CPU-s for {held['prescreen_cpu']:.0f} CPU-s of pre-screen.", "",
-              "## The screens", ""]
-    for name, r in sets.items():
-        lines += set_lines(name, r)
-    return "\n".join(lines + [args.notes.read_text().strip() if args.notes else ""]).rstrip() + "\n"
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", type=Path, default=Path("/work/runs/hS/scale"))
@@ -454,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = {"calibration": {**cal, "table": cal["table"].to_dict("records")}, "heldout": held, "sets": sets}
     (args.work / "results.json").write_text(json.dumps(out, indent=1, default=str))
     args.markdown.parent.mkdir(parents=True, exist_ok=True)
+    from screen_scale_report import markdown
+
     args.markdown.write_text(markdown(args, cal, held, {"PGCGM" if k == "pgcgm" else "PyXtal-random": v
                                                         for k, v in sets.items()}, load))  # fmt: skip
     print(f"wrote {args.markdown}")
