@@ -47,7 +47,7 @@ def set_lines(name: str, r: dict[str, Any]) -> list[str]:
     if lent.get("copied"):
         lines += [f"| (stored results of the screen of all {r['n']} reused: {lent['copied']}, their stored CPU-s "
                   f"added above; {lent['estimated']} relaxations priced by the cost model) | | | |"]
-    lines += [f"| **total** (generate + screen command, getrusage, + reused results) | | | **{r['total_cpu']:.1f}** |", "",
+    lines += [f"| **total** (generate + screen, getrusage; + reused) | | | **{r['total_cpu']:.1f}** |", "",
               f"Shortlist {r['shortlist']} relaxed (median {r.get('median_sites', math.nan):.0f} sites), "
               f"**{r['metasun']} S.U.N.** (of which {r['sun']} SUN) → "
               f"**{r['metasun_per_h']:.0f} S.U.N. / CPU-hour** ({r['sun_per_h']:.0f} SUN / CPU-hour). "
