@@ -76,8 +76,10 @@ def markdown(args: argparse.Namespace, cal: dict[str, Any], held: dict[str, Any]
     pre = "static energy" if c["steps"] == 0 else f"{int(c['steps'])} FIRE steps"
     lines = ["# `xtalgen screen` at scale: calibrated pre-screen, S.U.N. per CPU-hour", "",
              f"`python benchmarks/screen_scale.py {' '.join(args.argv)}` on the shared 2-core machine, every command "
-             f"niced, one thread, `--scheduler none` (load average {load[0]:.1f} at the start, {load[-1]:.1f} at the "
-             "end; other jobs ran beside it, so CPU-s are the figure to compare, not wall time). CHGNet 0.3.0, batched "
+             "niced, one thread per process (calibration and held-out screens in-process, `--scheduler none`; the "
+             f"sets' screens `--scheduler {args.scheduler} --workers {args.workers}`; load average when this page "
+             f"was written {load[-1]:.1f}; other jobs ran beside it, so CPU-s are the figure to compare, not wall "
+             "time). CHGNet 0.3.0, batched "
              "FIRE, ≤ 200 steps, fmax 0.1 eV/Å; known structures: the 123,226 MP structures. **S.U.N.** (MatterGen's "
              "criterion; the screen's `metasun` flag): relaxed E_hull ≤ 0.1 eV/atom against the shipped CHGNet "
              "reference table, unique among the relaxed candidates and matching no known structure before or after "
