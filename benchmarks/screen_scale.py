@@ -19,7 +19,10 @@ is continued with ``--resume``), all through the CLI (``xtalgen generate``, ``xt
 4. report per stage removed and CPU-s, and MetaSUN (and SUN) structures per CPU-hour end to end.
 
 Usage:  python benchmarks/screen_scale.py [--work /work/runs/hS/scale] [--n-pgcgm 2000] [--n-pyxtal 2000]
-        [--markdown docs/benchmarks/screen_scale.md]
+        [--screen-first pgcgm=500] [--scheduler none|local] [--workers 2] [--verify-n 40]
+        [--notes benchmarks/screen_scale_notes.md] [--markdown docs/benchmarks/screen_scale.md]
+
+The page itself is written by benchmarks/screen_scale_report.py.
 """
 
 from __future__ import annotations
