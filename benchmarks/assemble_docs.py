@@ -32,6 +32,7 @@ ORDER = [
     "crystens_drawn.md",
     "evaluation.md",
     "relaxation_throughput.md",
+    "screen_scale.md",
     "potentials.md",
     "property_distributions.md",
     "gpu_session.md",

@@ -98,7 +98,7 @@ def screen_cmd(
         "auto", help="Hull reference-energy table (.parquet); 'auto': the table shipped for the potential."),
     prescreen_steps: int = typer.Option(10, min=0, help="FIRE steps of the energy pre-screen (0: static energy)."),
     prescreen_max_ehull: float = typer.Option(
-        0.5, help="Drop candidates whose pre-screen E_hull estimate is above this (eV/atom; 'inf': keep all)."),
+        1.85, help="Drop candidates whose pre-screen E_hull estimate is above this (eV/atom; 'inf': keep all)."),
     potential: str = typer.Option("chgnet", help="Potential: chgnet, or sevennet (extra xtalgen[sevennet])."),
     steps: int = typer.Option(200, min=0, help="Maximum FIRE steps of the full relaxation."),
     fmax: float = typer.Option(0.1, min=1e-4, help="Force convergence of the relaxation (eV/Å)."),

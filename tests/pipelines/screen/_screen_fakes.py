@@ -35,8 +35,8 @@ def write_candidates(folder: Path) -> Path:
 
 @dataclass(frozen=True)
 class FakePotential:
-    """Energies (eV/atom) by reduced formula; cells above 60 Å³/atom cost 1 eV/atom more; relaxation keeps
-    the structure."""
+    """Energies (eV/atom) by reduced formula; cells above 60 Å³/atom cost 3 eV/atom more (above the default
+    pre-screen threshold); relaxation keeps the structure."""
 
     energies: dict[str, float] = field(default_factory=dict)
     reference_tag: str = "chgnet-0.3.0-static"
@@ -49,7 +49,7 @@ class FakePotential:
         return {"potential": self.tag, "stage": "relax"}
 
     def _energy(self, structure: Structure) -> float:
-        penalty = 1.0 if structure.volume / len(structure) > 60 else 0.0
+        penalty = 3.0 if structure.volume / len(structure) > 60 else 0.0
         return self.energies[structure.composition.reduced_formula] + penalty
 
     def prescreen(self, structure: Structure) -> dict[str, Any]:

@@ -41,12 +41,10 @@ from xtalgen.pipelines.screen.potential import NamedScreenPotential, ScreenPoten
 from xtalgen.pipelines.screen.scheduler import BatchTask, InProcess, Task
 from xtalgen.pipelines.screen.store import read_result, result_path, settings_hash, write_result
 
-#: Pre-screen threshold (eV/atom): candidates whose E_hull estimate after the pre-screen's few FIRE steps is
-#: above this are not relaxed. A candidate must then lose more than 0.4 eV/atom in the rest of its
-#: relaxation to reach the metastable line (0.1 eV/atom). Measured on 30 PGCGM candidates only (the table in
-#: docs/commands/screen.md, "The pre-screen threshold"), not yet calibrated on a large held-out set;
-#: ``--prescreen-max-ehull inf`` relaxes everything, which is how to measure what a threshold drops.
-PRESCREEN_MAX_EHULL = 0.5
+#: Pre-screen threshold (eV/atom): candidates whose E_hull estimate after the pre-screen's 10 FIRE steps is
+#: above this are not relaxed; the cheapest threshold keeping >= 95 % of the S.U.N. candidates of a PGCGM
+#: calibration set (docs/benchmarks/screen_scale.md); ``--prescreen-max-ehull inf`` relaxes everything.
+PRESCREEN_MAX_EHULL = 1.85
 #: The folder of stored per-structure results (kept by ``--resume``).
 STAGES_DIR = "stages"
 SHORTLIST_FILE = "shortlist.csv"

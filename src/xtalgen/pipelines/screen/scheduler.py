@@ -91,7 +91,8 @@ class BatchTask:
 def run_batch_task(batch: BatchTask) -> list[dict[str, Any]]:
     """The records of ``batch.tasks`` (in order): stored ones reused, the rest computed together by ``many`` and
     stored one by one as they finish. ``cpu_s``/``wall_s`` of the computation are shared evenly by the
-    structures computed; a failure of ``many`` as a whole fails each structure it had not finished."""
+    structures computed and stored with them once the batch ends (a record stored by a batch whose worker died
+    has none); a failure of ``many`` as a whole fails each structure it had not finished."""
     out: dict[str, dict[str, Any]] = {}
     for task in batch.tasks:
         done = read_result(task.path)
@@ -115,7 +116,11 @@ def run_batch_task(batch: BatchTask) -> list[dict[str, Any]]:
         fresh.update({key: {"error": "no result"} for key in todo if key not in fresh})
         share_cpu, share_wall = (time.process_time() - cpu) / len(todo), (time.perf_counter() - wall) / len(todo)
         for key, record in fresh.items():
-            out[key] = {**record, "cpu_s": share_cpu, "wall_s": share_wall, "cached": False}
+            record.update(cpu_s=share_cpu, wall_s=share_wall)
+            if "error" not in record:  # the stored record gets its cost share too (a failure stays unstored)
+                with contextlib.suppress(OSError):  # see run_task
+                    write_result(todo[key].path, record)
+            out[key] = {**record, "cached": False}
     return [out[t.key] for t in batch.tasks]
 
 
