@@ -61,3 +61,13 @@ def test_screen_refuses_a_missing_reference_table_before_any_work(tmp_path):
                                       str(tmp_path / "none.parquet")])  # fmt: skip
     assert result.exit_code == 2 and "--reference-energies" in result.output
     assert not out.exists()
+
+
+def test_cli_prescreen_default_is_the_runner_constant() -> None:
+    import inspect
+
+    from xtalgen.cli.screen import screen_cmd
+    from xtalgen.pipelines.screen.runner import PRESCREEN_MAX_EHULL
+
+    option = inspect.signature(screen_cmd).parameters["prescreen_max_ehull"].default
+    assert option.default == PRESCREEN_MAX_EHULL
