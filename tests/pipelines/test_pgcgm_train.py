@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _pgcgm_data import ternary_dataset
 from safetensors.torch import load_file
 
 from xtalgen.configs import bundled_config
@@ -28,8 +27,9 @@ TINY = bundled_config("pgcgm_tiny")
 
 
 @pytest.fixture(scope="module")
-def dataset(shared_datasets, tmp_path_factory) -> Path:
-    return ternary_dataset(shared_datasets, tmp_path_factory.mktemp("pgcgm_data"))
+def dataset(pgcgm_ternary_data) -> Path:
+    """The session's prepared MP ternaries (tests/pipelines/conftest.py)."""
+    return pgcgm_ternary_data
 
 
 @pytest.fixture(scope="module")
