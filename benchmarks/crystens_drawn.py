@@ -16,8 +16,8 @@ conditions, not unconditional generation. This script measures
 
 Writes ``docs/benchmarks/crystens_drawn.md``. Usage (from the repository root)::
 
-    python benchmarks/crystens_drawn.py --work /work/runs/hD2/drawn --baseline-src /work/runs/hD2/old_src \\
-        --h2h-work /work/runs/hD2/h2h
+    python benchmarks/crystens_drawn.py --work /work/runs/crystens_drawn --baseline-src OLD_CHECKOUT/src \\
+        --h2h-work /work/runs/crystens_drawn_h2h
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def h2h_section(work: Path) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--work", type=Path, default=Path("/work/runs/hD2/drawn"))
+    p.add_argument("--work", type=Path, default=Path("/work/runs/crystens_drawn"))
     p.add_argument("--speed-n", type=int, default=24)
     p.add_argument("--decode-n", type=int, default=48)
     p.add_argument("--seed", type=int, default=11)

@@ -18,7 +18,7 @@ is continued with ``--resume``), all through the CLI (``xtalgen generate``, ``xt
    that are MetaSUN again;
 4. report per stage removed and CPU-s, and MetaSUN (and SUN) structures per CPU-hour end to end.
 
-Usage:  python benchmarks/screen_scale.py [--work /work/runs/hS/scale] [--n-pgcgm 2000] [--n-pyxtal 2000]
+Usage:  python benchmarks/screen_scale.py [--work /work/runs/screen_scale] [--n-pgcgm 2000] [--n-pyxtal 2000]
         [--screen-first pgcgm=500] [--scheduler none|local] [--workers 2] [--verify-n 40]
         [--notes benchmarks/screen_scale_notes.md] [--markdown docs/benchmarks/screen_scale.md]
 
@@ -339,7 +339,7 @@ def screen_set(steps: Steps, args: argparse.Namespace, name: str, n: int, choice
 
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--work", type=Path, default=Path("/work/runs/hS/scale"))
+    p.add_argument("--work", type=Path, default=Path("/work/runs/screen_scale"))
     p.add_argument("--n-pgcgm", type=int, default=2000)
     p.add_argument("--n-pyxtal", type=int, default=2000)
     p.add_argument("--seed", type=int, default=303, help="seed of the PGCGM and PyXtal sets (and the verify pick)")
