@@ -47,12 +47,18 @@ class DrawnConditions:
     table: str
 
 
-def conditions_table_path(checkpoint: Path) -> Path:
-    """The ``conditions.csv`` of a model folder (or a checkpoint file's folder and its parents)."""
+def find_conditions_table(checkpoint: Path) -> Path | None:
+    """The ``conditions.csv`` of a model folder (or a checkpoint file's folder and its parents), or None."""
     start = checkpoint if checkpoint.is_dir() else checkpoint.parent
-    for folder in [start, *start.parents][:4]:
-        if (folder / CONDITIONS_FILE).is_file():
-            return folder / CONDITIONS_FILE
+    found = [folder / CONDITIONS_FILE for folder in [start, *start.parents][:4]]
+    return next((path for path in found if path.is_file()), None)
+
+
+def conditions_table_path(checkpoint: Path) -> Path:
+    """:func:`find_conditions_table`, or ValueError naming the checkpoint."""
+    path = find_conditions_table(checkpoint)
+    if path is not None:
+        return path
     raise ValueError(f"conditions=drawn: no {CONDITIONS_FILE} beside checkpoint {checkpoint} (the shipped "
                      "crystens-diffusion-mp20 has one; a training run needs a table of spacegroup, formula, count)")
 
@@ -168,7 +174,7 @@ def sample_drawn(request: GenerationRequest, opts: Any) -> SampleBatch:
               "conditions_table": drawn.table, "draws_skipped": drawn.skipped,
               "pairs_skipped": drawn.skipped_pairs, "distinct_conditions": len(groups),
               "drawn_conditions": [[sg, f] for sg, f in zip(drawn.spacegroups, drawn.formulas, strict=True)],
-              "imputed": True, "symmetry_projected": info["symmetry_projected"], "guided": learned,
+              "imputed": True, "symmetry_projected": projected, "guided": learned,
               **request.meta}  # fmt: skip
     candidates = decode_candidates(raw, ct, label=f"crystens-{kind}", info=info, per_sample=rows,
                                    workers=request.workers, decode_options=opts.decode_options(),

@@ -45,12 +45,10 @@ def _modules(names: list[str], kind: str) -> list[str]:
 
 def _drawn_table(ckpt: Any, kind: str) -> list[Path]:
     """Diffusion: the run's ``conditions.csv`` (for ``conditions=drawn``), when the run has one."""
-    from xtalgen.pipelines.crystens.drawn import CONDITIONS_FILE
+    from xtalgen.pipelines.crystens.drawn import find_conditions_table
 
-    if kind != "diffusion":
-        return []
-    found = [folder / CONDITIONS_FILE for folder in [ckpt.path, *ckpt.path.parents][:4]]
-    return [p for p in found if p.is_file()][:1]
+    path = find_conditions_table(ckpt.path) if kind == "diffusion" else None
+    return [path] if path is not None else []
 
 
 def _data_record(ckpt: Any, folder: Path, data_file: str | None) -> tuple[tuple[str, ...], Any, str | None]:
