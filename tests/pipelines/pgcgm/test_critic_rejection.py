@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from xtalgen.cli.main import app
-from xtalgen.pipelines.pgcgm.critic_rejection import REASON_CRITIC, draw_target
+from xtalgen.pipelines.pgcgm.best_of import draw_target
+from xtalgen.pipelines.pgcgm.critic_rejection import REASON_CRITIC
 from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
 
 KW = dict(seed=3, workers=1, progress=False, distance_factor=0.5)

@@ -11,8 +11,6 @@ generator, so they need ``critic``.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,24 +56,3 @@ def critic_scores(critic: torch.nn.Module, conditions: list[Any], coords: np.nda
             lat = torch.from_numpy(np.ascontiguousarray(lattices[sl], np.float32))
             out.append(critic.score(c, lat, cond).numpy())
     return np.concatenate(out) if out else np.zeros(0)
-
-
-def draw_target(n: int, fraction: float) -> int:
-    """Accepted candidates to draw so that the best ``fraction`` of them are ``n``."""
-    return max(n, math.ceil(n / fraction - 1e-9))
-
-
-def keep_best(results: Sequence[Any], n: int) -> int:
-    """Reject in place all but the ``n`` accepted results with the highest ``critic_score``; return how many.
-
-    Ties go to the earlier candidate (a stable sort), so the outcome is fixed by the seed.
-    """
-    accepted = [r for r in results if r.accepted]
-    order = sorted(range(len(accepted)), key=lambda i: -float(accepted[i].extra["critic_score"]))
-    dropped = 0
-    for i in order[n:]:
-        r = accepted[i]
-        r.accepted, r.reason = False, REASON_CRITIC
-        r.detail = f"critic score {r.extra['critic_score']:.4g} below the best {n} of {len(accepted)}"
-        dropped += 1
-    return dropped

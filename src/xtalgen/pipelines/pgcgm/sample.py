@@ -22,9 +22,16 @@ import torch
 
 from xtalgen.data.generation_folder import Candidate
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions
+from xtalgen.pipelines.pgcgm.best_of import draw_target, keep_best
 from xtalgen.pipelines.pgcgm.conditions import choose_conditions, condition_tensors, read_condition_table
-from xtalgen.pipelines.pgcgm.critic_rejection import critic_scores, draw_target, keep_best, load_critic
+from xtalgen.pipelines.pgcgm.critic_rejection import REASON_CRITIC, critic_scores, load_critic
 from xtalgen.pipelines.pgcgm.novel_only import REASON_KNOWN, load_known, reject_known
+from xtalgen.pipelines.pgcgm.stability_rank import (
+    REASON_STABILITY,
+    SCORE_COLUMN,
+    load_stability_classifier,
+    score_accepted,
+)
 from xtalgen.pipelines.pgcgm.task import OpsLookup, PGCGMConfig, build_networks
 from xtalgen.pipelines.training import load_checkpoint, load_config
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
@@ -88,6 +95,10 @@ class PGCGMOptions(SamplingOptions):
     the n the trained critic scores best (:mod:`xtalgen.pipelines.pgcgm.critic_rejection`; reason
     "critic score", column ``critic_score``); ``critic``: the checkpoint holding the critic (default: the
     generation checkpoint; a shipped model holds none).
+    ``stability_top_fraction`` (accepted mode; None: off): draw until n / fraction candidates are accepted and
+    keep the n a learned classifier finds likeliest metastable (:mod:`xtalgen.pipelines.pgcgm.stability_rank`;
+    reason "predicted unstable", column ``p_metastable``); ``stability_classifier``: its JSON file (default: the
+    one beside the generation checkpoint).
     """
 
     count: Literal["accepted", "candidates"] = "accepted"
@@ -107,15 +118,20 @@ class PGCGMOptions(SamplingOptions):
     push_apart_max_move: float = DEFAULT_MAX_DISPLACEMENT
     critic_top_fraction: float | None = None
     critic: str | None = None
+    stability_top_fraction: float | None = None
+    stability_classifier: str | None = None
 
     def validate(self) -> None:
-        frac = self.critic_top_fraction
-        if frac is not None and not (isinstance(frac, int | float) and 0 < frac <= 1):
-            raise ValueError(f"critic_top_fraction: must be in (0, 1] (or null: off), got {frac!r}")
-        if frac is not None and self.count != "accepted":
-            raise ValueError("critic_top_fraction: only with count=accepted (it keeps the best n of the accepted)")
-        if self.critic is not None and frac is None:
-            raise ValueError("critic: only with critic_top_fraction (the critic is used for nothing else)")
+        for name, source in (("critic_top_fraction", "critic"), ("stability_top_fraction", "stability_classifier")):
+            frac = getattr(self, name)
+            if frac is not None and not (isinstance(frac, int | float) and 0 < frac <= 1):
+                raise ValueError(f"{name}: must be in (0, 1] (or null: off), got {frac!r}")
+            if frac is not None and self.count != "accepted":
+                raise ValueError(f"{name}: only with count=accepted (it keeps the best n of the accepted)")
+            if getattr(self, source) is not None and frac is None:
+                raise ValueError(f"{source}: only with {name} (it is used for nothing else)")
+        if self.critic_top_fraction is not None and self.stability_top_fraction is not None:
+            raise ValueError("critic_top_fraction and stability_top_fraction: choose one ranking, not both")
         if not self.push_apart_max_move > 0:
             raise ValueError(f"push_apart_max_move: must be > 0 Å, got {self.push_apart_max_move}")
         if not 0 < self.distance_factor < 2:
@@ -329,14 +345,22 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
         table = read_templates(ckpt_dir)
     elif not (request.spacegroup and request.elements):
         table = read_condition_table(ckpt_dir)
-    critic, draw = None, request
+    critic, ranker, draw = None, None, request
     if opts.critic_top_fraction is not None:
         critic = load_critic(opts.critic or ckpt_dir, generator)
         draw = replace(request, n=draw_target(request.n, opts.critic_top_fraction))
+    if opts.stability_top_fraction is not None:
+        ranker = load_stability_classifier(opts.stability_classifier or ckpt_dir)
+        draw = replace(request, n=draw_target(request.n, opts.stability_top_fraction))
     results = _draw_rounds(generator, table, draw, opts, critic)
     if opts.count == "accepted":
         results = _accepted_prefix(results, draw.n)
-    dropped = keep_best(results, request.n) if critic is not None else 0
+    dropped = 0
+    if critic is not None:
+        dropped = keep_best(results, request.n, key="critic_score", reason=REASON_CRITIC)
+    if ranker is not None:
+        score_accepted(results, ranker)
+        dropped = keep_best(results, request.n, key=SCORE_COLUMN, reason=REASON_STABILITY)
     width = max(6, len(str(len(results) - 1)))
     # Rejected candidates go without their structure: their formula, found space group and atom counts
     # are already in ``info`` and re-analysing them in the writer would double the symmetry work.
@@ -357,6 +381,9 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
     if critic is not None:
         record.update(critic_top_fraction=opts.critic_top_fraction, critic=str(opts.critic or ckpt_dir),
                       critic_dropped=dropped)  # fmt: skip
+    if ranker is not None:
+        record.update(stability_top_fraction=opts.stability_top_fraction, stability_dropped=dropped,
+                      stability_classifier=str(opts.stability_classifier or ckpt_dir))  # fmt: skip
     if opts.novel_only:
         record["known_dropped"] = sum(r.reason == REASON_KNOWN for r in results)
     return SampleBatch(candidates, record, split_rejected=opts.count == "accepted")
