@@ -25,6 +25,8 @@ def test_rocksalt_values_are_the_chemistry() -> None:
     assert np.isclose(f["min_distance_ratio"], 2.82 / (atomic_radius("Na") + atomic_radius("Cl")))
     assert np.isclose(f["electronegativity_range"], 3.16 - 0.93)
     assert np.isclose(f["share_alkali"], 0.5) and np.isclose(f["share_halogen"], 0.5)
+    assert f["formula_known"] == 1.0 and f["log_known_polymorphs"] > 0  # NaCl is in the known-structures table
+    assert _f(Structure(Lattice.cubic(4), ["Na", "Xe"], [[0, 0, 0], [0.5, 0.5, 0.5]]))["formula_known"] == 0.0
 
 
 def test_geometry_follows_the_structure() -> None:

@@ -3,7 +3,9 @@
 No potential is run: composition statistics of tabulated element properties (pymatgen), SMACT charge
 neutrality, and geometry of the structure as given (interatomic distances against summed atomic radii,
 nearest-neighbour electronegativity contrast, coordination, volume against the shipped element-volume
-table, spglib symmetry at 0.1 Å). About 5–15 ms per structure of ≤ 60 sites.
+table, spglib symmetry at 0.1 Å) and how many known structures (the novelty table of
+:mod:`~xtalgen.evaluation.known_structures`) share its reduced formula. About 5–15 ms per structure of ≤ 60
+sites, plus one load of the known-structures table per process.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "n_elements", "log_n_sites", "smact_valid",
     "volume_ratio", "min_distance_ratio", "nn_distance_ratio_mean", "nn_distance_ratio_std",
     "coordination_mean", "nn_electronegativity_contrast", "nn_same_element_share",
-    "spacegroup", "crystal_system", "orbit_share",
+    "spacegroup", "crystal_system", "orbit_share", "formula_known", "log_known_polymorphs",
 )  # fmt: skip
 
 _CRYSTAL_SYSTEM_BOUNDS = (2, 15, 74, 142, 167, 194, 230)  # last space group of triclinic ... cubic
@@ -111,6 +113,24 @@ def _symmetry(structure: Structure) -> list[float]:
     return [float(sg), float(system), orbits / len(structure)]
 
 
+@lru_cache(maxsize=1)
+def _known_formula_counts() -> dict[str, int]:
+    """Known structures per reduced formula (empty when no known-structures table is installed)."""
+    from collections import Counter
+
+    from xtalgen.evaluation.known_structures import load_known_structures
+
+    try:
+        return dict(Counter(load_known_structures().formulas))
+    except FileNotFoundError:
+        return {}
+
+
+def _known(structure: Structure) -> list[float]:
+    count = _known_formula_counts().get(structure.composition.reduced_formula, 0)
+    return [float(count > 0), float(np.log1p(count))]
+
+
 def stability_features(structure: Structure) -> np.ndarray:
     """The :data:`FEATURE_NAMES` descriptors (float64) of one ordered structure, unrelaxed."""
     z = np.array(structure.atomic_numbers, dtype=int)
@@ -124,7 +144,7 @@ def stability_features(structure: Structure) -> np.ndarray:
     chi = props[:, COMPOSITION_PROPERTIES.index("electronegativity")]
     counts = [float(len(set(z.tolist()))), float(np.log(len(z))), _smact_valid(structure)]
     geometry = [_volume_ratio(structure), *_geometry(structure, z, chi)]
-    return np.array([*comp, *families, *counts, *geometry, *_symmetry(structure)], dtype=float)
+    return np.array([*comp, *families, *counts, *geometry, *_symmetry(structure), *_known(structure)], dtype=float)
 
 
 def feature_matrix(structures: list[Structure]) -> np.ndarray:
