@@ -27,6 +27,7 @@ import torch
 from xtalgen.models.crystens.grouped_hooks import GroupedHooks
 from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch
+from xtalgen.pipelines.run_files import find_run_file
 from xtalgen.representations.crystens import CrysTensConfig
 from xtalgen.representations.crystens.cell_composition import cell_numbers
 
@@ -49,9 +50,7 @@ class DrawnConditions:
 
 def find_conditions_table(checkpoint: Path) -> Path | None:
     """The ``conditions.csv`` of a model folder (or a checkpoint file's folder and its parents), or None."""
-    start = checkpoint if checkpoint.is_dir() else checkpoint.parent
-    found = [folder / CONDITIONS_FILE for folder in [start, *start.parents][:4]]
-    return next((path for path in found if path.is_file()), None)
+    return find_run_file(checkpoint if checkpoint.is_dir() else checkpoint.parent, CONDITIONS_FILE)
 
 
 def conditions_table_path(checkpoint: Path) -> Path:
