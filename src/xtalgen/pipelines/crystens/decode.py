@@ -8,7 +8,7 @@ Tables 1 and 2), the same metrics of the symmetrised tensor that was decoded (``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -49,7 +49,9 @@ def _decode_one(
     return structure, info
 
 
-def _tensor_writer(raw: np.ndarray):
+def tensor_writer(raw: np.ndarray) -> Callable[[Path], None]:
+    """A writer that saves ``raw`` (float32) as ``tensors.npy`` in the folder it is called with."""
+
     def write(out: Path) -> None:
         from xtalgen.data.atomic import atomic_path
 
@@ -116,7 +118,7 @@ def decode_to_generation(
     candidates = decode_candidates(raw, ct, label=label, **decode_kwargs)
     summary = write_generation(out_dir, candidates, symprec=symprec, meta=meta)
     if save_tensors:
-        _tensor_writer(raw)(Path(out_dir))
+        tensor_writer(raw)(Path(out_dir))
     return summary
 
 

@@ -27,6 +27,7 @@ import torch
 from xtalgen.models.crystens.grouped_hooks import GroupedHooks
 from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch
+from xtalgen.pipelines.run_files import find_run_file
 from xtalgen.representations.crystens import CrysTensConfig
 from xtalgen.representations.crystens.cell_composition import cell_numbers
 
@@ -49,9 +50,7 @@ class DrawnConditions:
 
 def find_conditions_table(checkpoint: Path) -> Path | None:
     """The ``conditions.csv`` of a model folder (or a checkpoint file's folder and its parents), or None."""
-    start = checkpoint if checkpoint.is_dir() else checkpoint.parent
-    found = [folder / CONDITIONS_FILE for folder in [start, *start.parents][:4]]
-    return next((path for path in found if path.is_file()), None)
+    return find_run_file(checkpoint if checkpoint.is_dir() else checkpoint.parent, CONDITIONS_FILE)
 
 
 def conditions_table_path(checkpoint: Path) -> Path:
@@ -116,9 +115,9 @@ def draw_conditions(table: pd.DataFrame, n: int, seed: int, ct: CrysTensConfig, 
 
 def _pair_hooks(kind: str, ct: CrysTensConfig, pairs: list[tuple[int, str]], opts: Any) -> list[Any]:
     """The imputation + symmetry projection of each distinct (space group, formula) pair."""
-    from xtalgen.pipelines.crystens.sample import _imputation
+    from xtalgen.pipelines.crystens.sample import imputation_hooks
 
-    return [_imputation(kind, ct, sg, formula, opts) for sg, formula in pairs]
+    return [imputation_hooks(kind, ct, sg, formula, opts) for sg, formula in pairs]
 
 
 def sample_drawn(request: GenerationRequest, opts: Any) -> SampleBatch:
@@ -128,9 +127,9 @@ def sample_drawn(request: GenerationRequest, opts: Any) -> SampleBatch:
     are imputed and projected for its own pair (:class:`~xtalgen.models.crystens.grouped_hooks.GroupedHooks`)
     and, with a conditional model, guided by its own space group and composition.
     """
-    from xtalgen.pipelines.crystens.decode import _tensor_writer, decode_candidates
+    from xtalgen.pipelines.crystens.decode import decode_candidates, tensor_writer
     from xtalgen.pipelines.crystens.load import load_crystens_model
-    from xtalgen.pipelines.crystens.sample import BATCH_SIZE, _per_sample, composition_vector, sample_tensors
+    from xtalgen.pipelines.crystens.sample import BATCH_SIZE, composition_vector, per_sample_columns, sample_tensors
 
     if request.checkpoint is None:
         raise ValueError("conditions=drawn: no CrysTens checkpoint given")
@@ -163,7 +162,7 @@ def sample_drawn(request: GenerationRequest, opts: Any) -> SampleBatch:
     rows: list[dict[str, Any]] = [{} for _ in range(request.n)]
     for (sg, formula), h in zip(pairs, hooks, strict=True):
         idx = groups[(sg, formula)]
-        extra = _per_sample(h, len(idx)) or [{} for _ in idx]
+        extra = per_sample_columns(h, len(idx)) or [{} for _ in idx]
         for i, row in zip(idx, extra, strict=True):
             rows[i] = {"condition_spacegroup": sg, "condition_formula": formula,
                        "cell_atoms_imputed": len(h.numbers) if h.numbers is not None else None, **row}
@@ -180,4 +179,4 @@ def sample_drawn(request: GenerationRequest, opts: Any) -> SampleBatch:
                                    workers=request.workers, decode_options=opts.decode_options(),
                                    cleanup=opts.cleanup(), spacegroup=drawn.spacegroups,
                                    progress=request.progress)  # fmt: skip
-    return SampleBatch(candidates, record, extra_files=[_tensor_writer(raw)] if opts.save_tensors else [])
+    return SampleBatch(candidates, record, extra_files=[tensor_writer(raw)] if opts.save_tensors else [])

@@ -15,7 +15,7 @@ from xtalgen.models.crystens import Imputation
 from xtalgen.models.crystens.grouped_hooks import GroupedHooks
 from xtalgen.models.crystens.occupancy_lock import OccupancyLock
 from xtalgen.models.crystens.symmetry_projection import SymmetryProjection
-from xtalgen.pipelines.crystens.decode import _tensor_writer, decode_candidates
+from xtalgen.pipelines.crystens.decode import decode_candidates, tensor_writer
 from xtalgen.pipelines.crystens.load import checkpoint_kind, load_crystens_model
 from xtalgen.pipelines.families import GenerationRequest, SampleBatch, SamplingOptions, get_family
 from xtalgen.postprocess.merge import DEFAULT_MERGE_FACTOR
@@ -232,8 +232,10 @@ def request_imputation(
     return Imputation.from_known(known_entries(ct, spacegroup, numbers), ct), numbers
 
 
-def _imputation(kind: str, ct: CrysTensConfig, sg: int | None, formula: str | None, opts: CrysTensOptions) -> _Hooks:
-    """Imputation and symmetry projection for a request (both off unless the request or options ask)."""
+def imputation_hooks(kind: str, ct: CrysTensConfig, sg: int | None, formula: str | None,
+                     opts: CrysTensOptions) -> _Hooks:  # fmt: skip
+    """The sampling hooks of a request: its imputation and symmetry projection (both off unless the request
+    or options ask); ValueError for an option combination that cannot apply."""
     impute, formula_units = getattr(opts, "impute", None), getattr(opts, "formula_units", None)
     project_symmetry = getattr(opts, "project_symmetry", None)
     hooks = _Hooks(impute=formula is not None if impute is None else bool(impute))
@@ -268,8 +270,9 @@ def _add_lock(hooks: _Hooks, kind: str, cfg: Any, ct: CrysTensConfig, start: flo
     hooks.lock = OccupancyLock(ct, float(start), steps, inner=inner)
 
 
-def _per_sample(hooks: _Hooks, n: int) -> list[dict[str, Any]] | None:
-    """Per-sample summary columns: the Wyckoff choice and displacement of a projection, locked slots."""
+def per_sample_columns(hooks: _Hooks, n: int) -> list[dict[str, Any]] | None:
+    """Extra summary columns of ``n`` samples drawn with ``hooks`` (one dict per sample; None when the hooks
+    add none): the Wyckoff choice and displacement of a projection, locked slots."""
     rows = None
     if hooks.projection is not None:
         disp = np.concatenate(hooks.projection.displacements)
@@ -321,7 +324,7 @@ def sample_crystens(request: GenerationRequest, opts: CrysTensOptions, expect: s
     if expect is not None and kind != expect:
         raise ValueError(f"{request.checkpoint} holds a crystens-{kind} model, not crystens-{expect}")
     sg = request.spacegroup[0] if request.spacegroup else None
-    hooks = _imputation(kind, ct, sg, request.formula, opts)
+    hooks = imputation_hooks(kind, ct, sg, request.formula, opts)
     _add_lock(hooks, kind, cfg, ct, opts.occupancy_lock)
     learned = kind != "diffusion" or getattr(module, "conditional", False) or not hooks.impute
     raw = _sample_raw(kind, module, cfg, request, opts, hooks, learned)
@@ -340,10 +343,10 @@ def sample_crystens(request: GenerationRequest, opts: CrysTensOptions, expect: s
               "seed": request.seed, "imputed": hooks.impute, "symmetry_projected": hooks.project, "guided": guided,
               **request.meta}  # fmt: skip
     candidates = decode_candidates(raw, ct, label=f"crystens-{kind}", info=info,
-                                   per_sample=_per_sample(hooks, request.n), workers=request.workers,
+                                   per_sample=per_sample_columns(hooks, request.n), workers=request.workers,
                                    decode_options=opts.decode_options(), cleanup=opts.cleanup(), spacegroup=sg,
                                    progress=request.progress)  # fmt: skip
-    return SampleBatch(candidates, record, extra_files=[_tensor_writer(raw)] if opts.save_tensors else [])
+    return SampleBatch(candidates, record, extra_files=[tensor_writer(raw)] if opts.save_tensors else [])
 
 
 def generate_crystens(

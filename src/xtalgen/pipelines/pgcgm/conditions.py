@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from xtalgen.data.atomic import atomic_write
+from xtalgen.pipelines.run_files import find_run_file
 from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 #: The condition table's file name, in a PGCGM run folder and a packaged PGCGM model.
@@ -65,17 +66,16 @@ def read_condition_table(checkpoint_dir: Path) -> list[tuple[int, tuple[str, ...
 
     Looked up in the checkpoint folder and its parents (the run folder holds it).
     """
-    for folder in [checkpoint_dir, *checkpoint_dir.parents][:4]:
-        path = folder / CONDITIONS_FILE
-        if path.is_file():
-            with open(path, newline="") as fh:
-                rows = csv.reader(fh)
-                col = {name: k for k, name in enumerate(next(rows, []))}
-                sg, els, n = col["spacegroup"], col["elements"], col["count"]
-                return [(int(r[sg]), tuple(r[els].split()), int(r[n])) for r in rows if r]
-    raise FileNotFoundError(
-        f"no {CONDITIONS_FILE} next to checkpoint {checkpoint_dir}; give --spacegroup and --elements"
-    )
+    path = find_run_file(checkpoint_dir, CONDITIONS_FILE)
+    if path is None:
+        raise FileNotFoundError(
+            f"no {CONDITIONS_FILE} next to checkpoint {checkpoint_dir}; give --spacegroup and --elements"
+        )
+    with open(path, newline="") as fh:
+        rows = csv.reader(fh)
+        col = {name: k for k, name in enumerate(next(rows, []))}
+        sg, els, n = col["spacegroup"], col["elements"], col["count"]
+        return [(int(r[sg]), tuple(r[els].split()), int(r[n])) for r in rows if r]
 
 
 @lru_cache(maxsize=256)

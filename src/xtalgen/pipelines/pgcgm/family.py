@@ -9,6 +9,7 @@ from typing import Any
 from xtalgen.pipelines.families import Family, LoadedModel, Packaging, register
 from xtalgen.pipelines.pgcgm.conditions import CONDITIONS_FILE
 from xtalgen.pipelines.pgcgm.sample import PGCGMOptions, sample_pgcgm
+from xtalgen.pipelines.run_files import find_run_file
 
 
 def _load(folder: Path) -> LoadedModel:
@@ -30,9 +31,9 @@ def _owns(ckpt: Any) -> bool:
 
 def _conditions_file(ckpt: Any) -> list[Path]:
     """The run's condition table (generation needs it), looked up beside the checkpoint and above."""
-    for folder in [ckpt.path, *ckpt.path.parents][:4]:
-        if (folder / CONDITIONS_FILE).is_file():
-            return [folder / CONDITIONS_FILE]
+    path = find_run_file(ckpt.path, CONDITIONS_FILE)
+    if path is not None:
+        return [path]
     raise FileNotFoundError(f"no {CONDITIONS_FILE} in the run of {ckpt.path}: PGCGM generation needs it")
 
 

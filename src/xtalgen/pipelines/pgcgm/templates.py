@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from xtalgen.pipelines.pgcgm.conditions import CONDITIONS_FILE, _order_key, _symbol
+from xtalgen.pipelines.run_files import find_run_file
 from xtalgen.representations.basesites.training_arrays import BaseSiteArrays
 
 #: (space group, element per base site, Wyckoff multiplicity per base site).
@@ -96,15 +97,14 @@ def write_template_table(arrays: BaseSiteArrays, path: Path) -> Path:
 def read_templates(checkpoint_dir: Path) -> list[Template]:
     """Templates from the run's ``conditions.csv`` (with its ``multiplicities`` column), beside the
     checkpoint or in a parent folder."""
-    for folder in [checkpoint_dir, *checkpoint_dir.parents][:4]:
-        path = folder / CONDITIONS_FILE
-        if path.is_file():
-            with open(path, newline="") as fh:
-                rows = list(csv.DictReader(fh))
-            if rows and "multiplicities" not in rows[0]:
-                raise ValueError(f"{path}: no multiplicities column (not a general PGCGM run)")
-            return group_templates(rows)
-    raise FileNotFoundError(f"no {CONDITIONS_FILE} next to checkpoint {checkpoint_dir}")
+    path = find_run_file(checkpoint_dir, CONDITIONS_FILE)
+    if path is None:
+        raise FileNotFoundError(f"no {CONDITIONS_FILE} next to checkpoint {checkpoint_dir}")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows and "multiplicities" not in rows[0]:
+        raise ValueError(f"{path}: no multiplicities column (not a general PGCGM run)")
+    return group_templates(rows)
 
 
 def group_templates(rows: list[dict[str, object]]) -> list[Template]:
