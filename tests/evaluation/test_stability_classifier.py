@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from xtalgen.evaluation.stability_classifier import FILE_NAME, StabilityClassifier, find_stability_classifier
+from xtalgen.evaluation.stability_classifier import StabilityClassifier
 from xtalgen.evaluation.stability_features import FEATURE_NAMES
 
 
@@ -43,16 +43,13 @@ def test_forward_pass_matches_scikit_learn() -> None:
     np.testing.assert_allclose(model.predict_features(x), expected, rtol=1e-9, atol=1e-12)
 
 
-def test_json_round_trip_and_lookup(tmp_path) -> None:
+def test_json_round_trip(tmp_path) -> None:
     x, y = _data()
     model = StabilityClassifier.fit(x, y, seed=0, meta={"label": "e_hull <= 0.1"})
-    path = model.to_json(tmp_path / "run" / FILE_NAME)
+    path = model.to_json(tmp_path / "clf.json")
     back = StabilityClassifier.from_json(path)
     np.testing.assert_array_equal(back.predict_features(x), model.predict_features(x))
     assert back.meta["label"] == "e_hull <= 0.1"
-    (tmp_path / "run" / "checkpoints").mkdir()
-    assert find_stability_classifier(tmp_path / "run" / "checkpoints") == path
-    assert find_stability_classifier(tmp_path / "elsewhere") is None
 
 
 def test_bad_files_and_inputs_are_refused(tmp_path) -> None:

@@ -102,10 +102,3 @@ class StabilityClassifier:
             raise ValueError(f"stability classifier {path}: weights do not match its {len(out.feature_names)} features")
         return out
 
-
-def find_stability_classifier(checkpoint: str | Path) -> Path | None:
-    """The :data:`FILE_NAME` of a model folder (or a checkpoint file's folder and its parents), or None."""
-    start = Path(checkpoint)
-    start = start if start.is_dir() else start.parent
-    found = [folder / FILE_NAME for folder in [start, *start.parents][:4]]
-    return next((p for p in found if p.is_file()), None)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from xtalgen.cli.main import app
-from xtalgen.evaluation.stability_classifier import StabilityClassifier
+from xtalgen.evaluation.stability_classifier import FILE_NAME, StabilityClassifier
 from xtalgen.evaluation.stability_features import FEATURE_NAMES
 from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
 from xtalgen.pipelines.pgcgm.stability_rank import REASON_STABILITY
@@ -38,6 +41,16 @@ def test_keeps_the_best_ranked_of_the_plain_run(run, classifier_file, tmp_path) 
     assert sorted(kept["formula"].tolist() + dropped["formula"].tolist()) == sorted(plain["formula"].tolist())
     assert kept["p_metastable"].min() >= dropped["p_metastable"].max()
     assert kept["p_metastable"].between(0, 1).all() and "p_metastable" not in plain.columns
+
+
+def test_the_classifier_beside_the_checkpoint_is_found(run, classifier_file, tmp_path) -> None:
+    own = tmp_path / "run"
+    shutil.copytree(run, own)
+    shutil.copy(classifier_file, own / FILE_NAME)
+    kept = pd.read_csv(generate_pgcgm(2, tmp_path / "g", checkpoint=own, stability_top_fraction=0.5, **KW))
+    assert len(kept) == 2 and kept["p_metastable"].notna().all()
+    meta = json.loads((tmp_path / "g" / "generation.json").read_text())
+    assert meta["stability_dropped"] == 2 and meta["stability_classifier"] == str(own / FILE_NAME)
 
 
 @pytest.mark.parametrize(

@@ -350,7 +350,7 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
         critic = load_critic(opts.critic or ckpt_dir, generator)
         draw = replace(request, n=draw_target(request.n, opts.critic_top_fraction))
     if opts.stability_top_fraction is not None:
-        ranker = load_stability_classifier(opts.stability_classifier or ckpt_dir)
+        ranker_file, ranker = load_stability_classifier(opts.stability_classifier or ckpt_dir)
         draw = replace(request, n=draw_target(request.n, opts.stability_top_fraction))
     results = _draw_rounds(generator, table, draw, opts, critic)
     if opts.count == "accepted":
@@ -383,7 +383,7 @@ def sample_pgcgm(request: GenerationRequest, opts: PGCGMOptions) -> SampleBatch:
                       critic_dropped=dropped)  # fmt: skip
     if ranker is not None:
         record.update(stability_top_fraction=opts.stability_top_fraction, stability_dropped=dropped,
-                      stability_classifier=str(opts.stability_classifier or ckpt_dir))  # fmt: skip
+                      stability_classifier=str(ranker_file))  # fmt: skip
     if opts.novel_only:
         record["known_dropped"] = sum(r.reason == REASON_KNOWN for r in results)
     return SampleBatch(candidates, record, split_rejected=opts.count == "accepted")

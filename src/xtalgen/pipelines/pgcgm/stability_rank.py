@@ -14,20 +14,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xtalgen.evaluation.stability_classifier import FILE_NAME, StabilityClassifier, find_stability_classifier
+from xtalgen.evaluation.stability_classifier import FILE_NAME, StabilityClassifier
+from xtalgen.pipelines.run_files import find_run_file
 
 REASON_STABILITY = "predicted unstable"
 SCORE_COLUMN = "p_metastable"
 
 
-def load_stability_classifier(source: str | Path) -> StabilityClassifier:
-    """The classifier in ``source`` (its JSON file, or a model/run folder holding :data:`FILE_NAME`)."""
+def load_stability_classifier(source: str | Path) -> tuple[Path, StabilityClassifier]:
+    """The file and classifier of ``source`` (its JSON file, or a model/run folder holding :data:`FILE_NAME`)."""
     path = Path(source)
-    found = path if path.is_file() else find_stability_classifier(path)
+    found = path if path.is_file() else find_run_file(path if path.is_dir() else path.parent, FILE_NAME)
     if found is None:
         raise ValueError(f"stability_top_fraction: no {FILE_NAME} in {source} (give one with "
                          "--set stability_classifier=FILE; benchmarks/pgcgm_stability_rank.py fits one)")  # fmt: skip
-    return StabilityClassifier.from_json(found)
+    return found, StabilityClassifier.from_json(found)
 
 
 def score_accepted(results: Sequence[Any], classifier: StabilityClassifier) -> None:
