@@ -367,7 +367,7 @@ def generator_filter_pass(gen: Path, out_csv: Path) -> dict[str, Any]:
     reduced-formula size, primitive-cell size): the baseline put through the same screen as PGCGM, by the
     same post-processing code (structures as they are: no merging, no space-group target, no dedupe)."""
     from xtalgen.evaluation.sources import load_generated
-    from xtalgen.pipelines.pgcgm.sample import (
+    from xtalgen.pipelines.pgcgm.options import (
         DEFAULT_MAX_FORMULA_ATOMS,
         DEFAULT_MAX_PRIMITIVE_SITES,
         DEFAULT_PGCGM_DISTANCE_FACTOR,

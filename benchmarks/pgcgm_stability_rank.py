@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/work/runs/pgcgm_stability_rank"))
     ap.add_argument("--train-n", type=int, default=1500, help="structures generated for the labels")
-    ap.add_argument("--train-k", type=int, default=900, help="of them relaxed (labels)")
+    ap.add_argument("--train-k", type=int, default=450, help="of them relaxed (labels)")
     ap.add_argument("--train-seed", type=int, default=1001)
     ap.add_argument("--n", type=int, default=150, help="accepted structures per held-out setting")
     ap.add_argument("--k", type=int, default=150, help="structures relaxed per held-out setting")

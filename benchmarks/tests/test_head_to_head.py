@@ -216,7 +216,7 @@ def test_head_to_head_tiny_run(setup, monkeypatch):
     assert f"**{len(pairs)} pairs**" in text and f"## Issue 21 targets for {label}" in text
     assert all(d in text for d in R.DEFINITIONS)
     # sensitivity: the baseline put through PGCGM's default generation filters
-    from xtalgen.pipelines.pgcgm.sample import DEFAULT_PGCGM_DISTANCE_FACTOR
+    from xtalgen.pipelines.pgcgm.options import DEFAULT_PGCGM_DISTANCE_FACTOR
     from xtalgen.postprocess.filters import check_min_distance
 
     screened = pd.read_csv(work / H.BASELINE / "pgcgm_filters.csv")

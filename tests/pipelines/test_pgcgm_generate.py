@@ -147,7 +147,7 @@ def test_snapping_records_its_moves_and_never_adds_atoms(run, tmp_path) -> None:
     assert (snapped["snap_max_move"] < 2.15).all()
     assert ((snapped["sites_snapped"] == 0) == (snapped["snap_max_move"] == 0)).all()
     # the distance filter's per-kind ratios explain each verdict (PGCGM's default contact bound)
-    from xtalgen.pipelines.pgcgm.sample import DEFAULT_PGCGM_DISTANCE_FACTOR
+    from xtalgen.pipelines.pgcgm.options import DEFAULT_PGCGM_DISTANCE_FACTOR
 
     worst = snapped[["min_ratio_same_element", "min_ratio_other_elements"]].min(axis=1)
     assert ((worst < DEFAULT_PGCGM_DISTANCE_FACTOR) == (snapped["reason"] == "atoms too close")).all()
@@ -210,7 +210,7 @@ def test_rescale_volume_records_factor_and_sets_predicted_volume(run, tmp_path) 
 def test_default_formula_size_limit_and_its_switch(run, tmp_path) -> None:
     from pymatgen.core import Composition
 
-    from xtalgen.pipelines.pgcgm.sample import DEFAULT_MAX_FORMULA_ATOMS
+    from xtalgen.pipelines.pgcgm.options import DEFAULT_MAX_FORMULA_ATOMS
 
     kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False,
               distance_factor=0.5)
@@ -227,7 +227,7 @@ def test_default_formula_size_limit_and_its_switch(run, tmp_path) -> None:
 
 
 def test_default_contact_bound_and_cell_limit_and_their_switches(run, tmp_path) -> None:
-    from xtalgen.pipelines.pgcgm.sample import DEFAULT_MAX_PRIMITIVE_SITES, DEFAULT_PGCGM_DISTANCE_FACTOR
+    from xtalgen.pipelines.pgcgm.options import DEFAULT_MAX_PRIMITIVE_SITES, DEFAULT_PGCGM_DISTANCE_FACTOR
 
     kw = dict(checkpoint=run, seed=6, workers=1, progress=False, count="candidates", dedupe=False)
     strict = pd.read_csv(generate_pgcgm(30, tmp_path / "strict", **kw))  # defaults: 0.73, 20 sites

@@ -8,7 +8,8 @@ from typing import Any
 
 from xtalgen.pipelines.families import Family, LoadedModel, Packaging, register
 from xtalgen.pipelines.pgcgm.conditions import CONDITIONS_FILE
-from xtalgen.pipelines.pgcgm.sample import PGCGMOptions, sample_pgcgm
+from xtalgen.pipelines.pgcgm.options import PGCGMOptions
+from xtalgen.pipelines.pgcgm.sample import sample_pgcgm
 from xtalgen.pipelines.run_files import find_run_file
 
 
