@@ -20,6 +20,8 @@ ORDER = [
     "pgcgm_generation_speed.md",
     "pgcgm_push_apart.md",
     "pgcgm_critic_rejection.md",
+    "pgcgm_stability_rank.md",
+    "head_to_head_ranked.md",
     "pgcgm.md",
     "crystens_models.md",
     "crystens_context.md",

@@ -21,7 +21,7 @@ from xtalgen.data.structure_table import load_structure_table
 from xtalgen.evaluation.reference_table import ENV_VAR as REFERENCE_ENV
 from xtalgen.pipelines.pgcgm.train import ARRAYS_FILE
 from xtalgen.pretrained import ENV_VAR, load_pretrained, package_checkpoint, pretrained_training_structures
-from xtalgen.pretrained.package import add_training_structures
+from xtalgen.pretrained.model_files import add_training_structures
 from xtalgen.pretrained.package import main as package_main
 from xtalgen.pretrained.registry import TRAINING_STRUCTURES_FILE, pretrained_info
 from xtalgen.representations.basesites.training_arrays import BaseSiteArrays

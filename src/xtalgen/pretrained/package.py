@@ -35,33 +35,34 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from safetensors.torch import save_file
 
 from xtalgen.data.hashing import file_sha256
-from xtalgen.pipelines.families import families, family_of_checkpoint, get_family, trainable_kinds
+from xtalgen.pipelines.families import family_of_checkpoint, get_family, trainable_kinds
 from xtalgen.pipelines.training.checkpoint import (
     FORMAT_VERSION,
     STATE_FILE,
     WEIGHTS_FILE,
     Checkpoint,
     load_checkpoint,
-    read_state,
+)
+from xtalgen.pretrained.model_files import (
+    CONFIG_FILE,
+    MAX_MB,
+    add_model_file,
+    add_training_structures,
+    write_training_structures,
 )
 from xtalgen.pretrained.registry import (
     MODELS_DIR,
     TRAINING_STRUCTURES_FILE,
     PretrainedInfo,
-    pretrained_info,
     read_registry,
     registry_dir,
-    verify_files,
     write_registry,
 )
 
-CONFIG_FILE = "config.yaml"
-MAX_MB = 10.0
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -159,94 +160,6 @@ def _write_model_files(ckpt: Checkpoint, kind: str, folder: Path, max_mb: float)
     return names
 
 
-def training_rows(kind: str, config: Mapping[str, Any], dataset: Any, run: Path | None = None) -> np.ndarray:
-    """Rows of the prepared ``dataset`` a training run of ``kind`` with ``config`` learned from.
-
-    Asks the family (e.g. :func:`xtalgen.pipelines.pgcgm.train.training_rows`); ValueError for a family
-    that cannot say.
-    """
-    fam = get_family(kind)
-    rows = fam.packaging.training_rows if fam.packaging is not None else None
-    if rows is None:
-        supported = [k for k, f in families().items() if f.packaging is not None and f.packaging.training_rows]
-        raise ValueError(f"training structures can only be packaged for {', '.join(supported)} models so far, "
-                         f"not {kind}")  # fmt: skip
-    return rows(config, dataset, run)
-
-
-def write_training_structures(
-    kind: str,
-    config: Mapping[str, Any],
-    dataset_path: str | Path,
-    out_file: str | Path,
-    *,
-    run: Path | None = None,
-    expected: int | None = None,
-) -> dict[str, Any]:
-    """Write the training structures of a run (see :func:`training_rows`) as a compact structure table.
-
-    ``expected``: the number of training materials the model records; a different count is refused
-    (ValueError: not the dataset the model was trained on). Returns the registry record (file, number
-    of structures, source file name and sha256, split).
-    """
-    from xtalgen.data.dataset import load_dataset
-    from xtalgen.data.structure_table import structure_table_from_dataset, write_structure_table
-
-    path = Path(dataset_path)
-    dataset = load_dataset(path)
-    rows = training_rows(kind, config, dataset, run)
-    if expected is not None and len(rows) != int(expected):
-        raise ValueError(
-            f"{path} gives {len(rows)} training structures with the model's split and filters, but the model "
-            f"was trained on {expected} materials: give the prepared dataset it was trained on"
-        )
-    if len(rows) == 0:
-        raise ValueError(f"{path}: no structure passes the model's split and filters")
-    record = {
-        "file": TRAINING_STRUCTURES_FILE,
-        "n_structures": int(len(rows)),
-        "source": path.name,
-        "source_sha256": file_sha256(path),
-        "split": dict(config.get("data", {})).get("split"),
-    }
-    meta = {**record, "symprec": dataset.symprec, "filters": dict(config.get("data", {}))}
-    write_structure_table(structure_table_from_dataset(dataset, rows), out_file, meta)
-    return record
-
-
-def add_training_structures(
-    name: str, dataset_path: str | Path, *, registry: str | Path | None = None, max_mb: float = MAX_MB
-) -> PretrainedInfo:
-    """Add (or replace) the training structures of pretrained model ``name`` already in the registry.
-
-    The rows are selected with the config in the model's ``state.json`` and must number the model's
-    recorded ``n_materials``; the file's sha256 and size join the entry's files (checked by
-    ``xtalgen models --verify``) and ``data["training_structures"]`` records where it came from.
-    """
-    root = registry_dir(registry)
-    info = pretrained_info(name, root)
-    kept = {k: v for k, v in info.files.items() if k != TRAINING_STRUCTURES_FILE}
-    folder = verify_files(PretrainedInfo.from_dict({**info.to_dict(), "files": kept}), root)
-    state = read_state(folder)
-    target = folder / TRAINING_STRUCTURES_FILE
-    record = write_training_structures(info.kind, state.get("config", {}), dataset_path, target,
-                                       expected=info.data.get("n_materials"))  # fmt: skip
-    files = {**kept, TRAINING_STRUCTURES_FILE: {"sha256": file_sha256(target), "size": target.stat().st_size}}
-    total = sum(meta["size"] for meta in files.values())
-    if total > max_mb * 1e6:
-        target.unlink()
-        raise ValueError(f"pretrained model {name!r}: {total / 1e6:.1f} MB with its training structures; "
-                         f"the limit is {max_mb:g} MB")  # fmt: skip
-    raw = read_registry(root)
-    for entry in raw["models"]:
-        if entry["name"] == name:
-            entry["files"] = files
-            entry["size_bytes"] = total
-            entry["data"] = {**entry.get("data", {}), "training_structures": record}
-    write_registry(raw, root)
-    return pretrained_info(name, root)
-
-
 def package_checkpoint(
     run_dir: str | Path,
     name: str,
@@ -334,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="add the training structures (--training-data) to model NAME already in the registry",
     )
+    p.add_argument("--add-file", nargs=2, metavar=("NAME", "FILE"),
+                   help="copy FILE into model NAME already in the registry and record it (e.g. a stability classifier)")
     p.add_argument("--kind", choices=trainable_kinds(), help="expected kind (read from the checkpoint)")
     p.add_argument("--version", default="1.0")
     p.add_argument("--data-desc", default="", help="what the model was trained on (free text)")
@@ -347,6 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-mb", type=float, default=MAX_MB)
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
+    if args.add_file:
+        try:
+            info = add_model_file(args.add_file[0], args.add_file[1], registry=args.registry, max_mb=args.max_mb)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}")
+            return 1
+        print(f"added {Path(args.add_file[1]).name} to {info.name}; the model is {info.size_mb:.2f} MB in all")
+        return 0
     if args.add_training_structures:
         if args.training_data is None:
             p.error("--add-training-structures needs --training-data DATASET")

@@ -30,12 +30,16 @@ def _owns(ckpt: Any) -> bool:
     return ckpt.config.get("_class") == "PGCGMConfig"
 
 
-def _conditions_file(ckpt: Any) -> list[Path]:
-    """The run's condition table (generation needs it), looked up beside the checkpoint and above."""
+def _run_files(ckpt: Any) -> list[Path]:
+    """The run's condition table (generation needs it) and, when fitted for the run, its stability classifier
+    (``stability_top_fraction``), looked up beside the checkpoint and above."""
+    from xtalgen.evaluation.stability_classifier import FILE_NAME as CLASSIFIER_FILE
+
     path = find_run_file(ckpt.path, CONDITIONS_FILE)
-    if path is not None:
-        return [path]
-    raise FileNotFoundError(f"no {CONDITIONS_FILE} in the run of {ckpt.path}: PGCGM generation needs it")
+    if path is None:
+        raise FileNotFoundError(f"no {CONDITIONS_FILE} in the run of {ckpt.path}: PGCGM generation needs it")
+    classifier = find_run_file(ckpt.path, CLASSIFIER_FILE)
+    return [path] if classifier is None else [path, classifier]
 
 
 def _data_record(ckpt: Any, folder: Path, data_file: str | None) -> tuple[tuple[str, ...], int, str | None]:
@@ -58,6 +62,6 @@ FAMILY = register(Family(
     conditions=frozenset({"spacegroup", "elements"}),
     load=_load,
     train=_train,
-    packaging=Packaging(owns=_owns, extra_files=_conditions_file, data_record=_data_record,
+    packaging=Packaging(owns=_owns, extra_files=_run_files, data_record=_data_record,
                         training_rows=_training_rows),
 ))  # fmt: skip
