@@ -6,9 +6,9 @@
    cross-validated AUC and metastable share of the top 30 % for a logistic regression, the shipped perceptron
    (:class:`xtalgen.evaluation.stability_classifier.StabilityClassifier`) and gradient boosting; the perceptron
    is then fitted on all labels and written to WORK/stability_classifier.json.
-3. Held out (another seed, as ``benchmarks/pgcgm_critic_rejection.py``): generation settings with and without
-   ``stability_top_fraction``, each generated and evaluated the same way; raw S.U.N. with 95 % intervals.
-Every step is skipped when its output exists (resumable). Writes docs/benchmarks/pgcgm_stability_rank.md.
+The held-out test of the ranking is the shared head-to-head run with ``--set pgcgm-general:stability_top_fraction=
+0.3`` (docs/benchmarks/head_to_head_ranked.md). Every step is skipped when its output exists (resumable).
+Writes docs/benchmarks/pgcgm_stability_rank.md.
 """
 
 from __future__ import annotations
@@ -25,19 +25,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pgcgm_critic_rejection import summarise  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "pgcgm_stability_rank.md"
 MODEL = "pgcgm-mp-general"
 CLI = [sys.executable, "-c", "from xtalgen.cli.main import app; app()"]
 METASTABLE = 0.1  # eV/atom, the S.U.N. threshold of the evaluation
 TOP = 0.3
-#: held-out setting name -> --set entries (ranked settings also get stability_classifier=<fitted file>).
-SETTINGS: dict[str, list[str]] = {
-    "defaults": [],
-    "stability top 30 %": ["stability_top_fraction=0.3"],
-    "novel only + stability top 30 %": ["novel_only=true", "stability_top_fraction=0.3"],
-}
 
 
 def _run(cmd: list[str]) -> None:
@@ -80,8 +73,9 @@ def _top_share(score: np.ndarray, y: np.ndarray, top: float = TOP) -> float:
     return float(y[np.argsort(-score, kind="stable")[:k]].mean())
 
 
-def cross_validate(x: np.ndarray, y: np.ndarray, seed: int = 0) -> list[dict]:
-    """5-fold stratified CV of three classifiers: pooled out-of-fold AUC and top-30 % metastable share."""
+def cross_validate(x: np.ndarray, y: np.ndarray, novel: np.ndarray | None = None, seed: int = 0) -> list[dict]:
+    """5-fold stratified CV of three classifiers: pooled out-of-fold AUC and top-30 % metastable share, over all
+    rows and (``novel``: a boolean mask) over the novel ones only, the ones ``novel_only`` generation keeps."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
@@ -104,7 +98,11 @@ def cross_validate(x: np.ndarray, y: np.ndarray, seed: int = 0) -> list[dict]:
                 oof[test] = StabilityClassifier.fit(x[train], y[train], seed=seed).predict_features(x[test])
             else:
                 oof[test] = makers[name]().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
-        rows.append({"model": name, "auc": _auc(oof, y), "top_share": _top_share(oof, y), "base": float(y.mean())})
+        row = {"model": name, "auc": _auc(oof, y), "top_share": _top_share(oof, y), "base": float(y.mean())}
+        if novel is not None and novel.any() and len(set(y[novel].tolist())) == 2:
+            row.update(novel_auc=_auc(oof[novel], y[novel]), novel_top_share=_top_share(oof[novel], y[novel]),
+                       novel_base=float(y[novel].mean()), n_novel=int(novel.sum()))  # fmt: skip
+        rows.append(row)
     return rows
 
 
@@ -119,7 +117,7 @@ def fit_classifier(args: argparse.Namespace) -> tuple[Path, list[dict], dict]:
         cv = json.loads(cv_file.read_text())
         return out, cv["rows"], cv["labels"]
     x, y, per = labelled_features(labelled)
-    rows = cross_validate(x, y)
+    rows = cross_validate(x, y, per["novel"].map(lambda v: str(v).lower() in ("true", "1", "1.0")).to_numpy())
     labels = {"n": int(len(y)), "positive": int(y.sum()), "seed": args.train_seed, "generated": args.train_n}
     meta = {"label": f"e_hull <= {METASTABLE} eV/atom after CHGNet relaxation (xtalgen evaluate --stability "
             "--early-stop, shipped reference table)", "model": MODEL,
@@ -130,7 +128,7 @@ def fit_classifier(args: argparse.Namespace) -> tuple[Path, list[dict], dict]:
     return out, rows, labels
 
 
-def write(cv: list[dict], labels: dict, held: list[dict], missing: list[str], args: argparse.Namespace) -> None:
+def write(cv: list[dict], labels: dict, args: argparse.Namespace) -> None:
     """The markdown page."""
     lines = ["# PGCGM general model: learned stability ranking (`stability_top_fraction`)", "",
              f"Script `benchmarks/pgcgm_stability_rank.py`. Labels: {labels['n']} structures of `xtalgen generate "
@@ -141,27 +139,21 @@ def write(cv: list[dict], labels: dict, held: list[dict], missing: list[str], ar
              f"SMACT, distances against summed radii, nearest-neighbour electronegativity contrast, symmetry); no "
              f"potential runs at generation time. Machine: {platform.machine()}, {os.cpu_count()} cores.", "",
              "## Cross-validation (5 folds, pooled out-of-fold predictions)", "",
-             f"| classifier | AUC | metastable share of the top {int(100 * TOP)} % | base rate |",
-             "|---|---|---|---|"]  # fmt: skip
+             f"| classifier | AUC | metastable share of the top {int(100 * TOP)} % | base rate | novel only: AUC | "
+             f"top {int(100 * TOP)} % | base rate |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in cv:
-        lines.append(f"| {r['model']} | {r['auc']:.3f} | {100 * r['top_share']:.1f} % | {100 * r['base']:.1f} % |")
-    lines += ["", f"## Held out: n = {args.n} accepted per setting, seed {args.seed}, K = {args.k} relaxed", "",
-              "Same protocol as `pgcgm_critic_rejection.md`: S.U.N. = E_hull ≤ 0.1 eV/atom, unique and novel "
-              "(against all MP structures), over the relaxed structures; 95 % Wilson intervals.", "",
-              "| setting | kept / candidates drawn | relaxed | metastable (95 % CI) | S.U.N. (95 % CI) | median E_hull "
-              "(eV/atom) | space groups | top space group (share) | Wyckoff templates |",
-              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for r in held:
-        k = max(r["relaxed"], 1)
-        top = f"{r['top_sg'][0]} ({100 * r['top_sg'][1]:.1f} %)" if r["top_sg"] else "—"
-        lines.append(
-            f"| {r['setting']} | {r['accepted']} / {r['candidates']} | {r['relaxed']} | "
-            f"{100 * r['metastable'] / k:.1f} % ({100 * r['meta_ci'][0]:.1f}–{100 * r['meta_ci'][1]:.1f}) | "
-            f"{100 * r['sun'] / k:.1f} % ({100 * r['sun_ci'][0]:.1f}–{100 * r['sun_ci'][1]:.1f}) | "
-            f"{r['median_ehull']:.3f} | {int(r['n_spacegroups'])} | {top} | {int(r['n_templates'])} |"
-        )  # fmt: skip
-    for name in missing:
-        lines.append(f"| {name} | not measured (run not finished) | | | | | | | |")
+        novel = (f"{r['novel_auc']:.3f} | {100 * r['novel_top_share']:.1f} % | {100 * r['novel_base']:.1f} % "
+                 f"(n = {r['n_novel']})" if "novel_auc" in r else "– | – | –")  # fmt: skip
+        lines.append(f"| {r['model']} | {r['auc']:.3f} | {100 * r['top_share']:.1f} % | {100 * r['base']:.1f} % | "
+                     f"{novel} |")  # fmt: skip
+    lines += [
+        "",
+        "The fitted perceptron is shipped with `pgcgm-mp-general` (`python -m xtalgen.pretrained.package "
+        "--add-file pgcgm-mp-general WORK/stability_classifier.json`). Its held-out test is the head-to-head "
+        "run with `--set pgcgm-general:stability_top_fraction=0.3` ([head_to_head_ranked.md]"
+        "(head_to_head_ranked.md)).",
+        "",
+    ]
     OUT.write_text("\n".join(lines) + "\n" + args.notes)
     print(f"wrote {OUT}")
 
@@ -172,26 +164,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train-n", type=int, default=1500, help="structures generated for the labels")
     ap.add_argument("--train-k", type=int, default=450, help="of them relaxed (labels)")
     ap.add_argument("--train-seed", type=int, default=1001)
-    ap.add_argument("--n", type=int, default=150, help="accepted structures per held-out setting")
-    ap.add_argument("--k", type=int, default=150, help="structures relaxed per held-out setting")
-    ap.add_argument("--seed", type=int, default=11, help="held-out generation seed")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", nargs="*", default=None, help="held-out settings to run (default: all)")
     ap.add_argument("--notes", default="", help="markdown appended to the page")
     args = ap.parse_args(argv)
-    classifier, cv, labels = fit_classifier(args)
-    held, missing = [], []
-    for name, sets in SETTINGS.items():
-        folder = args.work / "".join(c if c.isalnum() else "_" for c in name).strip("_")
-        if args.only is None or name in args.only:
-            ranked = any(s.startswith("stability_top_fraction") for s in sets)
-            extra = [f"stability_classifier={classifier}"] if ranked else []
-            generate_and_evaluate(folder, args.n, args.k, args.seed, sets + extra, args.workers)
-        if (folder / "report" / "metrics.json").is_file():
-            held.append(summarise(name, folder))
-        else:
-            missing.append(name)
-    write(cv, labels, held, missing, args)
+    _, cv, labels = fit_classifier(args)
+    write(cv, labels, args)
 
 
 if __name__ == "__main__":
