@@ -238,3 +238,16 @@ def test_merge_without_close_pairs_and_filters_on_arrays_match_the_structure_rou
     assert composition_of(["Na", "Na", "Cl", "Cl"]).formula == s.composition.formula
     a, b = symmetry_dataset(s), symmetry_dataset_arrays(matrix, frac, [11, 11, 17, 17])
     assert a.number == b.number and np.array_equal(a.std_positions, b.std_positions)
+
+
+def test_distance_filter_keeps_the_absolute_floor_for_hydrogen() -> None:
+    from xtalgen.postprocess.filters import REASON_TOO_CLOSE, check_min_distance, distance_ratios_arrays
+
+    def h2(d: float) -> Structure:
+        return Structure(Lattice.cubic(5.0), ["H", "H"], [[0, 0, 0], [d / 5.0, 0, 0]])
+
+    # H-H at 0.40 Å: d/(rH + rH) = 0.8 passes the 0.73 ratio, but no bond is that short (H2: 0.74 Å)
+    assert distance_ratios_arrays(Lattice.cubic(5.0), ["H", "H"], h2(0.4).frac_coords)[4] == pytest.approx(0.4)
+    bad = check_min_distance(h2(0.4), 0.73)
+    assert not bad.passed and bad.reason == REASON_TOO_CLOSE and "0.400 Å apart" in bad.detail
+    assert check_min_distance(h2(0.6), 0.73).passed

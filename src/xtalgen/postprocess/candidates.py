@@ -22,6 +22,7 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 from rich.console import Console
 
+from xtalgen.data.structure_checks import MIN_INTERATOMIC_DISTANCE
 from xtalgen.data.symmetrized_cif import symmetrized_cif
 from xtalgen.data.symmetry import wyckoff_template_of
 from xtalgen.postprocess.candidate_dedupe import mark_duplicates
@@ -139,7 +140,7 @@ def _merged_structure(
     ratios = None
     if opt.early_reject and len(symbols):  # the distance filter on arrays, before any Structure or spglib
         ratios = distance_ratios_arrays(lattice, symbols, frac)
-        if ratios[0] < opt.distance_factor:
+        if ratios[0] < opt.distance_factor or ratios[4] < MIN_INTERATOMIC_DISTANCE:
             res.n_atoms_after = len(symbols)
             out = check_min_distance(None, opt.distance_factor, ratios=ratios)
             return _reject_early(res, opt, symbols, out.detail, out.values)

@@ -35,6 +35,7 @@ import numpy as np
 from pymatgen.core import Composition, Lattice, Structure
 
 from xtalgen.data.radii import atomic_radius
+from xtalgen.data.structure_checks import MIN_INTERATOMIC_DISTANCE
 
 DEFAULT_DISTANCE_FACTOR = 0.5
 DEFAULT_SYMPREC = 0.1
@@ -77,7 +78,7 @@ def _shortest_of_matrix(matrix_bytes: bytes) -> float:
     return float(np.linalg.norm(_COMBOS @ reduced, axis=1).min())
 
 
-def _distance_ratios(structure: Structure) -> tuple[float, str, float, float]:
+def _distance_ratios(structure: Structure) -> tuple[float, str, float, float, float]:
     """:func:`distance_ratios_arrays` of a Structure."""
     symbols = [site.specie.symbol for site in structure]
     return distance_ratios_arrays(structure.lattice, symbols, structure.frac_coords)
@@ -85,21 +86,24 @@ def _distance_ratios(structure: Structure) -> tuple[float, str, float, float]:
 
 def distance_ratios_arrays(
     lattice: Lattice | np.ndarray, symbols: Sequence[str], frac: np.ndarray
-) -> tuple[float, str, float, float]:
+) -> tuple[float, str, float, float, float]:
     """Smallest d_ij / (r_i + r_j) of a cell given as a Lattice (or row matrix (3, 3) Å), symbols (N,) and
     fractional coords (N, 3): overall with a description, among same-element pairs (incl. an atom and its own
-    periodic image), among pairs of different elements (inf when there are none). No Structure is built."""
+    periodic image), among pairs of different elements (inf when there are none); then the shortest distance
+    itself (Å, periodic images included). No Structure is built."""
     lattice = lattice if isinstance(lattice, Lattice) else Lattice(np.asarray(lattice, dtype=np.float64))
     radii = np.array([atomic_radius(s) for s in symbols])
     self_len = shortest_lattice_vector(lattice)
     i_self = int(radii.argmax())
     best, where = self_len / (2 * radii[i_self]), f"{symbols[i_self]}{i_self} and its periodic image"
-    same_best, other_best = best, np.inf
+    same_best, other_best, shortest = best, np.inf, self_len
     if len(symbols) > 1:
         frac = np.asarray(frac, dtype=np.float64)
         dist = np.asarray(lattice.get_all_distances(frac, frac))
         ratio = dist / (radii[:, None] + radii[None, :])
         np.fill_diagonal(ratio, np.inf)
+        np.fill_diagonal(dist, np.inf)
+        shortest = min(shortest, float(dist.min()))
         i, j = np.unravel_index(int(ratio.argmin()), ratio.shape)
         if ratio[i, j] < best:
             best = float(ratio[i, j])
@@ -109,26 +113,31 @@ def distance_ratios_arrays(
         same_best = min(same_best, float(ratio[same].min()))
         if (~same).any():
             other_best = float(ratio[~same].min())
-    return float(best), where, float(same_best), other_best
+    return float(best), where, float(same_best), other_best, float(shortest)
 
 
 def min_distance_ratio(structure: Structure) -> tuple[float, str]:
     """Smallest d_ij / (r_i + r_j) over all pairs (incl. periodic self-images) and a description."""
-    best, where, _, _ = _distance_ratios(structure)
+    best, where, *_ = _distance_ratios(structure)
     return best, where
 
 
 def check_min_distance(
     structure: Structure, factor: float = DEFAULT_DISTANCE_FACTOR, *, ratios: tuple | None = None
 ) -> FilterOutcome:
-    """Pass when every pair satisfies d_ij ≥ factor · (r_i + r_j) (see module docstring).
+    """Pass when every pair satisfies d_ij ≥ factor · (r_i + r_j) (see module docstring) and no two atoms are
+    closer than :data:`~xtalgen.data.structure_checks.MIN_INTERATOMIC_DISTANCE` (0.5 Å, the structural-validity
+    floor; with hydrogen's 0.25 Å radius the ratio alone lets H–H at 0.37 Å through).
 
     ``values`` holds the smallest ratio among same-element pairs and among pairs of different elements
     (which kind of clash rejected a candidate). ``ratios``: :func:`distance_ratios_arrays` of the same cell,
     already computed (``structure`` is then not read and may be None).
     """
-    ratio, where, same, other = _distance_ratios(structure) if ratios is None else ratios
+    ratio, where, same, other, shortest = _distance_ratios(structure) if ratios is None else ratios
     values = {"min_ratio_same_element": round(same, 4), "min_ratio_other_elements": round(other, 4)}
+    if ratio >= factor and shortest < MIN_INTERATOMIC_DISTANCE:
+        detail = f"two atoms {shortest:.3f} Å apart (< {MIN_INTERATOMIC_DISTANCE} Å)"
+        return FilterOutcome("min_distance", False, REASON_TOO_CLOSE, detail, values=values)
     if ratio >= factor:
         return FilterOutcome("min_distance", True, detail=f"min d/(ri+rj) = {ratio:.3f}", values=values)
     detail = f"{where}: d/(ri+rj) = {ratio:.3f} < {factor}"
