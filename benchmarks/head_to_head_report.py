@@ -466,8 +466,9 @@ def render(args: Any, sources: dict[str, dict[str, Any]], missing: dict[str, str
     kinds = list(results)
     n_train = stages.get(f"{kinds[0]}/evaluate", {}).get("n_train", "?")
     n_test = stages.get(f"{kinds[0]}/evaluate", {}).get("n_test", "?")
+    settings = list(getattr(args, "set", None) or [])
     lines = [
-        "# Head-to-head: every model on the same data",
+        "# Head-to-head: every model on the same data" + (f" (with {', '.join(settings)})" if settings else ""),
         "",
         f"Written by `benchmarks/head_to_head.py` on {time.strftime('%Y-%m-%d %H:%M')}; machine: "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs "
