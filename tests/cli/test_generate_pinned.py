@@ -109,6 +109,46 @@ PINNED = {
 }  # fmt: skip
 
 
+#: The same runs on the session machine of 2026-12-06 (AMD EPYC; same numpy / scipy / spglib / pymatgen / torch
+#: versions as above): the code that gave the hashes above (commit bef767e) writes these bytes there, float last
+#: bits of the BLAS / CPU; either set passes, any other byte fails.
+OTHER_MACHINE = {
+    "pgcgm": {
+        "pgcgm_000001.cif": "30e3fae638535427",
+        "pgcgm_000004.cif": "bcbbcc6f7f92652d",
+        "pgcgm_000005.cif": "21e972dcfe36f844",
+        "rejected.csv": "557c9378cef02d26",
+    },
+    "pgcgm-full": {
+        "pgcgm_000001.cif": "30e3fae638535427",
+        "pgcgm_000004.cif": "8b9932bf9302edb4",
+        "pgcgm_000005.cif": "21e972dcfe36f844",
+        "rejected.csv": "a87778e51fc70ee4",
+    },
+    "pgcgm-no-push-apart": {
+        "pgcgm_000004.cif": "bcbbcc6f7f92652d",
+        "pgcgm_000009.cif": "67fa2d3677ac202a",
+        "pgcgm_000018.cif": "e34fadc102f22926",
+        "rejected.csv": "4094f3037b3ff449",
+    },
+    "diffusion": {
+        "crystens-diffusion-00000.cif": "c51fb483d4b24e53",
+        "crystens-diffusion-00001.cif": "919aad7013625c23",
+        "summary.csv": "9cd1412a495f9316",
+    },
+    "diffusion-formula": {
+        "crystens-diffusion-00000.cif": "0a3527b953d0f2bd",
+        "crystens-diffusion-00001.cif": "ac00330a6a319de2",
+        "summary.csv": "63b8100ebae8829a",
+    },
+    "diffusion-lock": {
+        "crystens-diffusion-00000.cif": "c3de66ae19c65faf",
+        "crystens-diffusion-00001.cif": "ebc1964d89b2edec",
+        "summary.csv": "775061219e108339",
+    },
+}
+
+
 def _digests(folder: Path) -> dict[str, str]:
     files = sorted((folder / "cifs").glob("*.cif"))
     files += [p for p in (folder / "summary.csv", folder / "rejected.csv") if p.exists()]
@@ -130,7 +170,7 @@ def test_seeded_generate_is_byte_identical(name: str, perov_train: Path, tmp_pat
     out = tmp_path / name
     result = CliRunner().invoke(app, ["generate", *args, *COMMON, "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert _digests(out) == digests
+    assert _digests(out) in (digests, {**digests, **OTHER_MACHINE.get(name, {})})
     record = json.loads((out / "generation.json").read_text())
     assert {k: record.get(k) for k in meta} == meta
     for line in lines:
