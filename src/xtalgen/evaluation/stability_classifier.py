@@ -26,9 +26,9 @@ from xtalgen.evaluation.stability_features import FEATURE_NAMES, feature_matrix
 FORMAT = "xtalgen-stability-classifier"
 FORMAT_VERSION = 1
 FILE_NAME = "stability_classifier.json"
-#: Hidden layer sizes of the perceptron (chosen by 5-fold cross-validation, docs/benchmarks/pgcgm_stability_rank.md).
+#: Hidden layer sizes of the perceptron (its cross-validated AUC: docs/benchmarks/pgcgm_stability_rank.md).
 DEFAULT_HIDDEN = (32, 16)
-#: L2 penalty of the perceptron (same provenance).
+#: L2 penalty of the perceptron, trained without early stopping (which stalled on small label sets).
 DEFAULT_ALPHA = 1.0
 
 

@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pymatgen.core import Structure
 
+from xtalgen.data.structure_checks import MIN_INTERATOMIC_DISTANCE
+
 if TYPE_CHECKING:
     from xtalgen.evaluation.base import EvalContext
 
-#: Minimum allowed distance between two atoms, periodic images included (Å).
-MIN_DISTANCE = 0.5
+#: Minimum allowed distance between two atoms, periodic images included (Å); the same floor the data checks and the
+#: generation distance filter use.
+MIN_DISTANCE = MIN_INTERATOMIC_DISTANCE
 #: Minimum allowed cell volume (Å³).
 MIN_VOLUME = 0.1
 

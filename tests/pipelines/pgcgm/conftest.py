@@ -17,3 +17,4 @@ def tiny_data(pgcgm_ternary_data) -> Path:
 def run(pgcgm_tiny_run) -> Path:
     """A tiny PGCGM trained for 120 steps (its checkpoint holds generator and critic)."""
     return pgcgm_tiny_run
+

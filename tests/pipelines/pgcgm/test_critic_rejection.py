@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from _cli_refusals import assert_refused_in_one_line
 
-from xtalgen.cli.main import app
 from xtalgen.pipelines.pgcgm.best_of import draw_target
 from xtalgen.pipelines.pgcgm.critic_rejection import REASON_CRITIC
 from xtalgen.pipelines.pgcgm.sample import generate_pgcgm
@@ -51,9 +50,4 @@ def test_seeded_and_reproducible(run, tmp_path) -> None:
     ],
 )
 def test_bad_values_are_refused_in_one_line(sets, message, tmp_path) -> None:
-    args = ["generate", "--checkpoint", "pgcgm-mp-ternary", "-n", "2", "-o", str(tmp_path / "g")]
-    result = CliRunner().invoke(app, args + [x for s in sets for x in ("--set", s)])
-    assert result.exit_code != 0
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert message in " ".join(result.output.split()), result.output
-    assert len(lines) <= 2, result.output
+    assert_refused_in_one_line(sets, message, tmp_path / "g")
