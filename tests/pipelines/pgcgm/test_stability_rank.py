@@ -59,7 +59,8 @@ def test_the_classifier_beside_the_checkpoint_is_found(run, classifier_file, tmp
         (["stability_top_fraction=0.5", "count=candidates"], "stability_top_fraction: only with count=accepted"),
         (["stability_classifier=x.json"], "stability_classifier: only with stability_top_fraction"),
         (["stability_top_fraction=0.5", "critic_top_fraction=0.5"], "choose one ranking"),
-        (["stability_top_fraction=0.5", "stability_classifier=/nonexistent/x"], "no stability_classifier.json"),
+        (["stability_top_fraction=0.5", "stability_classifier=/nonexistent/x"], "/nonexistent/x does not exist"),
+        (["stability_top_fraction=0.5", "stability_classifier=/"], "no stability_classifier.json in /"),
     ],
 )
 def test_bad_values_are_refused_in_one_line(sets, message, tmp_path) -> None:

@@ -24,7 +24,9 @@ SCORE_COLUMN = "p_metastable"
 def load_stability_classifier(source: str | Path) -> tuple[Path, StabilityClassifier]:
     """The file and classifier of ``source`` (its JSON file, or a model/run folder holding :data:`FILE_NAME`)."""
     path = Path(source)
-    found = path if path.is_file() else find_run_file(path if path.is_dir() else path.parent, FILE_NAME)
+    if not path.exists():
+        raise ValueError(f"stability_classifier: {source} does not exist")
+    found = path if path.is_file() else find_run_file(path, FILE_NAME)
     if found is None:
         raise ValueError(f"stability_top_fraction: no {FILE_NAME} in {source} (give one with "
                          "--set stability_classifier=FILE; benchmarks/pgcgm_stability_rank.py fits one)")  # fmt: skip
